@@ -1,0 +1,1 @@
+"""Pure matching code: tokenizer, ranker, planner. Imports nothing of the web or the database."""
