@@ -1,0 +1,90 @@
+"""Thin click commands over services: init-db, demo data, import, export, reindex."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from .db import get_db
+
+
+def _db():
+    return get_db()
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Migrate the database to the newest schema (creates it when empty)."""
+    _db().upgrade("head")
+    click.echo("数据库已迁移到最新版本。")
+
+
+@click.command("downgrade-db")
+@click.option("--revision", default="base", show_default=True)
+def downgrade_db_command(revision: str) -> None:
+    """Migrate the database down to a revision."""
+    _db().downgrade(revision)
+    click.echo(f"数据库已回退到 {revision}。")
+
+
+@click.command("load-demo")
+@click.option("--if-empty", is_flag=True, help="Only load when there are no experts yet.")
+def load_demo_command(if_empty: bool) -> None:
+    """Load the fictional demo data (idempotent)."""
+    from .services import demo
+
+    with _db().Session.begin() as session:
+        counts = demo.load(session, only_if_empty=if_empty, progress=True)
+    click.echo("演示数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(["experts", "demands", "enterprises", "roster"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(kind: str, path: Path) -> None:
+    """Import a .xlsx or .csv file; any error writes nothing."""
+    from .errors import ImportFailed
+    from .services import imports
+
+    try:
+        with _db().Session.begin() as session:
+            result = imports.import_file(session, kind, path.name, path.read_bytes(),
+                                         progress=True)
+    except ImportFailed as exc:
+        click.echo(exc.message, err=True)
+        for err in exc.errors:
+            click.echo(f"  第 {err['row']} 行 [{err['column']}]：{err['message']}", err=True)
+        sys.exit(1)
+    click.echo(result.summary())
+
+
+@click.command("export")
+@click.argument("kind", type=click.Choice(["experts", "demands", "enterprises", "roster"]))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def export_command(kind: str, path: Path) -> None:
+    """Export an entity to .xlsx."""
+    from .services import imports
+
+    with _db().Session() as session:
+        path.write_bytes(imports.export_xlsx(session, kind))
+    click.echo(f"已导出到 {path}")
+
+
+@click.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the matching index from stored tokens, with a progress bar."""
+    from .services import search
+
+    with _db().Session() as session:
+        stats = search.rebuild_cli(session, current_app)
+    click.echo(stats)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for cmd in (init_db_command, downgrade_db_command, load_demo_command, import_command,
+                export_command, reindex_command):
+        app.cli.add_command(cmd)

@@ -1,0 +1,1 @@
+"""Use cases: take a session, call models and matching, never commit."""

@@ -1,0 +1,45 @@
+"""SQLAlchemy 2.0 typed models; imports nothing else of the project."""
+
+from .accounts import ROLES, ApiClient, AuditEvent, LoginEvent, User
+from .base import Base, utcnow
+from .demands import DEMAND_STATUSES, MATCH_STATUSES, Demand, DemandEvent, Match, MatchEvent
+from .experts import Expert, ExpertItem
+from .meetings import (
+    INVITATION_KINDS,
+    MEETING_STATUSES,
+    Invitation,
+    MatchmakingMeeting,
+    MeetingSession,
+    MeetingSlot,
+    SessionDemand,
+)
+from .organisation import (
+    Enterprise,
+    Institution,
+    Investor,
+    Liaison,
+    Park,
+    investor_industry,
+    liaison_enterprise,
+    liaison_park,
+)
+from .programme import Assessment, Case, Training, training_attendee
+from .reference import (
+    BackgroundJob,
+    DataVersion,
+    District,
+    DistrictQuota,
+    DomainTerm,
+    Industry,
+    TechField,
+)
+
+__all__ = [
+    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "User", "Base", "utcnow",
+    "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",
+    "Expert", "ExpertItem", "INVITATION_KINDS", "MEETING_STATUSES", "Invitation",
+    "MatchmakingMeeting", "MeetingSession", "MeetingSlot", "SessionDemand", "Enterprise",
+    "Institution", "Investor", "Liaison", "Park", "investor_industry", "liaison_enterprise",
+    "liaison_park", "Assessment", "Case", "Training", "training_attendee", "BackgroundJob",
+    "DataVersion", "District", "DistrictQuota", "DomainTerm", "Industry", "TechField",
+]

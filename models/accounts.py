@@ -1,0 +1,79 @@
+"""Users, API clients, the audit log and the login log."""
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+from .organisation import Institution, Liaison
+from .reference import District
+
+ROLES = ("district_liaison", "district_admin", "campus_liaison", "city_admin")
+
+
+class User(Base):
+    """A person who signs in, with a role scoped to a district or an institution."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(20))
+    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("district.id"))
+    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
+    liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    district: Mapped[Optional[District]] = relationship()
+    institution: Mapped[Optional[Institution]] = relationship()
+    liaison: Mapped[Optional[Liaison]] = relationship()
+
+
+class ApiClient(Base):
+    """A system that calls the JSON API with a token (only its hash is stored)."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(12))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """An operation-log entry (操作日志), including reads of full contact data."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[Optional[int]] = mapped_column()
+    detail: Mapped[Optional[dict]] = mapped_column(JSON)
+    ip: Mapped[Optional[str]] = mapped_column(String(45))
+
+
+class LoginEvent(Base):
+    """A login-log entry (登录日志)."""
+
+    __tablename__ = "login_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(40))
+    success: Mapped[bool] = mapped_column()
+    ip: Mapped[Optional[str]] = mapped_column(String(45))
+    user_agent: Mapped[Optional[str]] = mapped_column(String(300))
+    message: Mapped[Optional[str]] = mapped_column(String(200))

@@ -1,0 +1,145 @@
+"""Demands, matches and the history of their status changes."""
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+from .experts import Expert
+from .organisation import Enterprise, Liaison
+from .reference import District, Industry, TechField
+
+DEMAND_STATUSES = ("draft", "submitted", "returned", "published", "matched", "closed")
+MATCH_STATUSES = (
+    "proposed",
+    "accepted",
+    "declined",
+    "introduced",
+    "negotiating",
+    "signed",
+    "closed",
+)
+
+
+class Demand(Base):
+    """An enterprise technology demand (企业技术需求) and its life."""
+
+    __tablename__ = "demand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
+    liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text, default="")
+    goals: Mapped[str] = mapped_column(Text, default="")
+    investment: Mapped[Optional[float]] = mapped_column(Float)  # 10k CNY
+    industry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("industry.id"))
+    tech_field_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tech_field.id"))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cooperation_mode: Mapped[Optional[str]] = mapped_column(String(20))
+    deadline: Mapped[Optional[date]] = mapped_column(Date)
+    publishable: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    return_reason: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    tokens: Mapped[str] = mapped_column(Text, default="")
+    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    vector_model: Mapped[Optional[str]] = mapped_column(String(80))
+
+    enterprise: Mapped[Enterprise] = relationship()
+    district: Mapped[District] = relationship()
+    liaison: Mapped[Optional[Liaison]] = relationship()
+    industry: Mapped[Optional[Industry]] = relationship()
+    tech_field: Mapped[Optional[TechField]] = relationship()
+    events: Mapped[list["DemandEvent"]] = relationship(
+        back_populates="demand", cascade="all, delete-orphan", order_by="DemandEvent.at"
+    )
+    matches: Mapped[list["Match"]] = relationship(back_populates="demand")
+
+    @property
+    def text(self) -> str:
+        """Return the text matching reads: title, problem, goals and keywords."""
+        return "\n".join(
+            p for p in (self.title, self.problem, self.goals, " ".join(self.keywords or [])) if p
+        )
+
+
+class DemandEvent(Base):
+    """One status change of a demand: who, when, from what, to what, why."""
+
+    __tablename__ = "demand_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_status: Mapped[Optional[str]] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+
+    demand: Mapped[Demand] = relationship(back_populates="events")
+
+
+class Match(Base):
+    """A proposed demand-expert pairing (对接) and its outcome."""
+
+    __tablename__ = "match"
+    __table_args__ = (UniqueConstraint("demand_id", "expert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), index=True)
+    score: Mapped[Optional[float]] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="proposed", index=True)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    contract_amount: Mapped[Optional[float]] = mapped_column(Float)  # 10k CNY
+    explanation: Mapped[Optional[dict]] = mapped_column(JSON)
+    proposed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    demand: Mapped[Demand] = relationship(back_populates="matches")
+    expert: Mapped[Expert] = relationship()
+    events: Mapped[list["MatchEvent"]] = relationship(
+        back_populates="match", cascade="all, delete-orphan", order_by="MatchEvent.at"
+    )
+
+
+class MatchEvent(Base):
+    """One status change of a match: who, when, from what, to what, why."""
+
+    __tablename__ = "match_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("match.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_status: Mapped[Optional[str]] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    contract_amount: Mapped[Optional[float]] = mapped_column(Float)
+
+    match: Mapped[Match] = relationship(back_populates="events")

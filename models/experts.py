@@ -1,0 +1,61 @@
+"""Experts and their items (projects, papers, patents, awards)."""
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+from .organisation import Institution
+from .reference import TechField
+
+
+class Expert(Base):
+    """A university or institute expert (专家), academicians included."""
+
+    __tablename__ = "expert"
+    __table_args__ = (UniqueConstraint("institution_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    title: Mapped[Optional[str]] = mapped_column(String(60))
+    research_fields: Mapped[Optional[str]] = mapped_column(Text)
+    summary: Mapped[Optional[str]] = mapped_column(Text)
+    is_academician: Mapped[bool] = mapped_column(default=False)
+    team: Mapped[Optional[str]] = mapped_column(String(120))
+    tech_field_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tech_field.id"))
+    phone: Mapped[Optional[str]] = mapped_column(String(30))  # private
+    email: Mapped[Optional[str]] = mapped_column(String(120))  # private
+    tokens: Mapped[str] = mapped_column(Text, default="")  # segmented once at write time
+    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    vector_model: Mapped[Optional[str]] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    institution: Mapped[Institution] = relationship()
+    tech_field: Mapped[Optional[TechField]] = relationship()
+    items: Mapped[list["ExpertItem"]] = relationship(
+        back_populates="expert", cascade="all, delete-orphan", order_by="ExpertItem.position"
+    )
+
+
+class ExpertItem(Base):
+    """One project, paper, patent or award of an expert, scored one by one by matching."""
+
+    __tablename__ = "expert_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(10))  # project | paper | patent | award
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[Optional[str]] = mapped_column(Text)
+    year: Mapped[Optional[int]] = mapped_column(Integer)
+    tokens: Mapped[str] = mapped_column(Text, default="")
+    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+
+    expert: Mapped[Expert] = relationship(back_populates="items")

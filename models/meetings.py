@@ -1,0 +1,128 @@
+"""Matchmaking meetings (需求对接会), their sessions, invitations and 1:1 slots."""
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+from .demands import Demand
+from .experts import Expert
+from .reference import District, Industry
+
+MEETING_STATUSES = ("draft", "planned", "confirmed", "held")
+INVITATION_KINDS = ("expert", "enterprise", "investor", "institution")
+
+
+class MatchmakingMeeting(Base):
+    """A topical matchmaking meeting organised by a district (or the city)."""
+
+    __tablename__ = "matchmaking_meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("district.id"), index=True)
+    held_on: Mapped[Optional[date]] = mapped_column(Date)
+    venue: Mapped[Optional[str]] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    district: Mapped[Optional[District]] = relationship()
+    sessions: Mapped[list["MeetingSession"]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingSession.seq"
+    )
+
+
+class MeetingSession(Base):
+    """One topical session of a meeting, grouped by industry and topic."""
+
+    __tablename__ = "meeting_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("matchmaking_meeting.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    theme_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    industry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("industry.id"))
+    starts_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    locked: Mapped[bool] = mapped_column(default=False)
+
+    meeting: Mapped[MatchmakingMeeting] = relationship(back_populates="sessions")
+    industry: Mapped[Optional[Industry]] = relationship()
+    demands: Mapped[list["SessionDemand"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan"
+    )
+    invitations: Mapped[list["Invitation"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan"
+    )
+    slots: Mapped[list["MeetingSlot"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="MeetingSlot.slot"
+    )
+
+
+class SessionDemand(Base):
+    """A demand placed in a session; locked placements survive a re-plan."""
+
+    __tablename__ = "session_demand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
+    )
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"))
+    locked: Mapped[bool] = mapped_column(default=False)
+
+    session: Mapped[MeetingSession] = relationship(back_populates="demands")
+    demand: Mapped[Demand] = relationship()
+
+
+class Invitation(Base):
+    """An invitee of a session: expert, related enterprise, investor or institution."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    expert_id: Mapped[Optional[int]] = mapped_column(ForeignKey("expert.id"))
+    enterprise_id: Mapped[Optional[int]] = mapped_column(ForeignKey("enterprise.id"))
+    investor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("investor.id"))
+    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
+    affinity: Mapped[Optional[float]] = mapped_column(Float)
+    locked: Mapped[bool] = mapped_column(default=False)
+    attended: Mapped[Optional[bool]] = mapped_column()
+
+    session: Mapped[MeetingSession] = relationship(back_populates="invitations")
+    expert: Mapped[Optional[Expert]] = relationship()
+
+
+class MeetingSlot(Base):
+    """A 1:1 meeting of a demand and an expert at a time slot and table, and its outcomes."""
+
+    __tablename__ = "meeting_slot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
+    )
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    slot: Mapped[int] = mapped_column(Integer)
+    table_no: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[Optional[str]] = mapped_column(String(20))  # interested | not_interested
+    followup: Mapped[Optional[str]] = mapped_column(Text)
+    followup_agreement: Mapped[Optional[bool]] = mapped_column()
+    followup_amount: Mapped[Optional[float]] = mapped_column(Float)
+    followup_on: Mapped[Optional[date]] = mapped_column(Date)
+
+    session: Mapped[MeetingSession] = relationship(back_populates="slots")
+    demand: Mapped[Demand] = relationship()
+    expert: Mapped[Expert] = relationship()

@@ -1,0 +1,103 @@
+"""Reference tables: districts and quotas, industries, technical fields, domain terms."""
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+
+class District(Base):
+    """A responsible unit of attachment 1 (区 or 开发区) with its liaison quota."""
+
+    __tablename__ = "district"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    quota_existing: Mapped[int] = mapped_column(Integer, default=0)
+    quota_new: Mapped[int] = mapped_column(Integer, default=0)
+    quota_total: Mapped[int] = mapped_column(Integer, default=0)
+
+    quotas: Mapped[list["DistrictQuota"]] = relationship(
+        back_populates="district", cascade="all, delete-orphan", order_by="DistrictQuota.year"
+    )
+    parks: Mapped[list["Park"]] = relationship(back_populates="district")  # noqa: F821
+
+
+class DistrictQuota(Base):
+    """The quota of one district for one year (attachment 1 is the 2022 row)."""
+
+    __tablename__ = "district_quota"
+    __table_args__ = (UniqueConstraint("district_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    existing: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    district: Mapped[District] = relationship(back_populates="quotas")
+
+
+class Industry(Base):
+    """An industry division of GB/T 4754-2017 (国民经济行业分类), extendable by the city admin."""
+
+    __tablename__ = "industry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    section: Mapped[Optional[str]] = mapped_column(String(4))
+    section_name: Mapped[Optional[str]] = mapped_column(String(60))
+    is_custom: Mapped[bool] = mapped_column(default=False)
+
+
+class TechField(Base):
+    """A technical field (国家重点支持的高新技术领域), extendable by the city admin."""
+
+    __tablename__ = "tech_field"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    is_custom: Mapped[bool] = mapped_column(default=False)
+
+
+class DomainTerm(Base):
+    """A term the city admin adds to the tokenizer's user dictionary (next rebuild)."""
+
+    __tablename__ = "domain_term"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataVersion(Base):
+    """A counter per indexed collection; writers bump it, workers rebuild when behind."""
+
+    __tablename__ = "data_version"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BackgroundJob(Base):
+    """A long job (import, embedding, reindex) whose progress pages can poll."""
+
+    __tablename__ = "background_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[Optional[str]] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))

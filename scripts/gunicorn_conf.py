@@ -1,0 +1,40 @@
+"""Gunicorn settings for the quick start: preload once, JSON log lines, workers after fork."""
+
+import os
+
+bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WORKERS", "2"))
+threads = int(os.environ.get("THREADS", "4"))
+preload_app = True  # jieba and the app load once, before the workers fork
+timeout = 120
+accesslog = "-"
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level"},
+        }
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                   "stream": "ext://sys.stderr"}
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def post_fork(server, worker):  # noqa: ANN001
+    """Start per-worker services (index watcher, encoder) only after the fork."""
+    from flask import current_app  # noqa: F401
+
+    app = worker.app.wsgi()
+    hook = app.extensions.get("post_fork")
+    if hook:
+        hook()
