@@ -1,0 +1,221 @@
+"""Fusing the lexical and semantic signals, and choosing the fusion weight honestly.
+
+Both signals are z-scored per demand over the candidate experts, then mixed convexly:
+``(1 - w) * z(lexical) + w * z(semantic)``. The weight ``w`` is chosen by cross-validation over
+demands (:func:`choose_weight_cv`), never on the demands it is scored on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+__all__ = [
+    "DEFAULT_SEMANTIC_WEIGHT",
+    "DEFAULT_ITEM_WEIGHT",
+    "FusedScores",
+    "WeightChoice",
+    "zscore",
+    "fuse",
+    "choose_weight_cv",
+    "cv_select",
+]
+
+#: Semantic weight the service uses, chosen by 5-fold cross-validation over the demands of
+#: nsfc-dev (see docs/semantic.md for the table and the command that produced it).
+DEFAULT_SEMANTIC_WEIGHT: float = 0.8
+
+#: Share of the best item's cosine in an expert's semantic score (0 = whole profile only).
+#: Cross-validation on nsfc-dev did not favour item-level scoring (docs/semantic.md).
+DEFAULT_ITEM_WEIGHT: float = 0.0
+
+
+@dataclass(frozen=True)
+class FusedScores:
+    """Fused scores for one demand.
+
+    Attributes
+    ----------
+    scores : ndarray of shape (n_experts,)
+        Higher is better; finite wherever the lexical score is finite.
+    semantic_missing : ndarray of shape (n_experts,), bool
+        True where the semantic score was NaN, so the expert kept its lexical z-score only.
+    """
+
+    scores: np.ndarray
+    semantic_missing: np.ndarray
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    """Outcome of :func:`choose_weight_cv`.
+
+    Attributes
+    ----------
+    weight : float
+        Weight to use from now on: the median of the per-fold choices.
+    fold_weights : tuple of float
+        Weight chosen on the training folds of each split.
+    cv_score : float
+        Mean per-query score when each query is scored with the weight chosen without it.
+    in_sample_weight : float
+        Weight with the best mean over all queries (optimistic).
+    in_sample_score : float
+        That best mean.
+    mean_scores : dict of float to float
+        Mean per-query score of every candidate weight over all queries.
+    cv_per_query : ndarray of shape (n_queries,)
+        Each query's out-of-fold score (for paired comparisons and per-source breakdowns).
+    """
+
+    weight: float
+    fold_weights: tuple[float, ...]
+    cv_score: float
+    in_sample_weight: float
+    in_sample_score: float
+    mean_scores: dict[float, float]
+    cv_per_query: np.ndarray
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    """Standardise scores of one query, ignoring NaN.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_experts,)
+        NaN marks a missing score; it stays NaN.
+
+    Returns
+    -------
+    ndarray of shape (n_experts,), float64
+        ``(x - mean) / std`` over the finite entries; all zeros when they do not vary (or are
+        fewer than two), so a constant signal adds nothing instead of dividing by zero.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    out = np.full(arr.shape, np.nan)
+    finite = np.isfinite(arr)
+    if finite.sum() < 2:
+        out[finite] = 0.0
+        return out
+    vals = arr[finite]
+    std = vals.std()
+    out[finite] = 0.0 if std <= 1e-12 else (vals - vals.mean()) / std
+    return out
+
+
+def fuse(lexical: np.ndarray, semantic: np.ndarray | None, weight: float) -> FusedScores:
+    """Mix per-query z-scores of the two signals: ``(1 - weight) z(lex) + weight z(sem)``.
+
+    Parameters
+    ----------
+    lexical : array-like of shape (n_experts,)
+        Lexical scores of one demand.
+    semantic : array-like of shape (n_experts,) or None
+        Semantic scores (cosines); NaN where an expert has no vector yet. None or ``weight == 0``
+        returns the lexical z-scores.
+    weight : float
+        Semantic weight in [0, 1].
+
+    Returns
+    -------
+    FusedScores
+        Experts whose semantic score is NaN keep ``z(lex)`` alone (not shrunk by ``1 - weight``)
+        and are flagged in ``semantic_missing``.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must lie in [0, 1], got {weight}")
+    z_lex = zscore(lexical)
+    if semantic is None:
+        return FusedScores(z_lex, np.ones(z_lex.shape, dtype=bool))
+    sem = np.asarray(semantic, dtype=np.float64)
+    if sem.shape != z_lex.shape:
+        raise ValueError(f"shape mismatch: lexical {z_lex.shape}, semantic {sem.shape}")
+    missing = ~np.isfinite(sem)
+    if weight == 0.0:
+        return FusedScores(z_lex, missing)
+    z_sem = zscore(sem)
+    fused = np.where(missing, z_lex, (1.0 - weight) * z_lex + weight * np.nan_to_num(z_sem))
+    return FusedScores(fused, missing)
+
+
+def choose_weight_cv(
+    per_query_eval_fn: Callable[[float], np.ndarray],
+    weights: Sequence[float],
+    n_splits: int = 5,
+    random_state: int | None = 0,
+) -> WeightChoice:
+    """Choose a fusion weight by k-fold cross-validation over queries.
+
+    For each split, the weight with the best mean score on the training folds is applied to the
+    held-out fold; the out-of-fold scores of all queries are averaged.
+
+    Parameters
+    ----------
+    per_query_eval_fn : callable
+        ``per_query_eval_fn(weight) -> ndarray of shape (n_queries,)``: the metric of every query
+        (e.g. nDCG@10) when ranking with that weight. Called once per weight.
+    weights : sequence of float
+        Candidates; ties go to the first listed.
+    n_splits : int, default=5
+    random_state : int or None, default=0
+        Seeds the shuffle of queries into folds.
+
+    Returns
+    -------
+    WeightChoice
+    """
+    weights = [float(w) for w in weights]
+    if not weights:
+        raise ValueError("weights must not be empty")
+    table = np.vstack([np.asarray(per_query_eval_fn(w), dtype=np.float64) for w in weights])
+    fold_best, oof = cv_select(table, n_splits=n_splits, random_state=random_state)
+    fold_weights = [weights[i] for i in fold_best]
+    means = table.mean(axis=1)
+    best_all = int(np.argmax(means))
+    return WeightChoice(
+        weight=float(np.median(fold_weights)),
+        fold_weights=tuple(fold_weights),
+        cv_score=float(oof.mean()),
+        in_sample_weight=weights[best_all],
+        in_sample_score=float(means[best_all]),
+        mean_scores={w: float(m) for w, m in zip(weights, means, strict=True)},
+        cv_per_query=oof,
+    )
+
+
+def cv_select(
+    table: np.ndarray, n_splits: int = 5, random_state: int | None = 0
+) -> tuple[list[int], np.ndarray]:
+    """Pick the best row of a (candidates x queries) score table by k-fold CV over queries.
+
+    Parameters
+    ----------
+    table : ndarray of shape (n_candidates, n_queries)
+        Per-query metric of each candidate setting (any grid, flattened to rows).
+    n_splits : int, default=5
+    random_state : int or None, default=0
+
+    Returns
+    -------
+    fold_best : list of int
+        Row chosen on the training folds of each split; ties go to the lowest row.
+    oof : ndarray of shape (n_queries,)
+        Each query's score under the row chosen without it.
+    """
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim != 2 or table.shape[0] == 0:
+        raise ValueError("table must be a non-empty 2-D array")
+    n_queries = table.shape[1]
+    if n_queries < n_splits:
+        raise ValueError(f"{n_queries} queries cannot be split into {n_splits} folds")
+    oof = np.empty(n_queries)
+    fold_best: list[int] = []
+    splitter = KFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    for train, test in splitter.split(np.arange(n_queries)):
+        best = int(np.argmax(table[:, train].mean(axis=1)))
+        fold_best.append(best)
+        oof[test] = table[best, test]
+    return fold_best, oof

