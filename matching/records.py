@@ -1,0 +1,55 @@
+"""Plain frozen records passed in and out of the matching package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DemandDoc", "ExpertDoc", "ItemDoc", "RankedExpert"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDoc:
+    """One item of an expert's record (project, patent, paper) with its stored tokens."""
+
+    title: str
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertDoc:
+    """An expert as the ranker sees it: stored tokens and the attributes filters use.
+
+    ``tokens`` are the weighted profile tokens (see :func:`matching.text.expert_tokens`);
+    ``items`` are scored one by one to name the best-matching item.
+    """
+
+    id: int | str
+    tokens: tuple[str, ...] = ()
+    items: tuple[ItemDoc, ...] = ()
+    institution_id: int | None = None
+    field_ids: tuple[int, ...] = ()
+    industry_ids: tuple[int, ...] = ()
+    is_academician: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RankedExpert:
+    """One line of a ranking, with its explanation.
+
+    ``terms`` are (term, share) pairs, largest share first; shares are the fraction of the
+    lexical score each matched term contributed. ``best_item`` indexes ``ExpertDoc.items``.
+    """
+
+    expert_id: int | str
+    score: float
+    terms: tuple[tuple[str, float], ...] = ()
+    best_item: int | None = None
+    best_item_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemandDoc:
+    """A demand as the similar-demand index sees it."""
+
+    id: int | str
+    tokens: tuple[str, ...] = ()
