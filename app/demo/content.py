@@ -140,68 +140,185 @@ INVESTMENT_STAGES: tuple[str, ...] = ("种子轮", "天使轮", "A轮", "B轮", 
 
 # (name, short name, kind, relative size, field weights, preferred sub-areas)
 _INSTITUTIONS: tuple[tuple[str, str, str, int, dict[str, float], tuple[str, ...]], ...] = (
-    ("武汉大学", "武大", "university", 15,
-     {"电子信息": 3, "生物与新医药": 2, "资源与环境": 2, "航空航天": 1, "高技术服务": 1.5},
-     ("卫星应用与遥感", "人工智能与机器学习", "信息安全与密码技术", "水污染治理")),
-    ("华中科技大学", "华科", "university", 17,
-     {"电子信息": 3, "先进制造与自动化": 3, "新能源与节能": 2, "生物与新医药": 2, "新材料": 1},
-     ("激光加工与精密制造", "数控机床与智能装备", "光纤通信与光器件", "电机与电力电子",
-      "医疗器械与医学影像")),
-    ("武汉理工大学", "武理工", "university", 11,
-     {"新材料": 3, "先进制造与自动化": 2, "新能源与节能": 2, "资源与环境": 1},
-     ("绿色建材与道路材料", "无机非金属与陶瓷材料", "船舶与海洋工程装备", "新能源汽车与智能网联",
-      "氢能与燃料电池")),
-    ("华中师范大学", "华师", "university", 6,
-     {"电子信息": 2, "高技术服务": 2, "生物与新医药": 1, "资源与环境": 1},
-     ("人工智能与机器学习", "大数据与云计算服务", "化学药与药物制剂")),
-    ("华中农业大学", "华农", "university", 8,
-     {"生物与新医药": 4, "资源与环境": 2},
-     ("生物育种与农业生物技术", "食品生物技术", "疫苗与病毒学", "土壤修复与地质环境")),
-    ("中国地质大学（武汉）", "地大", "university", 7,
-     {"资源与环境": 4, "新材料": 1.5, "航空航天": 1},
-     ("资源勘查与矿产利用", "土壤修复与地质环境", "卫星应用与遥感", "岩土工程与地下空间")),
-    ("中南财经政法大学", "中南财大", "university", 3,
-     {"高技术服务": 4, "电子信息": 1},
-     ("科技金融与数字经济", "大数据与云计算服务", "智慧物流与供应链")),
-    ("武汉科技大学", "武科大", "university", 5,
-     {"新材料": 3, "先进制造与自动化": 2, "资源与环境": 1.5, "生物与新医药": 0.5},
-     ("先进金属材料", "无机非金属与陶瓷材料", "装备故障诊断与运维", "工业节能与余热利用")),
-    ("湖北大学", "湖大", "university", 5,
-     {"新材料": 2, "生物与新医药": 2, "电子信息": 1.5},
-     ("高分子材料与复合材料", "电子功能材料", "生物育种与农业生物技术")),
-    ("武汉工程大学", "武工程", "university", 4,
-     {"新材料": 2, "资源与环境": 2, "先进制造与自动化": 1},
-     ("资源勘查与矿产利用", "大气污染防治", "纳米材料与二维材料")),
-    ("武汉纺织大学", "武纺", "university", 3,
-     {"新材料": 3, "高技术服务": 1.5, "先进制造与自动化": 1},
-     ("纺织与纤维材料", "工业设计与研发服务")),
-    ("湖北工业大学", "湖工大", "university", 4,
-     {"先进制造与自动化": 2, "生物与新医药": 1.5, "新能源与节能": 1.5, "电子信息": 1},
-     ("智能制造与柔性产线", "食品生物技术", "光伏与太阳能利用")),
-    ("江汉大学", "江大", "university", 3,
-     {"先进制造与自动化": 1.5, "生物与新医药": 1.5, "电子信息": 1.5, "新材料": 1},
-     ("智能检测与仪器仪表", "中药现代化与天然药物")),
-    ("中南民族大学", "中南民大", "university", 3,
-     {"生物与新医药": 2, "电子信息": 1.5, "新材料": 1},
-     ("中药现代化与天然药物", "化学药与药物制剂", "物联网与传感网络")),
-    ("武汉轻工大学", "武轻工", "university", 3,
-     {"生物与新医药": 3, "先进制造与自动化": 1},
-     ("食品生物技术", "智能制造与柔性产线")),
-    ("中国科学院武汉物理与数学研究所", "物数所", "institute", 2,
-     {"电子信息": 3, "生物与新医药": 2, "航空航天": 1.5},
-     ("医疗器械与医学影像", "通信网络与卫星导航", "光纤通信与光器件")),
-    ("中国科学院水生生物研究所", "水生所", "institute", 2,
-     {"资源与环境": 4, "生物与新医药": 2},
-     ("水生态与流域保护", "水污染治理", "食品生物技术")),
-    ("中国科学院武汉岩土力学研究所", "岩土所", "institute", 2,
-     {"资源与环境": 4, "先进制造与自动化": 0.5},
-     ("岩土工程与地下空间", "土壤修复与地质环境", "固废处理与资源化")),
-    ("中国科学院武汉病毒研究所", "病毒所", "institute", 2,
-     {"生物与新医药": 5},
-     ("疫苗与病毒学", "体外诊断", "抗体药物与生物制品")),
-    ("武汉邮电科学研究院", "邮科院", "institute", 3,
-     {"电子信息": 5, "高技术服务": 1},
-     ("光纤通信与光器件", "通信网络与卫星导航", "信息安全与密码技术", "物联网与传感网络")),
+    (
+        "武汉大学",
+        "武大",
+        "university",
+        15,
+        {"电子信息": 3, "生物与新医药": 2, "资源与环境": 2, "航空航天": 1, "高技术服务": 1.5},
+        ("卫星应用与遥感", "人工智能与机器学习", "信息安全与密码技术", "水污染治理"),
+    ),
+    (
+        "华中科技大学",
+        "华科",
+        "university",
+        17,
+        {
+            "电子信息": 3,
+            "先进制造与自动化": 3,
+            "新能源与节能": 2,
+            "生物与新医药": 2,
+            "新材料": 1,
+            "航空航天": 1,
+        },
+        (
+            "激光加工与精密制造",
+            "数控机床与智能装备",
+            "光纤通信与光器件",
+            "电机与电力电子",
+            "医疗器械与医学影像",
+        ),
+    ),
+    (
+        "武汉理工大学",
+        "武理工",
+        "university",
+        11,
+        {"新材料": 3, "先进制造与自动化": 2, "新能源与节能": 2, "资源与环境": 1, "航空航天": 1},
+        (
+            "绿色建材与道路材料",
+            "无机非金属与陶瓷材料",
+            "船舶与海洋工程装备",
+            "新能源汽车与智能网联",
+            "氢能与燃料电池",
+        ),
+    ),
+    (
+        "华中师范大学",
+        "华师",
+        "university",
+        6,
+        {"电子信息": 2, "高技术服务": 2, "生物与新医药": 1, "资源与环境": 1},
+        ("人工智能与机器学习", "大数据与云计算服务", "化学药与药物制剂"),
+    ),
+    (
+        "华中农业大学",
+        "华农",
+        "university",
+        8,
+        {"生物与新医药": 4, "资源与环境": 2},
+        ("生物育种与农业生物技术", "食品生物技术", "疫苗与病毒学", "土壤修复与地质环境"),
+    ),
+    (
+        "中国地质大学（武汉）",
+        "地大",
+        "university",
+        7,
+        {"资源与环境": 4, "新材料": 1.5, "航空航天": 1},
+        ("资源勘查与矿产利用", "土壤修复与地质环境", "卫星应用与遥感", "岩土工程与地下空间"),
+    ),
+    (
+        "中南财经政法大学",
+        "中南财大",
+        "university",
+        3,
+        {"高技术服务": 4, "电子信息": 1},
+        ("科技金融与数字经济", "大数据与云计算服务", "智慧物流与供应链"),
+    ),
+    (
+        "武汉科技大学",
+        "武科大",
+        "university",
+        5,
+        {"新材料": 3, "先进制造与自动化": 2, "资源与环境": 1.5, "生物与新医药": 0.5},
+        ("先进金属材料", "无机非金属与陶瓷材料", "装备故障诊断与运维", "工业节能与余热利用"),
+    ),
+    (
+        "湖北大学",
+        "湖大",
+        "university",
+        5,
+        {"新材料": 2, "生物与新医药": 2, "电子信息": 1.5},
+        ("高分子材料与复合材料", "电子功能材料", "生物育种与农业生物技术"),
+    ),
+    (
+        "武汉工程大学",
+        "武工程",
+        "university",
+        4,
+        {"新材料": 2, "资源与环境": 2, "先进制造与自动化": 1},
+        ("资源勘查与矿产利用", "大气污染防治", "纳米材料与二维材料"),
+    ),
+    (
+        "武汉纺织大学",
+        "武纺",
+        "university",
+        3,
+        {"新材料": 3, "高技术服务": 1.5, "先进制造与自动化": 1},
+        ("纺织与纤维材料", "工业设计与研发服务"),
+    ),
+    (
+        "湖北工业大学",
+        "湖工大",
+        "university",
+        4,
+        {"先进制造与自动化": 2, "生物与新医药": 1.5, "新能源与节能": 1.5, "电子信息": 1},
+        ("智能制造与柔性产线", "食品生物技术", "光伏与太阳能利用"),
+    ),
+    (
+        "江汉大学",
+        "江大",
+        "university",
+        3,
+        {"先进制造与自动化": 1.5, "生物与新医药": 1.5, "电子信息": 1.5, "新材料": 1},
+        ("智能检测与仪器仪表", "中药现代化与天然药物"),
+    ),
+    (
+        "中南民族大学",
+        "中南民大",
+        "university",
+        3,
+        {"生物与新医药": 2, "电子信息": 1.5, "新材料": 1},
+        ("中药现代化与天然药物", "化学药与药物制剂", "物联网与传感网络"),
+    ),
+    (
+        "武汉轻工大学",
+        "武轻工",
+        "university",
+        3,
+        {"生物与新医药": 3, "先进制造与自动化": 1},
+        ("食品生物技术", "智能制造与柔性产线"),
+    ),
+    (
+        "中国科学院武汉物理与数学研究所",
+        "物数所",
+        "institute",
+        2,
+        {"电子信息": 3, "生物与新医药": 2, "航空航天": 1.5},
+        ("医疗器械与医学影像", "通信网络与卫星导航", "光纤通信与光器件"),
+    ),
+    (
+        "中国科学院水生生物研究所",
+        "水生所",
+        "institute",
+        2,
+        {"资源与环境": 4, "生物与新医药": 2},
+        ("水生态与流域保护", "水污染治理", "食品生物技术"),
+    ),
+    (
+        "中国科学院武汉岩土力学研究所",
+        "岩土所",
+        "institute",
+        2,
+        {"资源与环境": 4, "先进制造与自动化": 0.5},
+        ("岩土工程与地下空间", "土壤修复与地质环境", "固废处理与资源化"),
+    ),
+    (
+        "中国科学院武汉病毒研究所",
+        "病毒所",
+        "institute",
+        2,
+        {"生物与新医药": 5},
+        ("疫苗与病毒学", "体外诊断", "抗体药物与生物制品"),
+    ),
+    (
+        "武汉邮电科学研究院",
+        "邮科院",
+        "institute",
+        3,
+        {"电子信息": 5, "高技术服务": 1},
+        ("光纤通信与光器件", "通信网络与卫星导航", "信息安全与密码技术", "物联网与传感网络"),
+    ),
 )
 
 FAMOUS_NAMES: frozenset[str] = frozenset(
@@ -588,21 +705,46 @@ def load_name_chars() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str
 _NUMBER_SLOT = re.compile(r"\{(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\}")
 
 _PROBLEMS = (
-    "一致性差", "成本偏高", "效率偏低", "稳定性不足", "使用寿命短", "精度不足", "关键部件依赖进口",
-    "能耗偏高", "可靠性不足", "良品率偏低", "工艺窗口窄", "检测手段缺乏",
+    "一致性差",
+    "成本偏高",
+    "效率偏低",
+    "稳定性不足",
+    "使用寿命短",
+    "精度不足",
+    "关键部件依赖进口",
+    "能耗偏高",
+    "可靠性不足",
+    "良品率偏低",
+    "工艺窗口窄",
+    "检测手段缺乏",
 )
 _PROJECT_SOURCES = (
-    "国家自然科学基金面上项目", "国家自然科学基金青年科学基金项目", "国家重点研发计划课题",
-    "湖北省重点研发计划项目", "湖北省自然科学基金项目", "武汉市科技重大专项",
-    "武汉市知识创新专项", "企业委托横向项目", "湖北省技术创新专项",
+    "国家自然科学基金面上项目",
+    "国家自然科学基金青年科学基金项目",
+    "国家重点研发计划课题",
+    "湖北省重点研发计划项目",
+    "湖北省自然科学基金项目",
+    "武汉市科技重大专项",
+    "武汉市知识创新专项",
+    "企业委托横向项目",
+    "湖北省技术创新专项",
 )
 _AWARDS = (
-    "湖北省科学技术进步奖", "湖北省技术发明奖", "武汉市科学技术进步奖", "行业学会科学技术奖",
+    "湖北省科学技术进步奖",
+    "湖北省技术发明奖",
+    "武汉市科学技术进步奖",
+    "行业学会科学技术奖",
     "湖北省自然科学奖",
 )
 _SERVICE_PROBLEMS = (
-    "准确率不足", "响应速度慢", "数据孤岛严重", "系统可扩展性差", "人工依赖程度高", "运维成本高",
-    "安全合规要求难以满足", "算法泛化能力弱",
+    "准确率不足",
+    "响应速度慢",
+    "数据孤岛严重",
+    "系统可扩展性差",
+    "人工依赖程度高",
+    "运维成本高",
+    "安全合规要求难以满足",
+    "算法泛化能力弱",
 )
 _MATERIAL_LIKE = {"新材料", "生物与新医药"}
 _QUALIFICATIONS = ("为国家高新技术企业", "为湖北省专精特新中小企业", "建有市级企业技术中心")
@@ -745,8 +887,13 @@ class _Builder:
                     kind = "孵化器"
                 used.add(name)
                 parks.append(
-                    Park(key=f"P{len(parks) + 1:03d}", name=name, district=district, kind=kind,
-                         technical_field=tech)
+                    Park(
+                        key=f"P{len(parks) + 1:03d}",
+                        name=name,
+                        district=district,
+                        kind=kind,
+                        technical_field=tech,
+                    )
                 )
         return parks
 
@@ -810,8 +957,11 @@ class _Builder:
         )[0]
         if kind == "public":
             employer = self.rng.choice(
-                (f"{district}生产力促进中心", f"{district}科技创新服务中心",
-                 f"{district}科技成果转化服务中心")
+                (
+                    f"{district}生产力促进中心",
+                    f"{district}科技创新服务中心",
+                    f"{district}科技成果转化服务中心",
+                )
             )
             return employer, self.rng.choice(("科员", "副主任", "主任科员", "项目主管")), None
         if kind == "agency":
@@ -841,9 +991,7 @@ class _Builder:
             district_parks = [p for p in parks if p.district == district]
             key_firms = [e for e in enterprises if e.district == district and e.is_key]
             slots = [1] * existing + [2] * new
-            replace_index = (
-                self.rng.randrange(existing) if district in replaced_districts else None
-            )
+            replace_index = self.rng.randrange(existing) if district in replaced_districts else None
             for i, batch in enumerate(slots):
                 records = self._liaison_slot(
                     district, batch, district_parks, key_firms, len(out), i == replace_index
@@ -851,8 +999,10 @@ class _Builder:
                 out.extend(records)
         for inst in institutions:
             name, py = self.person()
-            office = "科技处" if inst.kind == "institute" else self.rng.choice(
-                ("科学技术发展研究院", "成果转化办公室", "技术转移中心")
+            office = (
+                "科技处"
+                if inst.kind == "institute"
+                else self.rng.choice(("科学技术发展研究院", "成果转化办公室", "技术转移中心"))
             )
             post = self.rng.choice(("科长", "副主任", "项目主管", "技术经理人"))
             out.append(
@@ -964,7 +1114,7 @@ class _Builder:
             title = rng.choice(
                 (
                     f"{t1}的{t2}特性研究",
-                    f"基于{t1}的{app}{t2}方法",
+                    f"{t1}在{app}中的应用研究",
                     f"{t1}研究进展与展望",
                     f"{t2}对{t1}性能的影响",
                     f"面向{app}的{t1}优化设计",
@@ -985,7 +1135,7 @@ class _Builder:
                     (
                         f"一种基于{t1}的{t2}方法",
                         f"一种用于{app}的{t1}装置",
-                        f"{t1}系统及其控制方法",
+                        f"{t1.removesuffix('系统')}系统及其控制方法",
                         f"一种{t1}{t2}一体化装置",
                     )
                 )
@@ -1043,12 +1193,14 @@ class _Builder:
                     fields_.append(chosen[j])
                     j += 1
             years = sorted(rng.randint(2012, 2025) for _ in range(rng.randint(2, 8)))
-            items = tuple(self._item(areas[0] if rng.random() < 0.75 else areas[-1], y)
-                          for y in years)
+            items = tuple(
+                self._item(areas[0] if rng.random() < 0.75 else areas[-1], y) for y in years
+            )
             senior = title in ("教授", "研究员")
             n_papers = (rng.randint(2, 20) if senior else rng.randint(1, 8)) * 10
             honour = (
-                f"{rng.choice(('中国工程院', '中国科学院'))}院士，" if is_academician
+                f"{rng.choice(('中国工程院', '中国科学院'))}院士，"
+                if is_academician
                 else ("博士生导师，" if title in ("教授", "研究员") else "")
             )
             summary = (
@@ -1134,9 +1286,13 @@ class _Builder:
         )
         indicators = [self.fill(x) for x in self.pick(area.indicators, rng.randint(2, 4))]
         extra = rng.choice(
-            (f"申请发明专利{rng.randint(1, 5)}项", f"形成企业标准{rng.randint(1, 2)}项",
-             f"完成{rng.randint(1, 5)}家用户的示范应用" if service
-             else f"完成中试验证并实现小批量生产{rng.randint(1, 10)}批次")
+            (
+                f"申请发明专利{rng.randint(1, 5)}项",
+                f"形成企业标准{rng.randint(1, 2)}项",
+                f"完成{rng.randint(1, 5)}家用户的示范应用"
+                if service
+                else f"完成中试验证并实现小批量生产{rng.randint(1, 10)}批次",
+            )
         )
         goals = "".join(f"{k}. {x}；" for k, x in enumerate([*indicators, extra], 1))[:-1] + "。"
         founded = enterprise.founded_year
@@ -1188,7 +1344,8 @@ class _Builder:
                     datetime(2026, 10, 31, tzinfo=UTC),
                 )
             candidates = [
-                x for x in by_district[enterprise.district]
+                x
+                for x in by_district[enterprise.district]
                 if x.start_date <= created.date() <= (x.end_date or created.date())
             ] or by_district[enterprise.district]
             assigned = [x for x in candidates if enterprise.key in x.enterprise_keys]
@@ -1262,13 +1419,18 @@ class _Builder:
 
     def investors(self, n: int) -> list[Investor]:
         rng = self.rng
-        kinds = ("创业投资管理有限公司", "股权投资基金管理有限公司", "资本管理有限公司",
-                 "天使投资管理有限公司")
+        kinds = (
+            "创业投资管理有限公司",
+            "股权投资基金管理有限公司",
+            "资本管理有限公司",
+            "天使投资管理有限公司",
+        )
         out: list[Investor] = []
         for i in range(n):
             name = f"{rng.choice(('武汉', '湖北'))}{self.brand()}{kinds[i % len(kinds)]}"
-            fields_ = sorted(self.pick(TECHNICAL_FIELDS, rng.randint(1, 3)),
-                             key=TECHNICAL_FIELDS.index)
+            fields_ = sorted(
+                self.pick(TECHNICAL_FIELDS, rng.randint(1, 3)), key=TECHNICAL_FIELDS.index
+            )
             codes = sorted({c for f in fields_ for a in self.by_field[f] for c in a.industry_codes})
             codes = sorted(self.pick(codes, min(len(codes), rng.randint(2, 5))))
             early = i % len(kinds) == 3 or rng.random() < 0.3
@@ -1311,8 +1473,10 @@ class _Builder:
             for title, content in self.pick_pairs(topics, count):
                 held = date(2022, 4, 15) + timedelta(days=rng.randint(0, 220))
                 active = [
-                    x.key for x in liaisons
-                    if x.district == district and x.start_date <= held
+                    x.key
+                    for x in liaisons
+                    if x.district == district
+                    and x.start_date <= held
                     and (x.end_date is None or x.end_date >= held)
                 ]
                 share = max(1, round(len(active) * rng.uniform(0.6, 1)))
@@ -1331,9 +1495,7 @@ class _Builder:
                 )
         return out
 
-    def pick_pairs(
-        self, pairs: Sequence[tuple[str, str]], k: int
-    ) -> list[tuple[str, str]]:
+    def pick_pairs(self, pairs: Sequence[tuple[str, str]], k: int) -> list[tuple[str, str]]:
         return [pairs[i] for i in sorted(self.rng.sample(range(len(pairs)), k))]
 
     def cases(
@@ -1351,8 +1513,10 @@ class _Builder:
             for name in expert.sub_areas:
                 by_area.setdefault(name, []).append(expert)
         signed = [
-            d for d in demands
-            if d.created_at.year == 2022 and not d.is_vague
+            d
+            for d in demands
+            if d.created_at.year == 2022
+            and not d.is_vague
             and (d.status == "matched" or (d.close_reason or "").startswith("已与专家团队签订"))
         ]
         out: list[Case] = []
@@ -1375,8 +1539,7 @@ class _Builder:
                             f"联络员{liaison.name}走访{enterprise.name}时了解到企业在"
                             f"{demand.keywords[0]}方面的技术需求，协助企业凝练需求并在平台发布。"
                             f"经需求对接会推荐，企业与{expert.institution}{expert.name}{expert.title}"
-                            f"团队建立联系，双方围绕“{demand.title}”开展合作"
-                            + outcome
+                            f"团队建立联系，双方围绕“{demand.title}”开展合作" + outcome
                         ),
                         liaison_key=liaison.key,
                         demand_key=demand.key,
