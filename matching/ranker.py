@@ -286,8 +286,8 @@ class ExpertRanker(BaseEstimator):
         rows = self.profiles_.counts.indices[offsets]
         a_part = self.post_cos_[offsets] * qa[pos]
         b_part = self.post_ql_[offsets] * tw[pos]
-        a = np.bincount(rows, weights=a_part, minlength=n)
-        b = np.bincount(rows, weights=b_part, minlength=n)
+        a = np.bincount(rows, weights=a_part, minlength=n).astype(np.float64, copy=False)
+        b = np.bincount(rows, weights=b_part, minlength=n).astype(np.float64, copy=False)
         b += float(tw.sum()) * self.length_term_
         mask = None if self.all_text_ else self.has_text_
         cw = self.cosine_weight
