@@ -1,0 +1,320 @@
+"""The matching index of one worker: built from stored tokens, rebuilt when the data moves.
+
+Each worker keeps an immutable :class:`Snapshot` (fitted ranker, expert attributes, stored
+vectors). Requests read ``holder.snapshot`` once and use it to the end, so a rebuild that swaps in
+a new snapshot never shows them a half-built index. A worker notices that the database's data
+version has moved past its snapshot's (checked at most every ``INDEX_CHECK_SECONDS``) and rebuilds
+in a background thread; with several gunicorn workers on one database, each does so on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matching import text as mtext
+from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
+from matching.ranker import EmptyQueryError, ExpertRanker
+from matching.records import DemandDoc, ExpertDoc, ItemDoc, RankedExpert
+from matching.semantic import E5_DIM, bytes_to_matrix
+from matching.similar import DemandIndex
+from models import Demand, DomainTerm, Expert, ExpertItem
+
+from ..errors import DomainError
+from .indexing import DEMANDS, EXPERTS, current_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a request needs to rank, frozen at one data version."""
+
+    version: tuple[int, int]
+    ranker: ExpertRanker
+    expert_ids: np.ndarray
+    vectors: np.ndarray | None  # (n_experts, dim), NaN rows where not embedded
+    item_vectors: np.ndarray | None
+    item_owner: np.ndarray | None
+    item_titles: list[str]
+    demands: DemandIndex | None
+    vector_model: str | None
+    built_at: float = field(default_factory=time.time)
+    build_seconds: float = 0.0
+
+    @property
+    def n_experts(self) -> int:
+        """Return the number of experts in the index."""
+        return int(self.expert_ids.size)
+
+    @property
+    def n_embedded(self) -> int:
+        """Return how many experts have a semantic vector."""
+        if self.vectors is None:
+            return 0
+        return int((~np.isnan(self.vectors[:, 0])).sum())
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked expert with its explanation, ready for a page or the API."""
+
+    expert_id: int
+    score: float
+    terms: tuple[tuple[str, float], ...]
+    best_item_title: str | None
+    semantic: bool  # the semantic part carried this expert (语义相近)
+    semantic_only: bool  # no stored vector yet: ranked on words alone
+    semantic_item_title: str | None
+
+
+def load_expert_docs(session: Session, progress: Callable[[int, int], None] | None = None):
+    """Read experts and items from stored tokens (no segmentation) in id order."""
+    experts = session.execute(
+        select(Expert.id, Expert.tokens, Expert.institution_id, Expert.tech_field_id,
+               Expert.is_academician, Expert.vector, Expert.vector_model).order_by(Expert.id)
+    ).all()
+    items_by_expert: dict[int, list] = {}
+    for row in session.execute(
+        select(ExpertItem.expert_id, ExpertItem.title, ExpertItem.tokens, ExpertItem.vector)
+        .order_by(ExpertItem.expert_id, ExpertItem.position, ExpertItem.id)
+    ):
+        items_by_expert.setdefault(row.expert_id, []).append(row)
+    docs, blobs, item_blobs, item_owner, item_titles, models = [], [], [], [], [], []
+    total = len(experts)
+    for n, e in enumerate(experts):
+        items = items_by_expert.get(e.id, [])
+        docs.append(ExpertDoc(
+            id=e.id,
+            tokens=tuple(mtext.split_tokens(e.tokens)),
+            items=tuple(ItemDoc(title=i.title, tokens=tuple(mtext.split_tokens(i.tokens)))
+                        for i in items),
+            institution_id=e.institution_id,
+            field_ids=(e.tech_field_id,) if e.tech_field_id else (),
+            is_academician=bool(e.is_academician),
+        ))
+        blobs.append(e.vector)
+        models.append(e.vector_model)
+        for i in items:
+            item_blobs.append(i.vector)
+            item_owner.append(n)
+            item_titles.append(i.title)
+        if progress and (n % 1000 == 0 or n == total - 1):
+            progress(n + 1, total)
+    return docs, blobs, item_blobs, np.asarray(item_owner, dtype=np.intp), item_titles, models
+
+
+def build_snapshot(session: Session, progress: Callable[[int, int], None] | None = None,
+                   model_id: str | None = None) -> Snapshot:
+    """Build a snapshot of the index from the database's stored tokens and vectors."""
+    started = time.perf_counter()
+    version = (current_version(session, EXPERTS), current_version(session, DEMANDS))
+    terms = list(session.scalars(select(DomainTerm.term)))
+    if terms:
+        mtext.initialize(terms)
+    docs, blobs, item_blobs, item_owner, item_titles, models = load_expert_docs(session, progress)
+    ranker = ExpertRanker().fit(docs)
+    vectors = item_vectors = None
+    vector_model = model_id or next((m for m in models if m), None)
+    # Vectors of another model than the one loaded are stale: treat them as missing.
+    blobs = [b if m == vector_model else None for b, m in zip(blobs, models, strict=True)]
+    item_blobs = [b if models[o] == vector_model else None
+                  for b, o in zip(item_blobs, item_owner, strict=True)]
+    if any(b is not None for b in blobs):
+        vectors = bytes_to_matrix(blobs, E5_DIM)
+        if any(b is not None for b in item_blobs):
+            item_vectors = bytes_to_matrix(item_blobs, E5_DIM)
+    demand_rows = session.execute(
+        select(Demand.id, Demand.tokens).where(Demand.status != "draft").order_by(Demand.id)
+    ).all()
+    demand_docs = [DemandDoc(id=r.id, tokens=tuple(mtext.split_tokens(r.tokens)))
+                   for r in demand_rows]
+    demands = DemandIndex().fit(demand_docs) if demand_docs else None
+    return Snapshot(
+        version=version, ranker=ranker,
+        expert_ids=np.asarray([d.id for d in docs], dtype=np.int64),
+        vectors=vectors, item_vectors=item_vectors,
+        item_owner=item_owner if item_vectors is not None else None,
+        item_titles=item_titles, demands=demands, vector_model=vector_model,
+        build_seconds=time.perf_counter() - started,
+    )
+
+
+class IndexHolder:
+    """Holds the current snapshot of one worker and swaps in rebuilt ones atomically."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._building = False
+        self._last_check = 0.0
+        self.encoder = None
+        self.encoder_state = "not loaded"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def rebuild_now(self, progress: Callable[[int, int], None] | None = None) -> Snapshot:
+        """Build a snapshot synchronously and swap it in."""
+        db = self.app.extensions["db"]
+        model_id = getattr(self.encoder, "model_id", None)
+        with db.Session() as session:
+            snap = build_snapshot(session, progress, model_id=model_id)
+        self.snapshot = snap  # one reference assignment: atomic for readers
+        log.info("matching index built", extra={"experts": snap.n_experts,
+                                                "version": list(snap.version),
+                                                "seconds": round(snap.build_seconds, 3)})
+        return snap
+
+    def _rebuild_in_background(self) -> None:
+        try:
+            self.rebuild_now()
+        except Exception:
+            log.exception("index rebuild failed; keeping the previous index")
+        finally:
+            self._building = False
+
+    def get(self, session: Session) -> Snapshot:
+        """Return the current snapshot; start a background rebuild when the data has moved."""
+        snap = self.snapshot
+        if snap is None:
+            with self._lock:
+                if self.snapshot is None:
+                    self.rebuild_now()
+                return self.snapshot  # type: ignore[return-value]
+        now = time.monotonic()
+        if now - self._last_check >= self.app.config.get("INDEX_CHECK_SECONDS", 5.0):
+            self._last_check = now
+            db_version = (current_version(session, EXPERTS), current_version(session, DEMANDS))
+            if db_version != snap.version and not self._building:
+                if self.app.config.get("TESTING"):
+                    return self.rebuild_now()  # tests want the new data at once
+                with self._lock:
+                    if not self._building:
+                        self._building = True
+                        threading.Thread(target=self._rebuild_in_background, daemon=True,
+                                         name="index-rebuild").start()
+        return snap
+
+    # -- semantic encoder (per worker, after the fork) -----------------------------------------
+    def load_encoder(self) -> None:
+        """Load the sentence encoder in this process (never in the gunicorn master)."""
+        from matching.semantic import load_encoder
+
+        if not self.app.config.get("SEMANTIC_ENABLED"):
+            self.encoder, self.encoder_state = None, "off (disabled by configuration)"
+            return
+        self.encoder = load_encoder(True, n_threads=self.app.config.get("SEMANTIC_THREADS", 1))
+        self.encoder_state = "on" if self.encoder is not None else "off (failed to load)"
+
+
+def holder() -> IndexHolder:
+    """Return the current app's index holder."""
+    return current_app.extensions["search_index"]
+
+
+def query_tokens(text: str) -> list[str]:
+    """Segment a free-text query; raise a clear message when nothing usable is left."""
+    tokens = mtext.analyze(text or "")
+    if not tokens:
+        raise DomainError("需求文本中没有可用于匹配的关键词，请补充技术难题、预期目标或关键词。",
+                          field="text")
+    return tokens
+
+
+def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | None = None,
+              institution_id: int | None = None, academician_only: bool = False,
+              exclude_ids: tuple = (), tokens: list[str] | None = None,
+              ) -> tuple[list[Hit], Snapshot]:
+    """Rank experts for a text (or stored tokens) with explanations."""
+    h = holder()
+    if h.encoder_state == "not loaded":
+        h.load_encoder()  # first use in this process: always a worker, never the master
+    snap = h.get(session)
+    tokens = tokens if tokens else query_tokens(text)
+    sem_scores = None
+    weight = 0.0
+    qvec = None
+    if h.encoder is not None and snap.vectors is not None:
+        qvec = h.encoder.encode_queries([text])[0]
+        sem_scores = (snap.vectors @ qvec).astype(np.float64)
+        weight = float(current_app.config.get("SEMANTIC_WEIGHT", DEFAULT_SEMANTIC_WEIGHT))
+    try:
+        ranked: list[RankedExpert] = snap.ranker.rank(
+            tokens, top=top, field_id=field_id, institution_id=institution_id,
+            academician_only=academician_only, exclude_ids=exclude_ids,
+            semantic_scores=sem_scores, semantic_weight=weight,
+        )
+    except EmptyQueryError as exc:
+        raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
+    id_index = {int(e): i for i, e in enumerate(snap.expert_ids)}
+    hits = []
+    for r in ranked:
+        row = id_index[int(r.expert_id)]
+        semantic = False
+        missing = snap.vectors is None or bool(np.isnan(snap.vectors[row, 0]))
+        sem_item = None
+        if sem_scores is not None and not missing:
+            lexical_share = sum(s for _t, s in r.terms)
+            semantic = not r.terms or lexical_share == 0 or sem_scores[row] >= np.nanpercentile(
+                sem_scores, 99)
+            if snap.item_vectors is not None and qvec is not None:
+                mine = np.flatnonzero(snap.item_owner == row)
+                if mine.size:
+                    cos = snap.item_vectors[mine] @ qvec
+                    if not np.all(np.isnan(cos)):
+                        sem_item = snap.item_titles[int(mine[int(np.nanargmax(cos))])]
+        hits.append(Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
+                        best_item_title=r.best_item_title, semantic=semantic,
+                        semantic_only=(sem_scores is not None and missing),
+                        semantic_item_title=sem_item))
+    return hits, snap
+
+
+def similar_demands(session: Session, tokens: list[str], top: int = 5,
+                    exclude_ids: tuple = ()) -> list[tuple[int, float]]:
+    """Return (demand_id, score) of the most similar existing demands in any district."""
+    snap = holder().get(session)
+    if snap.demands is None or not tokens:
+        return []
+    return [(int(d), s) for d, s in snap.demands.similar(tokens, top=top, exclude_ids=exclude_ids)]
+
+
+def rebuild_cli(session: Session, app: Flask) -> str:
+    """Rebuild the index with a progress bar (the `reindex` command)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="专家", desc="重建索引")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    snap = app.extensions["search_index"].rebuild_now(progress)
+    bar.close()
+    return (f"索引已重建：{snap.n_experts} 位专家（其中 {snap.n_embedded} 位有语义向量），"
+            f"数据版本 {snap.version}，用时 {snap.build_seconds:.2f} 秒")
+
+
+def init_app(app: Flask) -> None:
+    """Attach an index holder; the encoder is loaded in each worker after the fork."""
+    mtext.initialize()
+    h = IndexHolder(app)
+    app.extensions["search_index"] = h
+
+    def after_fork() -> None:
+        app.extensions["db"].engine.dispose(close=False)
+        h.load_encoder()
+
+    app.extensions["post_fork"] = after_fork
+    app.extensions.setdefault("health_probes", {})["semantic"] = lambda: (
+        h.encoder_state if h.encoder_state != "not loaded"
+        else ("on (loads on first use)" if app.config.get("SEMANTIC_ENABLED") else "off"))
