@@ -1,0 +1,221 @@
+"""Plain frozen records passed in and out of the matchmaking-meeting planner.
+
+The planner (:mod:`matching.meetings`) takes and returns only these records, so that it can be
+used and tested without Flask or a database. Ids are whatever the caller uses (database
+integers or strings); the planner only compares them for equality and hashes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+__all__ = [
+    "ExpertAssignment",
+    "ExpertSeat",
+    "MeetingDemand",
+    "MeetingEnterprise",
+    "MeetingInvestor",
+    "OneToOne",
+    "PlanLocks",
+    "PlanningError",
+    "Session",
+    "SessionInvitees",
+    "SessionLimits",
+    "SessionPlan",
+    "SessionTimetable",
+]
+
+Id = Hashable
+
+
+class PlanningError(ValueError):
+    """The planner cannot honour its input; ``message`` tells the organiser what to change.
+
+    Parameters
+    ----------
+    message : str
+        A sentence in Simplified Chinese for the organiser, saying which input or limit to
+        change and, where it can be computed, by how much.
+    code : str
+        A stable English identifier of the failure, for logs and tests.
+    """
+
+    def __init__(self, message: str, code: str = "planning") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDemand:
+    """A demand the organiser picked for a meeting.
+
+    ``tokens`` are the stored analyzer tokens; when empty, the planner tokenizes ``text``.
+    ``industry`` is an industry id or label (``None`` when unknown: the planner places the
+    demand by its text). ``planned_investment`` is in 万元.
+    """
+
+    id: Id
+    text: str = ""
+    tokens: tuple[str, ...] = ()
+    industry: Id | None = None
+    field: Id | None = None
+    planned_investment: float | None = None
+    enterprise_id: Id | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """Size limits of the sessions: demands per session, and how many sessions.
+
+    ``n_sessions`` counts every session of the plan, locked ones included; ``None`` lets the
+    planner choose (sessions of about ``(min_demands + max_demands) / 2`` demands, at least
+    one per industry that has ``min_demands`` demands).
+    """
+
+    min_demands: int = 3
+    max_demands: int = 8
+    n_sessions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One session (分场) of a matchmaking meeting.
+
+    ``industry`` is the industry the session was seeded from; ``industries`` lists every
+    industry of its demands, most frequent first (demands placed by text count under the
+    industry the planner inferred).
+    """
+
+    key: str
+    demand_ids: tuple[Id, ...]
+    theme_words: tuple[str, ...] = ()
+    industry: Id | None = None
+    industries: tuple[Id, ...] = ()
+    locked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """The sessions of a meeting, and the industry inferred for each unlabelled demand."""
+
+    sessions: tuple[Session, ...]
+    inferred_industries: tuple[tuple[Id, Id], ...] = ()
+
+    def session_of(self, demand_id: Id) -> Session:
+        """Return the session that holds ``demand_id``."""
+        for session in self.sessions:
+            if demand_id in session.demand_ids:
+                return session
+        raise KeyError(demand_id)
+
+    def by_key(self, key: str) -> Session:
+        """Return the session with ``key``."""
+        for session in self.sessions:
+            if session.key == key:
+                return session
+        raise KeyError(key)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLocks:
+    """What a re-plan must keep as it is.
+
+    ``sessions`` are kept whole (key, demands, theme words). ``placements`` pin a demand to a
+    session key: the demand stays in the session of that key, which is created when it is not
+    a locked session. ``expert_seats`` keep an expert invited to a session.
+    """
+
+    sessions: tuple[Session, ...] = ()
+    placements: tuple[tuple[Id, str], ...] = ()
+    expert_seats: tuple[tuple[Id, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertSeat:
+    """An expert invited to a session, with the session affinity that earned the seat."""
+
+    session_key: str
+    expert_id: Id
+    affinity: float
+    locked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertAssignment:
+    """Expert invitations of every session, from one global optimisation."""
+
+    seats: tuple[ExpertSeat, ...]
+    total_affinity: float
+
+    def experts_of(self, session_key: str) -> tuple[Id, ...]:
+        """Return the experts invited to ``session_key``, best affinity first."""
+        return tuple(s.expert_id for s in self.seats if s.session_key == session_key)
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingEnterprise:
+    """An enterprise that may be invited as a related enterprise of the industrial chain."""
+
+    id: Id
+    name: str = ""
+    industry: Id | None = None
+    text: str = ""
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingInvestor:
+    """A venture-capital investor and its preferences.
+
+    Empty ``industries`` or ``stages`` mean no preference; ticket sizes are in 万元 and
+    ``None`` means open-ended.
+    """
+
+    id: Id
+    name: str = ""
+    industries: tuple[Id, ...] = ()
+    stages: tuple[str, ...] = ()
+    ticket_min: float | None = None
+    ticket_max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInvitees:
+    """The other invitees of one session."""
+
+    session_key: str
+    enterprise_ids: tuple[Id, ...] = ()
+    investor_ids: tuple[Id, ...] = ()
+    institution_ids: tuple[Id, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OneToOne:
+    """A 1:1 meeting between a demand's enterprise and an expert, at a slot and a table.
+
+    ``slot`` and ``table`` count from 0.
+    """
+
+    demand_id: Id
+    expert_id: Id
+    enterprise_id: Id | None
+    slot: int
+    table: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTimetable:
+    """The 1:1 timetable of one session.
+
+    ``idle_gaps`` counts, over every participant, the empty slots between their first and
+    last meeting.
+    """
+
+    session_key: str
+    meetings: tuple[OneToOne, ...]
+    n_slots: int
+    n_tables: int
+    idle_gaps: int
