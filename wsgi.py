@@ -1,5 +1,19 @@
-"""Gunicorn entry point: `gunicorn --preload wsgi:app`."""
+"""Gunicorn entry point: `gunicorn --preload wsgi:app`.
+
+With --preload this module runs once in the master: jieba is initialised and the matching index is
+built before the workers fork, so they share it copy-on-write. The sentence encoder is loaded in
+each worker after the fork (never here: a process that has run it with several threads cannot
+fork safely).
+"""
+
+import logging
 
 from app import create_app
 
 app = create_app()
+
+try:
+    app.extensions["search_index"].rebuild_now()
+    app.extensions["db"].engine.dispose()  # no connection crosses the fork
+except Exception:  # a database not migrated yet: workers build the index on first use
+    logging.getLogger(__name__).exception("index not built before fork")
