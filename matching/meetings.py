@@ -975,6 +975,65 @@ def _balance(edges: list[tuple[int, int]], colour: list[int], n_colours: int, ca
                 break
 
 
+def _gaps_of(slots: Iterable[int]) -> int:
+    slots = list(slots)
+    return max(slots) - min(slots) + 1 - len(slots) if slots else 0
+
+
+def _reduce_gaps(edges: list[tuple[int, int]], slot: list[int], n_slots: int, cap: int) -> None:
+    """Lower idle gaps by local search: swap whole slots, then move single meetings.
+
+    Every move keeps the timetable valid (nobody twice in a slot, at most ``cap`` meetings a
+    slot) and the number of slots unchanged; it stops at a local optimum.
+    """
+    parties = [(("u", u), ("v", v)) for u, v in edges]
+
+    def total() -> int:
+        by: dict[Hashable, list[int]] = defaultdict(list)
+        for i, (pu, pv) in enumerate(parties):
+            by[pu].append(slot[i])
+            by[pv].append(slot[i])
+        return sum(_gaps_of(x) for x in by.values())
+
+    best = total()
+    for _ in range(20):
+        improved = False
+        for a in range(n_slots):
+            for b in range(a + 1, n_slots):
+                swap = {a: b, b: a}
+                old = slot[:]
+                slot[:] = [swap.get(x, x) for x in slot]
+                now = total()
+                if now < best:
+                    best, improved = now, True
+                else:
+                    slot[:] = old
+        busy: dict[Hashable, set[int]] = defaultdict(set)
+        for i, (pu, pv) in enumerate(parties):
+            busy[pu].add(slot[i])
+            busy[pv].add(slot[i])
+        load = Counter(slot)
+        for i, (pu, pv) in enumerate(parties):
+            here = slot[i]
+            before = _gaps_of(busy[pu]) + _gaps_of(busy[pv])
+            for t in range(n_slots):
+                if t == here or load[t] >= cap or t in busy[pu] or t in busy[pv]:
+                    continue
+                after = _gaps_of(busy[pu] - {here} | {t}) + _gaps_of(busy[pv] - {here} | {t})
+                if after < before:
+                    for p in (pu, pv):
+                        busy[p].discard(here)
+                        busy[p].add(t)
+                    load[here] -= 1
+                    load[t] += 1
+                    slot[i] = t
+                    best -= before - after
+                    improved = True
+                    break
+        if not improved:
+            return
+
+
 def _idle_gaps(slots_by_party: Mapping[Hashable, list[int]]) -> int:
     return sum(max(s) - min(s) + 1 - len(s) for s in slots_by_party.values() if s)
 
@@ -994,9 +1053,11 @@ def schedule_meetings(
     The enterprise that owns the demand meets the expert; nobody is in two meetings of one
     slot and no table hosts two. The number of slots is the minimum possible,
     ``max(largest number of meetings of one participant, ceil(pairs / tables))`` (bipartite
-    edge colouring with Kempe-chain repair, then balanced to the tables). Slots are then
-    ordered so that consecutive slots share as many participants as possible, which keeps
-    idle gaps small but not minimal (that problem is NP-hard); ``idle_gaps`` reports them.
+    edge colouring with Kempe-chain repair, then balanced to the tables). Idle gaps are then
+    lowered without adding slots: slots are ordered so that consecutive ones share many
+    participants, then a local search swaps whole slots and moves single meetings while that
+    lowers the gaps. The gaps are small but not guaranteed minimal (minimising them is
+    NP-hard); ``idle_gaps`` reports them.
     Experts keep the same table from slot to slot where possible.
 
     Parameters
@@ -1090,15 +1151,20 @@ def schedule_meetings(
         order.append(nxt)
         left.remove(nxt)
     slot_of = {c: pos for pos, c in enumerate(order)}
+    slot = [slot_of[colour[i]] for i in range(len(edges))]
+    _reduce_gaps(edges, slot, n_slots, tables)
+    used_slots = sorted(set(slot))  # a move may have emptied a slot: close it up
+    slot = [used_slots.index(x) for x in slot]
+    n_slots = len(used_slots)
 
     home: dict[int, int] = {}
     meetings = []
     by_slot: dict[int, list[int]] = defaultdict(list)
     for i in range(len(edges)):
-        by_slot[slot_of[colour[i]]].append(i)
-    for slot in range(n_slots):
+        by_slot[slot[i]].append(i)
+    for pos in range(n_slots):
         taken: set[int] = set()
-        idxs = sorted(by_slot[slot], key=lambda i: (edges[i][1] not in home, edges[i][1]))
+        idxs = sorted(by_slot[pos], key=lambda i: (edges[i][1] not in home, edges[i][1]))
         for i in idxs:
             v = edges[i][1]
             t = home.get(v)
@@ -1106,12 +1172,12 @@ def schedule_meetings(
                 t = next(x for x in range(tables) if x not in taken)
             home.setdefault(v, t)
             taken.add(t)
-            meetings.append(OneToOne(pairs[i][0], pairs[i][1], ent_of[i], slot, t))
+            meetings.append(OneToOne(pairs[i][0], pairs[i][1], ent_of[i], pos, t))
     meetings.sort(key=lambda m: (m.slot, m.table))
     slots_by_party: dict[Hashable, list[int]] = defaultdict(list)
     for i, (u, v) in enumerate(edges):
-        slots_by_party[("u", u)].append(slot_of[colour[i]])
-        slots_by_party[("v", v)].append(slot_of[colour[i]])
+        slots_by_party[("u", u)].append(slot[i])
+        slots_by_party[("v", v)].append(slot[i])
     used_tables = 1 + max(m.table for m in meetings)
     return SessionTimetable(
         session_key, tuple(meetings), n_slots, used_tables, _idle_gaps(slots_by_party)

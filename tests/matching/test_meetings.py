@@ -488,6 +488,11 @@ def test_timetable_invariants(
     deg = Counter([p[1] for p in pairs] + [f"e{int(p[0][1:]) % n_enterprises}" for p in pairs])
     lower = max(max(deg.values()), -(-len(pairs) // (tables or len(pairs))))
     assert table.n_slots == lower  # the fewest slots possible
+    busy: dict = {}
+    for m in table.meetings:
+        busy.setdefault(("x", m.expert_id), []).append(m.slot)
+        busy.setdefault(("e", m.enterprise_id), []).append(m.slot)
+    assert table.idle_gaps == sum(max(s) - min(s) + 1 - len(s) for s in busy.values())
 
 
 def test_timetable_limits() -> None:
