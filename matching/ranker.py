@@ -444,7 +444,9 @@ class ExpertRanker(BaseEstimator):
             part = np.argpartition(-final[idx], top - 1)[:top]
             idx = idx[part]
         idx = idx[np.lexsort((idx, -final[idx]))]
-        shown = np.isin(lex["rows"], idx)
+        flag = np.zeros(self.n_experts_, dtype=bool)
+        flag[idx] = True
+        shown = flag[lex["rows"]]
         sub = {k: lex[k][shown] for k in ("rows", "pos", "contrib")}
         return [self._explain(int(i), float(final[i]), lex, sub) for i in idx]
 
