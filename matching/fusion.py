@@ -26,7 +26,7 @@ __all__ = [
 
 #: Semantic weight the service uses, chosen by 5-fold cross-validation over the demands of
 #: nsfc-dev (see docs/semantic.md for the table and the command that produced it).
-DEFAULT_SEMANTIC_WEIGHT: float = 0.8
+DEFAULT_SEMANTIC_WEIGHT: float = 0.75
 
 #: Share of the best item's cosine in an expert's semantic score (0 = whole profile only).
 #: Cross-validation on nsfc-dev did not favour item-level scoring (docs/semantic.md).
