@@ -548,6 +548,12 @@ def session_affinity(
         if top < len(cols):
             sub = -np.partition(-sub, top - 1, axis=1)[:, :top]
         out[:, s] = sub.mean(axis=1)
+    if np.isnan(out).any() or np.isposinf(out).any():
+        raise PlanningError("专家匹配度中有无效数值：请重新计算匹配", "affinity")
+    if np.isneginf(out).any():
+        # e.g. experts without any text: keep them last but usable
+        finite = out[np.isfinite(out)]
+        out[np.isneginf(out)] = (finite.min() if finite.size else 0.0) - 1.0
     return out
 
 

@@ -542,3 +542,13 @@ def test_dev_set_hidden_industries_mostly_land_home() -> None:
     home = sum(plan.session_of(d).industry == truth[d] for d in hidden) / len(hidden)
     # 13 labels, most demands in four management divisions: chance is well under 0.3
     assert home > 0.5
+
+
+def test_minus_infinite_affinity_ranks_last() -> None:
+    affinity = np.array([[-np.inf, 0.2], [0.5, -np.inf], [0.1, 0.1]])
+    result = assign_experts(two_sessions(), affinity, ["x", "y", "z"], ["d1", "d2"], seats=1)
+    assert result.experts_of("A") == ("y",) and result.experts_of("B") == ("x",)
+    with pytest.raises(PlanningError, match="无效数值"):
+        assign_experts(
+            two_sessions(), np.full((3, 2), np.nan), ["x", "y", "z"], ["d1", "d2"], seats=1
+        )
