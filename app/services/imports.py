@@ -637,7 +637,7 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
             expert = existing.get((rec["institution_id"], rec["name"]))
             if expert is None:
                 expert = Expert(name=rec["name"], institution_id=rec["institution_id"],
-                                is_academician=False, **values)
+                                **({"is_academician": False} | values))
                 session.add(expert)
                 result.created += 1
                 changed = True
