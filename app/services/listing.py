@@ -176,3 +176,17 @@ def xlsx_response(data: bytes, filename: str):
         f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"
     )
     return resp
+
+
+def field_errors(exc: Exception) -> dict[str, str]:
+    """Turn a DomainError (its `errors` list or `field`) into {field: message} for templates."""
+    out: dict[str, str] = {}
+    for item in getattr(exc, "errors", None) or []:
+        if isinstance(item, dict) and item.get("field"):
+            out.setdefault(item["field"], item.get("message", ""))
+    field = getattr(exc, "field", None)
+    if field and field not in out:
+        out[field] = getattr(exc, "message", str(exc))
+    if not out:
+        out["_form"] = getattr(exc, "message", str(exc))
+    return out

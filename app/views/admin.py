@@ -1,0 +1,338 @@
+"""系统管理 (city admin): users, API clients, dictionaries, operation log and login log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import (
+    ROLES,
+    ApiClient,
+    AuditEvent,
+    District,
+    DomainTerm,
+    Industry,
+    Institution,
+    LoginEvent,
+    TechField,
+    User,
+)
+
+from ..db import get_session
+from ..errors import DomainError, NotFound
+from ..security import ROLE_LABELS, roles_required
+from ..services import accounts
+from ..services.audit import audit
+from ..services.indexing import bump_version
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+city_only = roles_required("city_admin")
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _options(session: Session) -> dict:
+    return {
+        "roles": [(r, ROLE_LABELS[r]) for r in ROLES],
+        "districts": [(d.id, d.name)
+                      for d in session.scalars(select(District).order_by(District.seq))],
+        "institutions": [(i.id, i.name) for i in session.scalars(
+            select(Institution).order_by(Institution.name))],
+    }
+
+
+# --- users ------------------------------------------------------------------------------
+USER_SORTS = {"username": User.username, "display_name": User.display_name, "role": User.role,
+              "created_at": User.created_at}
+
+
+@bp.get("/users")
+@city_only
+def users():
+    """List users with search, role filter, sorting, pagination and export."""
+    session = get_session()
+    q = (request.args.get("q") or "").strip()
+    role = request.args.get("role") or ""
+    stmt = select(User)
+    if q:
+        stmt = stmt.where(or_(User.username.ilike(_like(q), escape="\\"),
+                              User.display_name.ilike(_like(q), escape="\\")))
+    if role in ROLES:
+        stmt = stmt.where(User.role == role)
+    stmt, sort = apply_sort(stmt, request.args.get("sort"), USER_SORTS, "username")
+    if request.args.get("export") == "xlsx":
+        rows = [(u.username, u.display_name, ROLE_LABELS.get(u.role, u.role),
+                 u.district.name if u.district else "",
+                 u.institution.name if u.institution else "", u.active, u.created_at)
+                for u in session.scalars(stmt)]
+        headers = ["用户名", "姓名", "角色", "所属区", "所驻高校院所", "启用", "创建时间"]
+        data = rows_to_xlsx(headers, rows, "用户")
+        return xlsx_response(data, "用户列表.xlsx")
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    return render_template("admin/users.html", page=page, sort=sort, q=q, role=role,
+                           **_options(session))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@city_only
+def new_user():
+    """Create a user; errors are shown next to their fields and the input is kept."""
+    session = get_session()
+    form = request.form.to_dict() if request.method == "POST" else {}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            user = accounts.create_user(
+                session, form.get("username", ""), form.get("password", ""),
+                form.get("display_name", ""), form.get("role", ""),
+                district_id=_int(form.get("district_id")),
+                institution_id=_int(form.get("institution_id")),
+            )
+            if form.get("password") != form.get("password2"):
+                raise DomainError("两次输入的密码不一致。", field="password2")
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+        else:
+            audit(session, "create", "user", user.id,
+                  {"username": user.username, "role": user.role})
+            session.commit()
+            flash(f"已创建用户 {user.username}。", "success")
+            return redirect(url_for("admin.users"))
+    form.pop("password", None)
+    form.pop("password2", None)
+    status = 422 if errors else 200
+    return render_template("admin/user_form.html", form=form, errors=errors,
+                           **_options(session)), status
+
+
+@bp.post("/users/<int:user_id>/toggle")
+@city_only
+def toggle_user(user_id: int):
+    """Enable or disable a user (never oneself)."""
+    from flask_login import current_user
+
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在。")
+    if user.id == current_user.id:
+        raise DomainError("不能停用当前登录的账号。")
+    user.active = not user.active
+    audit(session, "enable" if user.active else "disable", "user", user.id,
+          {"username": user.username})
+    session.commit()
+    flash(f"已{'启用' if user.active else '停用'}用户 {user.username}。", "success")
+    return redirect(request.referrer or url_for("admin.users"))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- API clients ------------------------------------------------------------------------
+@bp.route("/api-clients", methods=["GET", "POST"])
+@city_only
+def api_clients():
+    """List API clients; create one (its token is shown on this response only)."""
+    from flask_login import current_user
+
+    session = get_session()
+    token = None
+    errors: dict[str, str] = {}
+    name = ""
+    status = 200
+    if request.method == "POST":
+        name = (request.form.get("name") or "").strip()
+        try:
+            client, token = accounts.create_api_client(session, name, current_user)
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+            status = 422
+        else:
+            audit(session, "create", "api_client", client.id, {"name": client.name})
+            session.commit()
+            name = ""
+    clients = list(session.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
+    return render_template("admin/api_clients.html", clients=clients, token=token,
+                           errors=errors, name=name), status
+
+
+@bp.post("/api-clients/<int:client_id>/deactivate")
+@city_only
+def deactivate_api_client(client_id: int):
+    """Deactivate an API client; its token stops working at once."""
+    session = get_session()
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound("API 客户端不存在。")
+    client.active = False
+    audit(session, "deactivate", "api_client", client.id, {"name": client.name})
+    session.commit()
+    flash(f"已停用 API 客户端「{client.name}」。", "success")
+    return redirect(url_for("admin.api_clients"))
+
+
+# --- dictionaries -----------------------------------------------------------------------
+TABS = {"industries": "行业分类", "tech_fields": "技术领域", "terms": "领域词（分词词典）"}
+
+
+@bp.route("/dictionaries", methods=["GET", "POST"])
+@city_only
+def dictionaries():
+    """List and add industries, technical fields and tokenizer domain terms."""
+    session = get_session()
+    tab = request.values.get("tab") or "industries"
+    if tab not in TABS:
+        tab = "industries"
+    errors: dict[str, str] = {}
+    form = request.form.to_dict() if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        try:
+            label = _add_entry(session, tab, form)
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+            status = 422
+        else:
+            session.commit()
+            flash(f"已添加：{label}", "success")
+            return redirect(url_for("admin.dictionaries", tab=tab))
+    q = (request.args.get("q") or "").strip()
+    if tab == "industries":
+        stmt = select(Industry).order_by(Industry.code)
+        if q:
+            stmt = stmt.where(or_(Industry.name.ilike(_like(q), escape="\\"),
+                                  Industry.code.ilike(_like(q), escape="\\")))
+    elif tab == "tech_fields":
+        stmt = select(TechField).order_by(TechField.code)
+        if q:
+            stmt = stmt.where(TechField.name.ilike(_like(q), escape="\\"))
+    else:
+        stmt = select(DomainTerm).order_by(DomainTerm.created_at.desc(), DomainTerm.id.desc())
+        if q:
+            stmt = stmt.where(DomainTerm.term.ilike(_like(q), escape="\\"))
+    page = paginate(session, stmt, request.args.get("page"), 30)
+    return render_template("admin/dictionaries.html", tab=tab, tabs=TABS, page=page, q=q,
+                           errors=errors, form=form), status
+
+
+def _add_entry(session: Session, tab: str, form: dict) -> str:
+    code = (form.get("code") or "").strip()
+    name = (form.get("name") or "").strip()
+    if tab == "terms":
+        term = (form.get("term") or "").strip()
+        if not term or len(term) > 40 or any(ch.isspace() for ch in term):
+            raise DomainError("领域词须为 1-40 个字且不含空格。", field="term")
+        if session.scalar(select(DomainTerm.id).where(DomainTerm.term == term)):
+            raise DomainError("该领域词已存在。", field="term")
+        row = DomainTerm(term=term)
+        session.add(row)
+        session.flush()
+        bump_version(session, "domain_terms")
+        audit(session, "create", "domain_term", row.id, {"term": term})
+        return term
+    model = Industry if tab == "industries" else TechField
+    errs = []
+    if not code or len(code) > 10:
+        errs.append({"field": "code", "message": "请填写代码（不超过 10 个字符）。"})
+    elif session.scalar(select(model.id).where(model.code == code)):
+        errs.append({"field": "code", "message": "该代码已存在。"})
+    limit = 80 if model is Industry else 40
+    if not name or len(name) > limit:
+        errs.append({"field": "name", "message": f"请填写名称（不超过 {limit} 个字）。"})
+    elif model is TechField and session.scalar(select(TechField.id).where(TechField.name == name)):
+        errs.append({"field": "name", "message": "该技术领域已存在。"})
+    if errs:
+        raise DomainError(errs[0]["message"], field=errs[0]["field"], errors=errs)
+    row = model(code=code, name=name, is_custom=True)
+    if model is Industry:
+        row.section_name = (form.get("section_name") or "").strip()[:60] or None
+    session.add(row)
+    session.flush()
+    audit(session, "create", "industry" if model is Industry else "tech_field", row.id,
+          {"code": code, "name": name})
+    return f"{code} {name}"
+
+
+# --- logs -------------------------------------------------------------------------------
+def _date_range(stmt, column):
+    start = _parse_day(request.args.get("start"))
+    end = _parse_day(request.args.get("end"))
+    if start:
+        stmt = stmt.where(column >= start)
+    if end:
+        stmt = stmt.where(column < end + timedelta(days=1))
+    return stmt
+
+
+def _parse_day(value: str | None) -> datetime | None:
+    try:
+        return datetime.combine(datetime.strptime(value or "", "%Y-%m-%d").date(), time.min, UTC)
+    except ValueError:
+        return None
+
+
+@bp.get("/audit-log")
+@city_only
+def audit_log():
+    """List the operation log with search, date range, pagination and export."""
+    session = get_session()
+    q = (request.args.get("q") or "").strip()
+    action = (request.args.get("action") or "").strip()
+    entity = (request.args.get("entity") or "").strip()
+    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if q:
+        stmt = stmt.where(or_(AuditEvent.actor.ilike(_like(q), escape="\\"),
+                              AuditEvent.ip.ilike(_like(q), escape="\\")))
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if entity:
+        stmt = stmt.where(AuditEvent.entity == entity)
+    stmt = _date_range(stmt, AuditEvent.at)
+    if request.args.get("export") == "xlsx":
+        rows = [(e.at, e.actor, e.action, e.entity, e.entity_id, e.ip,
+                 "" if e.detail is None else str(e.detail)) for e in session.scalars(stmt)]
+        headers = ["时间", "操作人", "操作", "对象", "对象ID", "IP", "详情"]
+        return xlsx_response(rows_to_xlsx(headers, rows, "操作日志"), "操作日志.xlsx")
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    actions = [(a, a) for a in session.scalars(
+        select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
+    entities = [(e, e) for e in session.scalars(
+        select(AuditEvent.entity).distinct().order_by(AuditEvent.entity))]
+    return render_template("admin/audit_log.html", page=page, q=q, action=action, entity=entity,
+                           actions=actions, entities=entities)
+
+
+@bp.get("/login-log")
+@city_only
+def login_log():
+    """List the login log with search, result filter, date range, pagination and export."""
+    session = get_session()
+    q = (request.args.get("q") or "").strip()
+    result = request.args.get("result") or ""
+    stmt = select(LoginEvent).order_by(LoginEvent.at.desc(), LoginEvent.id.desc())
+    if q:
+        stmt = stmt.where(or_(LoginEvent.username.ilike(_like(q), escape="\\"),
+                              LoginEvent.ip.ilike(_like(q), escape="\\")))
+    if result in ("1", "0"):
+        stmt = stmt.where(LoginEvent.success.is_(result == "1"))
+    stmt = _date_range(stmt, LoginEvent.at)
+    if request.args.get("export") == "xlsx":
+        rows = [(e.at, e.username, e.success, e.ip, e.message, e.user_agent)
+                for e in session.scalars(stmt)]
+        return xlsx_response(rows_to_xlsx(["时间", "用户名", "成功", "IP", "说明", "浏览器"],
+                                          rows, "登录日志"), "登录日志.xlsx")
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    return render_template("admin/login_log.html", page=page, q=q, result=result)
