@@ -213,15 +213,19 @@ _REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
 _OPTIONAL_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
-def _cell(ws: Any, value: Any) -> WriteOnlyCell:
+def _cell(ws: Any, value: Any) -> Any:
+    """Return a plain value, or a cell when the value needs care (formula-like text, dates)."""
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # user text is never a formula
-    if isinstance(value, date):
+        if value.startswith("="):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.data_type = "s"  # user text is never a formula
+            return cell
+    elif isinstance(value, date):
+        cell = WriteOnlyCell(ws, value=value)
         cell.number_format = "yyyy-mm-dd"
-    return cell
+        return cell
+    return value
 
 
 def _width(header: str, hint: int | None) -> float:
