@@ -15,16 +15,18 @@ DEMANDS = "demands"
 def refresh_expert_tokens(expert: Expert) -> None:
     """Segment an expert's profile and items once and store the tokens with the rows."""
     items = list(expert.items)
-    for item in items:
-        item.tokens = mtext.join_tokens(mtext.analyze(item.text or item.title or ""))
-    expert.tokens = mtext.join_tokens(
-        mtext.expert_tokens(
-            expert.title or "",
-            expert.research_fields or "",
-            expert.summary or "",
-            [(i.title or "", i.text or "") for i in items],
-        )
+    repeats = mtext.FIELD_REPEATS
+    tokens = mtext.expert_tokens(
+        expert.title or "", expert.research_fields or "", expert.summary or "", []
     )
+    for item in items:
+        item_tokens = mtext.analyze(item.text or item.title or "")
+        item.tokens = mtext.join_tokens(item_tokens)
+        # the same weights as matching.text.expert_tokens, without segmenting the item twice
+        tokens += item_tokens * repeats["item_text"]
+        if item.title and repeats["item_title"]:
+            tokens += mtext.analyze(item.title) * repeats["item_title"]
+    expert.tokens = mtext.join_tokens(tokens)
     expert.vector = None  # the profile changed: the semantic job re-embeds it
     expert.vector_model = None
     for item in items:
