@@ -67,6 +67,8 @@ Analyzer = Callable[[str], Sequence[str]]
 _CJK_OR_WORD = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _PREFIX = re.compile(r"^[a-z]:")
+#: Words of the form of a text, not of its topic ("（关键词：…）" marks keyword lists).
+_THEME_STOPWORDS = frozenset({"关键词", "关键字", "研究", "基于", "关于", "探讨", "若干", "需求"})
 _FUNCTION_CHARS = frozenset("的与和及于对在为是了其之以并或等及中下")
 
 #: Bonus of a session of the demand's own (or merged-into) industry over a session of
@@ -135,7 +137,7 @@ def _display(term: str) -> str:
 def _readability(term: str) -> float:
     """Weight a term by how readable it is as a theme word: jieba words first, no single chars."""
     text = _display(term)
-    if len(text) < 2:
+    if len(text) < 2 or text in _THEME_STOPWORDS:
         return 0.0
     if not term.startswith("w:") and any(ch in _FUNCTION_CHARS for ch in text):
         # a bigram across a function character ("与治", "的信") reads as noise
