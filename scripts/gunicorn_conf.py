@@ -20,12 +20,16 @@ logconfig_dict = {
         }
     },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                   "stream": "ext://sys.stderr"}
+        # gunicorn merges this dict into its defaults shallowly: keep its handler names
+        "console": {"class": "logging.StreamHandler", "formatter": "json",
+                    "stream": "ext://sys.stderr"},
+        "error_console": {"class": "logging.StreamHandler", "formatter": "json",
+                          "stream": "ext://sys.stderr"},
     },
+    "root": {"level": "INFO", "handlers": ["console"]},
     "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
