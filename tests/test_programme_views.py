@@ -1,0 +1,165 @@
+"""Programme pages: role scope, edits through forms, exports and drill-downs."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.services import accounts
+from models import AuditEvent, Case, District, DistrictQuota, Liaison
+
+PASSWORD = "Test@2022pass"
+
+
+def _district(session, name: str) -> District:
+    return session.scalar(select(District).where(District.name == name))
+
+
+@pytest.fixture
+def people(session):
+    """A city admin, a 洪山区 admin, and two liaisons in 洪山区 and one in 武昌区."""
+    hs, wc = _district(session, "洪山区"), _district(session, "武昌区")
+    accounts.create_user(session, "city1", PASSWORD, "市局", "city_admin")
+    accounts.create_user(session, "hs1", PASSWORD, "洪山区局", "district_admin",
+                         district_id=hs.id)
+    a = Liaison(kind="district", name="洪一", district=hs, phone="13812345678",
+                start_date=date(2021, 3, 1))
+    b = Liaison(kind="district", name="洪二", district=hs, phone="13900001111",
+                start_date=date(2022, 3, 1))
+    c = Liaison(kind="district", name="武一", district=wc, phone="13700002222",
+                start_date=date(2021, 3, 1))
+    session.add_all([a, b, c])
+    session.commit()
+    return {"hs": hs.id, "wc": wc.id, "a": a.id, "b": b.id, "c": c.id}
+
+
+def _login(client, username: str) -> None:
+    resp = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert resp.status_code in (302, 303), resp.data[:300]
+
+
+def test_pages_render_for_the_city(client, people):
+    _login(client, "city1")
+    for url in ("/programme/quota", "/programme/quota?year=2023&edit=1",
+                f"/programme/roster?district={people['hs']}", "/programme/roster?kind=campus",
+                "/programme/replacements", "/programme/trainings?year=2022",
+                "/programme/cases?year=2022", "/programme/assessments?year=2022",
+                "/programme/dashboard?year=2022",
+                f"/programme/dashboard?year=2022&district={people['hs']}",
+                "/programme/dashboard/drill?year=2022&metric=rule_quota",
+                f"/programme/roster/new?district={people['hs']}",
+                f"/programme/roster/{people['a']}/replace",
+                f"/programme/assessments/new?liaison_id={people['a']}&year=2022",
+                f"/programme/trainings/new?district={people['hs']}",
+                f"/programme/cases/new?district={people['hs']}"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+    page = client.get("/programme/dashboard?year=2022").get_data(as_text=True)
+    assert "status-matrix" in page and "临空港开发区" in page
+    assert 'id="dashboard-data"' in page and "echarts.min.js" in page and "cdn" not in page
+
+
+def test_district_admin_is_scoped(client, people):
+    _login(client, "hs1")
+    # asking for another district shows their own
+    page = client.get(f"/programme/roster?district={people['wc']}").get_data(as_text=True)
+    assert "洪一" in page and "武一" not in page
+    assert "13812345678" in page  # their own district: full phone numbers
+    assert client.get(f"/programme/roster/{people['c']}/edit").status_code == 404
+    assert client.get(f"/programme/roster/{people['c']}/replace").status_code == 404
+    dash = client.get(f"/programme/dashboard?year=2022&district={people['wc']}")
+    assert "洪山区联络员工作指标看板" in dash.get_data(as_text=True)
+    assert client.post("/programme/quota?year=2023", data={}).status_code == 403
+    drill = client.get(f"/programme/dashboard/drill?year=2022&metric=liaisons"
+                       f"&liaison={people['c']}")
+    assert drill.status_code == 404
+
+
+def test_city_edits_quota(client, session, people):
+    _login(client, "city1")
+    form = {f"existing_{d}": "5" for d in range(1, 15)} | {f"new_{d}": "1" for d in range(1, 15)}
+    form[f"existing_{people['hs']}"] = "15"
+    resp = client.post("/programme/quota?year=2024", data=form)
+    assert resp.status_code == 302
+    rows = session.scalars(select(DistrictQuota).where(DistrictQuota.year == 2024)).all()
+    assert len(rows) == 14
+    hs = next(r for r in rows if r.district_id == people["hs"])
+    assert (hs.existing, hs.new, hs.total) == (15, 1, 16)
+    resp = client.get("/programme/quota?year=2024&export=xlsx")
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    assert ws["A2"].value == "全市2024年区派联络员指标分解表"
+    assert ws.cell(row=18, column=5).value == 14 * 6 + 10
+
+
+def test_replacement_flow_and_filing(client, session, people):
+    _login(client, "hs1")
+    resp = client.post(f"/programme/roster/{people['a']}/replace", data={
+        "end_date": "2022-06-30", "end_reason": "工作岗位调整", "name": "洪三",
+        "phone": "13611112222", "keep": "1"})
+    assert resp.status_code == 302
+    new = session.scalar(select(Liaison).where(Liaison.name == "洪三"))
+    assert new.replaces_id == people["a"] and new.start_date == date(2022, 7, 1)
+    assert new.filed_on is None
+    page = client.get("/programme/replacements").get_data(as_text=True)
+    assert "洪三" in page and "未备案" in page
+    client.post(f"/programme/replacements/{new.id}/file", data={"filed_on": "2022-07-08"})
+    session.expire_all()
+    assert session.get(Liaison, new.id).filed_on == date(2022, 7, 8)
+    # the city sees the history of every district
+    client.post("/logout")
+    _login(client, "city1")
+    page = client.get("/programme/replacements").get_data(as_text=True)
+    assert "洪三" in page and "2022-07-08" in page and "工作岗位调整" in page
+
+
+def test_roster_export_by_city_is_audited(client, session, people):
+    _login(client, "city1")
+    resp = client.get(f"/programme/roster?district={people['hs']}&export=xlsx")
+    assert resp.status_code == 200
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    assert ws["A3"].value == "所属区：洪山区（盖章）"
+    assert [ws.cell(row=r, column=2).value for r in (6, 7)] == ["洪一", "洪二"]
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity == "roster")).all()
+    assert events and events[-1].entity_id == people["hs"]
+
+
+def test_forms_save_and_report_errors(client, session, people):
+    _login(client, "hs1")
+    resp = client.post("/programme/roster/new", data={"name": "", "start_date": "2022-01-01"})
+    assert resp.status_code == 200 and "请填写姓名" in resp.get_data(as_text=True)
+    resp = client.post("/programme/trainings/new", data={
+        "held_on": "2022-05-06", "topic": "需求挖掘培训", "attendee_ids": [str(people["a"])]})
+    assert resp.status_code == 302
+    resp = client.post("/programme/trainings/new", data={
+        "held_on": "2022-05-06", "topic": "越区", "attendee_ids": [str(people["c"])]})
+    assert "本区" in resp.get_data(as_text=True)
+    resp = client.post("/programme/cases/new", data={
+        "year": "2022", "title": "典型案例甲", "liaison_id": str(people["a"]),
+        "action": "report"})
+    assert resp.status_code == 302
+    case = session.scalar(select(Case).where(Case.title == "典型案例甲"))
+    assert case.status == "reported" and case.district_id == people["hs"]
+    resp = client.post("/programme/assessments/new", data={
+        "liaison_id": str(people["a"]), "year": "2022", "result": "优秀", "reviewer": "王科长",
+        "assessed_on": "2022-12-20", "score": "92"})
+    assert resp.status_code == 302
+    due = client.get("/programme/assessments?year=2022").get_data(as_text=True)
+    assert "没有待考核的联络员" in due
+    drill = client.get("/programme/dashboard/drill?year=2022&metric=rule_training")
+    assert "需求挖掘培训" in drill.get_data(as_text=True)
+    export = client.get("/programme/dashboard/drill?year=2022&metric=rule_cases&export=xlsx")
+    ws = load_workbook(io.BytesIO(export.data)).active
+    assert ws.cell(row=2, column=1).value == "典型案例甲"
+
+
+def test_anonymous_and_liaison_are_refused(client, session, people):
+    assert client.get("/programme/dashboard").status_code in (302, 401)
+    accounts.create_user(session, "li1", PASSWORD, "联络员", "district_liaison",
+                         district_id=people["hs"])
+    session.commit()
+    _login(client, "li1")
+    assert client.get("/programme/dashboard").status_code == 403
