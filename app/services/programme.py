@@ -431,7 +431,7 @@ def _demands_rule(people: list[LiaisonStatus], published: int, window: YearWindo
         pace = expected / target
     status = count_status(published, target, window, pace)
     short = [p for p in people if p.demands_status in (MISSED, AT_RISK)]
-    note = f"{len(short)}名联络员未达进度" if short else ""
+    note = f"{len(short)}名联络员未完成" if short else ""
     return RuleResult("demands", target, published, status, note)
 
 

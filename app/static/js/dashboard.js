@@ -37,7 +37,7 @@
     });
     if (byKey.amount) {
       series.push({ name: byKey.amount.name, type: "line", yAxisIndex: 1, data: byKey.amount.data,
-        smooth: true, symbolSize: 6, lineStyle: { width: 2 } });
+        smooth: false, symbolSize: 6, lineStyle: { width: 2 } });
     }
     var order = bars.concat(byKey.amount ? ["amount"] : []);
     chart.setOption({
