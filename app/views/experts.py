@@ -1,0 +1,407 @@
+"""专家库: the expert list (search, filters, export), profile, edit form and the import page.
+
+Everyone signed in may search experts; phone and e-mail are shown in full only to the city and
+the campus liaison of the expert's institution. A district liaison or admin whose district's
+demand has an accepted match with the expert may reveal the full contact on purpose; that read
+is written to the audit log. Profiles are edited by the campus liaison of the institution (and
+the city); a save re-segments the expert and moves the experts' data version so every worker
+rebuilds its matching index.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from models import Demand, Expert, ExpertItem, Institution, Match, TechField
+
+from ..db import get_session
+from ..errors import Forbidden, NotFound
+from ..security import (
+    DISTRICT_ROLES,
+    can_see_expert_contact,
+    login_required,
+    mask_email,
+    mask_phone,
+    roles_required,
+)
+from ..services.audit import audit
+from ..services.imports import ITEM_KIND_LABELS
+from ..services.indexing import EXPERTS, bump_version, refresh_expert_tokens
+from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ..services.workflow import MATCH_STATUS_LABELS, can_view_match
+from .imports import handle_upload
+
+bp = Blueprint("experts", __name__, url_prefix="/experts")
+
+EDITORS = ("campus_liaison", "city_admin")
+#: Match statuses after which the district that sent the demand may reveal the expert's contact.
+REVEAL_STATUSES = ("accepted", "introduced", "negotiating", "signed")
+MAX_ITEMS = 100
+_PHONE = re.compile(r"^\+?[0-9][0-9()（）\-/转 ]{4,29}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _options(session: Session) -> dict[str, Any]:
+    return {
+        "institutions": [(i.id, i.name) for i in session.scalars(
+            select(Institution).order_by(Institution.name))],
+        "fields": [(f.id, f.name) for f in session.scalars(select(TechField).order_by(
+            TechField.code))],
+        "item_kinds": list(ITEM_KIND_LABELS.items()),
+    }
+
+
+def may_edit(user: Any, expert: Expert | None = None) -> bool:
+    """Return whether a user may edit an expert (or create one when `expert` is None)."""
+    role = getattr(user, "role", None)
+    if role == "city_admin":
+        return True
+    if role != "campus_liaison" or user.institution_id is None:
+        return False
+    return expert is None or expert.institution_id == user.institution_id
+
+
+def may_reveal(session: Session, user: Any, expert: Expert) -> bool:
+    """Return whether a district role may reveal the contact (their demand's match accepted)."""
+    if getattr(user, "role", None) not in DISTRICT_ROLES or user.district_id is None:
+        return False
+    return session.scalar(
+        select(Match.id).join(Demand, Demand.id == Match.demand_id)
+        .where(Match.expert_id == expert.id, Demand.district_id == user.district_id,
+               Match.status.in_(REVEAL_STATUSES)).limit(1)
+    ) is not None
+
+
+# --- list ------------------------------------------------------------------------------------
+def _match_count():
+    return (select(func.count(Match.id)).where(Match.expert_id == Expert.id)
+            .correlate(Expert).scalar_subquery())
+
+
+SORTS = {"name": Expert.name, "institution": Institution.name, "title": Expert.title,
+         "updated_at": Expert.updated_at}
+
+
+def _filtered(args: Any):
+    stmt = select(Expert).join(Institution, Institution.id == Expert.institution_id)
+    q = (args.get("q") or "").strip()
+    if q:
+        pattern = _like(q)
+        stmt = stmt.where(or_(Expert.name.ilike(pattern, escape="\\"),
+                              Expert.research_fields.ilike(pattern, escape="\\"),
+                              Expert.team.ilike(pattern, escape="\\")))
+    inst = _int(args.get("institution"))
+    if inst:
+        stmt = stmt.where(Expert.institution_id == inst)
+    field = _int(args.get("field"))
+    if field:
+        stmt = stmt.where(Expert.tech_field_id == field)
+    academician = args.get("academician")
+    if academician in ("1", "0"):
+        stmt = stmt.where(Expert.is_academician.is_(academician == "1"))
+    return stmt
+
+
+@bp.get("")
+@login_required
+def index():
+    """List experts with search, filters, sorting, pagination and export."""
+    session = get_session()
+    stmt = _filtered(request.args)
+    sorts = {**SORTS, "matches": _match_count()}
+    stmt, sort = apply_sort(stmt, request.args.get("sort"), sorts, "name")
+    stmt = stmt.order_by(Expert.id).options(selectinload(Expert.institution),
+                                            selectinload(Expert.tech_field))
+    if request.args.get("export") == "xlsx":
+        return _export(session, stmt)
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    counts = dict(session.execute(
+        select(Match.expert_id, func.count()).where(
+            Match.expert_id.in_([e.id for e in page.items])).group_by(Match.expert_id)).all())
+    return render_template("experts/index.html", page=page, sort=sort, counts=counts,
+                           can_new=may_edit(current_user), args=request.args,
+                           can_import=current_user.role in EDITORS,
+                           show_contact=current_user.role in EDITORS, **_options(session))
+
+
+def _export(session: Session, stmt):
+    role = current_user.role
+    contact = role in EDITORS  # district roles get no contact columns at all
+    headers = ["姓名", "所在单位", "职称/职务", "研究方向", "技术领域", "是否院士", "团队"]
+    if contact:
+        headers += ["联系电话", "电子邮箱"]
+    rows = []
+    for e in session.scalars(stmt):
+        row: list[Any] = [e.name, e.institution.name, e.title, e.research_fields,
+                          e.tech_field.name if e.tech_field else "", bool(e.is_academician),
+                          e.team]
+        if contact:
+            full = can_see_expert_contact(current_user, e.institution_id)
+            row += [e.phone if full else mask_phone(e.phone),
+                    e.email if full else mask_email(e.email)]
+        rows.append(row)
+    audit(session, "export", "expert", None, {"rows": len(rows), "contact": contact,
+                                              "filters": request.args.to_dict()})
+    session.commit()
+    return xlsx_response(rows_to_xlsx(headers, rows, "专家"), "专家列表.xlsx")
+
+
+# --- detail ----------------------------------------------------------------------------------
+def _get(session: Session, expert_id: int) -> Expert:
+    expert = session.get(Expert, expert_id)
+    if expert is None:
+        raise NotFound("专家不存在。")
+    return expert
+
+
+def _detail(session: Session, expert: Expert, *, revealed: bool = False):
+    full = can_see_expert_contact(current_user, expert.institution_id) or revealed
+    matches = list(session.scalars(
+        select(Match).where(Match.expert_id == expert.id)
+        .options(selectinload(Match.demand).selectinload(Demand.enterprise),
+                 selectinload(Match.demand).selectinload(Demand.district))
+        .order_by(Match.created_at.desc())))
+    visible = [mt for mt in matches if can_view_match(session, current_user, mt)]
+    by_status: dict[str, int] = {}
+    for mt in matches:
+        by_status[mt.status] = by_status.get(mt.status, 0) + 1
+    return render_template(
+        "experts/detail.html", expert=expert, full=full, revealed=revealed,
+        phone=(expert.phone or "") if full else mask_phone(expert.phone),
+        email=(expert.email or "") if full else mask_email(expert.email),
+        can_reveal=not full and may_reveal(session, current_user, expert)
+        and bool(expert.phone or expert.email),
+        can_edit=may_edit(current_user, expert), matches=visible,
+        hidden=len(matches) - len(visible),
+        by_status=by_status, status_labels=MATCH_STATUS_LABELS,
+        kind_labels=ITEM_KIND_LABELS)
+
+
+@bp.get("/<int:expert_id>")
+@login_required
+def detail(expert_id: int):
+    """Show an expert's profile, items and the matches the viewer may see."""
+    session = get_session()
+    return _detail(session, _get(session, expert_id))
+
+
+@bp.post("/<int:expert_id>/reveal")
+@login_required
+def reveal(expert_id: int):
+    """Show the full phone and e-mail to a district whose demand has an accepted match; audited."""
+    session = get_session()
+    expert = _get(session, expert_id)
+    if can_see_expert_contact(current_user, expert.institution_id):
+        return redirect(url_for("experts.detail", expert_id=expert.id))
+    if not may_reveal(session, current_user, expert):
+        raise Forbidden("只有需求已被该专家接受对接的区，才能查看专家的完整联系方式。")
+    audit(session, "view_contact", "expert", expert.id,
+          {"role": current_user.role, "district_id": current_user.district_id,
+           "institution_id": expert.institution_id})
+    session.commit()
+    return _detail(session, expert, revealed=True)
+
+
+# --- edit ------------------------------------------------------------------------------------
+def _form_items(form: Any) -> list[dict[str, str]]:
+    kinds = form.getlist("item_kind")
+    titles = form.getlist("item_title")
+    years = form.getlist("item_year")
+    texts = form.getlist("item_text")
+    n = max(len(kinds), len(titles), len(years), len(texts))
+
+    def at(values: list[str], i: int) -> str:
+        return (values[i] if i < len(values) else "").strip()
+
+    return [{"kind": at(kinds, i), "title": at(titles, i), "year": at(years, i),
+             "text": at(texts, i)} for i in range(n)]
+
+
+def _expert_form(expert: Expert) -> dict[str, Any]:
+    return {
+        "name": expert.name, "institution_id": expert.institution_id, "title": expert.title or "",
+        "research_fields": expert.research_fields or "", "summary": expert.summary or "",
+        "is_academician": bool(expert.is_academician), "team": expert.team or "",
+        "tech_field_id": expert.tech_field_id or "", "phone": expert.phone or "",
+        "email": expert.email or "",
+    }
+
+
+def _item_rows(expert: Expert) -> list[dict[str, str]]:
+    return [{"kind": i.kind, "title": i.title, "year": str(i.year or ""), "text": i.text or ""}
+            for i in expert.items]
+
+
+def validate(session: Session, form: dict[str, Any], items: list[dict[str, str]],
+             expert: Expert | None) -> tuple[dict[str, Any], list[tuple], dict[str, str]]:
+    """Check the form; return (clean values, clean items, errors {field: message})."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    name = (form.get("name") or "").strip()
+    if not name:
+        errors["name"] = "请填写专家姓名。"
+    elif len(name) > 40:
+        errors["name"] = "姓名不能超过 40 字。"
+    clean["name"] = name
+    if current_user.role == "campus_liaison":
+        inst_id = current_user.institution_id
+    else:
+        inst_id = _int(form.get("institution_id"))
+        if inst_id is None or session.get(Institution, inst_id) is None:
+            errors["institution_id"] = "请选择所在单位。"
+    clean["institution_id"] = inst_id
+    for key, label, limit in (("title", "职称/职务", 60), ("team", "团队", 120)):
+        value = (form.get(key) or "").strip()
+        if len(value) > limit:
+            errors[key] = f"{label}不能超过 {limit} 字。"
+        clean[key] = value or None
+    for key, label in (("research_fields", "研究方向"), ("summary", "简介")):
+        value = (form.get(key) or "").strip()
+        if len(value) > 20000:
+            errors[key] = f"{label}过长（最多 20000 字）。"
+        clean[key] = value or None
+    if not clean["research_fields"] and not clean["summary"] and not any(
+            i["title"] for i in items):
+        errors["research_fields"] = "请至少填写研究方向、简介或一项成果，否则无法为该专家匹配需求。"
+    field_id = _int(form.get("tech_field_id"))
+    if form.get("tech_field_id") and (field_id is None or session.get(TechField, field_id) is None):
+        errors["tech_field_id"] = "技术领域不存在。"
+    clean["tech_field_id"] = field_id
+    clean["is_academician"] = form.get("is_academician") in ("1", "on", "true")
+    phone = (form.get("phone") or "").strip()
+    if phone and (len(phone) > 30 or not _PHONE.match(phone)):
+        errors["phone"] = "联系电话格式不正确，如 13812345678 或 027-68751234。"
+    clean["phone"] = phone or None
+    email = (form.get("email") or "").strip()
+    if email and (len(email) > 120 or not _EMAIL.match(email)):
+        errors["email"] = "电子邮箱格式不正确，如 zhangsan@whu.edu.cn。"
+    clean["email"] = email or None
+    if not errors.get("name") and inst_id is not None:
+        other = session.scalar(select(Expert.id).where(Expert.institution_id == inst_id,
+                                                       Expert.name == name))
+        if other is not None and (expert is None or other != expert.id):
+            errors["name"] = "本单位已有同名专家，请核对或在姓名后加以区分。"
+    clean_items: list[tuple] = []
+    if len(items) > MAX_ITEMS:
+        errors["items"] = f"成果最多 {MAX_ITEMS} 项。"
+    this_year = date.today().year
+    for n, item in enumerate(items):
+        if not any(item.values()):
+            continue  # an empty row is ignored
+        if item["kind"] not in ITEM_KIND_LABELS:
+            errors[f"items-{n}-kind"] = "请选择类型。"
+        if not item["title"]:
+            errors[f"items-{n}-title"] = "请填写标题。"
+        elif len(item["title"]) > 300:
+            errors[f"items-{n}-title"] = "标题不能超过 300 字。"
+        year = None
+        if item["year"]:
+            try:
+                year = int(item["year"])
+            except ValueError:
+                year = -1
+            if not 1950 <= year <= this_year + 1:
+                errors[f"items-{n}-year"] = f"年份应为 1950 至 {this_year + 1} 之间的四位数字。"
+        clean_items.append((item["kind"], item["title"], item["text"] or None, year))
+    return clean, clean_items, errors
+
+
+def _save(session: Session, expert: Expert | None, clean: dict[str, Any],
+          items: list[tuple]) -> Expert:
+    created = expert is None
+    if expert is None:
+        expert = Expert(name=clean["name"], institution_id=clean["institution_id"])
+        session.add(expert)
+    for key, value in clean.items():
+        setattr(expert, key, value)
+    old = [(i.kind, i.title, i.text, i.year) for i in expert.items]
+    if old != items:
+        expert.items = [ExpertItem(position=p, kind=k, title=t, text=x, year=y)
+                        for p, (k, t, x, y) in enumerate(items)]
+    refresh_expert_tokens(expert)
+    session.flush()
+    bump_version(session, EXPERTS)
+    audit(session, "create" if created else "update", "expert", expert.id,
+          {"name": expert.name, "items": len(items)})
+    return expert
+
+
+def _form_page(expert: Expert | None):
+    session = get_session()
+    if request.method == "GET":
+        form = _expert_form(expert) if expert else {
+            "institution_id": current_user.institution_id or ""}
+        items = _item_rows(expert) if expert else []
+        if not items:
+            items = [{"kind": "project", "title": "", "year": "", "text": ""}]
+        return render_template("experts/form.html", expert=expert, form=form, items=items,
+                               errors={}, **_options(session))
+    form = request.form.to_dict()
+    form["is_academician"] = form.get("is_academician") in ("1", "on", "true")
+    items = _form_items(request.form)
+    op = request.form.get("op", "save")
+    if op == "add_item":
+        items.append({"kind": "project", "title": "", "year": "", "text": ""})
+        return render_template("experts/form.html", expert=expert, form=form, items=items,
+                               errors={}, focus_last=True, **_options(session))
+    if op.startswith("remove_item-"):
+        index = _int(op.rsplit("-", 1)[1])
+        if index is not None and 0 <= index < len(items):
+            del items[index]
+        return render_template("experts/form.html", expert=expert, form=form, items=items,
+                               errors={}, **_options(session))
+    clean, clean_items, errors = validate(session, form, items, expert)
+    if errors:
+        return render_template("experts/form.html", expert=expert, form=form, items=items,
+                               errors=errors, **_options(session)), 422
+    saved = _save(session, expert, clean, clean_items)
+    session.commit()
+    flash(f"已保存专家 {saved.name} 的资料，匹配索引将自动更新。", "success")
+    return redirect(url_for("experts.detail", expert_id=saved.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def new():
+    """Add an expert of the campus liaison's institution (the city: any institution)."""
+    if not may_edit(current_user):
+        raise Forbidden("您的账号未关联所驻高校院所，不能新增专家。")
+    return _form_page(None)
+
+
+@bp.route("/<int:expert_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def edit(expert_id: int):
+    """Edit an expert's profile and items (campus liaison of the institution, or the city)."""
+    session = get_session()
+    expert = _get(session, expert_id)
+    if not may_edit(current_user, expert):
+        raise Forbidden("只能编辑本单位专家的资料。")
+    return _form_page(expert)
+
+
+# --- import ----------------------------------------------------------------------------------
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def import_page():
+    """Import experts (and their items) from .xlsx/.csv; campus liaisons: own institution only."""
+    return handle_upload("experts")
+

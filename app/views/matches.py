@@ -1,0 +1,284 @@
+"""对接管理: the match pipeline (scoped list, export), the campus review queue and match detail.
+
+Scope: district roles see the matches of their district's demands, a campus liaison those of
+their institution's experts, the city all. Every status change goes through
+``app.services.workflow.transition_match`` (role, scope and state-machine checks, events); the
+view only commits and re-renders the form with the message next to the field when it fails.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import false, func, or_, select, true
+from sqlalchemy.orm import Session, selectinload
+
+from models import (
+    MATCH_STATUSES,
+    Demand,
+    District,
+    Enterprise,
+    Expert,
+    Institution,
+    Match,
+    User,
+)
+
+from ..db import get_session
+from ..errors import Conflict, DomainError
+from ..security import (
+    DISTRICT_ROLES,
+    login_required,
+    mask_email,
+    mask_phone,
+    reveal_contact,
+    roles_required,
+)
+from ..services import workflow as wf
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+
+bp = Blueprint("matches", __name__, url_prefix="/matches")
+
+STATUS_LABELS = wf.MATCH_STATUS_LABELS
+#: Campus queue tabs: the statuses each one lists.
+QUEUE_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pending": ("待确认", ("proposed",)),
+    "active": ("跟进中", ("accepted", "introduced", "negotiating")),
+    "done": ("已办结", ("declined", "signed", "closed")),
+}
+#: After these statuses the expert's campus liaison may read the enterprise's contact (audited).
+CONTACT_STATUSES = ("accepted", "introduced", "negotiating", "signed")
+ACTION_STYLES = {"accept": "success", "decline": "outline-danger", "introduce": "primary",
+                 "negotiate": "primary", "sign": "success", "close": "outline-secondary"}
+
+
+def match_scope(user: Any):
+    """Return the where-clause of the matches a user may see (joins Demand and Expert)."""
+    role = getattr(user, "role", None)
+    if role == "city_admin":
+        return true()
+    if role == "campus_liaison" and user.institution_id is not None:
+        return Expert.institution_id == user.institution_id
+    if role in DISTRICT_ROLES and user.district_id is not None:
+        return Demand.district_id == user.district_id
+    return false()
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _base():
+    return (select(Match).join(Demand, Demand.id == Match.demand_id)
+            .join(Expert, Expert.id == Match.expert_id)
+            .join(Enterprise, Enterprise.id == Demand.enterprise_id)
+            .where(match_scope(current_user)))
+
+
+def _filtered(args: Any):
+    stmt = _base()
+    q = (args.get("q") or "").strip()
+    if q:
+        p = _like(q)
+        stmt = stmt.where(or_(Demand.title.ilike(p, escape="\\"), Demand.code.ilike(p, escape="\\"),
+                              Enterprise.name.ilike(p, escape="\\"),
+                              Expert.name.ilike(p, escape="\\")))
+    district = _int(args.get("district"))
+    if district:
+        stmt = stmt.where(Demand.district_id == district)
+    institution = _int(args.get("institution"))
+    if institution:
+        stmt = stmt.where(Expert.institution_id == institution)
+    start, end = _day(args.get("start")), _day(args.get("end"))
+    if start:
+        stmt = stmt.where(Match.created_at >= datetime.combine(start, time.min, UTC))
+    if end:
+        stmt = stmt.where(Match.created_at < datetime.combine(end + timedelta(days=1), time.min,
+                                                                UTC))
+    return stmt
+
+
+SORTS = {"created_at": Match.created_at, "updated_at": Match.updated_at, "score": Match.score,
+         "status": Match.status, "demand": Demand.title, "expert": Expert.name}
+
+
+def _eager(stmt):
+    return stmt.options(selectinload(Match.demand).selectinload(Demand.enterprise),
+                        selectinload(Match.demand).selectinload(Demand.district),
+                        selectinload(Match.expert).selectinload(Expert.institution))
+
+
+@bp.get("")
+@login_required
+def index():
+    """List matches in scope: status tabs with counts, filters, search, pagination, export."""
+    session = get_session()
+    stmt = _filtered(request.args)
+    counts = dict(session.execute(
+        stmt.with_only_columns(Match.status, func.count(Match.id)).group_by(Match.status)
+        .order_by(None)).all())
+    status = request.args.get("status") or ""
+    if status in MATCH_STATUSES:
+        stmt = stmt.where(Match.status == status)
+    stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-updated_at")
+    stmt = _eager(stmt.order_by(Match.id.desc()))
+    if request.args.get("export") == "xlsx":
+        return _export(session, stmt)
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    role = current_user.role
+    districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
+    institutions = [(i.id, i.name) for i in session.scalars(
+        select(Institution).order_by(Institution.name))]
+    return render_template(
+        "matches/index.html", page=page, sort=sort, counts=counts, total=sum(counts.values()),
+        status=status, statuses=[(s, STATUS_LABELS[s]) for s in MATCH_STATUSES],
+        args=request.args, districts=districts if role not in DISTRICT_ROLES else [],
+        institutions=institutions if role != "campus_liaison" else [])
+
+
+def _export(session: Session, stmt):
+    headers = ["需求编号", "需求名称", "需求企业", "所属区", "专家", "专家单位", "状态", "匹配得分",
+               "合同金额（万元）", "原因/说明", "推荐时间", "更新时间"]
+    rows = [(mt.demand.code, mt.demand.title, mt.demand.enterprise.name, mt.demand.district.name,
+             mt.expert.name, mt.expert.institution.name, STATUS_LABELS.get(mt.status, mt.status),
+             round(mt.score, 4) if mt.score is not None else "", mt.contract_amount,
+             mt.reason, mt.created_at, mt.updated_at) for mt in session.scalars(stmt)]
+    return xlsx_response(rows_to_xlsx(headers, rows, "对接"), "对接列表.xlsx")
+
+
+# --- campus queue -------------------------------------------------------------------------------
+def _queue(session: Session, tab: str, errors: dict[int, dict[str, str]] | None = None,
+           values: dict[int, dict[str, str]] | None = None, status: int = 200):
+    if tab not in QUEUE_TABS:
+        tab = "pending"
+    base = _base()
+    counts = {key: session.scalar(base.with_only_columns(func.count(Match.id)).order_by(None)
+                                  .where(Match.status.in_(statuses))) or 0
+              for key, (_label, statuses) in QUEUE_TABS.items()}
+    stmt = _eager(base.where(Match.status.in_(QUEUE_TABS[tab][1]))
+                  .order_by(Match.created_at.asc() if tab == "pending" else
+                            Match.updated_at.desc(), Match.id))
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 10))
+    actions = {mt.id: wf.match_actions(session, current_user, mt) for mt in page.items}
+    notes = _proposal_notes(session, [mt.id for mt in page.items])
+    return render_template(
+        "matches/campus_queue.html", page=page, tab=tab, tabs=QUEUE_TABS, counts=counts,
+        actions=actions, notes=notes, errors=errors or {}, values=values or {},
+        action_styles=ACTION_STYLES,
+        labels={t.action: t.label for t in wf.MATCH_TRANSITIONS}), status
+
+
+def _proposal_notes(session: Session, match_ids: list[int]) -> dict[int, str]:
+    from models import MatchEvent
+
+    if not match_ids:
+        return {}
+    rows = session.execute(select(MatchEvent.match_id, MatchEvent.reason).where(
+        MatchEvent.match_id.in_(match_ids), MatchEvent.from_status.is_(None))).all()
+    return {mid: reason for mid, reason in rows if reason}
+
+
+@bp.get("/campus")
+@roles_required("campus_liaison")
+def campus_queue():
+    """List the matches proposed to the liaison's institution: accept, decline, follow up."""
+    return _queue(get_session(), request.args.get("tab", "pending"))
+
+
+# --- detail -------------------------------------------------------------------------------------
+def _contact(session: Session, match: Match) -> dict[str, Any] | None:
+    """Return the enterprise contact for the viewer (full only when allowed; audited)."""
+    ent = match.demand.enterprise
+    if not (ent.contact_person or ent.contact_phone or ent.contact_email):
+        return None
+    via = (current_user.role == "campus_liaison" and match.status in CONTACT_STATUSES
+           and match.expert.institution_id == current_user.institution_id)
+    full = reveal_contact(session, current_user, match.demand.district_id, "match", match.id,
+                          via_match=via)
+    if full:
+        return {"person": ent.contact_person, "phone": ent.contact_phone,
+                "email": ent.contact_email, "masked": False}
+    person = ent.contact_person or ""
+    return {"person": (person[:1] + "*" * (len(person) - 1)) if person else "",
+            "phone": mask_phone(ent.contact_phone), "email": mask_email(ent.contact_email),
+            "masked": True}
+
+
+def _detail(session: Session, match: Match, errors: dict[str, str] | None = None,
+            values: dict[str, str] | None = None, status: int = 200, open_action: str = ""):
+    user_ids = {e.user_id for e in match.events if e.user_id} | (
+        {match.proposed_by_id} if match.proposed_by_id else set())
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} \
+        if user_ids else {}
+    contact = _contact(session, match)
+    demand_visible = wf.can_view_demand(session, current_user, match.demand)
+    session.commit()  # the audit row of a full contact read
+    return render_template(
+        "matches/detail.html", match=match, demand=match.demand, expert=match.expert,
+        events=list(match.events), users=users, contact=contact,
+        actions=wf.match_actions(session, current_user, match), errors=errors or {},
+        values=values or {}, open_action=open_action, demand_visible=demand_visible,
+        action_styles=ACTION_STYLES, status_labels=STATUS_LABELS,
+        labels={t.action: t.label for t in wf.MATCH_TRANSITIONS}), status
+
+
+@bp.get("/<int:match_id>")
+@login_required
+def detail(match_id: int):
+    """Show a match: demand, expert, explanation, actions and the event timeline."""
+    session = get_session()
+    return _detail(session, wf.get_match(session, current_user, match_id))
+
+
+@bp.post("/<int:match_id>/<action>")
+@login_required
+def act(match_id: int, action: str):
+    """Apply a campus transition; a missing reason or amount is shown next to its field."""
+    session = get_session()
+    match = wf.get_match(session, current_user, match_id)
+    back = request.form.get("next", "detail")
+    values = {"reason": request.form.get("reason", ""),
+              "contract_amount": request.form.get("contract_amount", "")}
+    try:
+        wf.transition_match(session, current_user, match, action,
+                            reason=values["reason"] or None,
+                            contract_amount=values["contract_amount"] or None)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        session.rollback()
+        match = wf.get_match(session, current_user, match_id)
+        errors = field_errors(exc)
+        if isinstance(exc, Conflict) or "action" in errors:
+            flash(exc.message, "danger")
+            errors = {}
+        status = exc.status if exc.status >= 400 else 400
+        if back == "queue":
+            return _queue(session, request.form.get("tab", "pending"), {match.id: errors},
+                          {match.id: {**values, "action": action}}, status)
+        return _detail(session, match, errors, values, status, open_action=action)
+    session.commit()
+    label = {t.action: t.label for t in wf.MATCH_TRANSITIONS}.get(
+        wf.MATCH_ACTION_ALIASES.get(action, action), action)
+    flash(f"已{label}：{match.demand.title} — {match.expert.name}"
+          f"（当前状态：{STATUS_LABELS.get(match.status, match.status)}）。", "success")
+    if back == "queue":
+        return redirect(url_for("matches.campus_queue", tab=request.form.get("tab", "pending")))
+    return redirect(url_for("matches.detail", match_id=match.id))
