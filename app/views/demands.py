@@ -1,0 +1,699 @@
+"""需求管理: demand list, intake form with live effectiveness check, detail, review, expert search.
+
+Every page goes through :mod:`app.services.workflow` for scope and state rules and commits once;
+lists are scoped by :func:`app.security.demand_filter`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup, escape
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from matching import text as mtext
+from models import (
+    Demand,
+    District,
+    Enterprise,
+    Expert,
+    Industry,
+    Institution,
+    Liaison,
+    Match,
+    TechField,
+    User,
+    liaison_enterprise,
+)
+
+from ..db import get_session
+from ..errors import DomainError, Forbidden, NotFound
+from ..security import (
+    DISTRICT_ROLES,
+    can_see_contact,
+    demand_filter,
+    mask_email,
+    mask_phone,
+    reveal_contact,
+    roles_required,
+)
+from ..services import search
+from ..services import workflow as wf
+from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ..services.serializers import is_public
+
+bp = Blueprint("demands", __name__, url_prefix="/demands")
+
+ALL_ROLES = ("district_liaison", "district_admin", "campus_liaison", "city_admin")
+SEARCH_ROLES = ("district_liaison", "district_admin", "city_admin")
+COOPERATION_MODES = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务", "合作研发",
+                     "人才引进", "其他")
+MAX_KEYWORDS = 5
+KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
+#: Cosine above which an existing demand is called similar at intake (DemandIndex scores).
+SIMILAR_THRESHOLD = 0.35
+CST = timedelta(hours=8)
+FIELD_LABELS = {
+    "title": "需求名称", "enterprise_name": "需求企业", "enterprise_id": "需求企业",
+    "problem": "技术难题", "goals": "预期目标与指标", "investment": "计划投入（万元）",
+    "industry_id": "所属行业", "tech_field_id": "技术领域", "keywords": "关键词",
+    "cooperation_mode": "合作方式", "deadline": "截止日期", "publishable": "可公开发布",
+}
+FORM_FIELDS = ("title", "enterprise_name", "problem", "goals", "investment", "industry_id",
+               "tech_field_id", "keywords", "cooperation_mode", "deadline", "publishable")
+
+
+# --- small helpers --------------------------------------------------------------------------
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _user() -> Any:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _options(session: Session) -> dict[str, Any]:
+    return {
+        "industries": [(i.id, f"{i.code} {i.name}") for i in session.scalars(
+            select(Industry).order_by(Industry.code))],
+        "tech_fields": [(t.id, t.name) for t in session.scalars(
+            select(TechField).order_by(TechField.id))],
+        "districts": [(d.id, d.name) for d in session.scalars(
+            select(District).order_by(District.seq))],
+        "statuses": list(wf.DEMAND_STATUS_LABELS.items()),
+        "modes": [(m, m) for m in COOPERATION_MODES],
+    }
+
+
+def highlight(text: str | None, terms: Iterable[str]) -> Markup:
+    """Return `text` HTML-escaped with every matched term wrapped in <mark>."""
+    text = text or ""
+    words = sorted({mtext.token_text(t) for t in terms if t and mtext.token_text(t).strip()},
+                   key=len, reverse=True)
+    if not words or not text:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(text):
+        out.append(str(escape(text[last:m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {u.id: u.display_name for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+# --- 需求列表 ---------------------------------------------------------------------------------
+SORTS = {"code": Demand.code, "title": Demand.title, "created_at": Demand.created_at,
+         "submitted_at": Demand.submitted_at, "status": Demand.status,
+         "investment": Demand.investment, "deadline": Demand.deadline}
+EXPORT_HEADERS = ["需求编号", "需求名称", "需求企业", "所属区", "所属行业", "技术领域", "关键词",
+                  "计划投入（万元）", "合作方式", "截止日期", "可公开发布", "状态", "联络员",
+                  "登记时间", "提交时间"]
+
+
+def _filtered(session: Session, args: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
+    """Return the scoped, filtered select of demands and the filter values used."""
+    user = _user()
+    stmt = select(Demand).where(demand_filter(user))
+    f: dict[str, Any] = {k: (args.get(k) or "").strip() for k in
+                         ("q", "status", "industry_id", "tech_field_id", "district_id",
+                          "date_from", "date_to")}
+    if f["q"]:
+        like = _like(f["q"])
+        stmt = stmt.join(Enterprise, Enterprise.id == Demand.enterprise_id).where(or_(
+            Demand.title.ilike(like, escape="\\"), Demand.code.ilike(like, escape="\\"),
+            Enterprise.name.ilike(like, escape="\\")))
+    if f["status"] in wf.DEMAND_STATUS_LABELS:
+        stmt = stmt.where(Demand.status == f["status"])
+    else:
+        f["status"] = ""
+    for key, column in (("industry_id", Demand.industry_id),
+                        ("tech_field_id", Demand.tech_field_id)):
+        value = _int(f[key])
+        if value is not None:
+            stmt = stmt.where(column == value)
+        else:
+            f[key] = ""
+    district = _int(f["district_id"])
+    if district is not None and user.role == "city_admin":
+        stmt = stmt.where(Demand.district_id == district)
+    else:
+        f["district_id"] = ""
+    start, end = _day(f["date_from"]), _day(f["date_to"])
+    # Days are Beijing days (UTC+8); stored times are UTC.
+    if start:
+        stmt = stmt.where(Demand.created_at >= datetime.combine(start, time.min, UTC) - CST)
+    else:
+        f["date_from"] = ""
+    if end:
+        stmt = stmt.where(
+            Demand.created_at < datetime.combine(end + timedelta(days=1), time.min, UTC) - CST)
+    else:
+        f["date_to"] = ""
+    return stmt, f
+
+
+@bp.get("/")
+@roles_required(*ALL_ROLES)
+def index():
+    """List the demands the user may see: search, filters, sorting, pagination, export."""
+    session = get_session()
+    stmt, filters = _filtered(session, request.args)
+    stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-created_at")
+    stmt = stmt.order_by(Demand.id.desc()).options(
+        selectinload(Demand.enterprise), selectinload(Demand.district),
+        selectinload(Demand.industry), selectinload(Demand.tech_field),
+        selectinload(Demand.liaison))
+    if request.args.get("export") == "xlsx":
+        rows = ((d.code, d.title, d.enterprise.name if d.enterprise else "",
+                 d.district.name if d.district else "",
+                 d.industry.name if d.industry else "",
+                 d.tech_field.name if d.tech_field else "", list(d.keywords or []),
+                 d.investment, d.cooperation_mode, d.deadline, bool(d.publishable),
+                 wf.DEMAND_STATUS_LABELS.get(d.status, d.status),
+                 d.liaison.name if d.liaison else "", _local(d.created_at),
+                 _local(d.submitted_at)) for d in session.scalars(stmt))
+        return xlsx_response(rows_to_xlsx(EXPORT_HEADERS, rows, "需求列表"), "需求列表.xlsx")
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    return render_template("demands/index.html", page=page, sort=sort, f=filters,
+                           **_options(session))
+
+
+def _local(value: datetime | None) -> datetime | None:
+    """Return a stored UTC time as a naive local (Asia/Shanghai) time for display/export."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value + CST).replace(tzinfo=None)
+
+
+# --- 登记 / 编辑需求 ----------------------------------------------------------------------------
+def _form_data(form: Mapping[str, str]) -> dict[str, Any]:
+    """Return the workflow input of the intake form (strings as typed)."""
+    return {
+        "title": form.get("title", ""),
+        "enterprise_name": form.get("enterprise_name", ""),
+        "problem": form.get("problem", ""),
+        "goals": form.get("goals", ""),
+        "investment": (form.get("investment") or "").strip(),
+        "industry_id": _int(form.get("industry_id")),
+        "tech_field_id": _int(form.get("tech_field_id")),
+        "keywords": form.get("keywords", ""),
+        "cooperation_mode": form.get("cooperation_mode", ""),
+        "deadline": (form.get("deadline") or "").strip(),
+        "publishable": form.get("publishable") in (True, "1", "on", "true", "y"),
+    }
+
+
+def _split_keywords(value: str | None) -> list[str]:
+    """Split typed keywords on commas, 、, semicolons and spaces, keeping their order."""
+    return list(dict.fromkeys(k for k in KEYWORD_SPLIT.split(value or "") if k))
+
+
+def _validate_form(session: Session, data: Mapping[str, Any], *, submitting: bool) -> dict[
+        str, str]:
+    """Return the page's own field errors (what the workflow does not check)."""
+    errors: dict[str, str] = {}
+    if not (data.get("title") or "").strip():
+        errors["title"] = "请填写需求名称。"
+    if not (data.get("enterprise_name") or "").strip():
+        errors["enterprise_name"] = "请选择或填写需求企业。"
+    keywords = _split_keywords(data.get("keywords"))
+    if len(keywords) > MAX_KEYWORDS:
+        errors["keywords"] = f"关键词最多 {MAX_KEYWORDS} 个，请保留最能代表技术方向的几个。"
+    elif submitting and not keywords:
+        errors["keywords"] = "请填写 1-5 个技术关键词，便于匹配专家。"
+    mode = (data.get("cooperation_mode") or "").strip()
+    if mode and mode not in COOPERATION_MODES:
+        errors["cooperation_mode"] = "请从列表中选择合作方式。"
+    deadline = data.get("deadline")
+    if deadline:
+        day = _day(deadline)
+        if day is None:
+            errors["deadline"] = "截止日期格式应为 YYYY-MM-DD。"
+        elif submitting and day < date.today():
+            errors["deadline"] = "截止日期不能早于今天。"
+    if submitting and data.get("tech_field_id") is None:
+        errors["tech_field_id"] = "请选择需求所属的技术领域。"
+    return errors
+
+
+def _merge(errors: dict[str, str], problems: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """Add workflow problems to field errors; several messages of one field are joined."""
+    out = dict(errors)
+    for p in problems:
+        field = p.get("field") or "_form"
+        if field == "enterprise_id":
+            field = "enterprise_name"
+        msg = p.get("message", "")
+        if field in out and msg not in out[field]:
+            out[field] = f"{out[field]} {msg}"
+        elif field not in out:
+            out[field] = msg
+    return out
+
+
+def _enterprise_names(session: Session, user: Any) -> list[str]:
+    """Return the enterprises of the liaison's district, their assigned ones first."""
+    if user.district_id is None:
+        return []
+    mine = set()
+    if user.liaison_id:
+        mine = set(session.scalars(select(liaison_enterprise.c.enterprise_id).where(
+            liaison_enterprise.c.liaison_id == user.liaison_id)))
+    rows = session.execute(select(Enterprise.id, Enterprise.name).where(
+        Enterprise.district_id == user.district_id).order_by(Enterprise.name).limit(2000)).all()
+    return [r.name for r in sorted(rows, key=lambda r: (r.id not in mine, r.name))]
+
+
+def _demand_form(demand: Demand) -> dict[str, Any]:
+    return {
+        "title": demand.title, "enterprise_name": demand.enterprise.name if demand.enterprise
+        else "", "problem": demand.problem, "goals": demand.goals,
+        "investment": f"{demand.investment:g}" if demand.investment is not None else "",
+        "industry_id": demand.industry_id or "", "tech_field_id": demand.tech_field_id or "",
+        "keywords": "、".join(demand.keywords or []),
+        "cooperation_mode": demand.cooperation_mode or "",
+        "deadline": demand.deadline.isoformat() if demand.deadline else "",
+        "publishable": bool(demand.publishable),
+    }
+
+
+def _save(session: Session, demand: Demand | None) -> Any:
+    """Handle a POST of the intake form (保存草稿 or 提交审核)."""
+    user = _user()
+    form = {k: request.form.get(k, "") for k in FORM_FIELDS}
+    submitting = request.form.get("action") == "submit"
+    data = _form_data(request.form)
+    errors = _validate_form(session, data, submitting=submitting)
+    if errors:
+        return _render_form(session, demand, form, errors, 422)
+    try:
+        if demand is None:
+            demand = wf.create_demand(session, user, data)
+        else:
+            demand = wf.update_demand(session, user, demand, data)
+    except (Forbidden, NotFound):
+        session.rollback()
+        raise
+    except DomainError as exc:
+        session.rollback()
+        return _render_form(session, demand, form, _merge({}, _problems(exc)), 422)
+    if not submitting:
+        session.commit()
+        flash(f"需求 {demand.code} 已保存为草稿。", "success")
+        return redirect(url_for("demands.edit", demand_id=demand.id))
+    try:
+        wf.submit_demand(session, user, demand)
+    except wf.IncompleteDemand as exc:
+        session.commit()  # keep the draft: the liaison's work is not lost
+        errors = _merge({}, exc.errors)
+        errors["_form"] = f"需求已保存为草稿（{demand.code}），但未提交：{exc.message}"
+        return _render_form(session, demand, form, errors, 422)
+    session.commit()
+    flash(f"需求 {demand.code} 已提交，等待区局审核。", "success")
+    return redirect(url_for("demands.detail", demand_id=demand.id))
+
+
+def _problems(exc: DomainError) -> list[dict[str, str]]:
+    if exc.errors:
+        return list(exc.errors)
+    return [{"field": exc.field or "_form", "message": exc.message}]
+
+
+def _render_form(session: Session, demand: Demand | None, form: Mapping[str, Any],
+                 errors: Mapping[str, str], status: int = 200):
+    user = _user()
+    report = _check(session, form, demand.id if demand is not None else None)
+    return render_template("demands/form.html", demand=demand, form=form, errors=errors,
+                           enterprises=_enterprise_names(session, user), check=report,
+                           labels=FIELD_LABELS, max_keywords=MAX_KEYWORDS,
+                           **_options(session)), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("district_liaison")
+def new():
+    """Record a new demand (district liaison): save as draft or submit for review."""
+    session = get_session()
+    if request.method == "POST":
+        return _save(session, None)
+    return _render_form(session, None, {"publishable": True}, {})
+
+
+@bp.route("/<int:demand_id>/edit", methods=["GET", "POST"])
+@roles_required("district_liaison")
+def edit(demand_id: int):
+    """Edit a draft or returned demand of the liaison's district."""
+    session = get_session()
+    user = _user()
+    demand = wf.get_demand(session, user, demand_id)
+    if demand.district_id != user.district_id:
+        raise Forbidden("只能修改本区的需求。")
+    if demand.status not in wf.EDITABLE_STATUSES:
+        flash(f"当前状态「{wf.DEMAND_STATUS_LABELS[demand.status]}」的需求不能修改。", "warning")
+        return redirect(url_for("demands.detail", demand_id=demand.id))
+    if request.method == "POST":
+        return _save(session, demand)
+    return _render_form(session, demand, _demand_form(demand), {})
+
+
+# --- effectiveness check (htmx) ------------------------------------------------------------
+def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> dict[str, Any]:
+    """Run the effectiveness check and the similar-demand search on what the user typed."""
+    data = _form_data(form)
+    keywords = _split_keywords(data["keywords"])[:20]
+    try:
+        investment = float(data["investment"]) if data["investment"] else None
+    except ValueError:
+        investment = None
+    if investment is not None and not investment >= 0:
+        investment = None
+    probe = Demand(title=(data["title"] or "").strip(), problem=(data["problem"] or "").strip(),
+                   goals=(data["goals"] or "").strip(), keywords=keywords,
+                   investment=investment, tech_field_id=data["tech_field_id"])
+    typed = any((data[k] or "").strip() for k in ("title", "problem", "goals"))
+    report, problems = wf.check_quality(probe)
+    if not data["publishable"]:
+        problems.append({"code": "not_publishable", "field": "publishable",
+                         "message": "未勾选“可公开发布”：审核后不能在平台发布，只能定向推荐专家。"})
+    return {"typed": typed, "report": report, "problems": problems,
+            "similar": _similar(session, probe.text, demand_id) if typed else []}
+
+
+def _similar(session: Session, text: str, demand_id: int | None) -> list[dict[str, Any]]:
+    """Return similar existing demands; private ones the user may not see carry only a code."""
+    try:
+        tokens = search.query_tokens(text)
+    except DomainError:
+        return []
+    exclude = (demand_id,) if demand_id else ()
+    found = [(i, s) for i, s in search.similar_demands(session, tokens, 5, exclude_ids=exclude)
+             if s >= SIMILAR_THRESHOLD]
+    if not found:
+        return []
+    demands = {d.id: d for d in session.scalars(
+        select(Demand).where(Demand.id.in_([i for i, _s in found]))
+        .options(selectinload(Demand.district)))}
+    user = _user()
+    out = []
+    for demand_id_, score in found:
+        d = demands.get(demand_id_)
+        if d is None:
+            continue
+        visible = wf.can_view_demand(session, user, d)
+        out.append({"id": d.id, "code": d.code, "visible": visible, "score": score,
+                    "title": d.title if visible else None,
+                    "district": d.district.name if visible and d.district else None,
+                    "status": d.status if visible else None,
+                    "own": d.district_id == getattr(user, "district_id", None)})
+    return out
+
+
+@bp.post("/check")
+@roles_required("district_liaison")
+def check():
+    """Return the effectiveness hints and similar demands for the form as typed (htmx)."""
+    session = get_session()
+    report = _check(session, request.form, _int(request.form.get("demand_id")))
+    return render_template("demands/_check.html", check=report, labels=FIELD_LABELS)
+
+
+# --- 需求详情 ---------------------------------------------------------------------------------
+def _contact(session: Session, user: Any, demand: Demand, reveal: bool) -> dict[str, Any] | None:
+    """Return the enterprise contact as this user may see it (None: not shown at all)."""
+    ent = demand.enterprise
+    own = user.role in DISTRICT_ROLES and user.district_id == demand.district_id
+    if own:
+        return {"person": ent.contact_person, "phone": ent.contact_phone,
+                "email": ent.contact_email, "masked": False, "can_reveal": False}
+    via_match = False
+    if user.role == "campus_liaison" and user.institution_id is not None:
+        via_match = session.scalar(
+            select(Match.id).join(Expert, Expert.id == Match.expert_id)
+            .where(Match.demand_id == demand.id, Expert.institution_id == user.institution_id,
+                   Match.status.in_(("accepted", "introduced", "negotiating", "signed")))
+            .limit(1)) is not None
+    if is_public(demand) and user.role != "city_admin" and not via_match:
+        return None  # published demands show no personal contact data to outsiders
+    allowed = can_see_contact(user, demand.district_id, via_match=via_match)
+    if allowed and reveal and reveal_contact(session, user, demand.district_id, "demand",
+                                             demand.id, via_match=via_match):
+        return {"person": ent.contact_person, "phone": ent.contact_phone,
+                "email": ent.contact_email, "masked": False, "can_reveal": False}
+    person = ent.contact_person or ""
+    return {"person": (person[:1] + "*" * (len(person) - 1)) if person else "",
+            "phone": mask_phone(ent.contact_phone), "email": mask_email(ent.contact_email),
+            "masked": True, "can_reveal": allowed}
+
+
+@bp.get("/<int:demand_id>")
+@roles_required(*ALL_ROLES)
+def detail(demand_id: int):
+    """Show a demand: fields, status timeline, matches and their outcomes, actions."""
+    session = get_session()
+    user = _user()
+    demand = wf.get_demand(session, user, demand_id)
+    contact = _contact(session, user, demand, request.args.get("reveal") == "1")
+    matches = list(session.scalars(
+        select(Match).where(Match.demand_id == demand.id)
+        .options(selectinload(Match.expert).selectinload(Expert.institution),
+                 selectinload(Match.events))
+        .order_by(Match.score.desc().nulls_last(), Match.id)))
+    if user.role == "campus_liaison" and not is_public(demand):
+        matches = [m for m in matches if m.expert.institution_id == user.institution_id]
+    names = _user_names(session, [e.user_id for e in demand.events]
+                        + [e.user_id for m in matches for e in m.events])
+    actions = wf.demand_actions(session, user, demand)
+    report, problems = wf.check_quality(demand)
+    if session.new or session.dirty:
+        session.commit()  # the audit row of a revealed contact
+    return render_template("demands/detail.html", demand=demand, contact=contact,
+                           matches=matches, names=names, actions=actions, report=report,
+                           problems=problems, labels=FIELD_LABELS)
+
+
+@bp.post("/<int:demand_id>/<any(submit,publish,return,close):action>")
+@roles_required("district_liaison", "district_admin", "city_admin")
+def transition(demand_id: int, action: str):
+    """Submit, publish, return (reason required) or close a demand."""
+    session = get_session()
+    user = _user()
+    demand = wf.get_demand(session, user, demand_id)
+    reason = request.form.get("reason")
+    back = request.form.get("next")
+    target = back if back in ("review",) else "detail"
+    try:
+        wf.transition_demand(session, user, demand, action, reason)
+    except wf.IncompleteDemand as exc:
+        session.rollback()
+        flash(exc.message + " " + "；".join(p["message"] for p in exc.errors), "danger")
+        return redirect(url_for("demands.edit", demand_id=demand_id)
+                        if user.role == "district_liaison"
+                        else url_for("demands.detail", demand_id=demand_id))
+    except (Forbidden, NotFound):
+        session.rollback()
+        raise
+    except DomainError as exc:
+        session.rollback()
+        if target == "review":
+            return review_page(session, {demand_id: exc.message},
+                               {demand_id: reason or ""}, 422)
+        flash(exc.message, "danger")
+        return redirect(url_for("demands.detail", demand_id=demand_id))
+    session.commit()
+    label = {"submit": "已提交审核", "publish": "已发布", "return": "已退回联络员",
+             "close": "已关闭"}[action]
+    flash(f"需求 {demand.code} {label}。", "success")
+    if target == "review":
+        return redirect(url_for("demands.review_queue"))
+    return redirect(url_for("demands.detail", demand_id=demand_id))
+
+
+# --- 需求审核 ---------------------------------------------------------------------------------
+def review_page(session: Session, errors: Mapping[int, str] | None = None,
+                reasons: Mapping[int, str] | None = None, status: int = 200):
+    """Render the review queue of the admin's district."""
+    user = _user()
+    stmt = (select(Demand).where(Demand.status == "submitted",
+                                 Demand.district_id == user.district_id)
+            .options(selectinload(Demand.enterprise), selectinload(Demand.liaison),
+                     selectinload(Demand.tech_field), selectinload(Demand.industry))
+            .order_by(Demand.submitted_at.asc().nulls_last(), Demand.id))
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    reports = {d.id: wf.check_quality(d)[0] for d in page.items}
+    return render_template("demands/review.html", page=page, reports=reports,
+                           errors=errors or {}, reasons=reasons or {}), status
+
+
+@bp.get("/review")
+@roles_required("district_admin")
+def review_queue():
+    """List the submitted demands of the admin's district: publish or return with a reason."""
+    return review_page(get_session())
+
+
+# --- 匹配专家 ---------------------------------------------------------------------------------
+def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str, Any]:
+    """Rank experts for a demand with the page's filters; `error` when the text is unusable."""
+    filters = {"field": _int(args.get("field")), "institution": _int(args.get("institution")),
+               "academician": args.get("academician") in ("1", "on", "true"),
+               "top": min(max(_int(args.get("top")) or 20, 5), 100)}
+    tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
+    try:
+        hits, _snap = search.rank_text(
+            session, demand.text, filters["top"], field_id=filters["field"],
+            institution_id=filters["institution"], academician_only=filters["academician"],
+            tokens=tokens)
+    except DomainError as exc:
+        return {"filters": filters, "error": exc.message, "rows": []}
+    ids = [h.expert_id for h in hits]
+    experts = {e.id: e for e in session.scalars(
+        select(Expert).where(Expert.id.in_(ids))
+        .options(selectinload(Expert.institution), selectinload(Expert.tech_field),
+                 selectinload(Expert.items)))} if ids else {}
+    proposed = {m.expert_id: m for m in session.scalars(
+        select(Match).where(Match.demand_id == demand.id))}
+    rows = []
+    top_score = max((h.score for h in hits), default=0.0) or 1.0
+    for rank, h in enumerate(hits, 1):
+        e = experts.get(h.expert_id)
+        if e is None:
+            continue
+        terms = [t for t, _s in h.terms]
+        item = next((i for i in e.items if i.title == h.best_item_title), None)
+        rows.append({
+            "rank": rank, "hit": h, "expert": e, "pct": round(100 * h.score / top_score),
+            "terms": [(mtext.token_text(t), s) for t, s in h.terms],
+            "best_item": highlight(h.best_item_title, terms) if h.best_item_title else None,
+            "best_item_kind": item.kind if item is not None else None,
+            "best_item_text": highlight(_snippet(item.text, terms), terms)
+            if item is not None and item.text else None,
+            "fields": highlight(e.research_fields, terms),
+            "match": proposed.get(e.id),
+        })
+    return {"filters": filters, "error": None, "rows": rows}
+
+
+def _snippet(text: str | None, terms: list[str], width: int = 120) -> str:
+    """Return up to `width` characters of `text` around the first matched term."""
+    text = text or ""
+    if len(text) <= width:
+        return text
+    words = [mtext.token_text(t) for t in terms if t]
+    lower = text.lower()
+    pos = min((p for p in (lower.find(w.lower()) for w in words if w) if p >= 0), default=0)
+    start = max(0, pos - width // 3)
+    return ("…" if start else "") + text[start:start + width] + "…"
+
+
+def _can_search(user: Any, demand: Demand) -> None:
+    if user.role != "city_admin" and user.district_id != demand.district_id:
+        raise Forbidden("只能为本区的需求匹配专家。")
+
+
+def _destinations(session: Session, matches: list[Match]) -> list[dict[str, Any]]:
+    """Group created matches by institution with the campus liaisons who will review them."""
+    by_inst: dict[int, dict[str, Any]] = {}
+    for m in matches:
+        inst = m.expert.institution
+        entry = by_inst.setdefault(inst.id, {"institution": inst.name, "experts": [],
+                                             "liaisons": []})
+        entry["experts"].append(m.expert.name)
+    if by_inst:
+        today = date.today()
+        for liaison in session.scalars(select(Liaison).where(
+                Liaison.kind == "campus", Liaison.institution_id.in_(list(by_inst)))):
+            if liaison.active_on(today):
+                by_inst[liaison.institution_id]["liaisons"].append(liaison.name)
+        for u in session.scalars(select(User).where(
+                User.role == "campus_liaison", User.active.is_(True),
+                User.institution_id.in_(list(by_inst)))):
+            names = by_inst[u.institution_id]["liaisons"]
+            if u.display_name not in names:
+                names.append(u.display_name)
+    return list(by_inst.values())
+
+
+@bp.route("/<int:demand_id>/experts", methods=["GET", "POST"])
+@roles_required(*SEARCH_ROLES)
+def experts(demand_id: int):
+    """Rank experts for a demand; shortlist and send them to the campus liaisons."""
+    session = get_session()
+    user = _user()
+    demand = wf.get_demand(session, user, demand_id)
+    _can_search(user, demand)
+    error = None
+    if request.method == "POST":
+        ids = [i for i in (_int(v) for v in request.form.getlist("expert_ids")) if i]
+        try:
+            created = wf.propose_matches(session, user, demand, ids,
+                                         request.form.get("note") or None)
+        except (Forbidden, NotFound):
+            session.rollback()
+            raise
+        except DomainError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            sent = _destinations(session, created)
+            session.commit()
+            for s in sent:
+                who = "、".join(s["liaisons"]) or "暂无在岗驻校联络员，请联系市科技局"
+                flash(f"已发送给{s['institution']}驻校联络员（{who}）：专家 "
+                      f"{'、'.join(s['experts'])}。", "success")
+            return redirect(url_for("demands.experts", demand_id=demand.id,
+                                    **{k: v for k, v in request.args.items()}))
+    result = _rank(session, demand, request.args)
+    actions = wf.demand_actions(session, user, demand)
+    institutions = [(i.id, i.name) for i in session.scalars(
+        select(Institution).order_by(Institution.name))]
+    fields = [(t.id, t.name) for t in session.scalars(select(TechField).order_by(TechField.id))]
+    return render_template("demands/experts.html", demand=demand, result=result,
+                           can_send="match" in actions, institutions=institutions,
+                           tech_fields=fields, error=error,
+                           selected={_int(v) for v in request.form.getlist("expert_ids")}
+                           ), 422 if error else 200
+
+
+def cst(value: datetime | None) -> str:
+    """Format a stored UTC time as Beijing time, YYYY-MM-DD HH:MM ('' for None)."""
+    local = _local(value)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+def init_app(app) -> None:
+    """Register the blueprint and the `cst` / `highlight` template filters."""
+    app.register_blueprint(bp)
+    app.jinja_env.filters.setdefault("highlight", highlight)
+    app.jinja_env.filters.setdefault("cst", cst)
+
