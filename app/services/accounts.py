@@ -143,6 +143,16 @@ def _liaison(session: Session, name: str, kind: str, district_id: int | None,
              institution_id: int | None) -> Liaison:
     liaison = session.scalar(select(Liaison).where(Liaison.name == name, Liaison.kind == kind))
     if liaison is None:
+        # Prefer a serving liaison of that scope who has no account yet (the demo roster), so
+        # the demo accounts do not add people beyond the district's quota.
+        scope = (Liaison.district_id == district_id) if kind == "district" else (
+            Liaison.institution_id == institution_id)
+        taken = select(User.liaison_id).where(User.liaison_id.is_not(None))
+        liaison = session.scalars(
+            select(Liaison).where(Liaison.kind == kind, scope, Liaison.end_date.is_(None),
+                                  Liaison.id.not_in(taken)).order_by(Liaison.id)
+        ).first()
+    if liaison is None:
         liaison = Liaison(name=name, kind=kind, district_id=district_id,
                           institution_id=institution_id)
         session.add(liaison)
