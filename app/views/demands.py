@@ -57,7 +57,7 @@ COOPERATION_MODES = ("技术开发", "技术转让", "技术许可", "技术咨�
 MAX_KEYWORDS = 5
 KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 #: Cosine above which an existing demand is called similar at intake (DemandIndex scores).
-SIMILAR_THRESHOLD = 0.35
+SIMILAR_THRESHOLD = 0.4
 CST = timedelta(hours=8)
 FIELD_LABELS = {
     "title": "需求名称", "enterprise_name": "需求企业", "enterprise_id": "需求企业",
@@ -239,31 +239,20 @@ def _split_keywords(value: str | None) -> list[str]:
     return list(dict.fromkeys(k for k in KEYWORD_SPLIT.split(value or "") if k))
 
 
-def _validate_form(session: Session, data: Mapping[str, Any], *, submitting: bool) -> dict[
-        str, str]:
-    """Return the page's own field errors (what the workflow does not check)."""
+def _validate_form(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the errors that stop even a draft from being saved (what the workflow skips)."""
     errors: dict[str, str] = {}
     if not (data.get("title") or "").strip():
         errors["title"] = "请填写需求名称。"
     if not (data.get("enterprise_name") or "").strip():
         errors["enterprise_name"] = "请选择或填写需求企业。"
-    keywords = _split_keywords(data.get("keywords"))
-    if len(keywords) > MAX_KEYWORDS:
+    if len(_split_keywords(data.get("keywords"))) > MAX_KEYWORDS:
         errors["keywords"] = f"关键词最多 {MAX_KEYWORDS} 个，请保留最能代表技术方向的几个。"
-    elif submitting and not keywords:
-        errors["keywords"] = "请填写 1-5 个技术关键词，便于匹配专家。"
     mode = (data.get("cooperation_mode") or "").strip()
     if mode and mode not in COOPERATION_MODES:
         errors["cooperation_mode"] = "请从列表中选择合作方式。"
-    deadline = data.get("deadline")
-    if deadline:
-        day = _day(deadline)
-        if day is None:
-            errors["deadline"] = "截止日期格式应为 YYYY-MM-DD。"
-        elif submitting and day < date.today():
-            errors["deadline"] = "截止日期不能早于今天。"
-    if submitting and data.get("tech_field_id") is None:
-        errors["tech_field_id"] = "请选择需求所属的技术领域。"
+    if data.get("deadline") and _day(data["deadline"]) is None:
+        errors["deadline"] = "截止日期格式应为 YYYY-MM-DD。"
     return errors
 
 
@@ -314,7 +303,7 @@ def _save(session: Session, demand: Demand | None) -> Any:
     form = {k: request.form.get(k, "") for k in FORM_FIELDS}
     submitting = request.form.get("action") == "submit"
     data = _form_data(request.form)
-    errors = _validate_form(session, data, submitting=submitting)
+    errors = _validate_form(data)
     if errors:
         return _render_form(session, demand, form, errors, 422)
     try:
@@ -333,6 +322,9 @@ def _save(session: Session, demand: Demand | None) -> Any:
         flash(f"需求 {demand.code} 已保存为草稿。", "success")
         return redirect(url_for("demands.edit", demand_id=demand.id))
     try:
+        if demand.deadline is not None and demand.deadline < date.today():
+            raise wf.IncompleteDemand("截止日期已过。", errors=[
+                {"field": "deadline", "message": "截止日期不能早于今天。"}])
         wf.submit_demand(session, user, demand)
     except wf.IncompleteDemand as exc:
         session.commit()  # keep the draft: the liaison's work is not lost
@@ -483,7 +475,8 @@ def detail(demand_id: int):
     session = get_session()
     user = _user()
     demand = wf.get_demand(session, user, demand_id)
-    contact = _contact(session, user, demand, request.args.get("reveal") == "1")
+    reveal = request.args.get("reveal") == "1"
+    contact = _contact(session, user, demand, reveal)
     matches = list(session.scalars(
         select(Match).where(Match.demand_id == demand.id)
         .options(selectinload(Match.expert).selectinload(Expert.institution),
@@ -495,7 +488,7 @@ def detail(demand_id: int):
                         + [e.user_id for m in matches for e in m.events])
     actions = wf.demand_actions(session, user, demand)
     report, problems = wf.check_quality(demand)
-    if session.new or session.dirty:
+    if reveal:
         session.commit()  # the audit row of a revealed contact
     return render_template("demands/detail.html", demand=demand, contact=contact,
                            matches=matches, names=names, actions=actions, report=report,
