@@ -318,6 +318,8 @@ def _run_job(app: Flask, job_id: int, user_id: int, kind: str, filename: str, da
             session.close()
         with _JOB_LOCK:
             _JOB_ERRORS[job_id] = errors
+            for old in sorted(_JOB_ERRORS)[:-50]:  # keep the reports of the last 50 jobs
+                del _JOB_ERRORS[old]
         with Session.begin() as s:
             row = s.get(BackgroundJob, job_id)
             if row is not None:

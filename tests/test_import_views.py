@@ -1,0 +1,197 @@
+"""Import pages: who may import what, row-level failure report with nothing written, summary,
+templates, and the background job for big files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from app.views import imports as import_views
+from models import AuditEvent, BackgroundJob, Enterprise, Expert
+from tests.test_match_views import USERS, World, build_world, login
+
+
+@pytest.fixture
+def world(session) -> World:
+    return build_world(session)
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+EXPERT_HEADER = ["姓名", "所在单位", "研究方向", "是否院士"]
+
+
+def _upload(client, url: str, data: bytes, filename: str = "专家.csv"):
+    return client.post(url, data={"file": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def _count(session, model) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+KINDS = ("experts", "demands", "enterprises", "roster")
+ALLOWED = {
+    "city": set(KINDS),
+    "dhadmin": {"demands", "enterprises", "roster"},
+    "hsadmin": {"demands", "enterprises", "roster"},
+    "dhliaison": set(),
+    "hsliaison": set(),
+    "whuliaison": {"experts"},
+    "hustliaison": {"experts"},
+}
+
+
+@pytest.mark.parametrize("username", USERS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_who_may_import_what(client, world, username, kind):
+    login(client, username)
+    expected = 200 if kind in ALLOWED[username] else 403
+    assert client.get(f"/imports/{kind}").status_code == expected
+    assert client.get(f"/imports/{kind}/template.xlsx").status_code == expected
+
+
+@pytest.mark.parametrize("path", ["/imports/experts", "/imports/demands/template.xlsx",
+                                  "/experts/import"])
+def test_anonymous_goes_to_login(client, world, path):
+    resp = client.get(path)
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
+
+
+def test_unknown_kind_is_404(client, world):
+    login(client, "city")
+    assert client.get("/imports/planets").status_code == 404
+
+
+def test_template_has_the_columns(client, world):
+    login(client, "whuliaison")
+    resp = client.get("/imports/experts/template.xlsx")
+    wb = load_workbook(io.BytesIO(resp.data))
+    assert wb.sheetnames[:2] == ["专家", "成果"]
+    header = [c.value for c in wb["专家"][1]]
+    assert header[:2] == ["姓名", "所在单位"]
+
+
+def test_campus_liaison_cannot_import_other_institutions(client, world, session):
+    login(client, "whuliaison")
+    before = _count(session, Expert)
+    data = _csv([EXPERT_HEADER, ["新专家甲", "武汉大学", "机器人", "否"],
+                 ["新专家乙", "华中科技大学", "储能", "否"]])
+    resp = _upload(client, "/experts/import", data)
+    assert resp.status_code == 422
+    text = resp.get_data(as_text=True)
+    assert "第 3 行" in text and "所在单位" in text and "只能导入本单位（武汉大学）的专家" in text
+    assert "第 2 行" not in text
+    assert _count(session, Expert) == before
+
+
+def test_bad_cells_are_reported_by_row_and_nothing_is_written(client, world, session):
+    login(client, "whuliaison")
+    before = _count(session, Expert)
+    data = _csv([EXPERT_HEADER, ["新专家甲", "武汉大学", "机器人", "也许"],
+                 ["", "武汉大学", "储能", "否"]])
+    resp = _upload(client, "/experts/import", data)
+    assert resp.status_code == 422
+    text = resp.get_data(as_text=True)
+    assert "未写入任何数据" in text
+    assert "第 2 行" in text and "是否院士" in text and "第 3 行" in text and "不能为空" in text
+    assert _count(session, Expert) == before
+
+
+def test_successful_import_shows_the_summary_and_is_audited(client, world, session):
+    login(client, "whuliaison")
+    data = _csv([EXPERT_HEADER, ["新专家甲", "武汉大学", "机器人；机械臂", "否"],
+                 ["李涂层", "武汉大学", "表面工程；激光熔覆", "否"]])
+    resp = _upload(client, "/experts/import", data)
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert "专家导入完成：共 2 行，新增 1 条" in text
+    session.expire_all()
+    new = session.scalar(select(Expert).where(Expert.name == "新专家甲"))
+    assert new.institution.name == "武汉大学" and new.tokens
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "import")).one()
+    assert event.entity == "experts" and event.detail["created"] == 1
+
+
+def test_missing_file_is_an_error_next_to_the_field(client, world):
+    login(client, "city")
+    resp = client.post("/imports/enterprises", data={}, content_type="multipart/form-data")
+    assert resp.status_code == 422
+    assert "请选择要导入的" in resp.get_data(as_text=True)
+
+
+def test_district_admin_imports_only_their_district(client, world, session):
+    login(client, "dhadmin")
+    header = ["企业名称", "所属区", "联系人"]
+    before = _count(session, Enterprise)
+    bad = _csv([header, ["武汉光谷新材料有限公司", "东湖高新区", "王"],
+                ["武汉洪山芯片有限公司", "洪山区", "李"]])
+    resp = _upload(client, "/imports/enterprises", bad, "企业.csv")
+    assert resp.status_code == 422
+    assert "只能导入本区（东湖高新区）的数据" in resp.get_data(as_text=True)
+    assert _count(session, Enterprise) == before
+    good = _csv([header, ["武汉光谷新材料有限公司", "东湖高新区", "王"]])
+    resp = _upload(client, "/imports/enterprises", good, "企业.csv")
+    assert resp.status_code == 200 and "企业导入完成" in resp.get_data(as_text=True)
+    assert _count(session, Enterprise) == before + 1
+
+
+def test_district_admin_cannot_import_demands_of_another_districts_enterprise(client, world,
+                                                                             session):
+    login(client, "dhadmin")
+    other = session.scalar(select(Enterprise).where(Enterprise.name.like("%洪山区%")))
+    data = _csv([["需求编号", "企业名称", "需求名称", "关键词"],
+                 ["XQ-T-1", other.name, "电池寿命", "电池"]])
+    resp = _upload(client, "/imports/demands", data, "需求.csv")
+    assert resp.status_code == 422
+    assert "不在本区" in resp.get_data(as_text=True)
+
+
+def test_big_files_run_as_a_background_job_with_progress(app, client, world, session,
+                                                         monkeypatch):
+    app.config["BACKGROUND_JOBS"] = True
+    monkeypatch.setattr(import_views, "IMPORT_INLINE_ROWS", 2)
+    login(client, "whuliaison")
+    rows = [[f"批量专家{n}", "武汉大学", f"方向{n}", "否"] for n in range(5)]
+    resp = _upload(client, "/experts/import", _csv([EXPERT_HEADER, *rows]))
+    assert resp.status_code == 202
+    text = resp.get_data(as_text=True)
+    assert "正在导入" in text and 'hx-trigger="every 1s"' in text
+    job = session.scalars(select(BackgroundJob)).one()
+    for thread in threading.enumerate():
+        if thread.name == f"import-{job.id}":
+            thread.join(timeout=60)
+    fragment = client.get(f"/imports/jobs/{job.id}").get_data(as_text=True)
+    assert "专家导入完成：共 5 行，新增 5 条" in fragment and "hx-trigger" not in fragment
+    session.expire_all()
+    assert session.get(BackgroundJob, job.id).status == "done"
+    assert _count(session, Expert) == 7
+    client.post("/logout")
+    login(client, "hustliaison")  # someone else's job
+    assert client.get(f"/imports/jobs/{job.id}").status_code == 404
+
+
+def test_failed_background_job_reports_rows(app, client, world, session, monkeypatch):
+    app.config["BACKGROUND_JOBS"] = True
+    monkeypatch.setattr(import_views, "IMPORT_INLINE_ROWS", 1)
+    login(client, "city")
+    rows = [["甲", "武汉大学", "方向", "否"], ["乙", "火星大学", "方向", "否"]]
+    resp = _upload(client, "/experts/import", _csv([EXPERT_HEADER, *rows]))
+    assert resp.status_code == 202
+    job = session.scalars(select(BackgroundJob)).one()
+    for thread in threading.enumerate():
+        if thread.name == f"import-{job.id}":
+            thread.join(timeout=60)
+    fragment = client.get(f"/imports/jobs/{job.id}").get_data(as_text=True)
+    assert "第 3 行" in fragment and "火星大学" in fragment
+    assert session.scalar(select(Expert).where(Expert.name == "甲")) is None
