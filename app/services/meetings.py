@@ -635,7 +635,12 @@ def _solve(ctx: _Context, locks: PlanLocks, conflicts: Sequence[tuple[int, str]]
 
 
 def _planning_error(exc: PlanningError) -> DomainError:
-    return DomainError(exc.message, field=ERROR_FIELDS.get(exc.code, "_form"))
+    field = ERROR_FIELDS.get(exc.code, "_form")
+    if exc.code == "limits" and "请把场次数" in exc.message:
+        field = "n_sessions"  # "10 项需求分成 2 场无法满足…：请把场次数调到 4–5 之间"
+    elif exc.code == "limits" and "专家" in exc.message:
+        field = "max_sessions_per_expert"
+    return DomainError(exc.message, field=field)
 
 
 # --- use cases ----------------------------------------------------------------------------------
