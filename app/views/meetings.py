@@ -1,0 +1,412 @@
+"""对接会: plan a matchmaking meeting, edit and lock its sessions, confirm, export, follow up."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from models import District, Industry, MatchmakingMeeting, TechField
+
+from ..db import get_session
+from ..errors import DomainError
+from ..security import roles_required
+from ..services import meeting_exports as X
+from ..services import meetings as M
+from ..services.audit import audit
+from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
+
+bp = Blueprint("meetings", __name__, url_prefix="/meetings")
+organisers = roles_required(*M.ORGANISER_ROLES)
+
+SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting.created_at,
+         "title": MatchmakingMeeting.title}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _options(session) -> dict:
+    districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
+    if current_user.role != "city_admin":
+        districts = [(i, n) for i, n in districts if i == current_user.district_id]
+    return {
+        "districts": districts,
+        "industries": [(i.id, i.name) for i in session.scalars(select(Industry).order_by(
+            Industry.code))],
+        "fields": [(f.id, f.name) for f in session.scalars(select(TechField).order_by(
+            TechField.code))],
+    }
+
+
+@bp.get("/")
+@organisers
+def index():
+    """List the meetings the user organises, with search and status filter."""
+    session = get_session()
+    q = (request.args.get("q") or "").strip()
+    status = request.args.get("status") or ""
+    stmt = select(MatchmakingMeeting).where(M.meeting_filter(current_user))
+    if q:
+        stmt = stmt.where(or_(MatchmakingMeeting.title.ilike(_like(q), escape="\\"),
+                              MatchmakingMeeting.venue.ilike(_like(q), escape="\\")))
+    if status in M.MEETING_STATUS_LABELS:
+        stmt = stmt.where(MatchmakingMeeting.status == status)
+    stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-created_at")
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    return render_template("meetings/index.html", page=page, sort=sort, q=q, status=status,
+                           statuses=list(M.MEETING_STATUS_LABELS.items()))
+
+
+def _form_defaults() -> dict:
+    return {"min_demands": "3", "max_demands": "8", "seats": "3", "max_sessions_per_expert": "1",
+            "slot_minutes": "20", "tables": "4", "start_time": "09:00", "intro_minutes": "30",
+            "pairs_per_demand": "2", "arrangement": "parallel",
+            "district_id": str(current_user.district_id or "")}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@organisers
+def new():
+    """Plan a meeting: the form, then the proposal (errors next to their fields, input kept)."""
+    session = get_session()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        multi = {k: request.form.getlist(k) for k in ("industry_ids", "field_ids")}
+        try:
+            inp = M.parse_plan_form(form, current_user, multi)
+            meeting = M.plan_meeting(session, current_user, inp)
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+        else:
+            audit(session, "plan", "meeting", meeting.id,
+                  {"sessions": len(meeting.sessions), "demands": len(meeting.params["demand_ids"])})
+            session.commit()
+            flash(f"已生成分场方案：{len(meeting.sessions)} 个分场，"
+                  f"{len(meeting.params['demand_ids'])} 项需求。", "success")
+            return redirect(url_for(".detail", meeting_id=meeting.id))
+        selected = {k: [int(v) for v in vs if v.isdigit()] for k, vs in multi.items()}
+    else:
+        form = _form_defaults()
+        selected = {"industry_ids": [], "field_ids": []}
+    return render_template("meetings/form.html", form=form, errors=errors, selected=selected,
+                           **_options(session)), 422 if errors else 200
+
+
+@bp.get("/preview")
+@organisers
+def preview():
+    """Count the published demands the current filters pick (htmx partial)."""
+    session = get_session()
+    form = request.args.to_dict()
+    form.setdefault("title", "预览")
+    multi = {k: request.args.getlist(k) for k in ("industry_ids", "field_ids")}
+    try:
+        inp = M.parse_plan_form(form, current_user, multi)
+        demands = M.find_demands(session, current_user, inp)
+        message = None
+    except DomainError as exc:
+        demands, message = [], exc.message
+    return render_template("meetings/_preview.html", demands=demands, message=message)
+
+
+def _detail_context(session, meeting) -> dict:
+    n = M.names(session, meeting)
+    grids = {ms.id: M.grid(ms) for ms in meeting.sessions}
+    candidates = {int(k): [(int(e), a) for e, a in v]
+                  for k, v in (meeting.params.get("candidates") or {}).items()}
+    return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "M": M,
+            "editable": meeting.status in M.EDITABLE,
+            "inferred": {int(k): v for k, v in (meeting.params.get("inferred") or {}).items()}}
+
+
+@bp.get("/<int:meeting_id>")
+@organisers
+def detail(meeting_id: int):
+    """The proposal: sessions with theme words, demands, invitees and 1:1 timetables."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    return render_template("meetings/detail.html", **_detail_context(session, meeting))
+
+
+def _back(meeting_id: int, anchor: str | None = None):
+    url = url_for(".detail", meeting_id=meeting_id)
+    return redirect(url + (f"#{anchor}" if anchor else ""))
+
+
+def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
+    """Run an edit on the meeting; commit once, or roll back and flash the Chinese message."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    try:
+        result = fn(session, meeting)
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.message, "danger")
+        return _back(meeting_id, anchor)
+    session.commit()
+    if ok:
+        flash(ok.format(result=result), "success")
+    return _back(meeting_id, anchor)
+
+
+@bp.post("/<int:meeting_id>/replan")
+@organisers
+def replan(meeting_id: int):
+    """Re-plan everything that is not locked."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    try:
+        notes = M.replan(session, current_user, meeting)
+    except DomainError as exc:
+        session.rollback()
+        flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
+        return _back(meeting_id)
+    audit(session, "replan", "meeting", meeting.id, {"sessions": len(meeting.sessions)})
+    session.commit()
+    flash("已重新分场：锁定的分场、需求和专家席位保持不变。", "success")
+    for note in notes:
+        flash(note, "warning")
+    return _back(meeting_id)
+
+
+@bp.post("/<int:meeting_id>/confirm")
+@organisers
+def confirm(meeting_id: int):
+    """Confirm the plan (no more planning)."""
+    def run(session, meeting):
+        M.confirm(session, current_user, meeting)
+        audit(session, "confirm", "meeting", meeting.id, {})
+    return _act(meeting_id, run, "方案已确认，可以导出议程和邀请名单。")
+
+
+@bp.post("/<int:meeting_id>/held")
+@organisers
+def held(meeting_id: int):
+    """Mark the meeting as held."""
+    return _act(meeting_id, lambda s, m: M.mark_held(s, current_user, m),
+                "已标记为已召开，请登记签到和洽谈结果。")
+
+
+@bp.post("/<int:meeting_id>/delete")
+@organisers
+def delete(meeting_id: int):
+    """Delete a meeting that is not confirmed."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    try:
+        M.delete_meeting(session, current_user, meeting)
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.message, "danger")
+        return _back(meeting_id)
+    audit(session, "delete", "meeting", meeting_id, {})
+    session.commit()
+    flash("对接会已删除。", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:meeting_id>/demands/<int:demand_id>/move")
+@organisers
+def move_demand(meeting_id: int, demand_id: int):
+    """Move a demand to another session (the placement is then locked)."""
+    to = _int(request.form.get("to_session_id"))
+    if to is None:
+        flash("请选择目标分场。", "danger")
+        return _back(meeting_id)
+    return _act(meeting_id, lambda s, m: M.move_demand(s, current_user, m, demand_id, to),
+                "需求已移到目标分场，并已锁定在该分场。", f"session-{to}")
+
+
+@bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/move")
+@organisers
+def move_expert(meeting_id: int, invitation_id: int):
+    """Move an expert to another session (the seat is then locked)."""
+    to = _int(request.form.get("to_session_id"))
+    if to is None:
+        flash("请选择目标分场。", "danger")
+        return _back(meeting_id)
+    return _act(meeting_id, lambda s, m: M.move_expert(s, current_user, m, invitation_id, to),
+                "专家已移到目标分场，并已锁定席位。", f"session-{to}")
+
+
+@bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/remove")
+@organisers
+def remove_expert(meeting_id: int, invitation_id: int):
+    """Remove an expert from a session."""
+    return _act(meeting_id, lambda s, m: M.remove_expert(s, current_user, m, invitation_id),
+                "已移出该专家；重新分场时不会再邀请其到该分场。")
+
+
+@bp.post("/<int:meeting_id>/sessions/<int:session_id>/experts")
+@organisers
+def add_expert(meeting_id: int, session_id: int):
+    """Invite an expert to a session by hand."""
+    expert_id = _int(request.form.get("expert_id"))
+    if expert_id is None:
+        flash("请选择要添加的专家。", "danger")
+        return _back(meeting_id, f"session-{session_id}")
+    return _act(meeting_id,
+                lambda s, m: M.add_expert(s, current_user, m, session_id, expert_id),
+                "已添加专家并锁定席位。", f"session-{session_id}")
+
+
+@bp.post("/<int:meeting_id>/sessions/<int:session_id>/title")
+@organisers
+def rename(meeting_id: int, session_id: int):
+    """Rename a session."""
+    title = request.form.get("title", "")
+    return _act(meeting_id,
+                lambda s, m: M.rename_session(s, current_user, m, session_id, title),
+                "分场名称已修改。", f"session-{session_id}")
+
+
+@bp.post("/<int:meeting_id>/lock")
+@organisers
+def lock(meeting_id: int):
+    """Lock or unlock a session, a placement or an expert seat."""
+    kind = request.form.get("kind", "")
+    item = _int(request.form.get("id"))
+    locked = request.form.get("locked") == "1"
+    if item is None:
+        flash("锁定对象不正确。", "danger")
+        return _back(meeting_id)
+    verb = "已锁定" if locked else "已解锁"
+    return _act(meeting_id,
+                lambda s, m: M.set_lock(s, current_user, m, kind, item, locked),
+                verb + "：{result}", request.form.get("anchor"))
+
+
+# --- exports ------------------------------------------------------------------------------------
+@bp.get("/<int:meeting_id>/agenda.xlsx")
+@organisers
+def agenda_xlsx(meeting_id: int):
+    """Download the agenda workbook."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    return xlsx_response(X.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
+
+
+@bp.get("/<int:meeting_id>/invitations.xlsx")
+@organisers
+def invitations_xlsx(meeting_id: int):
+    """Download the invitation lists (one sheet per invitee kind)."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    data = X.invitations_xlsx(session, meeting, current_user)
+    if current_user.role == "city_admin":
+        audit(session, "export_contacts", "meeting", meeting.id, {"what": "invitations"})
+        session.commit()
+    return xlsx_response(data, f"{meeting.title}-邀请名单.xlsx")
+
+
+@bp.get("/<int:meeting_id>/sessions/<int:session_id>.ics")
+@organisers
+def session_ics(meeting_id: int, session_id: int):
+    """Download one session as an iCalendar file."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    ms = next((s for s in meeting.sessions if s.id == session_id), None)
+    if ms is None:
+        from ..errors import NotFound
+
+        raise NotFound("分场不存在。")
+    try:
+        data = X.session_ics(session, meeting, ms, host=request.host.split(":")[0])
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return _back(meeting_id)
+    resp = Response(data, mimetype="text/calendar")
+    name = f"{meeting.title}-第{ms.seq}分场.ics"
+    resp.headers["Content-Disposition"] = (
+        f"attachment; filename=session-{ms.seq}.ics; filename*=UTF-8''{quote(name)}")
+    return resp
+
+
+@bp.get("/<int:meeting_id>/print")
+@organisers
+def print_agenda(meeting_id: int):
+    """A printable agenda page (print CSS hides the shell)."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    return render_template("meetings/print.html", **_detail_context(session, meeting))
+
+
+# --- after the meeting ----------------------------------------------------------------------------
+@bp.route("/<int:meeting_id>/checkin", methods=["GET", "POST"])
+@organisers
+def checkin(meeting_id: int):
+    """Check in who attended."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    if request.method == "POST":
+        ids = [int(v) for v in request.form.getlist("attended") if v.isdigit()]
+        try:
+            n = M.check_in(session, current_user, meeting, ids)
+        except DomainError as exc:
+            session.rollback()
+            flash(exc.message, "danger")
+            return _back(meeting_id)
+        session.commit()
+        flash(f"已保存签到：{n} 人（家）到场。", "success")
+        return redirect(url_for(".checkin", meeting_id=meeting_id))
+    return render_template("meetings/checkin.html", **_detail_context(session, meeting))
+
+
+@bp.route("/<int:meeting_id>/outcomes", methods=["GET", "POST"])
+@organisers
+def outcomes(meeting_id: int):
+    """Each 1:1 pair's immediate outcome, and the follow-up about six months later."""
+    session = get_session()
+    meeting = M.get_meeting(session, current_user, meeting_id)
+    errors: dict[int, str] = {}
+    if request.method == "POST":
+        slot_id = _int(request.form.get("slot_id"))
+        what = request.form.get("what")
+        try:
+            if slot_id is None:
+                raise DomainError("洽谈记录不正确。", field="slot_id")
+            if what == "outcome":
+                M.record_outcome(session, current_user, meeting, slot_id,
+                                 request.form.get("outcome"))
+                msg = "已保存洽谈结果。"
+            else:
+                raw = request.form.get("agreement")
+                agreement = {"1": True, "0": False}.get(raw or "")
+                on = None
+                if request.form.get("followup_on"):
+                    try:
+                        on = date.fromisoformat(request.form["followup_on"])
+                    except ValueError:
+                        raise DomainError("跟踪日期格式应为 YYYY-MM-DD。",
+                                          field="followup_on") from None
+                match = M.record_followup(session, current_user, meeting, slot_id,
+                                          agreement=agreement,
+                                          amount=request.form.get("followup_amount"),
+                                          on=on, note=request.form.get("followup", ""))
+                msg = "已保存跟踪记录" + ("，并更新对接状态。" if match is not None else "。")
+        except DomainError as exc:
+            session.rollback()
+            errors[slot_id or 0] = exc.message
+            meeting = M.get_meeting(session, current_user, meeting_id)
+        else:
+            session.commit()
+            flash(msg, "success")
+            return redirect(url_for(".outcomes", meeting_id=meeting_id) + f"#slot-{slot_id}")
+    ctx = _detail_context(session, meeting)
+    matches = {s.id: M.match_of(session, s) for ms in meeting.sessions for s in ms.slots}
+    return render_template("meetings/outcomes.html", errors=errors, matches=matches,
+                           form=request.form, **ctx), 422 if errors else 200

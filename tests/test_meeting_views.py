@@ -1,0 +1,184 @@
+"""Meeting pages: role gates, scope, plan form errors, proposal, edits, exports, follow-up."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.services import accounts
+from app.services import meetings as M
+from models import Match, MatchmakingMeeting
+from tests.test_meeting_service import form, small_world
+
+
+@pytest.fixture
+def demo(app, session):
+    accounts.ensure_demo_users(session)
+    session.commit()
+    small_world(session)  # published demands of 洪山区 (hsadmin's district)
+
+
+def login(client, username: str) -> None:
+    resp = client.post("/login", data={"username": username,
+                                       "password": accounts.DEMO_PASSWORD})
+    assert resp.status_code == 302
+
+
+def plan_via_form(client, **over):
+    return client.post("/meetings/new", data=form(**over))
+
+
+def test_anonymous_is_sent_to_login(client, demo):
+    resp = client.get("/meetings/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("username", ["hsliaison", "whuliaison"])
+def test_other_roles_get_403(client, demo, username):
+    login(client, username)
+    assert client.get("/meetings/").status_code == 403
+    assert client.get("/meetings/new").status_code == 403
+    assert plan_via_form(client).status_code == 403
+
+
+def test_district_admin_plans_and_sees_the_proposal(client, session, demo):
+    login(client, "hsadmin")
+    page = client.get("/meetings/new")
+    assert page.status_code == 200 and "生成分场方案" in page.get_data(as_text=True)
+    resp = plan_via_form(client)
+    assert resp.status_code == 302
+    meeting = session.scalar(select(MatchmakingMeeting))
+    assert resp.headers["Location"].endswith(f"/meetings/{meeting.id}")
+    html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert html.count('class="card session-card') == 3
+    for ms in meeting.sessions:
+        assert ms.title in html
+        for w in ms.theme_words:
+            assert w in html
+    assert "一对一洽谈安排" in html and "号桌" in html
+    listing = client.get("/meetings/").get_data(as_text=True)
+    assert meeting.title in listing
+
+
+def test_other_district_admin_gets_404_and_city_sees_it(client, session, demo):
+    login(client, "hsadmin")
+    plan_via_form(client)
+    meeting_id = session.scalar(select(MatchmakingMeeting.id))
+    client.post("/logout")
+    login(client, "dhadmin")
+    assert client.get(f"/meetings/{meeting_id}").status_code == 404
+    assert client.get(f"/meetings/{meeting_id}/agenda.xlsx").status_code == 404
+    assert client.post(f"/meetings/{meeting_id}/replan").status_code == 404
+    assert "洪山区专题对接会" not in client.get("/meetings/").get_data(as_text=True)
+    client.post("/logout")
+    login(client, "city")
+    assert client.get(f"/meetings/{meeting_id}").status_code == 200
+
+
+@pytest.mark.parametrize("over, text", [
+    ({"industry_ids": "999999"}, "所选行业不存在"),
+    ({"period_from": "2001-01-01", "period_to": "2001-12-31"}, "没有找到符合条件的已发布需求"),
+    ({"n_sessions": "12"}, "场次数（12）多于符合条件的需求数（9）"),
+    ({"min_demands": "5", "max_demands": "3"}, "每场最少需求数（5）大于最多需求数（3）"),
+    ({"seats": "4"}, "需要 12 个专家席位，但可用 9 个"),
+    ({"max_demands": "abc"}, "每场最多需求数应为整数"),
+])
+def test_bad_input_shows_the_message_on_the_form_and_saves_nothing(client, session, demo, over,
+                                                                   text):
+    login(client, "hsadmin")
+    before = M.counts(session)
+    resp = plan_via_form(client, **over)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert text in html
+    assert 'value="洪山区专题对接会"' in html  # what the user typed is kept
+    session.expire_all()
+    assert M.counts(session) == before
+
+
+def test_edit_lock_replan_confirm_and_exports(client, session, demo):
+    login(client, "hsadmin")
+    plan_via_form(client)
+    meeting = session.scalar(select(MatchmakingMeeting))
+    s1, s2, s3 = meeting.sessions
+    demand_id = s2.demands[0].demand_id
+    resp = client.post(f"/meetings/{meeting.id}/demands/{demand_id}/move",
+                       data={"to_session_id": s3.id})
+    assert resp.status_code == 302
+    resp = client.post(f"/meetings/{meeting.id}/lock",
+                       data={"kind": "session", "id": s1.id, "locked": "1"})
+    assert resp.status_code == 302
+    session.expire_all()
+    kept = {sd.demand_id for sd in s1.demands}
+    assert client.post(f"/meetings/{meeting.id}/replan").status_code == 302
+    session.expire_all()
+    assert session.get(type(s1), s1.id).locked
+    assert {sd.demand_id for sd in session.get(type(s1), s1.id).demands} == kept
+    assert demand_id in {sd.demand_id for sd in session.get(type(s3), s3.id).demands}
+
+    assert client.post(f"/meetings/{meeting.id}/confirm").status_code == 302
+    session.expire_all()
+    assert session.get(MatchmakingMeeting, meeting.id).status == "confirmed"
+    client.post(f"/meetings/{meeting.id}/replan")
+    html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert "不能再调整方案" in html
+    assert 'id="replan-btn"' not in html
+
+    agenda = client.get(f"/meetings/{meeting.id}/agenda.xlsx")
+    assert agenda.status_code == 200
+    assert agenda.mimetype.endswith("spreadsheetml.sheet")
+    assert load_workbook(io.BytesIO(agenda.data)).sheetnames == ["议程", "一对一洽谈"]
+    inv = client.get(f"/meetings/{meeting.id}/invitations.xlsx")
+    assert load_workbook(io.BytesIO(inv.data)).sheetnames[:4] == ["专家", "相关企业", "创投机构",
+                                                                   "高校院所"]
+    ics = client.get(f"/meetings/{meeting.id}/sessions/{s1.id}.ics")
+    assert ics.mimetype == "text/calendar"
+    assert b"BEGIN:VEVENT\r\n" in ics.data and b"STATUS:CONFIRMED" in ics.data
+    printed = client.get(f"/meetings/{meeting.id}/print").get_data(as_text=True)
+    assert "@media print" in printed and s1.title in printed
+
+
+def test_checkin_outcome_and_followup_pages(client, session, demo):
+    login(client, "hsadmin")
+    plan_via_form(client)
+    meeting = session.scalar(select(MatchmakingMeeting))
+    assert client.get(f"/meetings/{meeting.id}/checkin").status_code == 200
+    client.post(f"/meetings/{meeting.id}/confirm")
+    session.expire_all()
+    inv_ids = [i.id for ms in meeting.sessions for i in ms.invitations][:2]
+    resp = client.post(f"/meetings/{meeting.id}/checkin", data={"attended": inv_ids})
+    assert resp.status_code == 302
+    session.expire_all()
+    attended = [i.id for ms in meeting.sessions for i in ms.invitations if i.attended]
+    assert attended == inv_ids
+    slot = meeting.sessions[0].slots[0]
+    client.post(f"/meetings/{meeting.id}/outcomes",
+                data={"slot_id": slot.id, "what": "outcome", "outcome": "interested"})
+    bad = client.post(f"/meetings/{meeting.id}/outcomes",
+                      data={"slot_id": slot.id, "what": "followup", "agreement": "1",
+                            "followup_amount": "", "followup": "已签约"})
+    assert bad.status_code == 422 and "达成合作须填写合同金额" in bad.get_data(as_text=True)
+    ok = client.post(f"/meetings/{meeting.id}/outcomes",
+                     data={"slot_id": slot.id, "what": "followup", "agreement": "1",
+                           "followup_amount": "88", "followup_on": "2027-06-01"})
+    assert ok.status_code == 302
+    session.expire_all()
+    match = session.scalar(select(Match).where(Match.demand_id == slot.demand_id,
+                                               Match.expert_id == slot.expert_id))
+    assert (match.status, match.contract_amount) == ("signed", 88.0)
+    page = client.get(f"/meetings/{meeting.id}/outcomes").get_data(as_text=True)
+    assert "生成典型案例草稿" in page
+
+
+def test_preview_counts_demands(client, demo):
+    login(client, "hsadmin")
+    html = client.get("/meetings/preview?min_demands=2&max_demands=4").get_data(as_text=True)
+    assert 'data-count="9"' in html
+    html = client.get("/meetings/preview?period_from=2001-01-01&period_to=2001-01-02"
+                      ).get_data(as_text=True)
+    assert 'data-count="0"' in html
+
+
