@@ -582,15 +582,21 @@ def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str
         e = experts.get(h.expert_id)
         if e is None:
             continue
-        terms = [t for t, _s in h.terms]
+        # Single characters matched outside any word are real signal but meaningless to
+        # read; they are summed into one share instead of being highlighted everywhere.
+        shown = [(t, s) for t, s in h.terms if len(t) >= 2] or list(h.terms)
+        terms = [t for t, _s in shown]
         item = next((i for i in e.items if i.title == h.best_item_title), None)
         rows.append({
-            "rank": rank, "hit": h, "expert": e, "pct": round(100 * h.score / top_score),
-            "terms": [(mtext.token_text(t), s) for t, s in h.terms],
+            "rank": rank, "hit": h, "expert": e, "pct": max(0, round(100 * h.score / top_score)),
+            "terms": shown,
+            "char_share": max(0.0, 1.0 - sum(s for _t, s in shown)),
+            "weak": h.score <= 0,
             "best_item": highlight(h.best_item_title, terms) if h.best_item_title else None,
             "best_item_kind": item.kind if item is not None else None,
             "best_item_text": highlight(_snippet(item.text, terms), terms)
-            if item is not None and item.text else None,
+            if item is not None and item.text and item.text.strip() != item.title.strip()
+            else None,
             "fields": highlight(e.research_fields, terms),
             "match": proposed.get(e.id),
         })

@@ -49,6 +49,14 @@
       if (field) { ev.preventDefault(); field.focus(); field.scrollIntoView({block: "center"}); }
     });
   });
+  // Once the form is being submitted, no more live checks: the server checks it anyway.
+  var leaving = false;
+  document.addEventListener("submit", function (ev) {
+    if (ev.target && ev.target.id === "demand-form") leaving = true;
+  });
+  document.addEventListener("htmx:confirm", function (ev) {
+    if (leaving && ev.detail.elt && ev.detail.elt.id === "check-panel") ev.preventDefault();
+  });
   document.addEventListener("htmx:afterSwap", function (ev) {
     if (ev.detail.target && ev.detail.target.id === "check-panel") markHintedFields();
   });
