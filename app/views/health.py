@@ -20,5 +20,8 @@ def show():
         status = 503
     probe = current_app.extensions.get("health_probes", {})
     for key, fn in probe.items():
-        body[key] = fn()
+        try:
+            body[key] = fn()
+        except Exception as exc:  # a probe failing is a finding, not a crash of the probe
+            body[key] = f"error: {type(exc).__name__}"
     return jsonify(body), status

