@@ -101,7 +101,10 @@ def test_plan_makes_sessions_with_experts_invitees_and_a_timetable(session, worl
         experts = [i for i in ms.invitations if i.kind == "expert"]
         assert len(experts) == 2
         seen_experts.update(i.expert_id for i in experts)
-        assert {i.kind for i in ms.invitations} >= {"expert", "institution"}
+        assert {i.kind for i in ms.invitations} >= {"expert", "institution", "enterprise"}
+        # demand owners are invited (and can be checked in) as enterprises of their session
+        assert M.owner_ids(ms) <= {i.enterprise_id for i in ms.invitations
+                                   if i.kind == "enterprise"}
         # every demand meets someone; nobody is double-booked in a slot
         assert {s.demand_id for s in ms.slots} == {sd.demand_id for sd in ms.demands}
         by_slot = Counter((s.slot, s.expert_id) for s in ms.slots)
@@ -302,6 +305,8 @@ def test_agenda_and_invitation_workbooks_read_back(session, world, admin):
     assert slots[1][3] == "09:30"  # 09:00 + 30 minutes of demand presentations
     wb = load_workbook(io.BytesIO(X.invitations_xlsx(session, meeting, admin)))
     assert wb.sheetnames == ["专家", "相关企业", "创投机构", "高校院所", "需求企业"]
+    owners = list(wb["需求企业"].iter_rows(values_only=True))
+    assert len(owners) - 1 == 9 and owners[0][-1] == "签到"
     experts = list(wb["专家"].iter_rows(values_only=True))
     assert len(experts) - 1 == 6 and {r[4] for r in experts[1:]} == {
         "battery大学", "pharma大学", "photonics大学"}

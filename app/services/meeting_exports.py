@@ -114,7 +114,10 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
     wb = Workbook()
     experts, ents, invs, insts = [], [], [], []
     for ms in meeting.sessions:
+        owners = M.owner_ids(ms)
         for i in ms.invitations:
+            if i.kind == "enterprise" and i.enterprise_id in owners:
+                continue  # on the 需求企业 sheet
             if i.kind == "expert" and i.expert_id in n.experts:
                 e = n.experts[i.expert_id]
                 phone = e.phone if can_see_expert_contact(user, e.institution_id) else (
@@ -148,6 +151,7 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
     # Demand owners come to every session too: list them where organisers look for invitees.
     owners = []
     for ms in meeting.sessions:
+        came = {i.enterprise_id: i.attended for i in ms.invitations if i.kind == "enterprise"}
         for sd in ms.demands:
             d = n.demands.get(sd.demand_id)
             ent = n.enterprises.get(d.enterprise_id) if d else None
@@ -156,8 +160,10 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
             full = can_see_contact(user, ent.district_id)
             owners.append([ms.seq, ms.title, ent.name, d.title,
                            ent.contact_person if full else ("***" if ent.contact_person else ""),
-                           ent.contact_phone if full else mask_phone(ent.contact_phone)])
-    _sheet(wb, "需求企业", ["分场", "分场名称", "企业", "需求名称", "联系人", "电话"], owners)
+                           ent.contact_phone if full else mask_phone(ent.contact_phone),
+                           came.get(ent.id)])
+    _sheet(wb, "需求企业", ["分场", "分场名称", "企业", "需求名称", "联系人", "电话", "签到"],
+           owners)
     return _save(wb)
 
 

@@ -395,6 +395,11 @@ class _Context:
     investors: list[MeetingInvestor] = field(default_factory=list)
     expert_institutions: dict[int, int] = field(default_factory=dict)
 
+    @property
+    def owners(self) -> dict[int, int | None]:
+        """Return demand id -> owning enterprise id."""
+        return {d.id: d.enterprise_id for d in self.demands}
+
 
 def _load_others(session: Session, ctx: _Context) -> None:
     stmt = select(Enterprise.id, Enterprise.name, Enterprise.industry_id)
@@ -468,7 +473,7 @@ def _timetable(ctx: _Context, plan_s: PlanSession, expert_ids: list[int]):
                              n_tables=int(ctx.params.get("tables") or 4))
 
 
-def _write_others(ms: MeetingSession, invitees: Any) -> None:
+def _write_others(ms: MeetingSession, invitees: Any, owners: Mapping[int, Any]) -> None:
     keep_locked = {(i.kind, i.enterprise_id, i.investor_id, i.institution_id)
                    for i in ms.invitations if i.kind != "expert" and i.locked}
     for inv in [i for i in ms.invitations if i.kind != "expert" and not i.locked]:
@@ -482,6 +487,17 @@ def _write_others(ms: MeetingSession, invitees: Any) -> None:
     for inst in invitees.institution_ids:
         if ("institution", None, None, inst) not in keep_locked:
             ms.invitations.append(Invitation(kind="institution", institution_id=inst))
+    # The demand owners come too: invited (and checked in) as enterprises of the session.
+    related = set(invitees.enterprise_ids)
+    for ent_id in dict.fromkeys(owners.get(sd.demand_id) for sd in ms.demands):
+        if ent_id is not None and ent_id not in related and (
+                ("enterprise", ent_id, None, None) not in keep_locked):
+            ms.invitations.append(Invitation(kind="enterprise", enterprise_id=ent_id))
+
+
+def owner_ids(ms: MeetingSession) -> set[int]:
+    """Return the enterprises that own a demand of the session."""
+    return {sd.demand.enterprise_id for sd in ms.demands if sd.demand is not None}
 
 
 def _write_slots(ms: MeetingSession, table: Any) -> None:
@@ -506,7 +522,7 @@ def _refresh(session: Session, ctx: _Context, sessions: Iterable[MeetingSession]
                              expert_institutions=ctx.expert_institutions,
                              enterprises=ctx.enterprises, investors=ctx.investors)
     for ms, plan_s, inv in zip(sessions, plan.sessions, invitees, strict=True):
-        _write_others(ms, inv)
+        _write_others(ms, inv, ctx.owners)
         _write_slots(ms, _timetable(ctx, plan_s, [i.expert_id for i in _experts_of(ms)]))
     _set_times(ctx.meeting, ctx.params)
     session.flush()
@@ -599,7 +615,7 @@ def _apply_plan(session: Session, ctx: _Context, plan: SessionPlan,
     tables = {}
     for ps, inv in zip(open_plan.sessions, invitees, strict=True):
         tables[ps.key] = _timetable(ctx, ps, list(assignment.experts_of(ps.key)))
-        _write_others(rows[ps.key], inv)
+        _write_others(rows[ps.key], inv, ctx.owners)
     for ps in open_plan.sessions:
         _write_slots(rows[ps.key], tables[ps.key])
     params = dict(ctx.params)

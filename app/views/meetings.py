@@ -7,13 +7,13 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
-from models import District, Industry, MatchmakingMeeting, TechField
+from models import Demand, District, Industry, MatchmakingMeeting, TechField
 
 from ..db import get_session
 from ..errors import DomainError
-from ..security import roles_required
+from ..security import PUBLIC_STATUSES, roles_required
 from ..services import meeting_exports as X
 from ..services import meetings as M
 from ..services.audit import audit
@@ -41,13 +41,19 @@ def _options(session) -> dict:
     districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
     if current_user.role != "city_admin":
         districts = [(i, n) for i, n in districts if i == current_user.district_id]
-    return {
-        "districts": districts,
-        "industries": [(i.id, i.name) for i in session.scalars(select(Industry).order_by(
-            Industry.code))],
-        "fields": [(f.id, f.name) for f in session.scalars(select(TechField).order_by(
-            TechField.code))],
-    }
+    # Only industries and fields that published demands in the user's scope use, with counts.
+    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
+    if current_user.role != "city_admin":
+        scope.append(Demand.district_id == current_user.district_id)
+
+    def used(model, column):
+        rows = session.execute(
+            select(model.id, model.name, func.count(Demand.id)).join(Demand, column == model.id)
+            .where(*scope).group_by(model.id, model.name, model.code).order_by(model.code))
+        return [(i, f"{name}（{n}）") for i, name, n in rows]
+
+    return {"districts": districts, "industries": used(Industry, Demand.industry_id),
+            "fields": used(TechField, Demand.tech_field_id)}
 
 
 @bp.get("/")
