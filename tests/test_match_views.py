@@ -237,3 +237,18 @@ def test_enterprise_contact_is_masked_until_accepted_and_the_read_is_audited(cli
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "view_contact",
                                                       AuditEvent.entity == "match")).all()
     assert [e.entity_id for e in events] == [world.dh_whu]
+
+
+def test_period_filter_and_times_are_beijing_days(client, world, session):
+    from datetime import UTC, datetime
+
+    match = session.get(Match, world.dh_whu)
+    match.created_at = datetime(2026, 1, 1, 20, 30, tzinfo=UTC)  # 2026-01-02 04:30 in Wuhan
+    match.events[0].at = match.created_at
+    session.commit()
+    login(client, "dhadmin")
+    text = client.get("/matches?start=2026-01-02&end=2026-01-02").get_data(as_text=True)
+    assert "共 1 条" in text and "李涂层" in text
+    text = client.get("/matches?start=2025-12-01&end=2026-01-01").get_data(as_text=True)
+    assert "共 0 条" in text
+    assert "2026-01-02 04:30" in client.get(f"/matches/{world.dh_whu}").get_data(as_text=True)

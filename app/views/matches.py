@@ -8,10 +8,10 @@ view only commits and re-renders the form with the message next to the field whe
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
@@ -51,8 +51,31 @@ QUEUE_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 #: After these statuses the expert's campus liaison may read the enterprise's contact (audited).
 CONTACT_STATUSES = ("accepted", "introduced", "negotiating", "signed")
+#: Button labels where the page says it more politely than the state machine.
+BUTTON_LABELS = {"decline": "婉拒"}
+#: Pages show Beijing time; the database stores UTC.
+CST = timezone(timedelta(hours=8))
 ACTION_STYLES = {"accept": "success", "decline": "outline-danger", "introduce": "primary",
                  "negotiate": "primary", "sign": "success", "close": "outline-secondary"}
+
+
+def local_time(value: datetime | None) -> datetime | None:
+    """Return a stored UTC time as naive Beijing time for pages and exports."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(CST).replace(tzinfo=None)
+
+
+def cst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Format a stored UTC time in Beijing time ('' for None); a Jinja filter."""
+    local = local_time(value)
+    return local.strftime(fmt) if local else ""
+
+
+def _labels() -> dict[str, str]:
+    return {t.action: t.label for t in wf.MATCH_TRANSITIONS} | BUTTON_LABELS
 
 
 def match_scope(user: Any):
@@ -107,11 +130,13 @@ def _filtered(args: Any):
     if institution:
         stmt = stmt.where(Expert.institution_id == institution)
     start, end = _day(args.get("start")), _day(args.get("end"))
+    # the dates are Beijing days; compare with UTC bounds as stored
     if start:
-        stmt = stmt.where(Match.created_at >= datetime.combine(start, time.min, UTC))
+        stmt = stmt.where(Match.created_at >= datetime.combine(start, time.min, CST)
+                          .astimezone(UTC))
     if end:
         stmt = stmt.where(Match.created_at < datetime.combine(end + timedelta(days=1), time.min,
-                                                                UTC))
+                                                                CST).astimezone(UTC))
     return stmt
 
 
@@ -159,7 +184,8 @@ def _export(session: Session, stmt):
     rows = [(mt.demand.code, mt.demand.title, mt.demand.enterprise.name, mt.demand.district.name,
              mt.expert.name, mt.expert.institution.name, STATUS_LABELS.get(mt.status, mt.status),
              round(mt.score, 4) if mt.score is not None else "", mt.contract_amount,
-             mt.reason, mt.created_at, mt.updated_at) for mt in session.scalars(stmt)]
+             mt.reason, local_time(mt.created_at), local_time(mt.updated_at))
+            for mt in session.scalars(stmt)]
     return xlsx_response(rows_to_xlsx(headers, rows, "对接"), "对接列表.xlsx")
 
 
@@ -181,8 +207,7 @@ def _queue(session: Session, tab: str, errors: dict[int, dict[str, str]] | None 
     return render_template(
         "matches/campus_queue.html", page=page, tab=tab, tabs=QUEUE_TABS, counts=counts,
         actions=actions, notes=notes, errors=errors or {}, values=values or {},
-        action_styles=ACTION_STYLES,
-        labels={t.action: t.label for t in wf.MATCH_TRANSITIONS}), status
+        action_styles=ACTION_STYLES, labels=_labels()), status
 
 
 def _proposal_notes(session: Session, match_ids: list[int]) -> dict[int, str]:
@@ -236,7 +261,7 @@ def _detail(session: Session, match: Match, errors: dict[str, str] | None = None
         actions=wf.match_actions(session, current_user, match), errors=errors or {},
         values=values or {}, open_action=open_action, demand_visible=demand_visible,
         action_styles=ACTION_STYLES, status_labels=STATUS_LABELS,
-        labels={t.action: t.label for t in wf.MATCH_TRANSITIONS}), status
+        labels=_labels()), status
 
 
 @bp.get("/<int:match_id>")
@@ -275,10 +300,15 @@ def act(match_id: int, action: str):
                           {match.id: {**values, "action": action}}, status)
         return _detail(session, match, errors, values, status, open_action=action)
     session.commit()
-    label = {t.action: t.label for t in wf.MATCH_TRANSITIONS}.get(
-        wf.MATCH_ACTION_ALIASES.get(action, action), action)
+    label = _labels().get(wf.MATCH_ACTION_ALIASES.get(action, action), action)
     flash(f"已{label}：{match.demand.title} — {match.expert.name}"
           f"（当前状态：{STATUS_LABELS.get(match.status, match.status)}）。", "success")
     if back == "queue":
         return redirect(url_for("matches.campus_queue", tab=request.form.get("tab", "pending")))
     return redirect(url_for("matches.detail", match_id=match.id))
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the `cst_fmt` filter (Beijing time, optional format)."""
+    app.register_blueprint(bp)
+    app.jinja_env.filters["cst_fmt"] = cst
