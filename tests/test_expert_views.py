@@ -184,15 +184,24 @@ def test_edit_saves_items_refreshes_tokens_and_bumps_the_version(client, world, 
                                                     AuditEvent.action == "update")).one()
 
 
-def test_add_and_remove_item_rows_do_not_save(client, world, session):
+def test_add_and_remove_item_rows(client, world, session):
     login(client, "whuliaison")
     url = f"/experts/{world.whu_expert}/edit"
     text = client.post(url, data=_form(op="add_item")).get_data(as_text=True)
     assert text.count('name="item_title"') == 3
+    # a freshly added row left empty is ignored on save, whatever its type select says
+    data = _form()
+    data.update({k: [*v, extra] for (k, v), extra in zip(
+        ((k, data[k]) for k in ("item_kind", "item_title", "item_year", "item_text")),
+        ("project", "", "", ""), strict=True)})
+    resp = client.post(url, data=data)
+    assert resp.status_code == 302
+    session.expire_all()
+    assert len(session.get(Expert, world.whu_expert).items) == 2
     text = client.post(url, data=_form(op="remove_item-0")).get_data(as_text=True)
     assert text.count('name="item_title"') == 1 and "激光熔覆耐磨涂层制备" not in text
     session.expire_all()
-    assert len(session.get(Expert, world.whu_expert).items) == 1  # as the factory wrote it
+    assert len(session.get(Expert, world.whu_expert).items) == 2  # removing a row is not a save
 
 
 def test_duplicate_name_in_the_institution_is_refused(client, world, session):

@@ -304,8 +304,8 @@ def validate(session: Session, form: dict[str, Any], items: list[dict[str, str]]
         errors["items"] = f"成果最多 {MAX_ITEMS} 项。"
     this_year = date.today().year
     for n, item in enumerate(items):
-        if not any(item.values()):
-            continue  # an empty row is ignored
+        if not (item["title"] or item["year"] or item["text"]):
+            continue  # an empty row is ignored (its type select always has a value)
         if item["kind"] not in ITEM_KIND_LABELS:
             errors[f"items-{n}-kind"] = "请选择类型。"
         if not item["title"]:
