@@ -235,6 +235,7 @@ def test_check_endpoint_returns_hints_with_their_fields(client, world):
     assert 'data-field="goals"' in page and "预期目标缺少可衡量的指标" in page
     assert 'data-field="investment"' in page
     assert "<html" not in page  # a fragment for htmx
+    assert 'id="check-summary"' in page and 'hx-swap-oob="true"' in page  # phone summary
     page = text(client.post("/demands/check", data={**GOOD, "tech_field_id": world["field"]}))
     assert 'data-verdict="specific"' in page and "预期目标缺少可衡量的指标" not in page
     assert client.post("/demands/check", data={}).status_code == 200

@@ -437,7 +437,7 @@ def check():
     """Return the effectiveness hints and similar demands for the form as typed (htmx)."""
     session = get_session()
     report = _check(session, request.form, _int(request.form.get("demand_id")))
-    return render_template("demands/_check.html", check=report, labels=FIELD_LABELS)
+    return render_template("demands/_check.html", check=report, labels=FIELD_LABELS, oob=True)
 
 
 # --- 需求详情 ---------------------------------------------------------------------------------
