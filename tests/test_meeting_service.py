@@ -128,7 +128,9 @@ def test_replan_keeps_locked_session_placement_and_seat(session, world, admin):
                                                   if i.kind == "expert"},
             {(s.demand_id, s.expert_id, s.slot, s.table_no) for s in s1.slots})
     moved_demand = s2.demands[0].demand_id
+    s3_before = {sd.demand_id for sd in s3.demands}
     M.move_demand(session, admin, meeting, moved_demand, s3.id)
+    assert all(sd.locked for sd in s2.demands) and all(sd.locked for sd in s3.demands)
     seat = next(i for i in s3.invitations if i.kind == "expert")
     M.set_lock(session, admin, meeting, "seat", seat.id, True)
     seat_expert, s3_id = seat.expert_id, s3.id
@@ -143,7 +145,8 @@ def test_replan_keeps_locked_session_placement_and_seat(session, world, admin):
             {i.expert_id for i in s1.invitations if i.kind == "expert"},
             {(s.demand_id, s.expert_id, s.slot, s.table_no) for s in s1.slots}) == kept
     assert s3_id in by_id
-    assert moved_demand in {sd.demand_id for sd in by_id[s3_id].demands}
+    # the edited session keeps its own demands plus the moved one (the edit is not undone)
+    assert {sd.demand_id for sd in by_id[s3_id].demands} == s3_before | {moved_demand}
     assert next(sd for sd in by_id[s3_id].demands if sd.demand_id == moved_demand).locked
     assert seat_expert in {i.expert_id for i in by_id[s3_id].invitations if i.kind == "expert"}
     placed = [sd.demand_id for ms in meeting.sessions for sd in ms.demands]
@@ -169,6 +172,20 @@ def test_edits_refuse_locked_sessions_and_limits(session, world, admin):
     for ms in meeting.sessions:
         if ms.id == s2.id:
             assert removed not in {i.expert_id for i in ms.invitations if i.kind == "expert"}
+
+
+def test_replan_error_names_sessions_and_changes_nothing(session, world, admin):
+    meeting = plan(session, admin)
+    s1, s2, s3 = meeting.sessions
+    for sd in list(s1.demands)[:2]:
+        M.move_demand(session, admin, meeting, sd.demand_id, s3.id)  # s3 now holds 5 > 4
+    session.commit()
+    before = M.counts(session)
+    with pytest.raises(DomainError) as err:
+        M.replan(session, admin, meeting)
+    assert f"第{s3.seq}场" in err.value.message and "K" not in err.value.message
+    assert "最多需求数调到 5" in err.value.message
+    assert M.counts(session) == before
 
 
 def test_move_expert_locks_the_seat_and_rebuilds_timetables(session, world, admin):

@@ -14,6 +14,7 @@ demand to its session; a locked expert seat keeps an expert in a session.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -650,8 +651,14 @@ def _solve(ctx: _Context, locks: PlanLocks, conflicts: Sequence[tuple[int, str]]
     return plan, assignment
 
 
-def _planning_error(exc: PlanningError) -> DomainError:
+def _planning_error(exc: PlanningError,
+                    meeting: MatchmakingMeeting | None = None) -> DomainError:
     field = ERROR_FIELDS.get(exc.code, "_form")
+    message = exc.message
+    if meeting is not None:  # the planner names saved sessions by key: say 第N场 instead
+        for ms in meeting.sessions:
+            message = re.sub(rf"(?<![A-Za-z0-9]){key_of(ms)}(?![0-9])", f"第{ms.seq}场", message)
+        exc = PlanningError(message, exc.code)
     if exc.code == "limits" and "请把场次数" in exc.message:
         field = "n_sessions"  # "10 项需求分成 2 场无法满足…：请把场次数调到 4–5 之间"
     elif exc.code == "limits" and "专家" in exc.message:
@@ -743,7 +750,7 @@ def replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> list[str
     try:
         plan, assignment = _solve(ctx, locks, conflicts, seats_by_key)
     except PlanningError as exc:
-        raise _planning_error(exc) from None
+        raise _planning_error(exc, meeting) from None
     # Seats inside a locked session are kept by the solver (as locks) and by _apply_plan.
     _apply_plan(session, ctx, plan, assignment)
     meeting.status = "planned"
@@ -756,6 +763,17 @@ def _session_of(meeting: MatchmakingMeeting, session_id: int) -> MeetingSession:
         if ms.id == session_id:
             return ms
     raise NotFound("分场不存在。")
+
+
+def _pin(ms: MeetingSession) -> None:
+    """Lock the placements of a session edited by hand, so that a re-plan keeps its demands.
+
+    Without this, a re-plan would rebuild the session around the one moved demand (the
+    planner seeds a session with its pinned demands and regroups the rest by topic), which
+    would look as if the organiser's edit had been undone.
+    """
+    for sd in ms.demands:
+        sd.locked = True
 
 
 def _unlocked(ms: MeetingSession) -> None:
@@ -781,6 +799,8 @@ def move_demand(session: Session, user: Any, meeting: MatchmakingMeeting, demand
     source.demands.remove(row)
     moved = SessionDemand(demand_id=demand_id, locked=True)
     target.demands.append(moved)
+    _pin(source)
+    _pin(target)
     session.flush()
     _refresh(session, context_for(session, meeting), [source, target])
     return moved
@@ -824,6 +844,7 @@ def move_expert(session: Session, user: Any, meeting: MatchmakingMeeting, invita
     _per_expert_limit(meeting, inv.expert_id, target)
     moved = Invitation(kind="expert", expert_id=inv.expert_id, affinity=inv.affinity, locked=True)
     target.invitations.append(moved)
+    _pin(target)
     session.flush()
     _refresh(session, context_for(session, meeting), [source, target])
     return moved
@@ -866,6 +887,7 @@ def add_expert(session: Session, user: Any, meeting: MatchmakingMeeting, session
     inv = Invitation(kind="expert", expert_id=expert_id, affinity=cand.get(expert_id),
                      locked=True)
     ms.invitations.append(inv)
+    _pin(ms)
     session.flush()
     _refresh(session, context_for(session, meeting), [ms])
     return inv

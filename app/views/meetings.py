@@ -234,7 +234,8 @@ def move_demand(meeting_id: int, demand_id: int):
         flash("请选择目标分场。", "danger")
         return _back(meeting_id)
     return _act(meeting_id, lambda s, m: M.move_demand(s, current_user, m, demand_id, to),
-                "需求已移到目标分场，并已锁定在该分场。", f"session-{to}")
+                "需求已移到目标分场；这两个分场的需求位置已锁定，重新分场时保持不变。",
+                f"session-{to}")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/move")
@@ -246,7 +247,7 @@ def move_expert(meeting_id: int, invitation_id: int):
         flash("请选择目标分场。", "danger")
         return _back(meeting_id)
     return _act(meeting_id, lambda s, m: M.move_expert(s, current_user, m, invitation_id, to),
-                "专家已移到目标分场，并已锁定席位。", f"session-{to}")
+                "专家已移到目标分场；席位和该分场的需求位置已锁定。", f"session-{to}")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/remove")
@@ -267,7 +268,7 @@ def add_expert(meeting_id: int, session_id: int):
         return _back(meeting_id, f"session-{session_id}")
     return _act(meeting_id,
                 lambda s, m: M.add_expert(s, current_user, m, session_id, expert_id),
-                "已添加专家并锁定席位。", f"session-{session_id}")
+                "已添加专家；席位和该分场的需求位置已锁定。", f"session-{session_id}")
 
 
 @bp.post("/<int:meeting_id>/sessions/<int:session_id>/title")
