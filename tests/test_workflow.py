@@ -190,7 +190,7 @@ MATCH_ILLEGAL = [
     ([], "sign", Conflict, "不能签约"),
     (["accept"], "accept", Conflict, "当前状态「已接受」不能接受"),
     (["accept"], "decline", Conflict, "不能拒绝"),
-    (["decline"], "close", Conflict, "当前状态「已拒绝」不能关闭"),
+    (["decline"], "close", Conflict, "当前状态「已婉拒」不能关闭"),
     (["accept", "introduce", "negotiate", "sign"], "close", Conflict, "当前状态「已签约」"),
 ]
 

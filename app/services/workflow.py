@@ -47,17 +47,17 @@ DEMAND_STATUS_LABELS = {
     "submitted": "待审核",
     "returned": "已退回",
     "published": "已发布",
-    "matched": "已推荐专家",
+    "matched": "已对接",
     "closed": "已关闭",
 }
 MATCH_STATUS_LABELS = {
     "proposed": "待高校确认",
     "accepted": "已接受",
-    "declined": "已拒绝",
+    "declined": "已婉拒",
     "introduced": "已引荐",
     "negotiating": "洽谈中",
     "signed": "已签约",
-    "closed": "已关闭",
+    "closed": "已结束",
 }
 
 LIAISON = ("district_liaison",)
