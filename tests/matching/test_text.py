@@ -64,3 +64,14 @@ def test_expert_tokens_weights_fields_above_summary() -> None:
     assert tokens.count("w:碳纤维") > tokens.count("w:材料")
     assert "w:复合材料" in tokens
     assert "c:张" not in tokens  # the name line contributes words only
+
+
+@pytest.mark.parametrize("sample", ["的 了", "我公司 需求 研发", "我公司技术需求：", "的。了！中"])
+def test_text_of_stopwords_only_has_no_tokens(sample: str) -> None:
+    # Without the rule, c:的 / b:研发 would be kept and match nearly every expert.
+    assert text.analyze(sample) == []
+
+
+def test_single_meaningful_character_is_kept() -> None:
+    assert {"w:锂", "c:锂"} <= set(text.analyze("锂"))
+    assert "c:的" in text.analyze("锂的")  # stop characters stay next to a real word
