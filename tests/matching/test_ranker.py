@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from matching.ranker import EmptyQueryError, ExpertRanker
+from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex
 from matching.records import ExpertDoc, ItemDoc
 from matching.text import analyze, expert_tokens
 
@@ -168,3 +170,107 @@ def test_evaluate_script_smoke(tmp_path: Path) -> None:
     assert last["ndcg@10"] == pytest.approx(0.5)  # D1 found first, D2's expert is not listed
     assert last["mrr"] == pytest.approx(0.5) and last["recall@10"] == pytest.approx(0.5)
     assert (tmp_path / "run.tsv").read_text().splitlines()[1].startswith("D1\tE1\t1\t")
+
+
+def reference_scores(docs: list[ExpertDoc], query: list[str], max_df: float = 1.0) -> np.ndarray:
+    """Score every expert straight from the stored tokens, without any index (default params)."""
+    counts = [Counter(d.tokens) for d in docs]
+    known = set().union(*counts, *(item.tokens for d in docs for item in d.items))
+    n, n_text = len(docs), sum(1 for c in counts if c)
+    df = Counter(t for c in counts for t in c)
+    cf = Counter()
+    for c in counts:
+        cf.update(c)
+    total = sum(cf.values())
+    q = sorted({t for t in query if t in known})
+    kept = [t for t in q if df[t] <= max_df * n_text]
+    q = kept if any(df[t] for t in kept) else q
+    tw = {t: {"w": 1.0, "c": 1.5, "b": 1.0}[t[0]] for t in q}
+    idf = {t: math.log((1 + n) / (1 + df[t])) + 1 for t in set(df) | set(q)}
+    a, b = np.zeros(n), np.zeros(n)
+    for i, c in enumerate(counts):
+        norm = math.sqrt(sum(((1 + math.log(f)) * idf[t]) ** 2 for t, f in c.items())) or 1.0
+        q_norm = math.sqrt(sum((tw[t] * idf[t]) ** 2 for t in q))
+        a[i] = sum(tw[t] * idf[t] * (1 + math.log(c[t])) * idf[t] for t in q if c[t])
+        a[i] /= norm * q_norm
+        length = sum(c.values())
+        b[i] = sum(tw[t] * math.log(1 + c[t] / (200 * max(cf[t], 0.5) / total)) for t in q)
+        b[i] += sum(tw.values()) * math.log(200 / (length + 200))
+    has_text = np.array([bool(c) for c in counts])
+    score = 0.5 * (a - a[has_text].mean()) / a[has_text].std()
+    score += 0.5 * (b - b[has_text].mean()) / b[has_text].std()
+    score[~has_text] = score[has_text].min() - 1.0
+    return score
+
+
+@pytest.mark.parametrize("query", ["锂离子电池正极材料的改性", "污水处理与机器人", "电池"])
+@pytest.mark.parametrize("max_df", [1.0, 0.4])
+def test_scores_match_a_direct_computation(
+    docs: list[ExpertDoc], query: str, max_df: float
+) -> None:
+    # The ranker gets z statistics in closed form from the touched experts only; this
+    # recomputes every expert's cosine and query likelihood the slow way.
+    tokens = analyze(query)
+    got = ExpertRanker(max_df=max_df).fit(docs).scores(tokens)
+    np.testing.assert_allclose(got, reference_scores(docs, tokens, max_df), rtol=1e-5, atol=1e-5)
+
+
+def test_max_df_drops_tokens_found_in_most_profiles() -> None:
+    docs = [
+        ExpertDoc(id="li", tokens=("w:锂", "c:锂", "c:的")),
+        ExpertDoc(id="na", tokens=("w:钠", "c:钠", "c:的")),
+        ExpertDoc(id="k", tokens=("w:钾", "c:钾", "c:的")),
+    ]
+    query = ["w:锂", "c:锂", "c:的"]
+    assert [r.expert_id for r in ExpertRanker(max_df=1.0).fit(docs).rank(query)] == [
+        "li",
+        "na",
+        "k",
+    ]
+    pruned = ExpertRanker(max_df=0.5).fit(docs)
+    ranked = pruned.rank(query)
+    assert [r.expert_id for r in ranked] == ["li"]
+    assert [t for t, _ in ranked[0].terms] == ["锂"]
+    # Only common tokens known: they are scored rather than leaving the query empty.
+    assert len(pruned.rank(["w:钙", "c:的"])) == 3
+    with pytest.raises(ValueError, match="max_df"):
+        ExpertRanker(max_df=0.0).fit(docs)
+
+
+@pytest.mark.parametrize("query", ["的 了", "我公司 需求 研发"])
+def test_stopword_only_query_raises(ranker: ExpertRanker, query: str) -> None:
+    with pytest.raises(EmptyQueryError):
+        ranker.rank(analyze(query))
+    with pytest.raises(EmptyQueryError):
+        ranker.scores(analyze(query))
+    # Tokens stored before analyze() dropped such texts: characters without any word.
+    with pytest.raises(EmptyQueryError):
+        ranker.rank(["c:的", "c:了", "b:研发"])
+
+
+def test_single_character_query(ranker: ExpertRanker) -> None:
+    ranked = ranker.rank(analyze("锂"))
+    assert [r.expert_id for r in ranked] == [1]
+    assert ranked[0].terms[0][0] == "锂"
+
+
+def test_scores_and_rank_agree_with_filters_and_semantic(ranker: ExpertRanker) -> None:
+    q = analyze("离子电池负极材料")
+    scores = ranker.scores(q)
+    ranked = ranker.rank(q, top=10)
+    assert [r.score for r in ranked] == pytest.approx([scores[r.expert_id - 1] for r in ranked])
+    assert [r.expert_id for r in ranker.rank(q, exclude_ids=[4], institution_id=10)] == [1]
+    sem = np.array([0.1, 0.2, 0.3, 0.4, np.nan])
+    fused = ranker.rank(q, top=10, semantic_scores=sem, semantic_weight=0.5)
+    assert {r.expert_id for r in fused} == {1, 2, 3, 4}  # semantic scores reach unmatched ones
+
+
+def test_token_index_grows_and_skips_unknown_tokens() -> None:
+    vocabulary: dict[str, int] = {"b": 0}
+    index = TokenIndex.build([["a", "b", "a"], [], ["c"]], vocabulary, grow=True)
+    assert vocabulary == {"b": 0, "a": 1, "c": 2}
+    assert index.counts.toarray().tolist() == [[1, 2, 0], [0, 0, 0], [0, 0, 1]]
+    assert index.lengths.tolist() == [3, 0, 1]
+    other = TokenIndex.build([["x", "c", "c"], ["y"]], vocabulary, grow=False)
+    assert other.counts.toarray().tolist() == [[0, 0, 2], [0, 0, 0]]
+    assert other.lengths.tolist() == [2, 0] and len(vocabulary) == 3
