@@ -35,10 +35,20 @@ logconfig_dict = {
 
 
 def post_fork(server, worker):  # noqa: ANN001
-    """Start per-worker services (index watcher, encoder) only after the fork."""
-    from flask import current_app  # noqa: F401
+    """Start per-worker services (encoder, embedding watcher) only after the fork.
 
+    The master (preload_app) never loads or runs the encoder: a process that has encoded with
+    several OpenMP threads cannot fork safely (docs/semantic.md).
+    """
     app = worker.app.wsgi()
     hook = app.extensions.get("post_fork")
+    if hook:
+        hook()
+
+
+def worker_exit(server, worker):  # noqa: ANN001
+    """Let the worker's embedding job end its current batch before the worker goes."""
+    app = worker.app.wsgi()
+    hook = app.extensions.get("worker_exit")
     if hook:
         hook()

@@ -45,13 +45,19 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "embedding"
 #: Experts read, encoded and written per transaction (their items go with them).
-EXPERTS_PER_BATCH = 32
+#: Small enough that a batch (with ~5 items per expert) ends within seconds, so a worker that is
+#: shutting down can wait for it.
+EXPERTS_PER_BATCH = 8
 DEMANDS_PER_BATCH = 64
 SEPARATOR = "；"
 
 
 class JobBusy(RuntimeError):
     """Another process holds the embedding lock."""
+
+
+class _Stopped(Exception):
+    """The stop event was set between two batches."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +266,7 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
     try:
         for chunk in _chunks(expert_ids, EXPERTS_PER_BATCH):
             if stop is not None and stop.is_set():
-                raise InterruptedError("stopped")
+                raise _Stopped
             # Read, then encode outside any transaction (it takes a while), then write.
             with db.Session() as session:
                 texts = read_experts(session, chunk)
@@ -281,7 +287,7 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
                 bump_version(session, EXPERTS)
         for chunk in _chunks(demand_ids, DEMANDS_PER_BATCH):
             if stop is not None and stop.is_set():
-                raise InterruptedError("stopped")
+                raise _Stopped
             with db.Session() as session:
                 rows = read_demands(session, chunk)
             vectors = encoder.encode_queries([t for _i, _k, t in rows]) if rows else []
@@ -294,12 +300,17 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
             if progress:
                 progress(done, pending.total)
     except BaseException as exc:
+        stopped = isinstance(exc, _Stopped)
         with db.Session.begin() as session:
             if unbumped:
-                bump_version(session, EXPERTS)  # keep what was written
-            record(session, status="failed", finished_at=utcnow(),
-                   message=f"中断：{type(exc).__name__}: {exc}"[:500])
-        raise
+                bump_version(session, EXPERTS)  # publish what was written
+            record(session, status="stopped" if stopped else "failed", finished_at=utcnow(),
+                   message=("已停止（进程退出），下次启动继续" if stopped
+                            else f"失败：{type(exc).__name__}: {exc}")[:500])
+        if not stopped:
+            raise
+        return EmbeddingResult(job_id, n_experts, n_items, n_demands, skipped,
+                               time.perf_counter() - started)
     seconds = time.perf_counter() - started
     with db.Session.begin() as session:
         record(session, status="done", total=max(done, pending.total), finished_at=utcnow(),

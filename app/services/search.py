@@ -451,6 +451,8 @@ def init_app(app: Flask) -> None:
         h.load_encoder()
 
     app.extensions["post_fork"] = after_fork
+    # a worker that exits lets the embedding job finish its batch and record "stopped"
+    app.extensions["worker_exit"] = lambda: h.stop_watcher(timeout=20.0)
     probes = app.extensions.setdefault("health_probes", {})
     probes["semantic"] = lambda: semantic_state(app)
     probes["embedding"] = lambda: embedding_state(app, get_session())

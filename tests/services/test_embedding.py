@@ -162,6 +162,15 @@ def test_a_row_edited_during_encoding_is_not_overwritten(sem_app, sem_session, b
     assert result.experts == 3 and fake.calls[-1] == ("passage", 3 + 4)
 
 
+def test_stop_event_ends_the_job_between_batches(sem_app, sem_session, battery):
+    stop = threading.Event()
+    stop.set()
+    result = embedding.run(sem_app.extensions["db"], FakeEncoder(), stop=stop)
+    assert result.experts == 0
+    assert sem_session.get(BackgroundJob, result.job_id).status == "stopped"
+    assert embedding.count_pending(sem_session, FakeEncoder.model_id).experts == 3
+
+
 def test_fused_ranking_explains_and_marks_experts_without_vectors(sem_app, sem_session,
                                                                   battery):
     right, wrong, other = battery
