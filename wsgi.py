@@ -2,8 +2,8 @@
 
 With --preload this module runs once in the master: jieba is initialised and the matching index is
 built before the workers fork, so they share it copy-on-write. The sentence encoder is loaded in
-each worker after the fork (never here: a process that has run it with several threads cannot
-fork safely).
+each worker after the fork, together with the worker's embedding watcher (never here: a process
+that has run it with several threads cannot fork safely). See docs/semantic-service.md.
 """
 
 import logging

@@ -150,7 +150,9 @@ def build_snapshot(session: Session, progress: Callable[[int, int], None] | None
     if any(b is not None for b in blobs):
         vectors = bytes_to_matrix(blobs, E5_DIM)
         if any(b is not None for b in item_blobs):
-            item_vectors = bytes_to_matrix(item_blobs, E5_DIM)
+            # float16 in memory: only the few items of each shown expert are scored, and items
+            # outnumber experts about five to one (768 bytes per item instead of 1,536)
+            item_vectors = bytes_to_matrix(item_blobs, E5_DIM).astype(np.float16)
     demand_rows = session.execute(
         select(Demand.id, Demand.tokens).where(Demand.status != "draft").order_by(Demand.id)
     ).all()
@@ -375,7 +377,7 @@ def _closest_item(snap: Snapshot, row: int, qvec: np.ndarray | None) -> str | No
     hi = int(np.searchsorted(snap.item_owner, row, side="right"))
     if hi <= lo:
         return None
-    cos = snap.item_vectors[lo:hi] @ np.asarray(qvec, dtype=np.float32)
+    cos = snap.item_vectors[lo:hi].astype(np.float32) @ np.asarray(qvec, dtype=np.float32)
     if np.all(np.isnan(cos)):
         return None
     return snap.item_titles[lo + int(np.nanargmax(cos))]
