@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from matching import text as mtext
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
-from matching.ranker import EmptyQueryError, ExpertRanker, zscore
+from matching.ranker import EmptyQueryError, ExpertRanker
 from matching.records import DemandDoc, ExpertDoc, ItemDoc, RankedExpert
 from matching.semantic import E5_DIM, bytes_to_matrix, bytes_to_vector
 from matching.similar import DemandIndex
@@ -75,8 +75,8 @@ class Snapshot:
 class Hit:
     """A ranked expert with its explanation, ready for a page or the API.
 
-    ``semantic``: the semantic part carried this expert, i.e. its weighted semantic z-score is
-    positive and at least as large as its weighted lexical z-score (pages show 语义相近).
+    ``semantic``: the semantic part carried this expert: it is listed, but the lexical ranking
+    alone (same filters, same ``top``) would not have listed it (pages show 语义相近).
     ``vector_pending``: the semantic signal is on but this expert has no vector yet, so it was
     ranked on words alone. ``semantic_item_title``: the item closest in meaning to the demand.
     """
@@ -344,11 +344,14 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
         )
     except EmptyQueryError as exc:
         raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
-    z_sem = None
+    lexical_ids: set[int] | None = None
     if sem_scores is not None and weight > 0:
-        # the same z-score the ranker fused with, to tell which part carried each expert
-        known = ~np.isnan(sem_scores) & snap.ranker.has_text_
-        z_sem = zscore(np.where(known, sem_scores, 0.0), known)
+        # The semantic part carried an expert when words alone would not have listed it: at
+        # w = 0.75 the semantic share outweighs the lexical one for nearly every top expert,
+        # so comparing shares would put 语义相近 on every line.
+        lexical_ids = {int(r.expert_id) for r in snap.ranker.rank(
+            tokens, top=top, field_id=field_id, institution_id=institution_id,
+            academician_only=academician_only, exclude_ids=exclude_ids)}
     id_index = {int(e): i for i, e in enumerate(snap.expert_ids)}
     hits = []
     for r in ranked:
@@ -356,10 +359,8 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
         has_vector = snap.vectors is not None and not bool(np.isnan(snap.vectors[row, 0]))
         semantic = False
         sem_item = None
-        if z_sem is not None and has_vector:
-            # fused = (1 - w) z_lex + w z_sem: the semantic part carries the expert when its
-            # share is positive and not smaller than the lexical share.
-            semantic = bool(z_sem[row] > 0 and 2.0 * weight * z_sem[row] >= r.score)
+        if lexical_ids is not None and has_vector:
+            semantic = int(r.expert_id) not in lexical_ids
             sem_item = _closest_item(snap, row, qvec)
         hits.append(Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
                         best_item_title=r.best_item_title, semantic=semantic,

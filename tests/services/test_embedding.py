@@ -181,12 +181,17 @@ def test_fused_ranking_explains_and_marks_experts_without_vectors(sem_app, sem_s
     sem_session.commit()
     with sem_app.test_request_context():
         hits, snap = search.rank_text(sem_session, "锂电池热失控的早期预警", top=3)
+        first, _ = search.rank_text(sem_session, "锂电池热失控的早期预警", top=1)
         water, _ = search.rank_text(sem_session, "污水处理", top=3)
     assert snap.n_embedded == 2
     by_id = {h.expert_id: h for h in hits}
     assert hits[0].expert_id == right.id  # lexically, the 早期预警 distractor wins
-    assert by_id[right.id].semantic and not by_id[right.id].vector_pending
-    assert by_id[right.id].semantic_item_title in ("动力电池安全", "储能系统故障预警")
+    assert not any(h.semantic for h in hits)  # in the top 3, words alone list them too
+    # in the top 1, only the semantic part brings the right expert
+    assert first[0].expert_id == right.id and first[0].semantic
+    assert not first[0].vector_pending
+    assert first[0].semantic_item_title in ("动力电池安全", "储能系统故障预警")
+    assert by_id[right.id].semantic_item_title == first[0].semantic_item_title
     assert other.id not in by_id  # no vector and no shared word: not a candidate
     assert water[0].expert_id == other.id  # without a vector it is still ranked, on words
     assert water[0].vector_pending and not water[0].semantic
