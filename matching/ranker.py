@@ -10,7 +10,6 @@ beyond a few vector passes.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -738,17 +737,32 @@ def _fold_terms(
             shares[key] = shares.get(key, 0.0) + value
     # Pairs first, so that a single character can fold into a pair kept on its own.
     pending.sort(key=lambda tv: tv[0][0] != "b")
-    # Candidate owners, longest first (ties in insertion order), kept sorted as keys are added.
-    order = sorted(shares, key=len, reverse=True)
-    neg_lengths = [-len(w) for w in order]
+    # A character or pair goes to the longest key containing it (ties: the earliest key), keys
+    # added on the way included. owners maps each 1- and 2-character substring of the keys to
+    # (-length, insertion index, key) of its owner so far: a dict lookup instead of a scan.
+    owners: dict[str, tuple[int, int, str]] = {}
+
+    def claim(key: str, index: int) -> None:
+        rank = (-len(key), index, key)
+        for size in (1, 2):
+            for i in range(len(key) - size + 1):
+                sub = key[i : i + size]
+                current = owners.get(sub)
+                if current is None or rank < current:
+                    owners[sub] = rank
+
+    for index, key in enumerate(shares):
+        claim(key, index)
     for token, value in pending:
         text = token[2:]
-        owner = next((w for w in order if text in w), None)
+        if 1 <= len(text) <= 2:
+            found = owners.get(text)
+            owner = None if found is None else found[2]
+        else:  # not made by analyze(); the plain scan in owner order
+            owner = next((w for w in sorted(shares, key=len, reverse=True) if text in w), None)
         if owner is None:
+            claim(text, len(shares))
             shares[text] = value
-            at = bisect_right(neg_lengths, -len(text))
-            order.insert(at, text)
-            neg_lengths.insert(at, -len(text))
         else:
             shares[owner] += value
     ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
