@@ -490,7 +490,8 @@ def _rank_for(session: Session, demand: Demand) -> tuple[dict[int, tuple[int, An
     snap = holder().get(session)
     tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
     try:
-        hits, snap = rank_text(session, demand.text, top=max(snap.n_experts, 1), tokens=tokens)
+        hits, snap = rank_text(session, demand.text, top=max(snap.n_experts, 1), tokens=tokens,
+                               demand=demand)
     except DomainError:  # a demand with no usable words: proposals carry no score
         return {}, list(snap.version)
     return {h.expert_id: (n, h) for n, h in enumerate(hits, 1)}, list(snap.version)

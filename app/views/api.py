@@ -560,7 +560,8 @@ def rank_for_demand(args: dict, demand_id: int):
     tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
     hits, snap = rank_text(session, demand.text, args["top"], field_id=args.get("field"),
                            institution_id=args.get("institution"),
-                           academician_only=args["academician"], tokens=tokens)
+                           academician_only=args["academician"], tokens=tokens,
+                           demand=demand)
     proposed = set(session.scalars(select(Match.expert_id).where(Match.demand_id == demand.id)))
     return _hits_out(session, hits, snap, proposed)
 

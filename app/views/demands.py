@@ -566,7 +566,7 @@ def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str
         hits, _snap = search.rank_text(
             session, demand.text, filters["top"], field_id=filters["field"],
             institution_id=filters["institution"], academician_only=filters["academician"],
-            tokens=tokens)
+            tokens=tokens, demand=demand)
     except DomainError as exc:
         return {"filters": filters, "error": exc.message, "rows": []}
     ids = [h.expert_id for h in hits]
