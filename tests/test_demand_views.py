@@ -389,3 +389,22 @@ def test_export_has_the_filtered_rows_of_all_pages(client, session, world):
     assert "东湖公开需求：光伏组件衰减检测" in titles
     assert "东湖私有需求：钠离子电池正极材料" not in titles
     assert all(r[11] == "已发布" for r in rows[1:])
+
+
+
+def test_similar_demand_names_the_expert_who_solved_it(client, session, world):
+    """A published demand matched to an expert is found at intake with that expert named."""
+    expert = f.expert(session, "钱热控", ["光伏组件衰减在线检测方法"], fields="光伏 衰减检测")
+    session.add(Match(demand_id=world["dh_published"], expert=expert, status="signed",
+                      contract_amount=80.0))
+    session.commit()
+    login(client, "hsliaison")
+    page = text(client.post("/demands/check", data={
+        "title": "光伏组件衰减检测", "problem": "光伏组件衰减检测手段缺乏"}))
+    assert "年曾对接" in page and "钱热控" in page and "已签约" in page
+    again = f.demand(session, "光伏组件衰减检测改进", "光伏组件衰减检测手段缺乏", "检出率≥95%",
+                     status="submitted", district="东湖高新区")
+    session.commit()
+    login(client, "dhadmin")
+    detail = text(client.get(f"/demands/{again.id}"))
+    assert "相似需求与历史对接" in detail and "钱热控" in detail

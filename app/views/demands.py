@@ -417,6 +417,7 @@ def _similar(session: Session, text: str, demand_id: int | None) -> list[dict[st
         select(Demand).where(Demand.id.in_([i for i, _s in found]))
         .options(selectinload(Demand.district)))}
     user = _user()
+    solved = _past_solutions(session, [i for i, _s in found])
     out = []
     for demand_id_, score in found:
         d = demands.get(demand_id_)
@@ -427,7 +428,32 @@ def _similar(session: Session, text: str, demand_id: int | None) -> list[dict[st
                     "title": d.title if visible else None,
                     "district": d.district.name if visible and d.district else None,
                     "status": d.status if visible else None,
-                    "own": d.district_id == getattr(user, "district_id", None)})
+                    "own": d.district_id == getattr(user, "district_id", None),
+                    "solutions": solved.get(d.id, []) if visible else []})
+    return out
+
+
+#: Match statuses that mean an expert took the problem on (a past solution worth showing).
+SOLVED_STATUSES = ("accepted", "introduced", "negotiating", "signed")
+
+
+def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Return, per demand, the experts who took it on: name, institution, status, year."""
+    if not demand_ids:
+        return {}
+    rows = session.execute(
+        select(Match.demand_id, Match.status, Match.updated_at, Expert.id, Expert.name,
+               Institution.name.label("institution"))
+        .join(Expert, Expert.id == Match.expert_id)
+        .join(Institution, Institution.id == Expert.institution_id)
+        .where(Match.demand_id.in_(demand_ids), Match.status.in_(SOLVED_STATUSES))
+        .order_by(Match.demand_id, Match.status.desc(), Match.id)
+    ).all()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.demand_id, []).append({
+            "expert_id": r.id, "name": r.name, "institution": r.institution,
+            "status": r.status, "year": r.updated_at.year if r.updated_at else None})
     return out
 
 
@@ -488,11 +514,12 @@ def detail(demand_id: int):
                         + [e.user_id for m in matches for e in m.events])
     actions = wf.demand_actions(session, user, demand)
     report, problems = wf.check_quality(demand)
+    similar = _similar(session, demand.text, demand.id)
     if reveal:
         session.commit()  # the audit row of a revealed contact
     return render_template("demands/detail.html", demand=demand, contact=contact,
                            matches=matches, names=names, actions=actions, report=report,
-                           problems=problems, labels=FIELD_LABELS)
+                           problems=problems, labels=FIELD_LABELS, similar=similar)
 
 
 @bp.post("/<int:demand_id>/<any(submit,publish,return,close):action>")
