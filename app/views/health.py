@@ -25,3 +25,9 @@ def show():
         except Exception as exc:  # a probe failing is a finding, not a crash of the probe
             body[key] = f"error: {type(exc).__name__}"
     return jsonify(body), status
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Answer browsers' favicon request without a 404 in the log (the pages declare no icon)."""
+    return "", 204
