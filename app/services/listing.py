@@ -91,6 +91,27 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
+def like(value: str) -> str:
+    """Return a LIKE pattern that finds ``value`` anywhere, with wildcards escaped."""
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def to_int(value: Any) -> int | None:
+    """Parse a query or form value as an integer; blank or malformed gives None."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def to_date(value: str | None) -> date | None:
+    """Parse an ISO date from a query or form value; blank or malformed gives None."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def apply_sort(stmt: Select, sort: str | None, allowed: Mapping[str, Any],
                default: str | None = None) -> tuple[Select, str]:
     """Order `stmt` by a whitelisted key; '-key' sorts descending. Return (stmt, key used).

@@ -28,13 +28,12 @@ from ..services import accounts
 from ..services.audit import audit
 from ..services.indexing import bump_version
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import like as _like
+from ..services.listing import to_int as _int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 city_only = roles_required("city_admin")
 
-
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _options(session: Session) -> dict:
@@ -131,12 +130,6 @@ def toggle_user(user_id: int):
     flash(f"已{'启用' if user.active else '停用'}用户 {user.username}。", "success")
     return redirect(request.referrer or url_for("admin.users"))
 
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 # --- API clients ------------------------------------------------------------------------

@@ -46,6 +46,9 @@ from ..security import (
 from ..services import search
 from ..services import workflow as wf
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import like as _like
+from ..services.listing import to_date as _day
+from ..services.listing import to_int as _int
 from ..services.serializers import is_public
 
 bp = Blueprint("demands", __name__, url_prefix="/demands")
@@ -70,22 +73,7 @@ FORM_FIELDS = ("title", "enterprise_name", "problem", "goals", "investment", "in
 
 
 # --- small helpers --------------------------------------------------------------------------
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def _user() -> Any:

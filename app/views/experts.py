@@ -35,6 +35,8 @@ from ..services.audit import audit
 from ..services.imports import ITEM_KIND_LABELS
 from ..services.indexing import EXPERTS, bump_version, refresh_expert_tokens
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import like as _like
+from ..services.listing import to_int as _int
 from ..services.workflow import MATCH_STATUS_LABELS, can_view_match
 from .imports import handle_upload
 
@@ -48,15 +50,6 @@ _PHONE = re.compile(r"^\+?[0-9][0-9()（）\-/转 ]{4,29}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _options(session: Session) -> dict[str, Any]:

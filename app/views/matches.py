@@ -8,7 +8,7 @@ view only commits and re-renders the form with the message next to the field whe
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
@@ -39,6 +39,9 @@ from ..security import (
 )
 from ..services import workflow as wf
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import like as _like
+from ..services.listing import to_date as _day
+from ..services.listing import to_int as _int
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
 
@@ -90,22 +93,7 @@ def match_scope(user: Any):
     return false()
 
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def _base():

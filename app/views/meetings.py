@@ -18,6 +18,8 @@ from ..services import meeting_exports as X
 from ..services import meetings as M
 from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
+from ..services.listing import like as _like
+from ..services.listing import to_int as _int
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 organisers = roles_required(*M.ORGANISER_ROLES)
@@ -26,15 +28,6 @@ SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting
          "title": MatchmakingMeeting.title}
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _options(session) -> dict:
