@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import UTC, date, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.errors import Conflict, DomainError
 from app.services import programme as P
+from app.services import programme_exports as X
 from models import (
     Assessment,
     Case,
@@ -487,3 +490,66 @@ def test_training_attendees_from_district_only(session):
     t = P.save_training(session, district_id=a.district_id, held_on=date(2022, 5, 1),
                         topic="培训", attendee_ids=[a.id], attendee_count=0)
     assert t.attendee_count == 1  # never fewer than the named attendees
+
+
+# --- years and months are Beijing time (UTC+8) -------------------------------------------------
+@pytest.mark.parametrize("year,month,lo,hi", [
+    (2023, None, datetime(2022, 12, 31, 16, tzinfo=UTC), datetime(2023, 12, 31, 16, tzinfo=UTC)),
+    (2023, 1, datetime(2022, 12, 31, 16, tzinfo=UTC), datetime(2023, 1, 31, 16, tzinfo=UTC)),
+    (2022, 12, datetime(2022, 11, 30, 16, tzinfo=UTC), datetime(2022, 12, 31, 16, tzinfo=UTC)),
+    (2024, 2, datetime(2024, 1, 31, 16, tzinfo=UTC), datetime(2024, 2, 29, 16, tzinfo=UTC)),
+])
+def test_period_bounds_are_beijing_midnights_in_utc(year, month, lo, hi):
+    assert P.period_bounds(year, month) == (lo, hi)
+    assert P.period_bounds(year, month)[0].utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize("value,local_day", [
+    (datetime(2022, 12, 31, 16, 30, tzinfo=UTC), date(2023, 1, 1)),
+    (datetime(2022, 12, 31, 15, 30, tzinfo=UTC), date(2022, 12, 31)),
+    (datetime(2022, 12, 31, 16, 30), date(2023, 1, 1)),  # naive UTC, as SQLite returns it
+])
+def test_local_date(value, local_day):
+    assert P.local_date(value) == local_day
+
+
+def test_new_year_edge_is_counted_in_beijing_time(session):
+    li = _liaison(session, "青山区", "跨年", date(2021, 1, 1))
+    ex = _expert(session)
+    after = datetime(2022, 12, 31, 16, 30, tzinfo=UTC)  # 2023-01-01 00:30 in Beijing
+    before = datetime(2022, 12, 31, 15, 30, tzinfo=UTC)  # 2022-12-31 23:30 in Beijing
+    new = _demand(session, "青山区", li, created=after, published=after)
+    old = _demand(session, "青山区", li, created=before, published=before)
+    _match(session, new, ex, "signed", 30.0, at=after)
+    _match(session, old, ex, "signed", 20.0, at=before)
+    did = li.district_id
+
+    for year, demand, month in ((2023, new, 1), (2022, old, 12)):
+        board = P.scoreboard(session, year, district_id=did, today=date(2024, 6, 1))
+        district = board.districts[0]
+        assert district.rules["demands"].actual == 1, year
+        assert district.liaisons[0].demands_published == 1, year
+        assert district.signed == 1, year
+        rows = P.drill(session, year, "rule_demands", district_id=did).rows
+        assert [r[0] for r in rows] == [demand.code]
+        assert [s.count for s in P.funnel(session, year, district_id=did)] == [1, 1, 1, 1, 1]
+        series = P.trends(session, year, district_id=did)["series"]
+        expected = [0] * 12
+        expected[month - 1] = 1
+        assert series["recorded"] == expected, year
+        assert series["published"] == expected, year
+        assert series["signed"] == expected, year
+        for metric in ("trend_recorded", "trend_published", "trend_signed"):
+            hit = P.drill(session, year, metric, district_id=did, month=month).rows
+            assert [r[0] for r in hit] == [demand.code], (year, metric)
+            other = 12 if month == 1 else 1
+            assert P.drill(session, year, metric, district_id=did, month=other).rows == []
+        ws = load_workbook(io.BytesIO(X.demands_xlsx(session, year, district_id=did))).active
+        codes = [c for row in ws.iter_rows(values_only=True) for c in row if c == demand.code]
+        assert codes == [demand.code], year
+
+    assert P.drill(session, 2023, "rule_demands", district_id=did).rows[0][6] == date(2023, 1, 1)
+    assert P.drill(session, 2022, "rule_demands", district_id=did).rows[0][6] == date(2022, 12, 31)
+    assert {2022, 2023} <= set(P.data_years(session, today=date(2024, 6, 1)))
+    signed_new = next(m for m in new.matches if m.status == "signed")
+    assert P.draft_case_from_match(session, signed_new.id).year == 2023

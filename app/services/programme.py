@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -72,6 +72,9 @@ FUNNEL_LABELS = {"recorded": "登记需求", "published": "公开发布", "match
 # Match statuses that mean the campus side accepted (or went further).
 ACCEPTED_OR_LATER = ("accepted", "introduced", "negotiating", "signed")
 FINISHED_MATCH = ("signed",)
+# Years and months are Beijing time (Asia/Shanghai, UTC+8, no DST since 1991): a demand
+# published on 1 January 00:30 there (31 December 16:30 UTC) counts for the new year.
+CST = timezone(timedelta(hours=8), "CST")
 
 
 # --- the year and its phase -----------------------------------------------------------------
@@ -121,8 +124,22 @@ class YearWindow:
         return ((self.today - self.start).days + 1) / self.days
 
     def bounds(self) -> tuple[datetime, datetime]:
-        """Return [1 Jan 00:00, next 1 Jan 00:00) as UTC datetimes for timestamp filters."""
-        return (datetime(self.year, 1, 1, tzinfo=UTC), datetime(self.year + 1, 1, 1, tzinfo=UTC))
+        """Return [1 Jan 00:00, next 1 Jan 00:00) Beijing time as UTC datetimes for filters."""
+        return period_bounds(self.year)
+
+
+def period_bounds(year: int, month: int | None = None) -> tuple[datetime, datetime]:
+    """Return [start, end) of a year (or one of its months) in Beijing time, as UTC datetimes.
+
+    The bounds are converted to UTC in Python so that the same comparison works on PostgreSQL
+    (timezone-aware columns) and SQLite (naive UTC text, which ignores the offset of a bound).
+    """
+    if month is None:
+        lo, hi = datetime(year, 1, 1, tzinfo=CST), datetime(year + 1, 1, 1, tzinfo=CST)
+    else:
+        lo = datetime(year, month, 1, tzinfo=CST)
+        hi = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CST)
+    return lo.astimezone(UTC), hi.astimezone(UTC)
 
 
 def round_half_up(x: float) -> int:
@@ -163,8 +180,20 @@ def _ts(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _in_year(value: datetime | None, year: int) -> bool:
+def local_time(value: datetime | None) -> datetime | None:
+    """Return a stored timestamp in Beijing time (the clock years and months are counted on)."""
     value = _ts(value)
+    return None if value is None else value.astimezone(CST)
+
+
+def local_date(value: datetime | None) -> date | None:
+    """Return the Beijing-time calendar day of a stored timestamp."""
+    value = local_time(value)
+    return None if value is None else value.date()
+
+
+def _in_year(value: datetime | None, year: int) -> bool:
+    value = local_time(value)
     return value is not None and value.year == year
 
 
@@ -541,10 +570,11 @@ def funnel(session: Session, year: int, *, district_id: int | None = None) -> li
 
 
 def _signed_at(m: Match) -> datetime | None:
+    """Return when the match was signed, in Beijing time (its year and month count)."""
     for e in m.events:
         if e.to_status == "signed":
-            return _ts(e.at)
-    return _ts(m.updated_at) if m.status == "signed" else None
+            return local_time(e.at)
+    return local_time(m.updated_at) if m.status == "signed" else None
 
 
 def _signed_matches(session: Session, district_ids: Sequence[int] | None,
@@ -574,9 +604,9 @@ def trends(session: Session, year: int, *, district_id: int | None = None) -> di
         stmt = stmt.where(Demand.district_id == district_id)
     for created, published in session.execute(stmt):
         if _in_year(created, year):
-            series["recorded"][_ts(created).month - 1] += 1
+            series["recorded"][local_time(created).month - 1] += 1
         if _in_year(published, year):
-            series["published"][_ts(published).month - 1] += 1
+            series["published"][local_time(published).month - 1] += 1
     ids = None if district_id is None else [district_id]
     for m in _signed_matches(session, ids, window):
         month = _signed_at(m).month - 1
@@ -598,7 +628,7 @@ def data_years(session: Session, today: date | None = None) -> list[int]:
     years = {today.year}
     for col in (Demand.created_at, Demand.published_at):
         for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()):
-            years.add(_ts(v).year)
+            years.add(local_time(v).year)
     years |= {v.year for (v,) in session.execute(select(Training.held_on))}
     years |= set(session.scalars(select(Case.year)))
     years |= set(session.scalars(select(Assessment.year)))
@@ -632,8 +662,7 @@ class DrillTable:
 def _demand_row(d: Demand) -> list[Any]:
     return [d.code, d.title, d.enterprise.name if d.enterprise else "", d.district.name,
             d.liaison.name if d.liaison else "", d.status,
-            _ts(d.created_at).date() if d.created_at else "",
-            _ts(d.published_at).date() if d.published_at else ""]
+            local_date(d.created_at) or "", local_date(d.published_at) or ""]
 
 
 DEMAND_HEADERS = ["需求编号", "需求名称", "企业", "所属区", "联络员", "状态", "登记日期",
@@ -664,14 +693,13 @@ def drill(session: Session, year: int, metric: str, *, district_id: int | None =
                           [("demand", d.id) for d in rows])
     if metric in ("trend_recorded", "trend_published", "rule_demands"):
         col = Demand.created_at if metric == "trend_recorded" else Demand.published_at
-        lo, hi = window.bounds()
+        lo, hi = period_bounds(year, month)
         stmt = select(Demand).where(col >= lo, col < hi).order_by(col, Demand.id)
         if district_id is not None:
             stmt = stmt.where(Demand.district_id == district_id)
         if liaison_id is not None:
             stmt = stmt.where(Demand.liaison_id == liaison_id)
-        rows = [d for d in session.scalars(stmt)
-                if month is None or _ts(getattr(d, col.key)).month == month]
+        rows = list(session.scalars(stmt))
         return DrillTable(title, DEMAND_HEADERS, [_demand_row(d) for d in rows],
                           [("demand", d.id) for d in rows])
     if metric == "trend_signed":
@@ -1055,7 +1083,7 @@ def draft_case_from_match(session: Session, match_id: int, *,
     else:
         parts.append(f"{ent.name}提出“{demand.title}”技术需求")
     if demand.published_at:
-        parts.append(f"于{_ts(demand.published_at):%Y年%m月%d日}在武汉科技成果转化平台公开发布")
+        parts.append(f"于{local_time(demand.published_at):%Y年%m月%d日}在武汉科技成果转化平台公开发布")
     if demand.problem:
         parts.append(f"企业面临的技术难题：{demand.problem.splitlines()[0][:120]}")
     if meeting is not None:

@@ -183,8 +183,8 @@ def demands_xlsx(session: Session, year: int, *, district_id: int | None = None)
         rows.append([n, d.code, d.title, d.enterprise.name, d.district.name,
                      d.liaison.name if d.liaison else "",
                      DEMAND_STATUS_LABELS.get(d.status, d.status),
-                     programme._ts(d.created_at).date() if d.created_at else "",
-                     programme._ts(d.published_at).date() if d.published_at else "",
+                     programme.local_date(d.created_at) or "",
+                     programme.local_date(d.published_at) or "",
                      len(d.matches), amount or ""])
     scope = _scope(session, district_id)
     return _plain(f"{year}年{scope}企业技术需求清单", DEMAND_LIST_HEADERS, rows,
