@@ -192,6 +192,11 @@ def local_date(value: datetime | None) -> date | None:
     return None if value is None else value.date()
 
 
+def today_cst() -> date:
+    """Return today's date in Beijing, whatever the server's time zone."""
+    return datetime.now(CST).date()
+
+
 def _in_year(value: datetime | None, year: int) -> bool:
     value = local_time(value)
     return value is not None and value.year == year
@@ -353,7 +358,7 @@ def _districts(session: Session, district_id: int | None) -> list[District]:
 def scoreboard(session: Session, year: int, *, district_id: int | None = None,
                today: date | None = None) -> Scoreboard:
     """Compute every rule of the notice for the year, per district and per liaison."""
-    window = YearWindow(year, today or date.today())
+    window = YearWindow(year, today or today_cst())
     districts = _districts(session, district_id)
     ids = [d.id for d in districts]
     liaisons = _district_liaisons(session, ids, year)
@@ -557,7 +562,7 @@ def _signed_amount(d: Demand) -> float:
 
 def funnel(session: Session, year: int, *, district_id: int | None = None) -> list[FunnelStage]:
     """Return the funnel of the demands recorded in the year: recorded -> ... -> signed."""
-    window = YearWindow(year, date.today())
+    window = YearWindow(year, today_cst())
     stages = {k: FunnelStage(k, 0) for k in FUNNEL_STAGES}
     for d in _cohort(session, window, district_id):
         reached = demand_stages(d)
@@ -594,7 +599,7 @@ TREND_SERIES = {"recorded": "登记需求", "published": "发布需求", "signed
 
 def trends(session: Session, year: int, *, district_id: int | None = None) -> dict[str, Any]:
     """Return twelve monthly figures per series for the year."""
-    window = YearWindow(year, date.today())
+    window = YearWindow(year, today_cst())
     lo, hi = window.bounds()
     series: dict[str, list[float]] = {k: [0] * 12 for k in TREND_SERIES}
     stmt = select(Demand.created_at, Demand.published_at).where(
@@ -624,7 +629,7 @@ def trends(session: Session, year: int, *, district_id: int | None = None) -> di
 
 def data_years(session: Session, today: date | None = None) -> list[int]:
     """Return the years the books have data for, newest first, always including this year."""
-    today = today or date.today()
+    today = today or today_cst()
     years = {today.year}
     for col in (Demand.created_at, Demand.published_at):
         for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()):
@@ -677,7 +682,7 @@ def drill(session: Session, year: int, metric: str, *, district_id: int | None =
         raise DomainError("未知的统计口径。")
     if month is not None and not 1 <= month <= 12:
         raise DomainError("月份应在 1-12 之间。")
-    window = YearWindow(year, today or date.today())
+    window = YearWindow(year, today or today_cst())
     scope = ""
     if district_id is not None:
         scope = _districts(session, district_id)[0].name
@@ -805,7 +810,7 @@ class QuotaTable:
 def quota_table(session: Session, year: int, *, on: date | None = None) -> QuotaTable:
     """Return the quota table of a year and each district's headcount on `on`."""
     if on is None:
-        today = date.today()
+        today = today_cst()
         on = today if today.year == year else date(year, 12, 31) if year < today.year \
             else date(year, 1, 1)
     rows = []
@@ -850,7 +855,7 @@ def save_quota(session: Session, year: int,
 def roster(session: Session, district_id: int, *, on: date | None = None,
            include_ended: bool = False) -> list[Liaison]:
     """Return a district's liaisons serving on `on` (or all of them, ended ones included)."""
-    on = on or date.today()
+    on = on or today_cst()
     stmt = (select(Liaison).options(selectinload(Liaison.parks), selectinload(Liaison.enterprises))
             .where(Liaison.kind == "district", Liaison.district_id == district_id)
             .order_by(Liaison.start_date, Liaison.id))
@@ -865,7 +870,7 @@ def campus_roster(session: Session, *, include_ended: bool = False) -> list[Liai
     stmt = (select(Liaison).options(selectinload(Liaison.institution))
             .where(Liaison.kind == "campus").order_by(Liaison.institution_id, Liaison.id))
     if not include_ended:
-        stmt = stmt.where(Liaison.end_date.is_(None) | (Liaison.end_date >= date.today()))
+        stmt = stmt.where(Liaison.end_date.is_(None) | (Liaison.end_date >= today_cst()))
     return list(session.scalars(stmt))
 
 
@@ -1073,7 +1078,7 @@ def draft_case_from_match(session: Session, match_id: int, *,
     liaison = demand.liaison
     meeting = _meeting_for(session, demand.id, expert.id)
     signed = _signed_at(match)
-    year = signed.year if signed else (today or date.today()).year
+    year = signed.year if signed else (today or today_cst()).year
     inst = expert.institution.name if expert.institution else ""
     expert_label = f"{inst}{expert.name}{expert.title or ''}团队"
     parts = []

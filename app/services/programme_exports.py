@@ -134,7 +134,7 @@ def roster_xlsx(session: Session, district_id: int, *, on: date | None = None,
         from ..errors import NotFound
 
         raise NotFound("区不存在。")
-    filled_on = filled_on or date.today()
+    filled_on = filled_on or programme.today_cst()
     people = programme.roster(session, district_id, on=on or filled_on)
     wb = Workbook()
     ws = wb.active
@@ -170,7 +170,7 @@ DEMAND_LIST_HEADERS = ["序号", "需求编号", "需求名称", "企业", "所�
 
 def demands_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
     """Return the list of demands recorded in the year (one district or all)."""
-    lo, hi = programme.YearWindow(year, date.today()).bounds()
+    lo, hi = programme.YearWindow(year, programme.today_cst()).bounds()
     stmt = (select(Demand).options(selectinload(Demand.matches), selectinload(Demand.enterprise),
                                    selectinload(Demand.liaison), selectinload(Demand.district))
             .where(Demand.created_at >= lo, Demand.created_at < hi)

@@ -48,9 +48,9 @@ def _own(district_id: int | None) -> None:
 
 def _year(default: int | None = None) -> int:
     try:
-        y = int(request.values.get("year") or default or date.today().year)
+        y = int(request.values.get("year") or default or P.today_cst().year)
     except ValueError:
-        y = date.today().year
+        y = P.today_cst().year
     return min(max(y, 2000), 2100)
 
 
@@ -170,7 +170,7 @@ def roster():
     return render_template("programme/roster.html", district=district, people=people,
                            districts=_districts(session) if _is_city() else [],
                            include_ended=include_ended, full=full, mask_phone=mask_phone,
-                           today=date.today())
+                           today=P.today_cst())
 
 
 def _liaison_input(kind: str) -> P.LiaisonInput:
@@ -255,7 +255,7 @@ def replace(liaison_id: int):
                 "" if new.filed_on else "请在报市科技局备案后登记备案日期。"), "success")
             return redirect(url_for(".replacements"))
     return render_template("programme/replace_form.html", old=old, errors=errors,
-                           form=request.form, today=date.today(),
+                           form=request.form, today=P.today_cst(),
                            **_assign_options(session, old.district_id))
 
 
@@ -477,7 +477,7 @@ def edit_assessment(assessment_id: int | None = None):
             return redirect(url_for(".assessments", year=year))
     return render_template("programme/assessment_form.html", a=a, li=li, year=year,
                            errors=errors, form=request.form, results=P.ASSESSMENT_RESULTS,
-                           today=date.today())
+                           today=P.today_cst())
 
 
 # --- dashboard --------------------------------------------------------------------------------
