@@ -38,24 +38,14 @@ def validate_password(password: str) -> str | None:
     return None
 
 
-def create_user(session: Session, username: str, password: str, display_name: str, role: str,
-                district_id: int | None = None, institution_id: int | None = None,
-                liaison_id: int | None = None) -> User:
-    """Create a user after checking every field; raise DomainError with per-field errors."""
-    username = (username or "").strip()
-    display_name = (display_name or "").strip()
-    errors: list[dict[str, str]] = []
+def _check_profile(session: Session, display_name: str, role: str, district_id: int | None,
+                   institution_id: int | None, liaison_id: int | None,
+                   errors: list[dict[str, str]]) -> tuple[int | None, int | None]:
+    """Check name, role and scope; append errors; return the scope that the role keeps."""
 
     def err(field: str, message: str) -> None:
         errors.append({"field": field, "message": message})
 
-    if not USERNAME.match(username):
-        err("username", "用户名须为 3-40 位字母、数字、下划线、点或连字符。")
-    elif session.scalar(select(User.id).where(User.username == username)) is not None:
-        err("username", "该用户名已被使用。")
-    message = validate_password(password)
-    if message:
-        err("password", message)
     if not display_name:
         err("display_name", "请填写姓名。")
     elif len(display_name) > 40:
@@ -78,22 +68,86 @@ def create_user(session: Session, username: str, password: str, display_name: st
         district_id = institution_id = None
     if liaison_id and session.get(Liaison, int(liaison_id)) is None:
         err("liaison_id", "所选联络员不存在。")
+    return (int(district_id) if district_id else None,
+            int(institution_id) if institution_id else None)
+
+
+def _raise_if(errors: list[dict[str, str]]) -> None:
     if errors:
         raise DomainError(errors[0]["message"] if len(errors) == 1 else "请检查标红的字段。",
                           field=errors[0]["field"], errors=errors)
+
+
+def create_user(session: Session, username: str, password: str, display_name: str, role: str,
+                district_id: int | None = None, institution_id: int | None = None,
+                liaison_id: int | None = None) -> User:
+    """Create a user after checking every field; raise DomainError with per-field errors."""
+    username = (username or "").strip()
+    display_name = (display_name or "").strip()
+    errors: list[dict[str, str]] = []
+    if not USERNAME.match(username):
+        errors.append({"field": "username",
+                       "message": "用户名须为 3-40 位字母、数字、下划线、点或连字符。"})
+    elif session.scalar(select(User.id).where(User.username == username)) is not None:
+        errors.append({"field": "username", "message": "该用户名已被使用。"})
+    message = validate_password(password)
+    if message:
+        errors.append({"field": "password", "message": message})
+    district_id, institution_id = _check_profile(session, display_name, role, district_id,
+                                                 institution_id, liaison_id, errors)
+    _raise_if(errors)
     user = User(
         username=username,
         password_hash=hash_password(password),
         display_name=display_name,
         role=role,
-        district_id=int(district_id) if district_id else None,
-        institution_id=int(institution_id) if institution_id else None,
+        district_id=district_id,
+        institution_id=institution_id,
         liaison_id=int(liaison_id) if liaison_id else None,
         active=True,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def update_user(session: Session, user: User, display_name: str, role: str,
+                district_id: int | None = None, institution_id: int | None = None,
+                liaison_id: int | None = None, *, actor: User | None = None) -> dict[str, list]:
+    """Change a user's name, role, scope and linked liaison with create_user's checks.
+
+    Return the changes as {field: [old, new]} (empty when nothing changed). `actor`, the
+    signed-in admin, may not take the city-admin role away from their own account.
+    """
+    display_name = (display_name or "").strip()
+    errors: list[dict[str, str]] = []
+    district_id, institution_id = _check_profile(session, display_name, role, district_id,
+                                                 institution_id, liaison_id, errors)
+    if (actor is not None and actor.id == user.id and user.role == "city_admin"
+            and role != "city_admin"):
+        errors.insert(0, {"field": "role",
+                          "message": "不能降低当前登录账号的角色，请由其他市科技局管理员操作。"})
+    _raise_if(errors)
+    new = {"display_name": display_name, "role": role, "district_id": district_id,
+           "institution_id": institution_id,
+           "liaison_id": int(liaison_id) if liaison_id else None}
+    changes: dict[str, list] = {}
+    for field, value in new.items():
+        old = getattr(user, field)
+        if old != value:
+            changes[field] = [old, value]
+            setattr(user, field, value)
+    session.flush()
+    return changes
+
+
+def generate_password(length: int = 12) -> str:
+    """Return a random password that passes validate_password (letters and digits)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(max(length, 8)))
+        if validate_password(password) is None:
+            return password
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

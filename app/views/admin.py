@@ -16,6 +16,7 @@ from models import (
     DomainTerm,
     Industry,
     Institution,
+    Liaison,
     LoginEvent,
     TechField,
     User,
@@ -36,14 +37,34 @@ city_only = roles_required("city_admin")
 
 
 
-def _options(session: Session) -> dict:
+def _options(session: Session, keep_liaison: int | None = None) -> dict:
+    serving = Liaison.end_date.is_(None)
+    if keep_liaison:
+        serving = or_(serving, Liaison.id == keep_liaison)
+    liaisons = session.scalars(select(Liaison).where(serving)
+                               .order_by(Liaison.kind, Liaison.name, Liaison.id))
     return {
         "roles": [(r, ROLE_LABELS[r]) for r in ROLES],
         "districts": [(d.id, d.name)
                       for d in session.scalars(select(District).order_by(District.seq))],
         "institutions": [(i.id, i.name) for i in session.scalars(
             select(Institution).order_by(Institution.name))],
+        "liaisons": [(li.id, _liaison_label(li)) for li in liaisons],
     }
+
+
+def _liaison_label(liaison: Liaison) -> str:
+    scope = liaison.district or liaison.institution
+    kind = "区派" if liaison.kind == "district" else "驻高校院所"
+    ended = "，已离任" if liaison.end_date else ""
+    return f"{liaison.name}（{kind}{'·' + scope.name if scope else ''}{ended}）"
+
+
+def _get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在。")
+    return user
 
 
 # --- users ------------------------------------------------------------------------------
@@ -92,6 +113,7 @@ def new_user():
                 form.get("display_name", ""), form.get("role", ""),
                 district_id=_int(form.get("district_id")),
                 institution_id=_int(form.get("institution_id")),
+                liaison_id=_int(form.get("liaison_id")),
             )
             if form.get("password") != form.get("password2"):
                 raise DomainError("两次输入的密码不一致。", field="password2")
@@ -109,6 +131,81 @@ def new_user():
     status = 422 if errors else 200
     return render_template("admin/user_form.html", form=form, errors=errors,
                            **_options(session)), status
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@city_only
+def edit_user(user_id: int):
+    """Edit a user's name, role, scope and linked liaison; errors keep the input."""
+    from flask_login import current_user
+
+    session = get_session()
+    user = _get_user(session, user_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            changes = accounts.update_user(
+                session, user, form.get("display_name", ""), form.get("role", ""),
+                district_id=_int(form.get("district_id")),
+                institution_id=_int(form.get("institution_id")),
+                liaison_id=_int(form.get("liaison_id")),
+                actor=current_user._get_current_object(),
+            )
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+        else:
+            if changes:
+                audit(session, "update", "user", user.id,
+                      {"username": user.username, "changes": changes})
+                session.commit()
+                flash(f"已保存用户 {user.username} 的修改。", "success")
+            else:
+                flash(f"用户 {user.username} 没有需要保存的修改。", "info")
+            return redirect(url_for("admin.users"))
+    else:
+        form = {"display_name": user.display_name, "role": user.role,
+                "district_id": user.district_id or "",
+                "institution_id": user.institution_id or "",
+                "liaison_id": user.liaison_id or ""}
+    status = 422 if errors else 200
+    return render_template("admin/user_form.html", form=form, errors=errors, user=user,
+                           **_options(session, keep_liaison=user.liaison_id)), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@city_only
+def reset_password(user_id: int):
+    """Set a user's new password (typed twice) or generate one that is shown only once."""
+    session = get_session()
+    user = _get_user(session, user_id)
+    errors: dict[str, str] = {}
+    generated = None
+    if request.method == "POST":
+        mode = "generate" if request.form.get("mode") == "generate" else "set"
+        password = (accounts.generate_password() if mode == "generate"
+                    else request.form.get("password", ""))
+        try:
+            accounts.set_password(user, password)
+            if mode == "set" and password != request.form.get("password2"):
+                raise DomainError("两次输入的密码不一致。", field="password2")
+        except DomainError as exc:
+            session.rollback()
+            errors = field_errors(exc)
+        else:
+            audit(session, "reset_password", "user", user.id,
+                  {"username": user.username, "generated": mode == "generate"})
+            session.commit()
+            if mode == "set":
+                flash(f"已重置用户 {user.username} 的密码。", "success")
+                return redirect(url_for("admin.users"))
+            generated = password  # rendered on this response only, never flashed or logged
+    status = 422 if errors else 200
+    response = render_template("admin/password_form.html", user=user, errors=errors,
+                               generated=generated)
+    headers = {"Cache-Control": "no-store"} if generated else {}
+    return response, status, headers
 
 
 @bp.post("/users/<int:user_id>/toggle")
