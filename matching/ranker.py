@@ -624,6 +624,8 @@ class ExpertRanker(BaseEstimator):
             If the query has no word token (none, or characters of stopwords only).
         """
         check_is_fitted(self, "vocabulary_")
+        # Kept in order: the explanations join character pairs that are adjacent in the query.
+        query_tokens = query_tokens if isinstance(query_tokens, list) else list(query_tokens)
         q, all_ids, all_tw = self._lexical(query_tokens)
         filtered = (
             field_id is not None
@@ -660,11 +662,28 @@ class ExpertRanker(BaseEstimator):
         rows, at, contrib = self._contributions(q, idx)
         qa_all = all_tw * self.idf_weight_[all_ids] / q.q_norm
         best = self._best_items(idx, all_ids, qa_all)
+        runs = _pair_runs(query_tokens)
+        # Pairs above max_df (研究, 技术 ...) are not scored but still join a span where the
+        # expert has them, so a span does not stop short of a common pair.
+        unscored = all_ids[self.token_type_[all_ids] == _TYPE_CODES["b:"]]
+        if unscored.size:  # both sorted
+            at_q = np.minimum(np.searchsorted(q.ids, unscored), max(q.ids.size - 1, 0))
+            unscored = unscored[q.ids[at_q] != unscored] if q.ids.size else unscored
         out = []
         for i, v, b in zip(idx.tolist(), values.tolist(), best, strict=True):
             sel = rows == i
+            links: list[str] = []
+            if unscored.size and runs:
+                row = self.row_tokens_[self.row_indptr_[i] : self.row_indptr_[i + 1]]
+                if row.size:  # sorted token ids of the expert's profile
+                    at_row = np.minimum(np.searchsorted(row, unscored), row.size - 1)
+                    links = self.tokens_[unscored[row[at_row] == unscored]].tolist()
             terms = _fold_terms(
-                self.tokens_[q.ids[at[sel]]].tolist(), contrib[sel].tolist(), self.max_terms
+                self.tokens_[q.ids[at[sel]]].tolist(),
+                contrib[sel].tolist(),
+                self.max_terms,
+                runs,
+                links,
             )
             title = None if b is None else self.item_titles_[self.item_indptr_[i] + b]
             out.append(
@@ -725,10 +744,93 @@ def _std(variance: float, mean: float) -> float:
     return math.sqrt(variance)
 
 
+def _pair_runs(query_tokens: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    """Return the query's character pairs grouped into runs of consecutive text positions.
+
+    :func:`matching.text.analyze` writes the pairs of each stretch of text together and in text
+    order, after that stretch's characters, so a run is a maximal sequence of ``b:`` tokens in
+    which each pair starts with the last character of the one before. Runs of a single pair
+    (nothing to join) and repeated runs are left out.
+
+    Parameters
+    ----------
+    query_tokens : iterable of str
+        The query's tokens in the order :func:`matching.text.analyze` returned them.
+
+    Returns
+    -------
+    tuple of tuple of str
+        Pair texts (two characters each) per run, in query order.
+    """
+    runs: dict[tuple[str, ...], None] = {}
+    current: list[str] = []
+    for token in query_tokens:
+        pair: str | None = None
+        if len(token) == 4 and token.startswith("b:"):
+            pair = token[2:]
+            if current and current[-1][1] == pair[0]:
+                current.append(pair)
+                continue
+        if len(current) > 1:
+            runs[tuple(current)] = None
+        current = [pair] if pair else []
+    if len(current) > 1:
+        runs[tuple(current)] = None
+    return tuple(runs)
+
+
+def _spans(runs: Iterable[Sequence[str]], matched: set[str]) -> list[str]:
+    """Return the texts of the query stretches made of two or more matched consecutive pairs."""
+    out: dict[str, None] = {}
+    for run in runs:
+        span: list[str] = []
+        for pair in (*run, None):  # None closes the last span
+            if pair is not None and pair in matched:
+                span.append(pair)
+                continue
+            if len(span) > 1:
+                out[span[0] + "".join(p[1] for p in span[1:])] = None
+            span = []
+    return list(out)
+
+
 def _fold_terms(
-    tokens: list[str], contrib: list[float], max_terms: int
+    tokens: list[str],
+    contrib: list[float],
+    max_terms: int,
+    runs: Iterable[Sequence[str]] = (),
+    links: Iterable[str] = (),
 ) -> tuple[tuple[str, float], ...]:
-    """Attribute character tokens to the matched words containing them; return top shares."""
+    """Gather an expert's matched tokens into readable terms; return the top shares.
+
+    Parameters
+    ----------
+    tokens : list of str
+        The expert's matched query tokens (``w:``, ``c:``, ``b:``), each once.
+    contrib : list of float
+        Each token's part of the fused score.
+    max_terms : int
+        Number of terms kept.
+    runs : iterable of sequence of str, default=()
+        The query's character pairs in runs of consecutive positions (:func:`_pair_runs`).
+    links : iterable of str, default=()
+        Pair tokens (``b:``) the expert has that were not scored: they join matched pairs into
+        a span without a share of their own.
+
+    Returns
+    -------
+    tuple of (str, float)
+        Terms with their share of the total, largest first, at most ``max_terms``.
+
+    Notes
+    -----
+    Matched pairs that are consecutive in the query (``runs``) are joined into one span of the
+    query, e.g. 电池 池包 包热 热失 失控 into 电池包热失控, rather than shown as chips that cross
+    word boundaries. A matched word or span contained in a longer one folds into it (ties: the
+    earliest); the remaining characters and pairs go to the longest term containing them, or
+    are shown on their own. Values are only moved, never dropped, so shares of all terms sum
+    to 1 before the cut to ``max_terms``.
+    """
     total = math.fsum(contrib)
     if total <= 0:
         return ()
@@ -740,6 +842,30 @@ def _fold_terms(
         else:
             key = token[2:] if token.startswith("w:") else token
             shares[key] = shares.get(key, 0.0) + value
+    pairs = {token[2:] for token, _ in pending if token.startswith("b:")}
+    pairs.update(token[2:] for token in links)
+    spans = _spans(runs, pairs) if len(pairs) > 1 else []
+    if spans:
+        is_span = set(spans)
+        for span in spans:
+            shares.setdefault(span, 0.0)
+        # A span and a word one of which contains the other fold into the longer one (words
+        # alone keep their chips, as without spans). Longest container first, then earliest;
+        # owners are strictly longer, so following them ends. A few dozen terms at most.
+        by_length = sorted(shares, key=len, reverse=True)  # stable: earliest first among equals
+        owner_of: dict[str, str] = {}
+        for key in shares:
+            for other in by_length:
+                if len(other) <= len(key):
+                    break
+                if key in other and (key in is_span or other in is_span):
+                    owner_of[key] = other
+                    break
+        for key in list(owner_of):
+            owner = owner_of[key]
+            while owner in owner_of:
+                owner = owner_of[owner]
+            shares[owner] += shares.pop(key)
     # Pairs first, so that a single character can fold into a pair kept on its own.
     pending.sort(key=lambda tv: tv[0][0] != "b")
     # A character or pair goes to the longest key containing it (ties: the earliest key), keys
@@ -770,8 +896,12 @@ def _fold_terms(
             shares[text] = value
         else:
             shares[owner] += value
-    ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
-    return tuple((term, value / total) for term, value in ranked if value > 0)
+    # A span whose pairs all went to longer words keeps 0 and takes no place in the cut.
+    ranked = sorted(
+        ((term, value) for term, value in shares.items() if value > 0),
+        key=lambda kv: (-kv[1], kv[0]),
+    )[:max_terms]
+    return tuple((term, value / total) for term, value in ranked)
 
 
 def _z(values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, float]:

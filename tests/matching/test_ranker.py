@@ -14,7 +14,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex
+from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex, _fold_terms, _pair_runs
 from matching.records import ExpertDoc, ItemDoc
 from matching.text import analyze, expert_tokens
 
@@ -92,7 +92,8 @@ def test_explanation(ranker: ExpertRanker) -> None:
     shares = [s for _, s in best.terms]
     assert sum(shares) == pytest.approx(1.0, abs=1e-6)
     assert shares == sorted(shares, reverse=True)
-    assert best.terms[0][0] in ("锂离子电池", "正极材料", "正极")
+    # The whole stretch of the query the expert shares, rather than its words apart.
+    assert best.terms[0][0] == "锂离子电池正极材料"
     assert best.best_item == 0 and best.best_item_title == "锂离子电池正极材料"
 
 
@@ -270,3 +271,90 @@ def test_token_index_grows_and_skips_unknown_tokens() -> None:
     other = TokenIndex.build([["x", "c", "c"], ["y"]], vocabulary, grow=False)
     assert other.counts.toarray().tolist() == [[0, 0, 2], [0, 0, 0]]
     assert other.lengths.tolist() == [2, 0] and len(vocabulary) == 3
+
+
+# ---------------------------------------------------------------- readable explanation terms
+BATTERY = {
+    "pack": "电池包热失控早期气体检测方法",
+    "cathode": "锂离子电池正极材料",
+    "water": "城市污水处理脱氮除磷",
+    "robot": "工业机器人视觉伺服控制",
+}
+
+
+@pytest.fixture(scope="module")
+def battery_ranker() -> ExpertRanker:
+    docs = [ExpertDoc(id=k, tokens=tuple(expert_tokens("", v, "", []))) for k, v in BATTERY.items()]
+    return ExpertRanker().fit(docs)
+
+
+def test_explanation_joins_pairs_adjacent_in_the_query(battery_ranker: ExpertRanker) -> None:
+    query = analyze("高镍三元锂电池包热失控预警系统开发")
+    ranked = {r.expert_id: r for r in battery_ranker.rank(query, top=4)}
+    terms = [t for t, _ in ranked["pack"].terms]
+    assert any("热失控" in t for t in terms)
+    assert "电池包热失控" in terms  # the longest stretch of the query the expert shares
+    assert "包热" not in terms and "池包" not in terms and "失控" not in terms
+    assert sum(s for _, s in ranked["pack"].terms) == pytest.approx(1.0, abs=1e-6)
+    # Display only: the scores are those of scores(), whatever the explanation.
+    scores = battery_ranker.scores(query)
+    order = list(BATTERY)
+    for r in ranked.values():
+        assert r.score == pytest.approx(scores[order.index(r.expert_id)])
+    # A one-pass iterator of tokens is explained the same way as the list.
+    again = battery_ranker.rank(iter(query), top=4)
+    assert [r.terms for r in again] == [r.terms for r in battery_ranker.rank(query, top=4)]
+
+
+def test_pair_runs_follow_the_query_text() -> None:
+    runs = _pair_runs(analyze("电池包热失控，电池包热失控；锂电"))
+    assert runs == (("电池", "池包", "包热", "热失", "失控"),)  # repeated, single pairs dropped
+    assert _pair_runs(["w:ab", "c:a", "c:b", "b:ab", "c:b", "c:c", "b:bc"]) == ()
+
+
+def test_fold_terms_spans_and_words() -> None:
+    runs = (("电池", "池包", "包热", "热失", "失控"),)
+    tokens = ["w:热失控", "b:电池", "b:池包", "b:包热", "b:热失", "b:失控", "c:电", "c:包"]
+    values = [4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5]
+    assert _fold_terms(tokens, values, 8, runs) == (("电池包热失控", 1.0),)
+    # Without the query order the pairs stay on their own (the former behaviour).
+    old = dict(_fold_terms(tokens, values, 8))
+    assert "包热" in old and "热失控" in old
+    # A gap in the query (包热 not matched) splits the span; the word keeps what it contains.
+    gap = [(t, v) for t, v in zip(tokens, values, strict=True) if t != "b:包热"]
+    terms = dict(_fold_terms([t for t, _ in gap], [v for _, v in gap], 8, runs))
+    assert set(terms) == {"电池包", "热失控"}
+    assert terms["热失控"] == pytest.approx(6.0 / 9.0)  # word, 热失, 失控
+    assert sum(terms.values()) == pytest.approx(1.0)
+    # A span inside a longer matched word folds into the word.
+    terms = dict(_fold_terms(["w:锂电池包", "b:电池", "b:池包"], [1.0, 1.0, 1.0], 8, runs))
+    assert terms == {"锂电池包": pytest.approx(1.0)}
+    # Words alone still keep their own chips, even when one contains the other.
+    terms = dict(_fold_terms(["w:电池", "w:锂电池"], [1.0, 3.0], 8, runs))
+    assert terms == {"电池": pytest.approx(0.25), "锂电池": pytest.approx(0.75)}
+
+
+def test_fold_terms_keeps_the_cap_and_shares() -> None:
+    runs = (("ab", "bc", "cd"), ("wx", "xy", "yz"))
+    tokens = ["b:ab", "b:bc", "b:wx", "b:xy", "c:q", "c:r", "c:s"]
+    values = [1.0, 1.0, 2.0, 2.0, 0.5, 0.25, 0.25]
+    terms = _fold_terms(tokens, values, 2, runs)
+    assert terms == (("wxy", pytest.approx(4.0 / 7.0)), ("abc", pytest.approx(2.0 / 7.0)))
+    assert sum(s for _, s in _fold_terms(tokens, values, 8, runs)) == pytest.approx(1.0)
+
+
+def test_common_pair_not_scored_still_joins_a_span() -> None:
+    # 研究 is in every profile: above max_df it is not scored, but the expert has it.
+    others = [
+        ExpertDoc(id=f"x{i}", tokens=tuple(analyze(f"研究课题{chr(0x4E00 + 7 * i)}")))
+        for i in range(60)
+    ]
+    li = ExpertDoc(id="li", tokens=tuple(analyze("正极材料研究方法")))
+    ranker = ExpertRanker(max_df=0.5).fit([li, *others])
+    query = analyze("正极材料研究方法改进")
+    assert "b:研究" in query and ranker.df_[ranker.vocabulary_["b:研究"]] == 61
+    best = ranker.rank(query, top=1)[0]
+    assert best.expert_id == "li"
+    terms = [t for t, _ in best.terms]
+    assert "正极材料研究方法" in terms and "正极材料研" not in terms
+    assert sum(s for _, s in best.terms) == pytest.approx(1.0, abs=1e-6)
