@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +43,7 @@ from models import (
     Training,
 )
 
+from ..clock import CST, local_time, today_cst
 from ..errors import Conflict, DomainError, NotFound
 from .reference import headcount, quota_for
 
@@ -72,9 +73,8 @@ FUNNEL_LABELS = {"recorded": "登记需求", "published": "公开发布", "match
 # Match statuses that mean the campus side accepted (or went further).
 ACCEPTED_OR_LATER = ("accepted", "introduced", "negotiating", "signed")
 FINISHED_MATCH = ("signed",)
-# Years and months are Beijing time (Asia/Shanghai, UTC+8, no DST since 1991): a demand
-# published on 1 January 00:30 there (31 December 16:30 UTC) counts for the new year.
-CST = timezone(timedelta(hours=8), "CST")
+# Years and months are Beijing time (app/clock.py): a demand published on 1 January 00:30
+# there (31 December 16:30 UTC) counts for the new year.
 
 
 # --- the year and its phase -----------------------------------------------------------------
@@ -173,28 +173,10 @@ def worst(statuses: Iterable[str]) -> str:
     return out
 
 
-def _ts(value: datetime | None) -> datetime | None:
-    """Make a stored timestamp comparable (SQLite returns naive UTC)."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def local_time(value: datetime | None) -> datetime | None:
-    """Return a stored timestamp in Beijing time (the clock years and months are counted on)."""
-    value = _ts(value)
-    return None if value is None else value.astimezone(CST)
-
-
 def local_date(value: datetime | None) -> date | None:
     """Return the Beijing-time calendar day of a stored timestamp."""
     value = local_time(value)
     return None if value is None else value.date()
-
-
-def today_cst() -> date:
-    """Return today's date in Beijing, whatever the server's time zone."""
-    return datetime.now(CST).date()
 
 
 def _in_year(value: datetime | None, year: int) -> bool:

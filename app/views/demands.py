@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -32,6 +32,7 @@ from models import (
     liaison_enterprise,
 )
 
+from .. import clock
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
 from ..security import (
@@ -61,7 +62,6 @@ MAX_KEYWORDS = 5
 KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 #: Cosine above which an existing demand is called similar at intake (DemandIndex scores).
 SIMILAR_THRESHOLD = 0.4
-CST = timedelta(hours=8)
 FIELD_LABELS = {
     "title": "需求名称", "enterprise_name": "需求企业", "enterprise_id": "需求企业",
     "problem": "技术难题", "goals": "预期目标与指标", "investment": "计划投入（万元）",
@@ -158,12 +158,11 @@ def _filtered(session: Session, args: Mapping[str, str]) -> tuple[Any, dict[str,
     start, end = _day(f["date_from"]), _day(f["date_to"])
     # Days are Beijing days (UTC+8); stored times are UTC.
     if start:
-        stmt = stmt.where(Demand.created_at >= datetime.combine(start, time.min, UTC) - CST)
+        stmt = stmt.where(Demand.created_at >= clock.day_start(start))
     else:
         f["date_from"] = ""
     if end:
-        stmt = stmt.where(
-            Demand.created_at < datetime.combine(end + timedelta(days=1), time.min, UTC) - CST)
+        stmt = stmt.where(Demand.created_at < clock.day_start(end + timedelta(days=1)))
     else:
         f["date_to"] = ""
     return stmt, f
@@ -187,21 +186,12 @@ def index():
                  d.tech_field.name if d.tech_field else "", list(d.keywords or []),
                  d.investment, d.cooperation_mode, d.deadline, bool(d.publishable),
                  wf.DEMAND_STATUS_LABELS.get(d.status, d.status),
-                 d.liaison.name if d.liaison else "", _local(d.created_at),
-                 _local(d.submitted_at)) for d in session.scalars(stmt))
+                 d.liaison.name if d.liaison else "", clock.local_naive(d.created_at),
+                 clock.local_naive(d.submitted_at)) for d in session.scalars(stmt))
         return xlsx_response(rows_to_xlsx(EXPORT_HEADERS, rows, "需求列表"), "需求列表.xlsx")
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
     return render_template("demands/index.html", page=page, sort=sort, f=filters,
                            **_options(session))
-
-
-def _local(value: datetime | None) -> datetime | None:
-    """Return a stored UTC time as a naive local (Asia/Shanghai) time for display/export."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value + CST).replace(tzinfo=None)
 
 
 # --- 登记 / 编辑需求 ----------------------------------------------------------------------------
@@ -699,15 +689,9 @@ def experts(demand_id: int):
                            ), 422 if error else 200
 
 
-def cst(value: datetime | None) -> str:
-    """Format a stored UTC time as Beijing time, YYYY-MM-DD HH:MM ('' for None)."""
-    local = _local(value)
-    return local.strftime("%Y-%m-%d %H:%M") if local else ""
-
-
 def init_app(app) -> None:
     """Register the blueprint and the `cst` / `highlight` template filters."""
     app.register_blueprint(bp)
     app.jinja_env.filters.setdefault("highlight", highlight)
-    app.jinja_env.filters.setdefault("cst", cst)
+    app.jinja_env.filters.setdefault("cst", clock.fmt)
 

@@ -8,7 +8,7 @@ view only commits and re-renders the form with the message next to the field whe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
@@ -27,6 +27,7 @@ from models import (
     User,
 )
 
+from .. import clock
 from ..db import get_session
 from ..errors import Conflict, DomainError
 from ..security import (
@@ -56,25 +57,8 @@ QUEUE_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
 CONTACT_STATUSES = ("accepted", "introduced", "negotiating", "signed")
 #: Button labels where the page says it more politely than the state machine.
 BUTTON_LABELS = {"decline": "婉拒"}
-#: Pages show Beijing time; the database stores UTC.
-CST = timezone(timedelta(hours=8))
 ACTION_STYLES = {"accept": "success", "decline": "outline-danger", "introduce": "primary",
                  "negotiate": "primary", "sign": "success", "close": "outline-secondary"}
-
-
-def local_time(value: datetime | None) -> datetime | None:
-    """Return a stored UTC time as naive Beijing time for pages and exports."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(CST).replace(tzinfo=None)
-
-
-def cst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format a stored UTC time in Beijing time ('' for None); a Jinja filter."""
-    local = local_time(value)
-    return local.strftime(fmt) if local else ""
 
 
 def _labels() -> dict[str, str]:
@@ -120,11 +104,9 @@ def _filtered(args: Any):
     start, end = _day(args.get("start")), _day(args.get("end"))
     # the dates are Beijing days; compare with UTC bounds as stored
     if start:
-        stmt = stmt.where(Match.created_at >= datetime.combine(start, time.min, CST)
-                          .astimezone(UTC))
+        stmt = stmt.where(Match.created_at >= clock.day_start(start))
     if end:
-        stmt = stmt.where(Match.created_at < datetime.combine(end + timedelta(days=1), time.min,
-                                                                CST).astimezone(UTC))
+        stmt = stmt.where(Match.created_at < clock.day_start(end + timedelta(days=1)))
     return stmt
 
 
@@ -172,7 +154,7 @@ def _export(session: Session, stmt):
     rows = [(mt.demand.code, mt.demand.title, mt.demand.enterprise.name, mt.demand.district.name,
              mt.expert.name, mt.expert.institution.name, STATUS_LABELS.get(mt.status, mt.status),
              round(mt.score, 4) if mt.score is not None else "", mt.contract_amount,
-             mt.reason, local_time(mt.created_at), local_time(mt.updated_at))
+             mt.reason, clock.local_naive(mt.created_at), clock.local_naive(mt.updated_at))
             for mt in session.scalars(stmt)]
     return xlsx_response(rows_to_xlsx(headers, rows, "对接"), "对接列表.xlsx")
 
@@ -299,4 +281,4 @@ def act(match_id: int, action: str):
 def init_app(app: Flask) -> None:
     """Register the blueprint and the `cst_fmt` filter (Beijing time, optional format)."""
     app.register_blueprint(bp)
-    app.jinja_env.filters["cst_fmt"] = cst
+    app.jinja_env.filters["cst_fmt"] = clock.fmt
