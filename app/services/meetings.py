@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -67,11 +67,11 @@ from models import (
     utcnow,
 )
 
+from ..clock import CST
 from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..security import PUBLIC_STATUSES
 
 #: Wuhan local time (China has no daylight saving time).
-CST = timezone(timedelta(hours=8), "CST")
 ORGANISER_ROLES = ("district_admin", "city_admin")
 #: Experts kept per demand in the sparse affinity matrix (the planner's author recommends a few
 #: hundred: the rest count as 0, the mean of the ranker's z-scored scores).
