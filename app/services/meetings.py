@@ -71,7 +71,6 @@ from ..clock import CST
 from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..security import PUBLIC_STATUSES
 
-#: Wuhan local time (China has no daylight saving time).
 ORGANISER_ROLES = ("district_admin", "city_admin")
 #: Experts kept per demand in the sparse affinity matrix (the planner's author recommends a few
 #: hundred: the rest count as 0, the mean of the ranker's z-scored scores).
