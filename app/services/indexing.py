@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
-from models import DataVersion, Demand, Expert, utcnow
+from models import DataVersion, Demand, Expert, ExpertItem, utcnow
 
 EXPERTS = "experts"
 DEMANDS = "demands"
 
 
-def refresh_expert_tokens(expert: Expert) -> None:
-    """Segment an expert's profile and items once and store the tokens with the rows."""
+def refresh_expert_tokens(expert: Expert, *, keep_vectors: bool = False) -> None:
+    """Segment an expert's profile and items once and store the tokens with the rows.
+
+    ``keep_vectors`` is for re-segmenting unchanged text (a new domain term): the sentence
+    vectors depend on the text only, so they stay valid.
+    """
     items = list(expert.items)
     repeats = mtext.FIELD_REPEATS
     tokens = mtext.expert_tokens(
@@ -27,15 +31,19 @@ def refresh_expert_tokens(expert: Expert) -> None:
         if item.title and repeats["item_title"]:
             tokens += mtext.analyze(item.title) * repeats["item_title"]
     expert.tokens = mtext.join_tokens(tokens)
+    if keep_vectors:
+        return
     expert.vector = None  # the profile changed: the semantic job re-embeds it
     expert.vector_model = None
     for item in items:
         item.vector = None
 
 
-def refresh_demand_tokens(demand: Demand) -> None:
+def refresh_demand_tokens(demand: Demand, *, keep_vectors: bool = False) -> None:
     """Segment a demand's text once and store the tokens with the row."""
     demand.tokens = mtext.join_tokens(mtext.analyze(demand.text))
+    if keep_vectors:
+        return
     demand.vector = None
     demand.vector_model = None
 
@@ -57,3 +65,35 @@ def bump_version(session: Session, name: str) -> None:
 def current_version(session: Session, name: str) -> int:
     """Return a collection's data version (0 when never written)."""
     return session.scalar(select(DataVersion.version).where(DataVersion.name == name)) or 0
+
+
+def apply_domain_term(session: Session, term: str) -> tuple[int, int]:
+    """Re-segment only the experts and demands whose text contains a new domain term.
+
+    The whole database is never re-segmented: a term can only change the words of texts that
+    contain it. Returns (experts, demands) re-segmented; their data versions move so that every
+    worker rebuilds its index (and loads the term) on its next check.
+    """
+    mtext.initialize([term])
+    in_items = select(ExpertItem.expert_id).where(
+        or_(ExpertItem.title.contains(term, autoescape=True),
+            ExpertItem.text.contains(term, autoescape=True)))
+    experts = session.scalars(select(Expert).where(or_(
+        Expert.title.contains(term, autoescape=True),
+        Expert.research_fields.contains(term, autoescape=True),
+        Expert.summary.contains(term, autoescape=True),
+        Expert.id.in_(in_items)))).all()
+    for expert in experts:
+        refresh_expert_tokens(expert, keep_vectors=True)
+    demands = session.scalars(select(Demand).where(or_(
+        Demand.title.contains(term, autoescape=True),
+        Demand.problem.contains(term, autoescape=True),
+        Demand.goals.contains(term, autoescape=True)))).all()
+    for demand in demands:
+        refresh_demand_tokens(demand, keep_vectors=True)
+    if experts:
+        bump_version(session, EXPERTS)
+    if demands:
+        bump_version(session, DEMANDS)
+    return len(experts), len(demands)
+

@@ -27,7 +27,7 @@ from ..errors import DomainError, NotFound
 from ..security import ROLE_LABELS, roles_required
 from ..services import accounts
 from ..services.audit import audit
-from ..services.indexing import bump_version
+from ..services.indexing import apply_domain_term, bump_version
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
@@ -331,7 +331,9 @@ def _add_entry(session: Session, tab: str, form: dict) -> str:
         session.add(row)
         session.flush()
         bump_version(session, "domain_terms")
-        audit(session, "create", "domain_term", row.id, {"term": term})
+        experts, demands = apply_domain_term(session, term)
+        audit(session, "create", "domain_term", row.id,
+              {"term": term, "experts": experts, "demands": demands})
         return term
     model = Industry if tab == "industries" else TechField
     errs = []

@@ -58,3 +58,27 @@ def test_similar_demands_flags_a_duplicate(app, session):
         tokens = search.query_tokens("三元锂电池包热失控蔓延防护")
         found = search.similar_demands(session, tokens)
     assert found[0][0] == d1.id
+
+
+def test_a_new_domain_term_resegments_only_the_rows_that_contain_it(app, session):
+    from app.services.indexing import apply_domain_term, current_version
+    from matching import text as mtext
+
+    hit = f.expert(session, "孙钠电", ["钠电正极包覆改性研究"], fields="钠离子电池")
+    other = f.expert(session, "周光伏", ["光伏组件衰减检测"], fields="光伏")
+    dem = f.demand(session, "钠电正极材料循环寿命提升", "容量衰减快", "循环≥3000次")
+    hit.vector, hit.vector_model = b"\x00" * 8, "m"
+    session.commit()
+    before_other = other.tokens
+    experts_v, demands_v = current_version(session, "experts"), current_version(session, "demands")
+    assert "w:钠电正极" not in mtext.split_tokens(hit.tokens)
+
+    assert apply_domain_term(session, "钠电正极") == (1, 1)
+    session.commit()
+    assert "w:钠电正极" in mtext.split_tokens(hit.tokens)
+    assert "w:钠电正极" in mtext.split_tokens(hit.items[0].tokens)
+    assert "w:钠电正极" in mtext.split_tokens(dem.tokens)
+    assert hit.vector == b"\x00" * 8  # same text, so the sentence vector stays valid
+    assert other.tokens == before_other
+    assert current_version(session, "experts") == experts_v + 1
+    assert current_version(session, "demands") == demands_v + 1
