@@ -1,12 +1,22 @@
-"""Engine and sessions: one session per request, closed at teardown; migrations."""
+"""Engine and sessions: one unit of work per request, closed at teardown; migrations.
+
+The request commits once: after the view returns a response below 400 the session is committed
+(a failure there becomes the 500 page, so nothing is acknowledged that was not written); any
+error status or exception rolls it back. Views, services and security code never call
+``commit()`` or ``rollback()``; work that must happen only once the data is durable (starting a
+background job) is registered with :func:`after_commit`. Scripts, CLI commands and jobs use
+:meth:`Database.unit_of_work`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +51,19 @@ class Database:
         self.engine = make_engine(url)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """Yield a new session; commit it on success, roll it back on error, always close it."""
+        session = self.Session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     def alembic_config(self) -> AlembicConfig:
         """Return an Alembic configuration pointing at this database."""
         cfg = AlembicConfig()
@@ -59,12 +82,27 @@ class Database:
 
 
 def init_app(app: Flask) -> Database:
-    """Attach the database to the app and close the request session at teardown."""
+    """Attach the database to the app: commit each request once, close its session at teardown."""
     database = Database(app.config["DATABASE_URL"])
     app.extensions["db"] = database
 
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        session: Session | None = g.get("db_session")
+        if session is None:
+            return response
+        if response.status_code < 400:
+            session.commit()
+            for callback in g.pop("after_commit", []):
+                callback()
+        else:
+            session.rollback()
+            g.pop("after_commit", None)
+        return response
+
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
+        g.pop("after_commit", None)
         session: Session | None = g.pop("db_session", None)
         if session is not None:
             if exc is not None:
@@ -72,6 +110,16 @@ def init_app(app: Flask) -> Database:
             session.close()
 
     return database
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once this request's unit of work has been committed (never on error)."""
+    g.setdefault("after_commit", []).append(callback)
+
+
+def flush() -> None:
+    """Send this request's pending changes to the database (ids, constraint checks) uncommitted."""
+    get_session().flush()
 
 
 def get_db() -> Database:

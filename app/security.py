@@ -37,18 +37,14 @@ from models import ApiClient, Demand, Expert, Match, User, utcnow
 
 from .db import get_session
 from .errors import Forbidden, wants_json
+from .policy.roles import DISTRICT_ROLES as _DISTRICT_ROLES
+from .policy.roles import ROLE_LABELS
+from .policy.statuses import PUBLIC_DEMAND_STATUSES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ROLE_LABELS = {
-    "district_liaison": "区派联络员",
-    "district_admin": "区局管理员",
-    "campus_liaison": "驻高校院所联络员",
-    "city_admin": "市科技局管理员",
-}
-DISTRICT_ROLES = ("district_liaison", "district_admin")
-# Statuses in which a publishable demand is visible on the platform (and to campus liaisons).
-PUBLIC_STATUSES = ("published", "matched")
+DISTRICT_ROLES = tuple(sorted(_DISTRICT_ROLES))
+PUBLIC_STATUSES = PUBLIC_DEMAND_STATUSES
 LOGIN_MESSAGE = "请先登录后再访问该页面。"
 RATE_LIMIT_MESSAGE = "登录尝试过于频繁，请稍后再试。"
 CSRF_MESSAGE = "页面已过期或缺少安全令牌，请刷新页面后重试。"

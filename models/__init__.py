@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models; imports nothing else of the project."""
 
 from .accounts import ROLES, ApiClient, AuditEvent, LoginEvent, User
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .demands import DEMAND_STATUSES, MATCH_STATUSES, Demand, DemandEvent, Match, MatchEvent
 from .experts import Expert, ExpertItem
 from .meetings import (
@@ -35,7 +35,7 @@ from .reference import (
 )
 
 __all__ = [
-    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "User", "Base", "utcnow",
+    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "User", "Base", "UtcDateTime", "utcnow",
     "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",
     "Expert", "ExpertItem", "INVITATION_KINDS", "MEETING_STATUSES", "Invitation",
     "MatchmakingMeeting", "MeetingSession", "MeetingSlot", "SessionDemand", "Enterprise",

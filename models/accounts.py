@@ -1,12 +1,11 @@
 """Users, API clients, the audit log and the login log."""
 
 from datetime import datetime
-from typing import Optional
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .organisation import Institution, Liaison
 from .reference import District
 
@@ -23,15 +22,15 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(20))
-    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("district.id"))
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
-    liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    liaison_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    district: Mapped[Optional[District]] = relationship()
-    institution: Mapped[Optional[Institution]] = relationship()
-    liaison: Mapped[Optional[Liaison]] = relationship()
+    district: Mapped[District | None] = relationship()
+    institution: Mapped[Institution | None] = relationship()
+    liaison: Mapped[Liaison | None] = relationship()
 
 
 class ApiClient(Base):
@@ -44,9 +43,9 @@ class ApiClient(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     token_prefix: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class AuditEvent(Base):
@@ -55,14 +54,14 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str] = mapped_column(String(40))
-    entity_id: Mapped[Optional[int]] = mapped_column()
-    detail: Mapped[Optional[dict]] = mapped_column(JSON)
-    ip: Mapped[Optional[str]] = mapped_column(String(45))
+    entity_id: Mapped[int | None] = mapped_column()
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(45))
 
 
 class LoginEvent(Base):
@@ -71,9 +70,9 @@ class LoginEvent(Base):
     __tablename__ = "login_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     username: Mapped[str] = mapped_column(String(40))
     success: Mapped[bool] = mapped_column()
-    ip: Mapped[Optional[str]] = mapped_column(String(45))
-    user_agent: Mapped[Optional[str]] = mapped_column(String(300))
-    message: Mapped[Optional[str]] = mapped_column(String(200))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    message: Mapped[str | None] = mapped_column(String(200))

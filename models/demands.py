@@ -1,12 +1,10 @@
 """Demands, matches and the history of their status changes."""
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import (
     JSON,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     LargeBinary,
@@ -16,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .experts import Expert
 from .organisation import Enterprise, Liaison
 from .reference import District, Industry, TechField
@@ -42,36 +40,36 @@ class Demand(Base):
     code: Mapped[str] = mapped_column(String(30), unique=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
-    liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"), index=True)
+    liaison_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     problem: Mapped[str] = mapped_column(Text, default="")
     goals: Mapped[str] = mapped_column(Text, default="")
-    investment: Mapped[Optional[float]] = mapped_column(Float)  # 10k CNY
-    industry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("industry.id"))
-    tech_field_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tech_field.id"))
+    investment: Mapped[float | None] = mapped_column(Float)  # 10k CNY
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
+    tech_field_id: Mapped[int | None] = mapped_column(ForeignKey("tech_field.id"))
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
-    cooperation_mode: Mapped[Optional[str]] = mapped_column(String(20))
-    deadline: Mapped[Optional[date]] = mapped_column(Date)
+    cooperation_mode: Mapped[str | None] = mapped_column(String(20))
+    deadline: Mapped[date | None] = mapped_column(Date)
     publishable: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
-    return_reason: Mapped[Optional[str]] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
-    submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    returned_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     tokens: Mapped[str] = mapped_column(Text, default="")
-    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
-    vector_model: Mapped[Optional[str]] = mapped_column(String(80))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_model: Mapped[str | None] = mapped_column(String(80))
 
     enterprise: Mapped[Enterprise] = relationship()
     district: Mapped[District] = relationship()
-    liaison: Mapped[Optional[Liaison]] = relationship()
-    industry: Mapped[Optional[Industry]] = relationship()
-    tech_field: Mapped[Optional[TechField]] = relationship()
+    liaison: Mapped[Liaison | None] = relationship()
+    industry: Mapped[Industry | None] = relationship()
+    tech_field: Mapped[TechField | None] = relationship()
     events: Mapped[list["DemandEvent"]] = relationship(
         back_populates="demand", cascade="all, delete-orphan", order_by="DemandEvent.at"
     )
@@ -92,11 +90,11 @@ class DemandEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    from_status: Mapped[Optional[str]] = mapped_column(String(12))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
 
     demand: Mapped[Demand] = relationship(back_populates="events")
 
@@ -110,15 +108,15 @@ class Match(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), index=True)
-    score: Mapped[Optional[float]] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(12), default="proposed", index=True)
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    contract_amount: Mapped[Optional[float]] = mapped_column(Float)  # 10k CNY
-    explanation: Mapped[Optional[dict]] = mapped_column(JSON)
-    proposed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+    contract_amount: Mapped[float | None] = mapped_column(Float)  # 10k CNY
+    explanation: Mapped[dict | None] = mapped_column(JSON)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
     demand: Mapped[Demand] = relationship(back_populates="matches")
@@ -135,11 +133,11 @@ class MatchEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("match.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    from_status: Mapped[Optional[str]] = mapped_column(String(12))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    contract_amount: Mapped[Optional[float]] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    contract_amount: Mapped[float | None] = mapped_column(Float)
 
     match: Mapped[Match] = relationship(back_populates="events")

@@ -1,12 +1,11 @@
 """Experts and their items (projects, papers, patents, awards)."""
 
 from datetime import datetime
-from typing import Optional
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .organisation import Institution
 from .reference import TechField
 
@@ -20,24 +19,24 @@ class Expert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40))
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
-    title: Mapped[Optional[str]] = mapped_column(String(60))
-    research_fields: Mapped[Optional[str]] = mapped_column(Text)
-    summary: Mapped[Optional[str]] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(60))
+    research_fields: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
     is_academician: Mapped[bool] = mapped_column(default=False)
-    team: Mapped[Optional[str]] = mapped_column(String(120))
-    tech_field_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tech_field.id"))
-    phone: Mapped[Optional[str]] = mapped_column(String(30))  # private
-    email: Mapped[Optional[str]] = mapped_column(String(120))  # private
+    team: Mapped[str | None] = mapped_column(String(120))
+    tech_field_id: Mapped[int | None] = mapped_column(ForeignKey("tech_field.id"))
+    phone: Mapped[str | None] = mapped_column(String(30))  # private
+    email: Mapped[str | None] = mapped_column(String(120))  # private
     tokens: Mapped[str] = mapped_column(Text, default="")  # segmented once at write time
-    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
-    vector_model: Mapped[Optional[str]] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_model: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
     institution: Mapped[Institution] = relationship()
-    tech_field: Mapped[Optional[TechField]] = relationship()
+    tech_field: Mapped[TechField | None] = relationship()
     items: Mapped[list["ExpertItem"]] = relationship(
         back_populates="expert", cascade="all, delete-orphan", order_by="ExpertItem.position"
     )
@@ -53,9 +52,9 @@ class ExpertItem(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(10))  # project | paper | patent | award
     title: Mapped[str] = mapped_column(String(300))
-    text: Mapped[Optional[str]] = mapped_column(Text)
-    year: Mapped[Optional[int]] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
     tokens: Mapped[str] = mapped_column(Text, default="")
-    vector: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     expert: Mapped[Expert] = relationship(back_populates="items")

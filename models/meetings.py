@@ -1,12 +1,11 @@
 """Matchmaking meetings (需求对接会), their sessions, invitations and 1:1 slots."""
 
 from datetime import date, datetime
-from typing import Optional
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .demands import Demand
 from .experts import Expert
 from .reference import District, Industry
@@ -22,15 +21,15 @@ class MatchmakingMeeting(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("district.id"), index=True)
-    held_on: Mapped[Optional[date]] = mapped_column(Date)
-    venue: Mapped[Optional[str]] = mapped_column(String(200))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"), index=True)
+    held_on: Mapped[date | None] = mapped_column(Date)
+    venue: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="draft")
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    district: Mapped[Optional[District]] = relationship()
+    district: Mapped[District | None] = relationship()
     sessions: Mapped[list["MeetingSession"]] = relationship(
         back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingSession.seq"
     )
@@ -48,13 +47,13 @@ class MeetingSession(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(200), default="")
     theme_words: Mapped[list[str]] = mapped_column(JSON, default=list)
-    industry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("industry.id"))
-    starts_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     locked: Mapped[bool] = mapped_column(default=False)
 
     meeting: Mapped[MatchmakingMeeting] = relationship(back_populates="sessions")
-    industry: Mapped[Optional[Industry]] = relationship()
+    industry: Mapped[Industry | None] = relationship()
     demands: Mapped[list["SessionDemand"]] = relationship(
         back_populates="session", cascade="all, delete-orphan"
     )
@@ -92,16 +91,16 @@ class Invitation(Base):
         ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(12))
-    expert_id: Mapped[Optional[int]] = mapped_column(ForeignKey("expert.id"))
-    enterprise_id: Mapped[Optional[int]] = mapped_column(ForeignKey("enterprise.id"))
-    investor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("investor.id"))
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
-    affinity: Mapped[Optional[float]] = mapped_column(Float)
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    investor_id: Mapped[int | None] = mapped_column(ForeignKey("investor.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    affinity: Mapped[float | None] = mapped_column(Float)
     locked: Mapped[bool] = mapped_column(default=False)
-    attended: Mapped[Optional[bool]] = mapped_column()
+    attended: Mapped[bool | None] = mapped_column()
 
     session: Mapped[MeetingSession] = relationship(back_populates="invitations")
-    expert: Mapped[Optional[Expert]] = relationship()
+    expert: Mapped[Expert | None] = relationship()
 
 
 class MeetingSlot(Base):
@@ -117,11 +116,11 @@ class MeetingSlot(Base):
     expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
     slot: Mapped[int] = mapped_column(Integer)
     table_no: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[Optional[str]] = mapped_column(String(20))  # interested | not_interested
-    followup: Mapped[Optional[str]] = mapped_column(Text)
-    followup_agreement: Mapped[Optional[bool]] = mapped_column()
-    followup_amount: Mapped[Optional[float]] = mapped_column(Float)
-    followup_on: Mapped[Optional[date]] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # interested | not_interested
+    followup: Mapped[str | None] = mapped_column(Text)
+    followup_agreement: Mapped[bool | None] = mapped_column()
+    followup_amount: Mapped[float | None] = mapped_column(Float)
+    followup_on: Mapped[date | None] = mapped_column(Date)
 
     session: Mapped[MeetingSession] = relationship(back_populates="slots")
     demand: Mapped[Demand] = relationship()

@@ -7,7 +7,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     String,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .reference import District, Industry
 
 liaison_park = Table(
@@ -63,20 +62,20 @@ class Enterprise(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    credit_code: Mapped[Optional[str]] = mapped_column(String(18), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
-    park_id: Mapped[Optional[int]] = mapped_column(ForeignKey("park.id"))
-    industry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("industry.id"))
+    park_id: Mapped[int | None] = mapped_column(ForeignKey("park.id"))
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
     is_key: Mapped[bool] = mapped_column(default=False)
-    contact_person: Mapped[Optional[str]] = mapped_column(String(40))
-    contact_phone: Mapped[Optional[str]] = mapped_column(String(30))
-    contact_email: Mapped[Optional[str]] = mapped_column(String(120))
-    address: Mapped[Optional[str]] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    contact_person: Mapped[str | None] = mapped_column(String(40))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
+    contact_email: Mapped[str | None] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District] = relationship()
-    park: Mapped[Optional[Park]] = relationship()
-    industry: Mapped[Optional[Industry]] = relationship()
+    park: Mapped[Park | None] = relationship()
+    industry: Mapped[Industry | None] = relationship()
 
 
 class Institution(Base):
@@ -87,7 +86,7 @@ class Institution(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="university")  # university | institute
-    city: Mapped[Optional[str]] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(20))
 
 
 class Investor(Base):
@@ -98,11 +97,11 @@ class Investor(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     stages: Mapped[list[str]] = mapped_column(JSON, default=list)
-    ticket_min: Mapped[Optional[float]] = mapped_column(Float)  # 10k CNY
-    ticket_max: Mapped[Optional[float]] = mapped_column(Float)
-    focus: Mapped[Optional[str]] = mapped_column(Text)
-    contact_person: Mapped[Optional[str]] = mapped_column(String(40))
-    contact_phone: Mapped[Optional[str]] = mapped_column(String(30))
+    ticket_min: Mapped[float | None] = mapped_column(Float)  # 10k CNY
+    ticket_max: Mapped[float | None] = mapped_column(Float)
+    focus: Mapped[str | None] = mapped_column(Text)
+    contact_person: Mapped[str | None] = mapped_column(String(40))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
 
     industries: Mapped[list[Industry]] = relationship(secondary=investor_industry)
 
@@ -115,20 +114,20 @@ class Liaison(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # district | campus
     name: Mapped[str] = mapped_column(String(40))
-    employer_post: Mapped[Optional[str]] = mapped_column(String(120))
-    phone: Mapped[Optional[str]] = mapped_column(String(30))
-    email: Mapped[Optional[str]] = mapped_column(String(120))
-    district_id: Mapped[Optional[int]] = mapped_column(ForeignKey("district.id"), index=True)
-    institution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("institution.id"))
-    start_date: Mapped[Optional[date]] = mapped_column(Date)
-    end_date: Mapped[Optional[date]] = mapped_column(Date)
-    end_reason: Mapped[Optional[str]] = mapped_column(String(200))
-    replaces_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"))
-    filed_on: Mapped[Optional[date]] = mapped_column(Date)  # replacement filed with the city
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    employer_post: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(120))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"), index=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))
+    filed_on: Mapped[date | None] = mapped_column(Date)  # replacement filed with the city
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    district: Mapped[Optional[District]] = relationship()
-    institution: Mapped[Optional[Institution]] = relationship()
+    district: Mapped[District | None] = relationship()
+    institution: Mapped[Institution | None] = relationship()
     replaces: Mapped[Optional["Liaison"]] = relationship(remote_side=[id])
     parks: Mapped[list[Park]] = relationship(secondary=liaison_park)
     enterprises: Mapped[list[Enterprise]] = relationship(secondary=liaison_enterprise)

@@ -1,12 +1,10 @@
 """The programme's books: trainings, typical cases, assessments."""
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import (
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -17,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 from .organisation import Liaison
 from .reference import District
 
@@ -39,7 +37,7 @@ class Training(Base):
     held_on: Mapped[date] = mapped_column(Date)
     topic: Mapped[str] = mapped_column(String(200))
     attendee_count: Mapped[int] = mapped_column(Integer, default=0)
-    notes: Mapped[Optional[str]] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
 
     district: Mapped[District] = relationship()
     attendees: Mapped[list[Liaison]] = relationship(secondary=training_attendee)
@@ -54,19 +52,19 @@ class Case(Base):
     district_id: Mapped[int] = mapped_column(ForeignKey("district.id"), index=True)
     year: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
-    liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("liaison.id"))
-    demand_id: Mapped[Optional[int]] = mapped_column(ForeignKey("demand.id"))
-    match_id: Mapped[Optional[int]] = mapped_column(ForeignKey("match.id"))
-    meeting_id: Mapped[Optional[int]] = mapped_column(ForeignKey("matchmaking_meeting.id"))
-    enterprise_name: Mapped[Optional[str]] = mapped_column(String(120))
-    expert_name: Mapped[Optional[str]] = mapped_column(String(120))
-    contract_amount: Mapped[Optional[float]] = mapped_column(Float)
+    liaison_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))
+    demand_id: Mapped[int | None] = mapped_column(ForeignKey("demand.id"))
+    match_id: Mapped[int | None] = mapped_column(ForeignKey("match.id"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("matchmaking_meeting.id"))
+    enterprise_name: Mapped[str | None] = mapped_column(String(120))
+    expert_name: Mapped[str | None] = mapped_column(String(120))
+    contract_amount: Mapped[float | None] = mapped_column(Float)
     summary: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | reported
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District] = relationship()
-    liaison: Mapped[Optional[Liaison]] = relationship()
+    liaison: Mapped[Liaison | None] = relationship()
 
 
 class Assessment(Base):
@@ -79,9 +77,9 @@ class Assessment(Base):
     liaison_id: Mapped[int] = mapped_column(ForeignKey("liaison.id", ondelete="CASCADE"))
     year: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(12))  # 优秀 | 合格 | 基本合格 | 不合格
-    score: Mapped[Optional[float]] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
     reviewer: Mapped[str] = mapped_column(String(40))
     assessed_on: Mapped[date] = mapped_column(Date)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
 
     liaison: Mapped[Liaison] = relationship()

@@ -1,12 +1,11 @@
 """Reference tables: districts and quotas, industries, technical fields, domain terms."""
 
 from datetime import datetime
-from typing import Optional
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, UtcDateTime, utcnow
 
 
 class District(Base):
@@ -39,7 +38,7 @@ class DistrictQuota(Base):
     existing: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District] = relationship(back_populates="quotas")
 
@@ -52,8 +51,8 @@ class Industry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(80))
-    section: Mapped[Optional[str]] = mapped_column(String(4))
-    section_name: Mapped[Optional[str]] = mapped_column(String(60))
+    section: Mapped[str | None] = mapped_column(String(4))
+    section_name: Mapped[str | None] = mapped_column(String(60))
     is_custom: Mapped[bool] = mapped_column(default=False)
 
 
@@ -75,7 +74,7 @@ class DomainTerm(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     term: Mapped[str] = mapped_column(String(40), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class DataVersion(Base):
@@ -85,7 +84,7 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(String(30), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class BackgroundJob(Base):
@@ -98,6 +97,6 @@ class BackgroundJob(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
-    message: Mapped[Optional[str]] = mapped_column(String(500))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -14,8 +14,8 @@ from app.services.indexing import (
     refresh_expert_tokens,
 )
 from models import (
-    District,
     Demand,
+    District,
     Enterprise,
     Expert,
     ExpertItem,

@@ -38,7 +38,9 @@ from models import (
     utcnow,
 )
 
+from .. import clock
 from ..errors import ImportFailed
+from ..policy.statuses import DEMAND_STATUS_LABELS
 from . import tabular
 from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
 
@@ -79,9 +81,7 @@ NO = {"否", "n", "no", "false", "0", "×", "✗", "f"}
 LIST_SEPARATORS = re.compile(r"[；;,，、\n]+")
 ITEM_KINDS = {"项目": "project", "论文": "paper", "专利": "patent", "奖励": "award"}
 ITEM_KIND_LABELS = {v: k for k, v in ITEM_KINDS.items()}
-STATUS_LABELS = {"draft": "草稿", "submitted": "已提交", "returned": "已退回",
-                 "published": "已发布", "matched": "已对接", "closed": "已关闭"}
-assert set(STATUS_LABELS) == set(DEMAND_STATUSES)
+assert set(DEMAND_STATUS_LABELS) == set(DEMAND_STATUSES)
 #: Separator between the fields of one item in the CSV "成果" cell: 类型|标题|年份|内容.
 ITEM_FIELD_SEPARATOR = re.compile(r"[|｜]")
 
@@ -260,7 +260,7 @@ def parse_date(raw: Any) -> date | None:
         return None
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 (a calendar date)
         except ValueError:
             continue
     raise CellError(f"'{text}' 不是有效日期（应为 2025-12-31 这样的格式）")
@@ -691,12 +691,12 @@ def _export_experts(session: Session) -> bytes:
 
 def _status(value: str) -> str:
     text = value.strip()
-    if text.lower() in STATUS_LABELS:
+    if text.lower() in DEMAND_STATUS_LABELS:
         return text.lower()
-    for code, label in STATUS_LABELS.items():
+    for code, label in DEMAND_STATUS_LABELS.items():
         if text in (label, label[1:]):  # 已发布 or 发布
             return code
-    raise CellError(f"'{text}' 不是有效状态（应为 {'、'.join(STATUS_LABELS.values())}）")
+    raise CellError(f"'{text}' 不是有效状态（应为 {'、'.join(DEMAND_STATUS_LABELS.values())}）")
 
 
 DEMAND_FIELDS = ("title", "problem", "goals", "investment", "industry_id", "tech_field_id",
@@ -712,7 +712,7 @@ def _import_demands(session: Session, table: tabular.Table, filename: str, probl
     fields = _tech_fields(session)
     liaisons: dict[tuple[int | None, str], list[int]] = defaultdict(list)
     for li in session.scalars(select(Liaison).where(Liaison.kind == "district")):
-        if li.end_date is None or li.end_date >= date.today():
+        if li.end_date is None or li.end_date >= clock.today():
             liaisons[(li.district_id, li.name)].append(li.id)
     for row, rec in records:
         ent = enterprises.get(rec.get("enterprise") or "")
@@ -825,7 +825,7 @@ def _export_demands(session: Session) -> bytes:
         [d.code, d.enterprise.name, d.title, d.problem, d.goals, _number(d.investment),
          d.industry.name if d.industry else None, d.tech_field.name if d.tech_field else None,
          "；".join(d.keywords or []), d.cooperation_mode, d.deadline,
-         "是" if d.publishable else "否", STATUS_LABELS.get(d.status, d.status),
+         "是" if d.publishable else "否", DEMAND_STATUS_LABELS.get(d.status, d.status),
          d.liaison.name if d.liaison else None]
         for d in demands
     ))

@@ -67,8 +67,10 @@ from models import (
     utcnow,
 )
 
+from .. import clock
 from ..clock import CST
 from ..errors import Conflict, DomainError, Forbidden, NotFound
+from ..policy.statuses import MEETING_STATUS_LABELS
 from ..security import PUBLIC_STATUSES
 
 ORGANISER_ROLES = ("district_admin", "city_admin")
@@ -80,8 +82,6 @@ N_CANDIDATES = 12
 KIND_LABELS = {"expert": "专家", "enterprise": "相关企业", "investor": "创投机构",
                "institution": "高校院所"}
 OUTCOME_LABELS = {"interested": "有意向", "not_interested": "无意向"}
-MEETING_STATUS_LABELS = {"draft": "草稿", "planned": "已排期", "confirmed": "已确认",
-                         "held": "已召开"}
 EDITABLE = ("draft", "planned")
 
 # Which form field a planner error belongs to (PlanningError.code -> field).
@@ -287,10 +287,10 @@ def find_demands(session: Session, user: Any, inp: PlanInput) -> list[Demand]:
         stmt = stmt.where(Demand.id.in_(inp.demand_ids))
     else:
         if inp.period_from:
-            stmt = stmt.where(Demand.published_at >= datetime.combine(inp.period_from, time.min))
+            stmt = stmt.where(Demand.published_at >= clock.day_start(inp.period_from))
         if inp.period_to:
             stmt = stmt.where(Demand.published_at
-                              < datetime.combine(inp.period_to + timedelta(days=1), time.min))
+                              < clock.day_start(inp.period_to + timedelta(days=1)))
         if inp.industry_ids:
             stmt = stmt.where(Demand.industry_id.in_(inp.industry_ids))
         if inp.field_ids:
@@ -443,18 +443,18 @@ def _set_times(meeting: MatchmakingMeeting, params: Mapping[str, Any]) -> None:
     start_t = time.fromisoformat(params.get("start_time") or "09:00")
     slot = int(params.get("slot_minutes") or 20)
     intro = int(params.get("intro_minutes") or 0)
-    clock = None
+    start = None
     if meeting.held_on is not None:
-        clock = datetime.combine(meeting.held_on, start_t, tzinfo=CST)
+        start = clock.at_local(meeting.held_on, start_t)
     for ms in meeting.sessions:
-        if clock is None:
+        if start is None:
             ms.starts_at = ms.ends_at = None
             continue
         n_slots = max((s.slot for s in ms.slots), default=-1) + 1
-        ms.starts_at = clock
-        ms.ends_at = clock + timedelta(minutes=intro + n_slots * slot)
+        ms.starts_at = start
+        ms.ends_at = start + timedelta(minutes=intro + n_slots * slot)
         if not params.get("parallel", True):
-            clock = ms.ends_at + timedelta(minutes=10)
+            start = ms.ends_at + timedelta(minutes=10)
 
 
 def _timetable(ctx: _Context, plan_s: PlanSession, expert_ids: list[int]):
@@ -1088,7 +1088,7 @@ def record_followup(session: Session, user: Any, meeting: MatchmakingMeeting, sl
     slot.followup = note or None
     slot.followup_agreement = agreement
     slot.followup_amount = value if agreement else None
-    slot.followup_on = on or date.today()
+    slot.followup_on = on or clock.today()
     session.flush()
     if agreement is None:
         return None

@@ -43,7 +43,7 @@ from models import (
     Training,
 )
 
-from ..clock import CST, local_time, today_cst
+from .. import clock
 from ..errors import Conflict, DomainError, NotFound
 from .reference import headcount, quota_for
 
@@ -135,10 +135,10 @@ def period_bounds(year: int, month: int | None = None) -> tuple[datetime, dateti
     (timezone-aware columns) and SQLite (naive UTC text, which ignores the offset of a bound).
     """
     if month is None:
-        lo, hi = datetime(year, 1, 1, tzinfo=CST), datetime(year + 1, 1, 1, tzinfo=CST)
+        lo, hi = datetime(year, 1, 1, tzinfo=clock.CST), datetime(year + 1, 1, 1, tzinfo=clock.CST)
     else:
-        lo = datetime(year, month, 1, tzinfo=CST)
-        hi = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CST)
+        lo = datetime(year, month, 1, tzinfo=clock.CST)
+        hi = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=clock.CST)
     return lo.astimezone(UTC), hi.astimezone(UTC)
 
 
@@ -175,12 +175,12 @@ def worst(statuses: Iterable[str]) -> str:
 
 def local_date(value: datetime | None) -> date | None:
     """Return the Beijing-time calendar day of a stored timestamp."""
-    value = local_time(value)
+    value = clock.local_time(value)
     return None if value is None else value.date()
 
 
 def _in_year(value: datetime | None, year: int) -> bool:
-    value = local_time(value)
+    value = clock.local_time(value)
     return value is not None and value.year == year
 
 
@@ -340,7 +340,7 @@ def _districts(session: Session, district_id: int | None) -> list[District]:
 def scoreboard(session: Session, year: int, *, district_id: int | None = None,
                today: date | None = None) -> Scoreboard:
     """Compute every rule of the notice for the year, per district and per liaison."""
-    window = YearWindow(year, today or today_cst())
+    window = YearWindow(year, today or clock.today())
     districts = _districts(session, district_id)
     ids = [d.id for d in districts]
     liaisons = _district_liaisons(session, ids, year)
@@ -544,7 +544,7 @@ def _signed_amount(d: Demand) -> float:
 
 def funnel(session: Session, year: int, *, district_id: int | None = None) -> list[FunnelStage]:
     """Return the funnel of the demands recorded in the year: recorded -> ... -> signed."""
-    window = YearWindow(year, today_cst())
+    window = YearWindow(year, clock.today())
     stages = {k: FunnelStage(k, 0) for k in FUNNEL_STAGES}
     for d in _cohort(session, window, district_id):
         reached = demand_stages(d)
@@ -560,8 +560,8 @@ def _signed_at(m: Match) -> datetime | None:
     """Return when the match was signed, in Beijing time (its year and month count)."""
     for e in m.events:
         if e.to_status == "signed":
-            return local_time(e.at)
-    return local_time(m.updated_at) if m.status == "signed" else None
+            return clock.local_time(e.at)
+    return clock.local_time(m.updated_at) if m.status == "signed" else None
 
 
 def _signed_matches(session: Session, district_ids: Sequence[int] | None,
@@ -581,7 +581,7 @@ TREND_SERIES = {"recorded": "登记需求", "published": "发布需求", "signed
 
 def trends(session: Session, year: int, *, district_id: int | None = None) -> dict[str, Any]:
     """Return twelve monthly figures per series for the year."""
-    window = YearWindow(year, today_cst())
+    window = YearWindow(year, clock.today())
     lo, hi = window.bounds()
     series: dict[str, list[float]] = {k: [0] * 12 for k in TREND_SERIES}
     stmt = select(Demand.created_at, Demand.published_at).where(
@@ -591,9 +591,9 @@ def trends(session: Session, year: int, *, district_id: int | None = None) -> di
         stmt = stmt.where(Demand.district_id == district_id)
     for created, published in session.execute(stmt):
         if _in_year(created, year):
-            series["recorded"][local_time(created).month - 1] += 1
+            series["recorded"][clock.local_time(created).month - 1] += 1
         if _in_year(published, year):
-            series["published"][local_time(published).month - 1] += 1
+            series["published"][clock.local_time(published).month - 1] += 1
     ids = None if district_id is None else [district_id]
     for m in _signed_matches(session, ids, window):
         month = _signed_at(m).month - 1
@@ -611,11 +611,11 @@ def trends(session: Session, year: int, *, district_id: int | None = None) -> di
 
 def data_years(session: Session, today: date | None = None) -> list[int]:
     """Return the years the books have data for, newest first, always including this year."""
-    today = today or today_cst()
+    today = today or clock.today()
     years = {today.year}
     for col in (Demand.created_at, Demand.published_at):
         for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()):
-            years.add(local_time(v).year)
+            years.add(clock.local_time(v).year)
     years |= {v.year for (v,) in session.execute(select(Training.held_on))}
     years |= set(session.scalars(select(Case.year)))
     years |= set(session.scalars(select(Assessment.year)))
@@ -664,7 +664,7 @@ def drill(session: Session, year: int, metric: str, *, district_id: int | None =
         raise DomainError("未知的统计口径。")
     if month is not None and not 1 <= month <= 12:
         raise DomainError("月份应在 1-12 之间。")
-    window = YearWindow(year, today or today_cst())
+    window = YearWindow(year, today or clock.today())
     scope = ""
     if district_id is not None:
         scope = _districts(session, district_id)[0].name
@@ -792,7 +792,7 @@ class QuotaTable:
 def quota_table(session: Session, year: int, *, on: date | None = None) -> QuotaTable:
     """Return the quota table of a year and each district's headcount on `on`."""
     if on is None:
-        today = today_cst()
+        today = clock.today()
         on = today if today.year == year else date(year, 12, 31) if year < today.year \
             else date(year, 1, 1)
     rows = []
@@ -837,7 +837,7 @@ def save_quota(session: Session, year: int,
 def roster(session: Session, district_id: int, *, on: date | None = None,
            include_ended: bool = False) -> list[Liaison]:
     """Return a district's liaisons serving on `on` (or all of them, ended ones included)."""
-    on = on or today_cst()
+    on = on or clock.today()
     stmt = (select(Liaison).options(selectinload(Liaison.parks), selectinload(Liaison.enterprises))
             .where(Liaison.kind == "district", Liaison.district_id == district_id)
             .order_by(Liaison.start_date, Liaison.id))
@@ -852,7 +852,7 @@ def campus_roster(session: Session, *, include_ended: bool = False) -> list[Liai
     stmt = (select(Liaison).options(selectinload(Liaison.institution))
             .where(Liaison.kind == "campus").order_by(Liaison.institution_id, Liaison.id))
     if not include_ended:
-        stmt = stmt.where(Liaison.end_date.is_(None) | (Liaison.end_date >= today_cst()))
+        stmt = stmt.where(Liaison.end_date.is_(None) | (Liaison.end_date >= clock.today()))
     return list(session.scalars(stmt))
 
 
@@ -1060,7 +1060,7 @@ def draft_case_from_match(session: Session, match_id: int, *,
     liaison = demand.liaison
     meeting = _meeting_for(session, demand.id, expert.id)
     signed = _signed_at(match)
-    year = signed.year if signed else (today or today_cst()).year
+    year = signed.year if signed else (today or clock.today()).year
     inst = expert.institution.name if expert.institution else ""
     expert_label = f"{inst}{expert.name}{expert.title or ''}团队"
     parts = []
@@ -1070,7 +1070,7 @@ def draft_case_from_match(session: Session, match_id: int, *,
     else:
         parts.append(f"{ent.name}提出“{demand.title}”技术需求")
     if demand.published_at:
-        parts.append(f"于{local_time(demand.published_at):%Y年%m月%d日}在武汉科技成果转化平台公开发布")
+        parts.append(f"于{clock.local_time(demand.published_at):%Y年%m月%d日}在武汉科技成果转化平台公开发布")
     if demand.problem:
         parts.append(f"企业面临的技术难题：{demand.problem.splitlines()[0][:120]}")
     if meeting is not None:

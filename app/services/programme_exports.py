@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Case, Demand, District
 
+from .. import clock
+from ..policy.statuses import DEMAND_STATUS_LABELS
 from . import programme
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
@@ -30,8 +32,6 @@ QUOTA_HEADERS = ["序号", "责任单位", "现有联络员人数", "新选派�
 ROSTER_TITLE = "各区第二批选派联络员信息表"
 ROSTER_HEADERS = ["序号", "姓名", "工作单位及职务", "联系电话", "对接产业园区、孵化器",
                   "对接本区重点企业"]
-DEMAND_STATUS_LABELS = {"draft": "草稿", "submitted": "待审核", "returned": "已退回",
-                        "published": "已发布", "matched": "对接中", "closed": "已关闭"}
 
 _THIN = Side(style="thin", color="000000")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -134,7 +134,7 @@ def roster_xlsx(session: Session, district_id: int, *, on: date | None = None,
         from ..errors import NotFound
 
         raise NotFound("区不存在。")
-    filled_on = filled_on or programme.today_cst()
+    filled_on = filled_on or clock.today()
     people = programme.roster(session, district_id, on=on or filled_on)
     wb = Workbook()
     ws = wb.active
@@ -170,7 +170,7 @@ DEMAND_LIST_HEADERS = ["序号", "需求编号", "需求名称", "企业", "所�
 
 def demands_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
     """Return the list of demands recorded in the year (one district or all)."""
-    lo, hi = programme.YearWindow(year, programme.today_cst()).bounds()
+    lo, hi = programme.YearWindow(year, clock.today()).bounds()
     stmt = (select(Demand).options(selectinload(Demand.matches), selectinload(Demand.enterprise),
                                    selectinload(Demand.liaison), selectinload(Demand.district))
             .where(Demand.created_at >= lo, Demand.created_at < hi)

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from models import Demand, Expert, Match
 
+from ..policy.statuses import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
 from ..security import PUBLIC_STATUSES, can_see_expert_contact, mask_email, mask_phone
-from .workflow import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
 
 
 def _iso(value: date | datetime | None) -> str | None:

@@ -39,26 +39,9 @@ from models import (
 )
 
 from ..errors import Conflict, DomainError, Forbidden, NotFound
+from ..policy.statuses import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
 from ..security import can_see_demand
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
-
-DEMAND_STATUS_LABELS = {
-    "draft": "草稿",
-    "submitted": "待审核",
-    "returned": "已退回",
-    "published": "已发布",
-    "matched": "已对接",
-    "closed": "已关闭",
-}
-MATCH_STATUS_LABELS = {
-    "proposed": "待高校确认",
-    "accepted": "已接受",
-    "declined": "已婉拒",
-    "introduced": "已引荐",
-    "negotiating": "洽谈中",
-    "signed": "已签约",
-    "closed": "已结束",
-}
 
 LIAISON = ("district_liaison",)
 DISTRICT_ADMIN = ("district_admin",)

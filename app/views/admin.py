@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
@@ -22,6 +22,7 @@ from models import (
     User,
 )
 
+from .. import clock
 from ..db import get_session
 from ..errors import DomainError, NotFound
 from ..security import ROLE_LABELS, roles_required
@@ -371,7 +372,7 @@ def _date_range(stmt, column):
 
 def _parse_day(value: str | None) -> datetime | None:
     try:
-        return datetime.combine(datetime.strptime(value or "", "%Y-%m-%d").date(), time.min, UTC)
+        return clock.day_start(clock.parse_day(value or ""))
     except ValueError:
         return None
 

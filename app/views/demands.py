@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -300,7 +300,7 @@ def _save(session: Session, demand: Demand | None) -> Any:
         flash(f"需求 {demand.code} 已保存为草稿。", "success")
         return redirect(url_for("demands.edit", demand_id=demand.id))
     try:
-        if demand.deadline is not None and demand.deadline < date.today():
+        if demand.deadline is not None and demand.deadline < clock.today():
             raise wf.IncompleteDemand("截止日期已过。", errors=[
                 {"field": "deadline", "message": "截止日期不能早于今天。"}])
         wf.submit_demand(session, user, demand)
@@ -634,7 +634,7 @@ def _destinations(session: Session, matches: list[Match]) -> list[dict[str, Any]
                                              "liaisons": []})
         entry["experts"].append(m.expert.name)
     if by_inst:
-        today = date.today()
+        today = clock.today()
         for liaison in session.scalars(select(Liaison).where(
                 Liaison.kind == "campus", Liaison.institution_id.in_(list(by_inst)))):
             if liaison.active_on(today):

@@ -11,7 +11,6 @@ rebuilds its matching index.
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Demand, Expert, ExpertItem, Institution, Match, TechField
 
+from .. import clock
 from ..db import get_session
 from ..errors import Forbidden, NotFound
 from ..security import (
@@ -295,7 +295,7 @@ def validate(session: Session, form: dict[str, Any], items: list[dict[str, str]]
     clean_items: list[tuple] = []
     if len(items) > MAX_ITEMS:
         errors["items"] = f"成果最多 {MAX_ITEMS} 项。"
-    this_year = date.today().year
+    this_year = clock.this_year()
     for n, item in enumerate(items):
         if not (item["title"] or item["year"] or item["text"]):
             continue  # an empty row is ignored (its type select always has a value)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, Demand, District, Expert, Liaison, Match, Training
 
+from .. import clock
 from ..db import get_session
 from ..security import DISTRICT_ROLES, login_required, safe_url
 
@@ -259,7 +260,7 @@ def figures(session: Session, user: Any, year: int) -> list[Figure]:
         t_scope = (Training.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
         c_scope = (Case.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
         l_scope = (Liaison.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
-        today = date.today()
+        today = clock.today()
         headcount = _count(session, _n(Liaison).where(
             Liaison.kind == "district", *l_scope,
             (Liaison.start_date.is_(None)) | (Liaison.start_date <= today),
@@ -306,7 +307,7 @@ def figures(session: Session, user: Any, year: int) -> list[Figure]:
 def index():
     """Show the inbox and this year's figures."""
     session = get_session()
-    year = date.today().year
+    year = clock.this_year()
     items = inbox(session, current_user)
     figs = figures(session, current_user, year)
     return render_template("home/index.html", items=items, figures=figs, year=year)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Assessment, Case, District, Enterprise, Institution, Liaison, Park, Training
 
+from .. import clock
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
 from ..security import mask_phone, reveal_contact, roles_required
@@ -48,9 +49,9 @@ def _own(district_id: int | None) -> None:
 
 def _year(default: int | None = None) -> int:
     try:
-        y = int(request.values.get("year") or default or P.today_cst().year)
+        y = int(request.values.get("year") or default or clock.today().year)
     except ValueError:
-        y = P.today_cst().year
+        y = clock.today().year
     return min(max(y, 2000), 2100)
 
 
@@ -170,7 +171,7 @@ def roster():
     return render_template("programme/roster.html", district=district, people=people,
                            districts=_districts(session) if _is_city() else [],
                            include_ended=include_ended, full=full, mask_phone=mask_phone,
-                           today=P.today_cst())
+                           today=clock.today())
 
 
 def _liaison_input(kind: str) -> P.LiaisonInput:
@@ -255,7 +256,7 @@ def replace(liaison_id: int):
                 "" if new.filed_on else "请在报市科技局备案后登记备案日期。"), "success")
             return redirect(url_for(".replacements"))
     return render_template("programme/replace_form.html", old=old, errors=errors,
-                           form=request.form, today=P.today_cst(),
+                           form=request.form, today=clock.today(),
                            **_assign_options(session, old.district_id))
 
 
@@ -477,7 +478,7 @@ def edit_assessment(assessment_id: int | None = None):
             return redirect(url_for(".assessments", year=year))
     return render_template("programme/assessment_form.html", a=a, li=li, year=year,
                            errors=errors, form=request.form, results=P.ASSESSMENT_RESULTS,
-                           today=P.today_cst())
+                           today=clock.today())
 
 
 # --- dashboard --------------------------------------------------------------------------------
