@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -28,12 +28,12 @@ from flask import (
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import ApiClient, Demand, Expert, Match, User, utcnow
+from models import ApiClient, User, utcnow
 
 from .db import get_session
 from .errors import Forbidden, wants_json
@@ -341,117 +341,12 @@ def _token_problem(detail: str):
     return resp
 
 
-# --- scoping ------------------------------------------------------------------------------------
-def _role(user: Any) -> str | None:
-    return getattr(user, "role", None) if user is not None else None
+# --- scope and privacy live in app/policy; these names stay importable from here ----------
+from .policy.access import can_view_demand as can_see_demand  # noqa: E402
+from .policy.privacy import can_read_expert_contact as can_see_expert_contact  # noqa: E402
+from .policy.privacy import can_see_contact, mask_email, mask_phone  # noqa: E402
+from .policy.scope import demand_scope as demand_filter  # noqa: E402
+from .services.contacts import reveal_contact  # noqa: E402
 
-
-def _is_public(demand: Any) -> bool:
-    return bool(demand.publishable) and demand.status in PUBLIC_STATUSES
-
-
-def demand_filter(user: Any, *, include_published: bool = False) -> ColumnElement[bool]:
-    """Return a where-clause limiting a demand list to what `user` may see.
-
-    District roles: their district (plus every published demand with include_published);
-    city admin: all; campus liaison: published demands and those matched to an expert of
-    their institution; anyone else: nothing.
-    """
-    role = _role(user)
-    public = and_(Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES))
-    if role == "city_admin":
-        return true()
-    if role in DISTRICT_ROLES:
-        if user.district_id is None:
-            return public if include_published else false()
-        own = Demand.district_id == user.district_id
-        return or_(own, public) if include_published else own
-    if role == "campus_liaison":
-        if user.institution_id is None:
-            return public
-        sent = (
-            select(Match.demand_id)
-            .join(Expert, Expert.id == Match.expert_id)
-            .where(Expert.institution_id == user.institution_id)
-        )
-        return or_(public, Demand.id.in_(sent))
-    return false()
-
-
-def can_see_demand(user: Any, demand: Any, sent_to_institution_ids: Iterable[int] = ()) -> bool:
-    """Return whether `user` may open a demand (`sent_to_institution_ids`: its matches' experts)."""
-    role = _role(user)
-    if role == "city_admin":
-        return True
-    if role in DISTRICT_ROLES:
-        return demand.district_id == user.district_id or _is_public(demand)
-    if role == "campus_liaison":
-        return _is_public(demand) or (
-            user.institution_id is not None and user.institution_id in set(sent_to_institution_ids)
-        )
-    return False
-
-
-def can_see_contact(user: Any, district_id: int | None, *, via_match: bool = False) -> bool:
-    """Return whether `user` may read an enterprise's full contact data in `district_id`.
-
-    The owning district and the city may; a campus liaison only with `via_match` (a match of
-    their institution's expert was accepted for this enterprise's demand).
-    """
-    role = _role(user)
-    if role == "city_admin":
-        return True
-    if role in DISTRICT_ROLES:
-        return district_id is not None and user.district_id == district_id
-    if role == "campus_liaison":
-        return via_match
-    return False
-
-
-def can_see_expert_contact(user: Any, institution_id: int | None) -> bool:
-    """Return whether `user` may read an expert's phone and e-mail in full."""
-    role = _role(user)
-    if role == "city_admin":
-        return True
-    return role == "campus_liaison" and institution_id is not None and (
-        user.institution_id == institution_id
-    )
-
-
-def reveal_contact(session: Session, user: Any, district_id: int | None, entity: str,
-                   entity_id: int | None, *, via_match: bool = False) -> bool:
-    """Decide whether to show full contact data and audit the read when outside the district."""
-    allowed = can_see_contact(user, district_id, via_match=via_match)
-    if allowed and getattr(user, "district_id", None) != district_id:
-        from .services.audit import audit
-
-        audit(session, "view_contact", entity, entity_id,
-              {"district_id": district_id, "role": _role(user)}, user=user)
-    return allowed
-
-
-# --- masking ------------------------------------------------------------------------------------
-def mask_phone(phone: str | None) -> str:
-    """Mask a phone number: 13812345678 -> 138****5678 (short numbers keep the last 2 digits)."""
-    if not phone:
-        return ""
-    digits = str(phone).strip()
-    if len(digits) >= 7:
-        return digits[:3] + "****" + digits[-4:]
-    if len(digits) > 2:
-        return "*" * (len(digits) - 2) + digits[-2:]
-    return "*" * len(digits)
-
-
-def mask_email(email: str | None) -> str:
-    """Mask an e-mail address: zhangsan@whu.edu.cn -> z***n@whu.edu.cn."""
-    if not email:
-        return ""
-    local, sep, domain = str(email).strip().partition("@")
-    if not sep:
-        return mask_phone(local)
-    if len(local) <= 2:
-        masked = local[:1] + "***"
-    else:
-        masked = local[0] + "***" + local[-1]
-    return f"{masked}@{domain}"
+__all__ = ["can_see_contact", "can_see_demand", "can_see_expert_contact", "demand_filter",
+           "mask_email", "mask_phone", "reveal_contact"]

@@ -243,11 +243,11 @@ def test_check_endpoint_returns_hints_with_their_fields(client, world):
 
 def test_similar_demand_warning_links_only_what_the_user_may_see(client, world):
     login(client, "hsliaison")
-    # Close to 东湖's private demand (not visible) ...
+    # Close to 东湖's private demand (not visible): not mentioned at all, not even its code ...
     page = text(client.post("/demands/check", data={
         "title": "钠离子电池正极材料", "problem": "钠离子电池循环寿命不足"}))
-    assert "其他区已有相似需求（编号" in page
-    assert "东湖私有需求" not in page
+    assert "其他区已有相似需求" not in page
+    assert "东湖私有需求" not in page and f'/demands/{world["dh_private"]}"' not in page
     # ... and to 东湖's published demand (visible): a link with its title.
     page = text(client.post("/demands/check", data={
         "title": "光伏组件衰减检测", "problem": "光伏组件衰减检测手段缺乏"}))

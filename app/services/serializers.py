@@ -1,9 +1,7 @@
 """Plain dicts of demands, experts, matches and ranked hits for the JSON API (and htmx pages).
 
-Privacy is decided here, once: published demands carry no personal contact data; a private
-demand's contact is full only for those :func:`app.security.reveal_contact` allows (and that read
-is audited outside the owning district), masked otherwise; expert phone and e-mail are masked
-except for the campus liaison of the expert's own institution.
+Privacy is decided by app/policy/privacy.py (the contact rule) and read through
+app/services/contacts.py (which audits full reads); this module only shapes the dicts.
 """
 
 from __future__ import annotations
@@ -11,13 +9,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Demand, Expert, Match
 
+from ..policy.access import is_public
+from ..policy.privacy import expert_contact
 from ..policy.statuses import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
-from ..security import PUBLIC_STATUSES, can_see_expert_contact, mask_email, mask_phone
+from . import contacts
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -28,39 +27,11 @@ def _ref(obj: Any) -> dict[str, Any] | None:
     return {"id": obj.id, "name": obj.name} if obj is not None else None
 
 
-def is_public(demand: Demand) -> bool:
-    """Return whether a demand is on the platform (publishable and published or matched)."""
-    return bool(demand.publishable) and demand.status in PUBLIC_STATUSES
-
-
-def _accepted_via_institution(session: Session, user: Any, demand: Demand) -> bool:
-    inst = getattr(user, "institution_id", None)
-    if getattr(user, "role", None) != "campus_liaison" or inst is None:
-        return False
-    return session.scalar(
-        select(Match.id).join(Expert, Expert.id == Match.expert_id)
-        .where(Match.demand_id == demand.id, Expert.institution_id == inst,
-               Match.status.in_(("accepted", "introduced", "negotiating", "signed")))
-        .limit(1)
-    ) is not None
-
-
 def demand_contact(session: Session, user: Any, demand: Demand) -> dict[str, Any] | None:
-    """Return the enterprise contact a user may read for a demand (None for published ones)."""
-    if user is None or is_public(demand):
+    """Return the enterprise contact a user may read for a demand (masked where revealable)."""
+    if user is None:
         return None
-    from ..security import reveal_contact
-
-    ent = demand.enterprise
-    full = reveal_contact(session, user, demand.district_id, "demand", demand.id,
-                          via_match=_accepted_via_institution(session, user, demand))
-    if full:
-        return {"person": ent.contact_person, "phone": ent.contact_phone,
-                "email": ent.contact_email, "masked": False}
-    person = ent.contact_person or ""
-    return {"person": (person[:1] + "*" * (len(person) - 1)) if person else "",
-            "phone": mask_phone(ent.contact_phone), "email": mask_email(ent.contact_email),
-            "masked": True}
+    return contacts.demand_contact(session, user, demand)
 
 
 def demand_dict(demand: Demand, *, contact: dict[str, Any] | None = None,
@@ -101,7 +72,7 @@ def demand_dict(demand: Demand, *, contact: dict[str, Any] | None = None,
 
 def expert_dict(expert: Expert, user: Any = None, *, detail: bool = False) -> dict[str, Any]:
     """Return an expert as a dict with phone and e-mail masked unless the user keeps them."""
-    full = user is not None and can_see_expert_contact(user, expert.institution_id)
+    contact = expert_contact(user, expert)
     out: dict[str, Any] = {
         "id": expert.id,
         "name": expert.name,
@@ -111,8 +82,8 @@ def expert_dict(expert: Expert, user: Any = None, *, detail: bool = False) -> di
         "is_academician": bool(expert.is_academician),
         "team": expert.team,
         "tech_field": _ref(expert.tech_field),
-        "phone": (expert.phone or "") if full else mask_phone(expert.phone),
-        "email": (expert.email or "") if full else mask_email(expert.email),
+        "phone": contact["phone"],
+        "email": contact["email"],
     }
     if detail:
         out["summary"] = expert.summary

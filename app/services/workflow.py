@@ -39,18 +39,19 @@ from models import (
 )
 
 from ..errors import Conflict, DomainError, Forbidden, NotFound
-from ..policy.statuses import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
-from ..security import can_see_demand
+from ..policy import access
+from ..policy.roles import Role
+from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES, MATCH_STATUS_LABELS
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
 
-LIAISON = ("district_liaison",)
-DISTRICT_ADMIN = ("district_admin",)
-CITY = ("city_admin",)
-CAMPUS = ("campus_liaison",)
+LIAISON = (Role.DISTRICT_LIAISON,)
+DISTRICT_ADMIN = (Role.DISTRICT_ADMIN,)
+CITY = (Role.CITY_ADMIN,)
+CAMPUS = (Role.CAMPUS_LIAISON,)
 
 #: Roles that may create and edit demands (in their own district, while draft or returned).
 EDIT_ROLES = LIAISON
-EDITABLE_STATUSES = ("draft", "returned")
+EDITABLE_STATUSES = EDITABLE_DEMAND_STATUSES
 DEMAND_CODE_PREFIX = "XQ"
 
 
@@ -161,7 +162,7 @@ def sent_institution_ids(session: Session, demand_id: int) -> set[int]:
 
 def can_view_demand(session: Session, user: Any, demand: Demand) -> bool:
     """Return whether `user` may open this demand at all."""
-    return can_see_demand(user, demand, sent_institution_ids(session, demand.id))
+    return access.can_view_demand(user, demand, sent_institution_ids(session, demand.id))
 
 
 def get_demand(session: Session, user: Any, demand_id: int) -> Demand:
@@ -173,9 +174,7 @@ def get_demand(session: Session, user: Any, demand_id: int) -> Demand:
 
 
 def _check_district(user: Any, demand: Demand) -> None:
-    if _role(user) == "city_admin":
-        return
-    if getattr(user, "district_id", None) != demand.district_id:
+    if not access.can_manage_demand(user, demand):
         raise Forbidden("只能处理本区的需求。")
 
 
@@ -435,11 +434,10 @@ def demand_actions(session: Session, user: Any, demand: Demand) -> list[str]:
     role = _role(user)
     if not can_view_demand(session, user, demand):
         return []
-    in_scope = role == "city_admin" or getattr(user, "district_id", None) == demand.district_id
-    if not in_scope:
+    if not access.can_manage_demand(user, demand):
         return []
     out = []
-    if role in EDIT_ROLES and demand.status in EDITABLE_STATUSES:
+    if access.can_edit_demand(user, demand):
         out.append("edit")
     for t in DEMAND_TRANSITIONS:
         if demand.status in t.sources and role in t.roles and t.action not in out:
@@ -532,16 +530,8 @@ def propose_matches(session: Session, user: Any, demand: Demand, expert_ids: Ite
 
 
 def can_view_match(session: Session, user: Any, match: Match) -> bool:
-    """Return whether `user` may see a match: its institution, its district, or the city."""
-    role = _role(user)
-    if role == "city_admin":
-        return True
-    if role == "campus_liaison":
-        return user.institution_id is not None and match.expert.institution_id == (
-            user.institution_id)
-    if role in ("district_liaison", "district_admin"):
-        return user.district_id is not None and match.demand.district_id == user.district_id
-    return False
+    """Return whether `user` may see a match (the rule is app.policy.access.can_view_match)."""
+    return access.can_view_match(user, match)
 
 
 def get_match(session: Session, user: Any, match_id: int) -> Match:
@@ -560,7 +550,7 @@ def transition_match(session: Session, user: Any, match: Match, action: str, *,
     if not can_view_match(session, user, match):
         raise NotFound("对接记录不存在，或您无权查看。")
     t = _find(MATCH_TRANSITIONS, action, match.status, MATCH_STATUS_LABELS, user)
-    if _role(user) == "campus_liaison" and match.expert.institution_id != user.institution_id:
+    if not access.can_act_on_match(user, match):
         raise Forbidden("只能处理本单位专家的对接。")
     why = _reason(reason, t.reason_required, t.label)
     amount = None
@@ -616,7 +606,7 @@ def close_match(session: Session, user: Any, match: Match, reason: str) -> Match
 def match_actions(session: Session, user: Any, match: Match) -> list[str]:
     """Return the actions `user` may take on a match now."""
     role = _role(user)
-    if role == "campus_liaison" and match.expert.institution_id != user.institution_id:
+    if not access.can_act_on_match(user, match):
         return []
     return [t.action for t in MATCH_TRANSITIONS
             if match.status in t.sources and role in t.roles]

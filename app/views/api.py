@@ -17,7 +17,7 @@ import marshmallow as ma
 from flask import Flask, Response, g, url_for
 from flask_smorest import Api, Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, or_, select
 from webargs.flaskparser import FlaskParser
 
 from models import (
@@ -33,6 +33,7 @@ from models import (
 
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
+from ..policy.scope import match_scope
 from ..security import PUBLIC_STATUSES, api_token_required, demand_filter
 from ..services import serializers as ser
 from ..services import workflow as wf
@@ -699,19 +700,6 @@ def push_experts(data: dict):
 
 
 # --- matches ------------------------------------------------------------------------------------
-def _match_scope(user: Any):
-    role = getattr(user, "role", None)
-    if user is None:
-        return _public_clause()
-    if role == "city_admin":
-        return true()
-    if role == "campus_liaison":
-        return Expert.institution_id == user.institution_id
-    if role in ("district_liaison", "district_admin"):
-        return Demand.district_id == user.district_id
-    return Demand.id.is_(None)
-
-
 @bp.route("/matches")
 @api_token_required
 @bp.arguments(MatchListArgs, location="query")
@@ -721,7 +709,7 @@ def list_matches(args: dict):
     session = get_session()
     user = _user()
     query = (select(Match).join(Demand, Demand.id == Match.demand_id)
-             .join(Expert, Expert.id == Match.expert_id).where(_match_scope(user)))
+             .join(Expert, Expert.id == Match.expert_id).where(match_scope(user)))
     if args.get("status"):
         query = query.where(Match.status == args["status"])
     if args.get("demand") is not None:

@@ -1,7 +1,7 @@
 """需求管理: demand list, intake form with live effectiveness check, detail, review, expert search.
 
 Every page goes through :mod:`app.services.workflow` for scope and state rules and commits once;
-lists are scoped by :func:`app.security.demand_filter`.
+lists are scoped by :func:`app.policy.scope.demand_scope`.
 """
 
 from __future__ import annotations
@@ -35,22 +35,19 @@ from models import (
 from .. import clock
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
+from ..policy.access import can_view_match
+from ..policy.scope import demand_scope
+from ..policy.statuses import ENGAGED_MATCH_STATUSES
 from ..security import (
-    DISTRICT_ROLES,
-    can_see_contact,
-    demand_filter,
-    mask_email,
-    mask_phone,
-    reveal_contact,
     roles_required,
 )
 from ..services import search
 from ..services import workflow as wf
+from ..services.contacts import demand_contact
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_date as _day
 from ..services.listing import to_int as _int
-from ..services.serializers import is_public
 
 bp = Blueprint("demands", __name__, url_prefix="/demands")
 
@@ -130,7 +127,7 @@ EXPORT_HEADERS = ["需求编号", "需求名称", "需求企业", "所属区", "
 def _filtered(session: Session, args: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
     """Return the scoped, filtered select of demands and the filter values used."""
     user = _user()
-    stmt = select(Demand).where(demand_filter(user))
+    stmt = select(Demand).where(demand_scope(user))
     f: dict[str, Any] = {k: (args.get(k) or "").strip() for k in
                          ("q", "status", "industry_id", "tech_field_id", "district_id",
                           "date_from", "date_to")}
@@ -381,38 +378,30 @@ def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> 
 
 
 def _similar(session: Session, text: str, demand_id: int | None) -> list[dict[str, Any]]:
-    """Return similar existing demands; private ones the user may not see carry only a code."""
+    """Return similar existing demands the user may see (others are not mentioned at all)."""
     try:
         tokens = search.query_tokens(text)
     except DomainError:
         return []
+    user = _user()
     exclude = (demand_id,) if demand_id else ()
-    found = [(i, s) for i, s in search.similar_demands(session, tokens, 5, exclude_ids=exclude)
+    found = [(i, s) for i, s in search.similar_demands(session, tokens, 10, exclude_ids=exclude)
              if s >= SIMILAR_THRESHOLD]
     if not found:
         return []
     demands = {d.id: d for d in session.scalars(
-        select(Demand).where(Demand.id.in_([i for i, _s in found]))
+        select(Demand).where(Demand.id.in_([i for i, _s in found]),
+                             demand_scope(user, include_published=True))
         .options(selectinload(Demand.district)))}
-    user = _user()
+    found = [(i, s) for i, s in found if i in demands][:5]
     solved = _past_solutions(session, [i for i, _s in found])
-    out = []
-    for demand_id_, score in found:
-        d = demands.get(demand_id_)
-        if d is None:
-            continue
-        visible = wf.can_view_demand(session, user, d)
-        out.append({"id": d.id, "code": d.code, "visible": visible, "score": score,
-                    "title": d.title if visible else None,
-                    "district": d.district.name if visible and d.district else None,
-                    "status": d.status if visible else None,
-                    "own": d.district_id == getattr(user, "district_id", None),
-                    "solutions": solved.get(d.id, []) if visible else []})
-    return out
+    return [{"id": d.id, "code": d.code, "visible": True, "score": score, "title": d.title,
+             "district": d.district.name if d.district else None, "status": d.status,
+             "own": d.district_id == getattr(user, "district_id", None),
+             "solutions": solved.get(d.id, [])}
+            for d, score in ((demands[i], s) for i, s in found)]
 
 
-#: Match statuses that mean an expert took the problem on (a past solution worth showing).
-SOLVED_STATUSES = ("accepted", "introduced", "negotiating", "signed")
 
 
 def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -424,7 +413,7 @@ def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[d
                Institution.name.label("institution"))
         .join(Expert, Expert.id == Match.expert_id)
         .join(Institution, Institution.id == Expert.institution_id)
-        .where(Match.demand_id.in_(demand_ids), Match.status.in_(SOLVED_STATUSES))
+        .where(Match.demand_id.in_(demand_ids), Match.status.in_(ENGAGED_MATCH_STATUSES))
         .order_by(Match.demand_id, Match.status.desc(), Match.id)
     ).all()
     out: dict[int, list[dict[str, Any]]] = {}
@@ -445,33 +434,6 @@ def check():
 
 
 # --- 需求详情 ---------------------------------------------------------------------------------
-def _contact(session: Session, user: Any, demand: Demand, reveal: bool) -> dict[str, Any] | None:
-    """Return the enterprise contact as this user may see it (None: not shown at all)."""
-    ent = demand.enterprise
-    own = user.role in DISTRICT_ROLES and user.district_id == demand.district_id
-    if own:
-        return {"person": ent.contact_person, "phone": ent.contact_phone,
-                "email": ent.contact_email, "masked": False, "can_reveal": False}
-    via_match = False
-    if user.role == "campus_liaison" and user.institution_id is not None:
-        via_match = session.scalar(
-            select(Match.id).join(Expert, Expert.id == Match.expert_id)
-            .where(Match.demand_id == demand.id, Expert.institution_id == user.institution_id,
-                   Match.status.in_(("accepted", "introduced", "negotiating", "signed")))
-            .limit(1)) is not None
-    if is_public(demand) and user.role != "city_admin" and not via_match:
-        return None  # published demands show no personal contact data to outsiders
-    allowed = can_see_contact(user, demand.district_id, via_match=via_match)
-    if allowed and reveal and reveal_contact(session, user, demand.district_id, "demand",
-                                             demand.id, via_match=via_match):
-        return {"person": ent.contact_person, "phone": ent.contact_phone,
-                "email": ent.contact_email, "masked": False, "can_reveal": False}
-    person = ent.contact_person or ""
-    return {"person": (person[:1] + "*" * (len(person) - 1)) if person else "",
-            "phone": mask_phone(ent.contact_phone), "email": mask_email(ent.contact_email),
-            "masked": True, "can_reveal": allowed}
-
-
 @bp.get("/<int:demand_id>")
 @roles_required(*ALL_ROLES)
 def detail(demand_id: int):
@@ -480,21 +442,18 @@ def detail(demand_id: int):
     user = _user()
     demand = wf.get_demand(session, user, demand_id)
     reveal = request.args.get("reveal") == "1"
-    contact = _contact(session, user, demand, reveal)
+    contact = demand_contact(session, user, demand, reveal=reveal)
     matches = list(session.scalars(
         select(Match).where(Match.demand_id == demand.id)
         .options(selectinload(Match.expert).selectinload(Expert.institution),
                  selectinload(Match.events))
         .order_by(Match.score.desc().nulls_last(), Match.id)))
-    if user.role == "campus_liaison" and not is_public(demand):
-        matches = [m for m in matches if m.expert.institution_id == user.institution_id]
+    matches = [m for m in matches if can_view_match(user, m)]
     names = _user_names(session, [e.user_id for e in demand.events]
                         + [e.user_id for m in matches for e in m.events])
     actions = wf.demand_actions(session, user, demand)
     report, problems = wf.check_quality(demand)
     similar = _similar(session, demand.text, demand.id)
-    if reveal:
-        session.commit()  # the audit row of a revealed contact
     return render_template("demands/detail.html", demand=demand, contact=contact,
                            matches=matches, names=names, actions=actions, report=report,
                            problems=problems, labels=FIELD_LABELS, similar=similar)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -30,15 +30,14 @@ from models import (
 from .. import clock
 from ..db import get_session
 from ..errors import Conflict, DomainError
+from ..policy.scope import match_scope
 from ..security import (
     DISTRICT_ROLES,
     login_required,
-    mask_email,
-    mask_phone,
-    reveal_contact,
     roles_required,
 )
 from ..services import workflow as wf
+from ..services.contacts import match_contact
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_date as _day
@@ -53,8 +52,6 @@ QUEUE_TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "active": ("跟进中", ("accepted", "introduced", "negotiating")),
     "done": ("已办结", ("declined", "signed", "closed")),
 }
-#: After these statuses the expert's campus liaison may read the enterprise's contact (audited).
-CONTACT_STATUSES = ("accepted", "introduced", "negotiating", "signed")
 #: Button labels where the page says it more politely than the state machine.
 BUTTON_LABELS = {"decline": "婉拒"}
 ACTION_STYLES = {"accept": "success", "decline": "outline-danger", "introduce": "primary",
@@ -63,21 +60,6 @@ ACTION_STYLES = {"accept": "success", "decline": "outline-danger", "introduce": 
 
 def _labels() -> dict[str, str]:
     return {t.action: t.label for t in wf.MATCH_TRANSITIONS} | BUTTON_LABELS
-
-
-def match_scope(user: Any):
-    """Return the where-clause of the matches a user may see (joins Demand and Expert)."""
-    role = getattr(user, "role", None)
-    if role == "city_admin":
-        return true()
-    if role == "campus_liaison" and user.institution_id is not None:
-        return Expert.institution_id == user.institution_id
-    if role in DISTRICT_ROLES and user.district_id is not None:
-        return Demand.district_id == user.district_id
-    return false()
-
-
-
 
 
 def _base():
@@ -198,33 +180,15 @@ def campus_queue():
 
 
 # --- detail -------------------------------------------------------------------------------------
-def _contact(session: Session, match: Match) -> dict[str, Any] | None:
-    """Return the enterprise contact for the viewer (full only when allowed; audited)."""
-    ent = match.demand.enterprise
-    if not (ent.contact_person or ent.contact_phone or ent.contact_email):
-        return None
-    via = (current_user.role == "campus_liaison" and match.status in CONTACT_STATUSES
-           and match.expert.institution_id == current_user.institution_id)
-    full = reveal_contact(session, current_user, match.demand.district_id, "match", match.id,
-                          via_match=via)
-    if full:
-        return {"person": ent.contact_person, "phone": ent.contact_phone,
-                "email": ent.contact_email, "masked": False}
-    person = ent.contact_person or ""
-    return {"person": (person[:1] + "*" * (len(person) - 1)) if person else "",
-            "phone": mask_phone(ent.contact_phone), "email": mask_email(ent.contact_email),
-            "masked": True}
-
-
 def _detail(session: Session, match: Match, errors: dict[str, str] | None = None,
             values: dict[str, str] | None = None, status: int = 200, open_action: str = ""):
     user_ids = {e.user_id for e in match.events if e.user_id} | (
         {match.proposed_by_id} if match.proposed_by_id else set())
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} \
         if user_ids else {}
-    contact = _contact(session, match)
+    contact = match_contact(session, current_user, match,
+                            reveal=request.args.get("reveal") == "1")
     demand_visible = wf.can_view_demand(session, current_user, match.demand)
-    session.commit()  # the audit row of a full contact read
     return render_template(
         "matches/detail.html", match=match, demand=match.demand, expert=match.expert,
         events=list(match.events), users=users, contact=contact,
