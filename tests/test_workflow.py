@@ -254,3 +254,26 @@ def test_actions_for_buttons(session, people):
     assert wf.demand_actions(session, people["other_liaison"], d) == []
     wf.submit_demand(session, people["liaison"], d)
     assert wf.demand_actions(session, people["admin"], d) == ["publish", "return", "close"]
+
+
+def test_system_transitions_follow_their_table(session):
+    from app.errors import Conflict, DomainError
+    from app.services.workflow import apply_system_transition
+    from models import Match, MatchEvent
+    from tests import factories
+
+    d = factories.demand(session, "系统迁移测试", status="published")
+    e = factories.expert(session, "系统专家", ["涂层"])
+    match = Match(demand=d, expert=e)
+    session.add(match)
+    apply_system_transition(session, match, "introduced", reason="需求对接会「春季」")
+    apply_system_transition(session, match, "signed", reason="会上签约", contract_amount=30)
+    session.flush()
+    assert match.status == "signed" and match.contract_amount == 30
+    events = session.query(MatchEvent).filter_by(match_id=match.id).order_by(MatchEvent.id).all()
+    assert [(ev.from_status, ev.to_status) for ev in events] == [(None, "introduced"),
+                                                                 ("introduced", "signed")]
+    with pytest.raises(Conflict, match="已签约.*洽谈中"):
+        apply_system_transition(session, match, "negotiating", reason="回退")
+    with pytest.raises(DomainError, match="合同金额"):
+        apply_system_transition(session, match, "signed", reason="x", contract_amount=0)

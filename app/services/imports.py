@@ -25,7 +25,6 @@ from tqdm import tqdm
 from models import (
     DEMAND_STATUSES,
     Demand,
-    DemandEvent,
     District,
     Enterprise,
     Expert,
@@ -41,7 +40,7 @@ from models import (
 from .. import clock
 from ..errors import ImportFailed
 from ..policy.statuses import DEMAND_STATUS_LABELS
-from . import tabular
+from . import tabular, workflow
 from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
 
 __all__ = [
@@ -771,18 +770,15 @@ def _import_demands(session: Session, table: tabular.Table, filename: str, probl
             demand = existing.get(rec["code"])
             status = rec.get("status")
             if demand is None:
-                demand = Demand(code=rec["code"], status=status or "draft", **values)
+                demand = Demand(code=rec["code"], **values)
                 session.add(demand)
-                demand.events.append(DemandEvent(from_status=None, to_status=demand.status,
-                                                 reason=reason))
+                workflow.import_demand_status(demand, status or "draft", reason=reason)
                 result.created += 1
                 changed = True
             else:
                 changed = _apply(demand, values)
                 if status is not None and status != demand.status:
-                    demand.events.append(DemandEvent(from_status=demand.status,
-                                                     to_status=status, reason=reason))
-                    demand.status = status
+                    workflow.import_demand_status(demand, status, reason=reason)
                     changed = True
                 if changed:
                     result.updated += 1

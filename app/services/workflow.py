@@ -429,6 +429,32 @@ def close_demand(session: Session, user: Any, demand: Demand, reason: str | None
     return transition_demand(session, user, demand, "close", reason)
 
 
+#: The timestamp an imported status stands for (an import records history, it skips review).
+_STATUS_STAMPS = {"submitted": "submitted_at", "published": "published_at",
+                  "returned": "returned_at", "closed": "closed_at"}
+
+
+def import_demand_status(demand: Demand, status: str, *, reason: str) -> None:
+    """Set the status an import file gives a demand: the system transition of imports.
+
+    An import carries a demand's recorded state from another system, so any status is allowed;
+    the change is written as an event with the import's reason and its timestamp is stamped.
+    """
+    if status not in DEMAND_STATUS_LABELS:
+        raise DomainError(f"'{status}' 不是有效状态。", field="status")
+    old = demand.status if demand.id is not None else None
+    if old == status:
+        return
+    now = utcnow()
+    demand.events.append(DemandEvent(at=now, from_status=old, to_status=status, reason=reason))
+    demand.status = status
+    stamp = _STATUS_STAMPS.get(status)
+    if stamp and getattr(demand, stamp) is None:
+        setattr(demand, stamp, now)
+    if status == "matched" and demand.published_at is None and demand.publishable:
+        demand.published_at = now
+
+
 def demand_actions(session: Session, user: Any, demand: Demand) -> list[str]:
     """Return the actions `user` may take on a demand now (edit, submit, publish ...)."""
     role = _role(user)
@@ -568,6 +594,48 @@ def transition_match(session: Session, user: Any, match: Match, action: str, *,
     session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=old,
                            to_status=t.target, reason=why, contract_amount=amount))
     session.flush()
+    return match
+
+
+#: Changes made by the system on a person's behalf (meeting outcomes, imports): from -> to.
+#: None is a match created by the change. Terminal statuses (declined, signed, closed) stay.
+SYSTEM_MATCH_TRANSITIONS: dict[str | None, tuple[str, ...]] = {
+    None: ("proposed", "accepted", "introduced", "negotiating", "signed", "closed"),
+    "proposed": ("accepted", "introduced", "negotiating", "signed", "closed"),
+    "accepted": ("introduced", "negotiating", "signed", "closed"),
+    "introduced": ("negotiating", "signed", "closed"),
+    "negotiating": ("signed", "closed"),
+    "signed": ("signed",),  # a corrected contract amount
+}
+
+
+def apply_system_transition(session: Session, match: Match, target: str, *, user: Any = None,
+                            reason: str, contract_amount: float | None = None) -> Match:
+    """Move a match to `target` on the system's authority (a meeting outcome), with an event.
+
+    The only writer of ``Match.status`` besides :func:`transition_match`; refuses a change the
+    system table does not allow with a Chinese message naming both statuses.
+    """
+    old = match.status  # None: a match this change creates
+    allowed = SYSTEM_MATCH_TRANSITIONS.get(old, ())
+    if target not in allowed:
+        raise Conflict(f"对接状态「{MATCH_STATUS_LABELS.get(old or '', old or '新建')}」"
+                       f"不能改为「{MATCH_STATUS_LABELS.get(target, target)}」。", field="status")
+    amount = None
+    if target == "signed":
+        amount = _float(contract_amount, "contract_amount", "合同金额")
+        if amount is None or amount <= 0:
+            raise DomainError("签约须填写大于 0 的合同金额（万元）。", field="contract_amount")
+        if old == "signed" and match.contract_amount == amount:
+            return match
+        match.contract_amount = amount
+    if target == "closed":
+        match.reason = reason
+    now = utcnow()
+    match.status = target
+    match.updated_at = now
+    session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=old,
+                           to_status=target, reason=reason, contract_amount=amount))
     return match
 
 
