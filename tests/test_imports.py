@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+from app import clock
 from app.errors import ImportFailed
 from app.services import imports
 from app.services.indexing import current_version
@@ -249,7 +250,8 @@ def test_every_bad_value_is_reported_and_nothing_is_written(session, institution
         (5, "职称/职务", "内容过长：最多 60 个字，实际 61 个字"),
         (6, "姓名", "与第 2 行重复（所在单位和姓名相同）"),
         (5, "成果表/类型", "'书籍' 应为 项目、论文、专利 或 奖励"),
-        (5, "成果表/年份", "'二〇二一' 不是有效年份（应为四位数字，如 2021）"),
+        (5, "成果表/年份",
+         f"'二〇二一' 不是有效年份（年份应为 1950 至 {clock.this_year() + 1} 之间的四位数字）"),
         (5, "成果表/姓名", "专家表中没有 武汉大学 的 赵六"),
     }
     assert "11 处问题" in exc.value.message

@@ -40,8 +40,10 @@ from models import (
 from .. import clock
 from ..errors import ImportFailed
 from ..policy.statuses import DEMAND_STATUS_LABELS
-from . import tabular, workflow
-from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
+from . import experts as expert_writer
+from . import fields, tabular, workflow
+from .experts import ITEM_KIND_LABELS, ITEM_KINDS
+from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens
 
 __all__ = [
     "COLUMNS",
@@ -78,8 +80,6 @@ class Column:
 YES = {"是", "y", "yes", "true", "1", "√", "✓", "t"}
 NO = {"否", "n", "no", "false", "0", "×", "✗", "f"}
 LIST_SEPARATORS = re.compile(r"[；;,，、\n]+")
-ITEM_KINDS = {"项目": "project", "论文": "paper", "专利": "patent", "奖励": "award"}
-ITEM_KIND_LABELS = {v: k for k, v in ITEM_KINDS.items()}
 assert set(DEMAND_STATUS_LABELS) == set(DEMAND_STATUSES)
 #: Separator between the fields of one item in the CSV "成果" cell: 类型|标题|年份|内容.
 ITEM_FIELD_SEPARATOR = re.compile(r"[|｜]")
@@ -204,8 +204,6 @@ class CellError(ValueError):
     """A cell value is wrong; the message is Chinese."""
 
 
-_PHONE = re.compile(r"^\+?[0-9][0-9()（）\-/转]{4,29}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
 
 
@@ -228,24 +226,18 @@ def parse_bool(raw: Any) -> bool | None:
 
 
 def parse_number(raw: Any) -> float | None:
-    """Read a non-negative number; blank is None."""
+    """Read a finite non-negative number (the service's one number rule); blank is None."""
     if isinstance(raw, bool):
         raise CellError(f"'{_shown(raw)}' 不是数字")
-    if isinstance(raw, int | float):
-        value = float(raw)
-    else:
-        text = _shown(raw).replace(",", "").replace("，", "")
-        if not text:
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise CellError(f"'{_shown(raw)}' 不是数字") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise CellError(f"'{_shown(raw)}' 不是数字")
-    if value < 0:
-        raise CellError(f"'{_shown(raw)}' 不能为负数")
-    return value
+    value = raw if isinstance(raw, int | float) else _shown(raw).replace(",", "").replace("，", "")
+    try:
+        return fields.check_number(value, "number", "数值")
+    except fields.FieldError as exc:
+        if "小于" in exc.message:
+            raise CellError(f"'{_shown(raw)}' 不能为负数") from None
+        if "大于" in exc.message:
+            raise CellError(f"'{_shown(raw)}' 超出范围（{exc.message}）") from None
+        raise CellError(f"'{_shown(raw)}' 不是数字") from None
 
 
 def parse_date(raw: Any) -> date | None:
@@ -266,13 +258,14 @@ def parse_date(raw: Any) -> date | None:
 
 
 def parse_year(raw: Any) -> int | None:
-    """Read a four-digit year."""
+    """Read a four-digit year (the service's one year rule)."""
     text = _shown(raw)
     if not text:
         return None
-    if not re.fullmatch(r"\d{4}", text) or not 1900 <= int(text) <= 2100:
-        raise CellError(f"'{text}' 不是有效年份（应为四位数字，如 2021）")
-    return int(text)
+    try:
+        return fields.check_year(text if re.fullmatch(r"\d{4}", text) else "x")
+    except fields.FieldError as exc:
+        raise CellError(f"'{text}' 不是有效年份（{exc.message.rstrip('。')}）") from None
 
 
 def parse_cell(col: Column, raw: Any) -> Any:
@@ -288,15 +281,18 @@ def parse_cell(col: Column, raw: Any) -> Any:
     if col.type == "seq":
         return None
     text = _shown(raw)
+    problem = fields.bad_characters(text)
+    if problem:
+        raise CellError(f"内容{problem}")
     if col.type == "list":
         return [p.strip() for p in LIST_SEPARATORS.split(text) if p.strip()]
     if not text:
         return None
     if col.type == "phone":
         text = re.sub(r"\s+", "", text)
-        if not _PHONE.match(text):
+        if not fields.PHONE_RE.match(text):
             raise CellError(f"'{_shown(raw)}' 不是有效的电话号码")
-    elif col.type == "email" and not _EMAIL.match(text):
+    elif col.type == "email" and not fields.EMAIL_RE.match(text):
         raise CellError(f"'{text}' 不是有效的电子邮箱")
     if col.max_len and len(text) > col.max_len:
         raise CellError(f"内容过长：最多 {col.max_len} 个字，实际 {len(text)} 个字")
@@ -389,11 +385,11 @@ class _Lookup:
         self.ids: dict[str, set[int]] = defaultdict(set)
         for key, id_ in pairs:
             if key:
-                self.ids[key.strip().lower()].add(id_)
+                self.ids[fields.normalise_name(key).lower()].add(id_)
 
     def find(self, value: str) -> int:
         """Return the id for a name or code; raise CellError naming the value."""
-        found = self.ids.get(value.strip().lower())
+        found = self.ids.get(fields.normalise_name(value).lower())
         if not found:
             raise CellError(f"系统中没有{self.what}'{value}'")
         if len(found) > 1:
@@ -568,8 +564,6 @@ def _format_csv_items(items: Sequence[ExpertItem]) -> str:
     )
 
 
-EXPERT_FIELDS = ("title", "research_fields", "summary", "is_academician", "team",
-                 "tech_field_id", "phone", "email")
 
 
 def _import_experts(session: Session, table: tabular.Table, items_table: tabular.Table | None,
@@ -627,34 +621,31 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
             .options(selectinload(Expert.items))
         )
     }
+    # The one expert validation (services/experts.py), row by row, before anything is written.
+    changes = []
+    for row, rec in records:
+        data = {"name": rec["name"]} | _present(rec, expert_writer.EXPERT_FIELDS, headers, present)
+        if with_items:
+            data["items"] = [{"kind": k, "title": t, "text": x, "year": y}
+                             for k, t, x, y in rec["items"]]
+        expert = existing.get((rec["institution_id"], rec["name"]))
+        change = expert_writer.validate(session, data, institution_id=rec["institution_id"],
+                                        expert=expert, partial=True)
+        for key, message in change.errors.items():
+            problems.add(row, headers.get(key.split("-")[0], "成果"), message)
+        changes.append((change, expert))
+    problems.raise_if_any()
     changed_any = False
     with session.no_autoflush:
-        for _row, rec in _rows_of(records, "experts", progress):
-            values = _present(rec, EXPERT_FIELDS, headers, present)
-            if "is_academician" in values:
-                values["is_academician"] = bool(values["is_academician"])
-            expert = existing.get((rec["institution_id"], rec["name"]))
+        for _n, (change, expert) in _rows_of(list(enumerate(changes)), "experts", progress):
+            _saved, changed = expert_writer.save(session, change, expert, audit_action=None,
+                                                 bump=False)
+            changed_any = changed_any or changed
             if expert is None:
-                expert = Expert(name=rec["name"], institution_id=rec["institution_id"],
-                                **({"is_academician": False} | values))
-                session.add(expert)
                 result.created += 1
-                changed = True
+            elif changed:
+                result.updated += 1
             else:
-                changed = _apply(expert, values)
-            if with_items:
-                new_items = rec["items"]
-                old_items = [(i.kind, i.title, i.text, i.year) for i in expert.items]
-                if old_items != new_items:
-                    expert.items = [ExpertItem(position=p, kind=k, title=t, text=x, year=y)
-                                    for p, (k, t, x, y) in enumerate(new_items)]
-                    changed = True
-            if changed:
-                refresh_expert_tokens(expert)
-                changed_any = True
-                if expert.id is not None:
-                    result.updated += 1
-            elif expert.id is not None:
                 result.unchanged += 1
     session.flush()
     if changed_any:

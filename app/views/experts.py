@@ -10,7 +10,6 @@ rebuilds its matching index.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -18,11 +17,13 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Demand, Expert, ExpertItem, Institution, Match, TechField
+from models import Demand, Expert, Institution, Match, TechField
 
-from .. import clock
 from ..db import get_session
 from ..errors import Forbidden, NotFound
+from ..policy import access
+from ..policy.roles import Role
+from ..policy.statuses import ENGAGED_MATCH_STATUSES
 from ..security import (
     DISTRICT_ROLES,
     can_see_expert_contact,
@@ -31,9 +32,9 @@ from ..security import (
     mask_phone,
     roles_required,
 )
+from ..services import experts as expert_writer
 from ..services.audit import audit
-from ..services.imports import ITEM_KIND_LABELS
-from ..services.indexing import EXPERTS, bump_version, refresh_expert_tokens
+from ..services.experts import ITEM_KIND_LABELS
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
@@ -42,12 +43,8 @@ from .imports import handle_upload
 
 bp = Blueprint("experts", __name__, url_prefix="/experts")
 
-EDITORS = ("campus_liaison", "city_admin")
+EDITORS = (Role.CAMPUS_LIAISON, Role.CITY_ADMIN)
 #: Match statuses after which the district that sent the demand may reveal the expert's contact.
-REVEAL_STATUSES = ("accepted", "introduced", "negotiating", "signed")
-MAX_ITEMS = 100
-_PHONE = re.compile(r"^\+?[0-9][0-9()（）\-/转 ]{4,29}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 
@@ -64,12 +61,9 @@ def _options(session: Session) -> dict[str, Any]:
 
 def may_edit(user: Any, expert: Expert | None = None) -> bool:
     """Return whether a user may edit an expert (or create one when `expert` is None)."""
-    role = getattr(user, "role", None)
-    if role == "city_admin":
-        return True
-    if role != "campus_liaison" or user.institution_id is None:
-        return False
-    return expert is None or expert.institution_id == user.institution_id
+    if expert is None:
+        return user.role == Role.CITY_ADMIN or access.can_edit_expert(user, user.institution_id)
+    return access.can_edit_expert(user, expert.institution_id)
 
 
 def may_reveal(session: Session, user: Any, expert: Expert) -> bool:
@@ -79,7 +73,7 @@ def may_reveal(session: Session, user: Any, expert: Expert) -> bool:
     return session.scalar(
         select(Match.id).join(Demand, Demand.id == Match.demand_id)
         .where(Match.expert_id == expert.id, Demand.district_id == user.district_id,
-               Match.status.in_(REVEAL_STATUSES)).limit(1)
+               Match.status.in_(ENGAGED_MATCH_STATUSES)).limit(1)
     ) is not None
 
 
@@ -209,7 +203,6 @@ def reveal(expert_id: int):
     audit(session, "view_contact", "expert", expert.id,
           {"role": current_user.role, "district_id": current_user.district_id,
            "institution_id": expert.institution_id})
-    session.commit()
     return _detail(session, expert, revealed=True)
 
 
@@ -243,98 +236,10 @@ def _item_rows(expert: Expert) -> list[dict[str, str]]:
             for i in expert.items]
 
 
-def validate(session: Session, form: dict[str, Any], items: list[dict[str, str]],
-             expert: Expert | None) -> tuple[dict[str, Any], list[tuple], dict[str, str]]:
-    """Check the form; return (clean values, clean items, errors {field: message})."""
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    name = (form.get("name") or "").strip()
-    if not name:
-        errors["name"] = "请填写专家姓名。"
-    elif len(name) > 40:
-        errors["name"] = "姓名不能超过 40 字。"
-    clean["name"] = name
-    if current_user.role == "campus_liaison":
-        inst_id = current_user.institution_id
-    else:
-        inst_id = _int(form.get("institution_id"))
-        if inst_id is None or session.get(Institution, inst_id) is None:
-            errors["institution_id"] = "请选择所在单位。"
-    clean["institution_id"] = inst_id
-    for key, label, limit in (("title", "职称/职务", 60), ("team", "团队", 120)):
-        value = (form.get(key) or "").strip()
-        if len(value) > limit:
-            errors[key] = f"{label}不能超过 {limit} 字。"
-        clean[key] = value or None
-    for key, label in (("research_fields", "研究方向"), ("summary", "简介")):
-        value = (form.get(key) or "").strip()
-        if len(value) > 20000:
-            errors[key] = f"{label}过长（最多 20000 字）。"
-        clean[key] = value or None
-    if not clean["research_fields"] and not clean["summary"] and not any(
-            i["title"] for i in items):
-        errors["research_fields"] = "请至少填写研究方向、简介或一项成果，否则无法为该专家匹配需求。"
-    field_id = _int(form.get("tech_field_id"))
-    if form.get("tech_field_id") and (field_id is None or session.get(TechField, field_id) is None):
-        errors["tech_field_id"] = "技术领域不存在。"
-    clean["tech_field_id"] = field_id
-    clean["is_academician"] = form.get("is_academician") in ("1", "on", "true")
-    phone = (form.get("phone") or "").strip()
-    if phone and (len(phone) > 30 or not _PHONE.match(phone)):
-        errors["phone"] = "联系电话格式不正确，如 13812345678 或 027-68751234。"
-    clean["phone"] = phone or None
-    email = (form.get("email") or "").strip()
-    if email and (len(email) > 120 or not _EMAIL.match(email)):
-        errors["email"] = "电子邮箱格式不正确，如 zhangsan@whu.edu.cn。"
-    clean["email"] = email or None
-    if not errors.get("name") and inst_id is not None:
-        other = session.scalar(select(Expert.id).where(Expert.institution_id == inst_id,
-                                                       Expert.name == name))
-        if other is not None and (expert is None or other != expert.id):
-            errors["name"] = "本单位已有同名专家，请核对或在姓名后加以区分。"
-    clean_items: list[tuple] = []
-    if len(items) > MAX_ITEMS:
-        errors["items"] = f"成果最多 {MAX_ITEMS} 项。"
-    this_year = clock.this_year()
-    for n, item in enumerate(items):
-        if not (item["title"] or item["year"] or item["text"]):
-            continue  # an empty row is ignored (its type select always has a value)
-        if item["kind"] not in ITEM_KIND_LABELS:
-            errors[f"items-{n}-kind"] = "请选择类型。"
-        if not item["title"]:
-            errors[f"items-{n}-title"] = "请填写标题。"
-        elif len(item["title"]) > 300:
-            errors[f"items-{n}-title"] = "标题不能超过 300 字。"
-        year = None
-        if item["year"]:
-            try:
-                year = int(item["year"])
-            except ValueError:
-                year = -1
-            if not 1950 <= year <= this_year + 1:
-                errors[f"items-{n}-year"] = f"年份应为 1950 至 {this_year + 1} 之间的四位数字。"
-        clean_items.append((item["kind"], item["title"], item["text"] or None, year))
-    return clean, clean_items, errors
-
-
-def _save(session: Session, expert: Expert | None, clean: dict[str, Any],
-          items: list[tuple]) -> Expert:
-    created = expert is None
-    if expert is None:
-        expert = Expert(name=clean["name"], institution_id=clean["institution_id"])
-        session.add(expert)
-    for key, value in clean.items():
-        setattr(expert, key, value)
-    old = [(i.kind, i.title, i.text, i.year) for i in expert.items]
-    if old != items:
-        expert.items = [ExpertItem(position=p, kind=k, title=t, text=x, year=y)
-                        for p, (k, t, x, y) in enumerate(items)]
-    refresh_expert_tokens(expert)
-    session.flush()
-    bump_version(session, EXPERTS)
-    audit(session, "create" if created else "update", "expert", expert.id,
-          {"name": expert.name, "items": len(items)})
-    return expert
+def _institution_of_form(session: Session, form: dict[str, Any]) -> int | None:
+    if current_user.role == Role.CAMPUS_LIAISON:
+        return current_user.institution_id
+    return _int(form.get("institution_id"))
 
 
 def _form_page(expert: Expert | None):
@@ -361,12 +266,13 @@ def _form_page(expert: Expert | None):
             del items[index]
         return render_template("experts/form.html", expert=expert, form=form, items=items,
                                errors={}, **_options(session))
-    clean, clean_items, errors = validate(session, form, items, expert)
-    if errors:
+    change = expert_writer.validate(session, form | {"items": items},
+                                    institution_id=_institution_of_form(session, form),
+                                    expert=expert)
+    if change.errors:
         return render_template("experts/form.html", expert=expert, form=form, items=items,
-                               errors=errors, **_options(session)), 422
-    saved = _save(session, expert, clean, clean_items)
-    session.commit()
+                               errors=change.errors, **_options(session)), 422
+    saved, _changed = expert_writer.save(session, change, expert)
     flash(f"已保存专家 {saved.name} 的资料，匹配索引将自动更新。", "success")
     return redirect(url_for("experts.detail", expert_id=saved.id))
 

@@ -1,0 +1,176 @@
+"""The one writer of experts and their items: the form, the API push and the importer.
+
+Validation is here once (phone, e-mail, lengths, item kinds, years and count), institution
+names are normalised so "武汉大学 " or a full-width variant never makes a second institution,
+and a partial write (API push, import) changes only the fields it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Expert, ExpertItem, Institution, TechField
+
+from .audit import audit
+from .fields import (
+    MAX_ITEMS,
+    FieldError,
+    check_email,
+    check_phone,
+    check_year,
+    clean_text,
+    normalise_name,
+)
+from .indexing import EXPERTS, bump_version, refresh_expert_tokens
+
+ITEM_KIND_LABELS = {"project": "项目", "paper": "论文", "patent": "专利", "award": "奖励"}
+ITEM_KINDS = {label: kind for kind, label in ITEM_KIND_LABELS.items()}
+#: Text fields of a profile: (key, label, max length).
+TEXT_FIELDS = (("title", "职称/职务", 60), ("team", "团队", 120),
+               ("research_fields", "研究方向", 20000), ("summary", "简介", 20000))
+#: Fields an API push or an import may leave out; what is left out is kept.
+EXPERT_FIELDS = ("title", "research_fields", "summary", "team", "tech_field_id",
+                 "is_academician", "phone", "email")
+
+
+@dataclass
+class ExpertInput:
+    """A validated change to one expert: only the fields that were given."""
+
+    name: str
+    institution_id: int | None
+    values: dict[str, Any] = field(default_factory=dict)
+    items: list[tuple[str, str, str | None, int | None]] | None = None  # None: keep
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def find_institution(session: Session, name: str, *, create: bool = False) -> Institution | None:
+    """Return the institution of a name compared in normal form; create it when asked."""
+    wanted = normalise_name(name)
+    if not wanted:
+        return None
+    found = session.scalar(select(Institution).where(Institution.name == wanted))
+    if found is None:
+        for inst in session.scalars(select(Institution)):
+            if normalise_name(inst.name) == wanted:
+                return inst
+    if found is None and create:
+        found = Institution(name=wanted)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def _items(raw: Iterable[Mapping[str, Any]], errors: dict[str, str]) -> list[tuple]:
+    out = []
+    rows = list(raw)
+    if len(rows) > MAX_ITEMS:
+        errors["items"] = f"成果最多 {MAX_ITEMS} 项（现为 {len(rows)} 项）。"
+        return out
+    for n, item in enumerate(rows):
+        title, text, year = item.get("title"), item.get("text"), item.get("year")
+        if not (title or text or year not in (None, "")):
+            continue  # an empty row (a form's blank line) is ignored
+        kind = item.get("kind") or ""
+        kind = ITEM_KINDS.get(kind, kind)
+        if kind not in ITEM_KIND_LABELS:
+            errors[f"items-{n}-kind"] = "类型应为 项目、论文、专利 或 奖励。"
+        try:
+            title = clean_text(title, f"items-{n}-title", "标题", max_len=300, required=True)
+            text = clean_text(text, f"items-{n}-text", "内容") or None
+            year = check_year(year, f"items-{n}-year")
+        except FieldError as exc:
+            errors[exc.field] = exc.message
+            continue
+        out.append((kind, title, text, year))
+    return out
+
+
+def validate(session: Session, data: Mapping[str, Any], *, institution_id: int | None,
+             expert: Expert | None = None, partial: bool = False) -> ExpertInput:
+    """Check an expert's fields; collect every problem as {field: Chinese message}.
+
+    `partial`: only the keys present in `data` are checked and later written (API push,
+    import); blank phone or e-mail in a partial write keeps the stored one.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    try:
+        name = normalise_name(clean_text(data.get("name"), "name", "专家姓名", max_len=40,
+                                         required=True))
+    except FieldError as exc:
+        errors[exc.field], name = exc.message, ""
+    if institution_id is None or session.get(Institution, institution_id) is None:
+        errors["institution_id"] = "请选择所在单位。"
+    for key, label, limit in TEXT_FIELDS:
+        if partial and key not in data:
+            continue
+        try:
+            values[key] = clean_text(data.get(key), key, label, max_len=limit) or None
+        except FieldError as exc:
+            errors[key] = exc.message
+    for key, check in (("phone", check_phone), ("email", check_email)):
+        if partial and not data.get(key):
+            continue  # a push or an import never blanks a contact it did not send
+        try:
+            values[key] = check(data.get(key))
+        except FieldError as exc:
+            errors[key] = exc.message
+    if not partial or "tech_field_id" in data:
+        field_id = data.get("tech_field_id")
+        if field_id not in (None, "") and session.get(TechField, int(field_id)) is None:
+            errors["tech_field_id"] = "技术领域不存在。"
+        values["tech_field_id"] = int(field_id) if field_id not in (None, "") else None
+    if not partial or data.get("is_academician") is not None:
+        values["is_academician"] = bool(data.get("is_academician"))
+    items = None
+    if not partial or data.get("items") is not None:
+        items = _items(data.get("items") or [], errors)
+    if not partial and not (values.get("research_fields") or values.get("summary") or items):
+        errors["research_fields"] = "请至少填写研究方向、简介或一项成果，否则无法为该专家匹配需求。"
+    if name and institution_id is not None and "name" not in errors:
+        other = session.scalar(select(Expert.id).where(Expert.institution_id == institution_id,
+                                                       Expert.name == name))
+        if other is not None and expert is not None and other != expert.id:
+            errors["name"] = "本单位已有同名专家，请核对或在姓名后加以区分。"
+        if other is not None and expert is None and not partial:
+            errors["name"] = "本单位已有同名专家，请核对或在姓名后加以区分。"
+    return ExpertInput(name=name, institution_id=institution_id, values=values, items=items,
+                       errors=errors)
+
+
+def save(session: Session, change: ExpertInput, expert: Expert | None = None, *,
+         audit_action: str | None = "save", bump: bool = True) -> tuple[Expert, bool]:
+    """Write a validated change; return (expert, whether anything changed). Never commits."""
+    if change.errors:
+        raise ValueError("save() needs a change without errors")
+    created = expert is None
+    if expert is None:
+        expert = Expert(name=change.name, institution_id=change.institution_id,
+                        is_academician=False)
+        session.add(expert)
+    changed = created
+    for key, value in ({"name": change.name} | change.values).items():
+        if getattr(expert, key) != value:
+            setattr(expert, key, value)
+            changed = True
+    if change.items is not None:
+        old = [(i.kind, i.title, i.text, i.year) for i in expert.items]
+        if old != change.items:
+            expert.items = [ExpertItem(position=p, kind=k, title=t, text=x, year=y)
+                            for p, (k, t, x, y) in enumerate(change.items)]
+            changed = True
+    if changed:
+        refresh_expert_tokens(expert)
+        if bump:  # a single write; a batch (import) bumps once and flushes at its end
+            bump_version(session, EXPERTS)
+        if audit_action:
+            session.flush()
+            audit(session, "create" if created else "update", "expert", expert.id,
+                  {"name": expert.name, "items": len(expert.items)})
+    return expert, changed
