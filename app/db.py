@@ -91,7 +91,8 @@ def init_app(app: Flask) -> Database:
         session: Session | None = g.get("db_session")
         if session is None:
             return response
-        if response.status_code < 400:
+        if response.status_code < 400 or (g.get("keep_on_refusal")
+                                           and response.status_code < 500):
             session.commit()
             for callback in g.pop("after_commit", []):
                 callback()
@@ -115,6 +116,22 @@ def init_app(app: Flask) -> Database:
 def after_commit(callback: Callable[[], None]) -> None:
     """Run `callback` once this request's unit of work has been committed (never on error)."""
     g.setdefault("after_commit", []).append(callback)
+
+
+@contextmanager
+def attempt() -> Iterator[Session]:
+    """Run a use case in a savepoint: if it raises, its writes are undone and the error goes on.
+
+    For views that answer a refused action with a redirect (a 3xx commits the request).
+    """
+    session = get_session()
+    with session.begin_nested():
+        yield session
+
+
+def keep_on_refusal() -> None:
+    """Commit this request's work even though it answers 4xx (a draft kept, submission refused)."""
+    g.keep_on_refusal = True
 
 
 def flush() -> None:

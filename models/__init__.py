@@ -31,6 +31,7 @@ from .reference import (
     DistrictQuota,
     DomainTerm,
     Industry,
+    SequenceCounter,
     TechField,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "MatchmakingMeeting", "MeetingSession", "MeetingSlot", "SessionDemand", "Enterprise",
     "Institution", "Investor", "Liaison", "Park", "investor_industry", "liaison_enterprise",
     "liaison_park", "Assessment", "Case", "Training", "training_attendee", "BackgroundJob",
-    "DataVersion", "District", "DistrictQuota", "DomainTerm", "Industry", "TechField",
+    "DataVersion", "District", "DistrictQuota", "DomainTerm", "Industry", "SequenceCounter",
+    "TechField",
 ]

@@ -46,6 +46,10 @@ class ApiClient(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: What the token may do: "read" (published demands, experts), "rank", "push_experts".
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["read", "rank"])
+    #: Institutions whose experts a "push_experts" token may write (none: it writes nothing).
+    institution_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
 class AuditEvent(Base):

@@ -77,6 +77,15 @@ class DomainTerm(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class SequenceCounter(Base):
+    """A named counter incremented atomically (demand codes per year): no read-then-insert race."""
+
+    __tablename__ = "sequence_counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class DataVersion(Base):
     """A counter per indexed collection; writers bump it, workers rebuild when behind."""
 

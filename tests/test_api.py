@@ -110,6 +110,7 @@ def test_demand_workflow_over_the_api(app, client, world, session):
     login(client, world["liaison"])
     field = session.scalar(select(TechField.id).limit(1))
     r = client.post("/api/v1/demands", json={**GOOD, "enterprise_name": "武汉锂安科技有限公司",
+                                             "new_enterprise": True,
                                              "tech_field_id": field})
     assert r.status_code == 201, r.json
     did = r.json["id"]
@@ -130,7 +131,8 @@ def test_demand_workflow_over_the_api(app, client, world, session):
 def test_vague_demand_submission_returns_hints(client, world):
     login(client, world["liaison"])
     r = client.post("/api/v1/demands", json={"title": "提高产品质量", "problem": "希望提高质量",
-                                             "enterprise_name": "武汉某公司"})
+                                             "enterprise_name": "武汉某公司",
+                                             "new_enterprise": True})
     r = client.post(f"/api/v1/demands/{r.json['id']}/submit", json={})
     assert r.status_code == 422 and r.mimetype == PROBLEM
     codes = {e["code"] for e in r.json["errors"]}

@@ -17,6 +17,7 @@ PASSWORD = accounts.DEMO_PASSWORD
 GOOD = {
     "title": "高镍三元锂电池包热失控预警系统开发",
     "enterprise_name": "武汉锂安科技有限公司",
+    "new_enterprise": "1",
     "problem": "现有电池包热失控预警依赖温度阈值，预警时间不足30秒，无法满足整车安全要求，"
                "需解决多传感器融合与早期气体检测难题。",
     "goals": "热失控预警时间≥5分钟，误报率≤1%，系统成本低于2000元/套。",
@@ -28,6 +29,7 @@ GOOD = {
 VAGUE = {
     "title": "电池技术升级",
     "enterprise_name": "武汉锂安科技有限公司",
+    "new_enterprise": "1",
     "problem": "希望提高产品质量，解决技术难题，寻求专家合作。",
     "goals": "",
     "investment": "",

@@ -57,7 +57,8 @@ def people(app, session):
 
 
 def draft(session, who, **over):
-    data = {**GOOD, "enterprise_name": "武汉锂安科技有限公司", "tech_field_id": field_id(session),
+    data = {**GOOD, "enterprise_name": "武汉锂安科技有限公司", "new_enterprise": True,
+            "tech_field_id": field_id(session),
             **over}
     return wf.create_demand(session, who, data)
 

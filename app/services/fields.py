@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from .. import clock
+from ..errors import DomainError
 
 #: Longest free text accepted in any field (problem, goals, summary, item text).
 MAX_TEXT = 20000
@@ -37,13 +38,13 @@ _SPACES = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 
 
-class FieldError(ValueError):
+class FieldError(DomainError):
     """A value broke a field rule; `field` names the field, `message` says what to change."""
 
+    status = 422
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 def bad_characters(text: str) -> str | None:

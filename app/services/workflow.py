@@ -15,13 +15,12 @@ Pages show buttons from :func:`demand_actions` / :func:`match_actions`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
@@ -38,10 +37,12 @@ from models import (
     utcnow,
 )
 
+from .. import clock
 from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..policy import access
 from ..policy.roles import Role
 from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES, MATCH_STATUS_LABELS
+from . import fields, sequences
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
 
 LIAISON = (Role.DISTRICT_LIAISON,)
@@ -187,132 +188,112 @@ def _demand_event(session: Session, user: Any, demand: Demand, old: str | None, 
 
 
 # --- demands: create and edit -----------------------------------------------------------------
-_KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 DEMAND_FIELDS = ("title", "problem", "goals", "investment", "industry_id", "tech_field_id",
                  "keywords", "cooperation_mode", "deadline", "publishable", "enterprise_id",
                  "enterprise_name")
 
 
 def next_demand_code(session: Session, year: int | None = None) -> str:
-    """Return the next demand code of a year, like XQ2026-000123."""
-    year = year or utcnow().year
+    """Return the next demand code of a (Beijing) year, like XQ2026-000123; never a duplicate."""
+    year = year or clock.this_year()
     prefix = f"{DEMAND_CODE_PREFIX}{year}-"
-    last = session.scalar(
-        select(Demand.code).where(Demand.code.like(f"{prefix}%")).order_by(Demand.code.desc())
-        .limit(1)
-    )
-    seq = 0
-    if last:
-        try:
-            seq = int(last[len(prefix):])
-        except ValueError:
-            seq = 0
-    return f"{prefix}{seq + 1:06d}"
+
+    def highest_stored() -> int:
+        last = session.scalar(select(Demand.code).where(Demand.code.like(f"{prefix}%"))
+                              .order_by(Demand.code.desc()).limit(1))
+        tail = last[len(prefix):] if last else ""
+        return int(tail) if tail.isdigit() else 0
+
+    while True:  # an imported demand may already hold the counter's next code: skip it
+        code = f"{prefix}{sequences.next_value(session, f'demand_code:{year}', highest_stored):06d}"
+        if session.scalar(select(Demand.id).where(Demand.code == code)) is None:
+            return code
 
 
-def _keywords(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        parts = _KEYWORD_SPLIT.split(value)
-    elif isinstance(value, Iterable):
-        parts = [str(v) for v in value]
-    else:
-        raise DomainError("关键词格式不正确。", field="keywords")
-    out = list(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
-    if len(out) > 20 or any(len(k) > 30 for k in out):
-        raise DomainError("关键词最多 20 个，每个不超过 30 字。", field="keywords")
-    return out
+def _contract_amount(value: Any) -> float:
+    """Return a signed contract's amount in 万元: a finite number above 0."""
+    amount = fields.check_number(value, "contract_amount", "合同金额")
+    if amount is None or amount <= 0:
+        raise DomainError("签约须填写大于 0 的合同金额（万元）。", field="contract_amount")
+    return amount
 
 
-def _float(value: Any, field: str, label: str) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DomainError(f"{label}应为数字。", field=field) from None
-    if number != number or number < 0:  # NaN or negative
-        raise DomainError(f"{label}不能为负数。", field=field)
-    return number
-
-
-def _date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DomainError("截止日期格式应为 YYYY-MM-DD。", field="deadline") from None
-
-
-def _enterprise(session: Session, user: Any, data: Mapping[str, Any],
-                district_id: int) -> Enterprise | None:
+def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> Enterprise | None:
+    """Return the demand's enterprise: picked from the registry, or created when asked to."""
     if data.get("enterprise_id"):
-        ent = session.get(Enterprise, int(data["enterprise_id"]))
+        ent_id = fields.check_id(data["enterprise_id"], "enterprise_id", "企业")
+        ent = session.get(Enterprise, ent_id) if ent_id else None
         if ent is None or ent.district_id != district_id:
             raise DomainError("企业不存在或不属于本区。", field="enterprise_id")
         return ent
-    name = (data.get("enterprise_name") or "").strip()
+    name = fields.normalise_name(fields.clean_text(data.get("enterprise_name"), "enterprise_name",
+                                                   "企业名称", max_len=120))
     if not name:
         return None
-    if len(name) > 120:
-        raise DomainError("企业名称不能超过 120 字。", field="enterprise_name")
     ent = session.scalar(select(Enterprise).where(Enterprise.name == name))
     if ent is None:
-        ent = Enterprise(name=name, district_id=district_id)
-        session.add(ent)
-        session.flush()
-    elif ent.district_id != district_id:
+        if not data.get("new_enterprise"):
+            raise DomainError(f"企业库中没有「{name}」：请从列表中选择企业，"
+                              "或勾选“新建企业”后保存。", field="enterprise_name")
+        try:
+            with session.begin_nested():  # two liaisons creating one enterprise at once
+                ent = Enterprise(name=name, district_id=district_id)
+                session.add(ent)
+        except IntegrityError:
+            ent = session.scalar(select(Enterprise).where(Enterprise.name == name))
+    if ent.district_id != district_id:
         raise DomainError("该企业登记在其他区，不能为其录入需求。", field="enterprise_name")
     return ent
+
+
+def _contact(ent: Enterprise, data: Mapping[str, Any]) -> None:
+    """Record the enterprise's contact person, phone and e-mail given with a demand."""
+    if "contact_person" in data:
+        person = fields.clean_text(data.get("contact_person"), "contact_person", "企业联系人",
+                                   max_len=40)
+        ent.contact_person = person or ent.contact_person
+    if data.get("contact_phone"):
+        ent.contact_phone = fields.check_phone(data["contact_phone"], "contact_phone")
+    if data.get("contact_email"):
+        ent.contact_email = fields.check_email(data["contact_email"], "contact_email")
 
 
 def _apply(session: Session, user: Any, demand: Demand, data: Mapping[str, Any]) -> None:
     """Copy the given fields onto a demand with validation (partial update)."""
     if "title" in data:
-        title = (data.get("title") or "").strip()
-        if not title:
-            raise DomainError("请填写需求名称。", field="title")
-        if len(title) > 200:
-            raise DomainError("需求名称不能超过 200 字。", field="title")
-        demand.title = title
-    for key in ("problem", "goals"):
+        demand.title = fields.clean_text(data.get("title"), "title", "需求名称", max_len=200,
+                                         required=True)
+    for key, label in (("problem", "技术难题"), ("goals", "预期目标")):
         if key in data:
-            value = (data.get(key) or "").strip()
-            if len(value) > 20000:
-                raise DomainError("内容过长（最多 20000 字）。", field=key)
-            setattr(demand, key, value)
+            setattr(demand, key, fields.clean_text(data.get(key), key, label))
     if "investment" in data:
-        demand.investment = _float(data.get("investment"), "investment", "计划投入")
+        demand.investment = fields.check_number(data.get("investment"), "investment", "计划投入")
     if "industry_id" in data:
-        value = data.get("industry_id")
-        if value not in (None, "") and session.get(Industry, int(value)) is None:
+        value = fields.check_id(data.get("industry_id"), "industry_id", "行业")
+        if value is not None and session.get(Industry, value) is None:
             raise DomainError("行业不存在。", field="industry_id")
-        demand.industry_id = int(value) if value not in (None, "") else None
+        demand.industry_id = value
     if "tech_field_id" in data:
-        value = data.get("tech_field_id")
-        if value not in (None, "") and session.get(TechField, int(value)) is None:
+        value = fields.check_id(data.get("tech_field_id"), "tech_field_id", "技术领域")
+        if value is not None and session.get(TechField, value) is None:
             raise DomainError("技术领域不存在。", field="tech_field_id")
-        demand.tech_field_id = int(value) if value not in (None, "") else None
+        demand.tech_field_id = value
     if "keywords" in data:
-        demand.keywords = _keywords(data.get("keywords"))
+        demand.keywords = fields.check_keywords(data.get("keywords"))
     if "cooperation_mode" in data:
-        mode = (data.get("cooperation_mode") or "").strip() or None
-        if mode and len(mode) > 20:
-            raise DomainError("合作方式不能超过 20 字。", field="cooperation_mode")
-        demand.cooperation_mode = mode
+        demand.cooperation_mode = fields.clean_text(
+            data.get("cooperation_mode"), "cooperation_mode", "合作方式", max_len=20) or None
     if "deadline" in data:
-        demand.deadline = _date(data.get("deadline"))
+        demand.deadline = fields.check_date(data.get("deadline"), "deadline", "截止日期")
     if "publishable" in data:
         demand.publishable = bool(data.get("publishable"))
     if "enterprise_id" in data or "enterprise_name" in data:
-        ent = _enterprise(session, user, data, demand.district_id)
+        ent = _enterprise(session, data, demand.district_id)
         if ent is not None:
             demand.enterprise = ent
             demand.enterprise_id = ent.id
+    if demand.enterprise is not None:
+        _contact(demand.enterprise, data)
 
 
 def create_demand(session: Session, user: Any, data: Mapping[str, Any]) -> Demand:
@@ -581,9 +562,7 @@ def transition_match(session: Session, user: Any, match: Match, action: str, *,
     why = _reason(reason, t.reason_required, t.label)
     amount = None
     if action == "sign":
-        amount = _float(contract_amount, "contract_amount", "合同金额")
-        if amount is None or amount <= 0:
-            raise DomainError("签约须填写大于 0 的合同金额（万元）。", field="contract_amount")
+        amount = _contract_amount(contract_amount)
         match.contract_amount = amount
     if why is not None:
         match.reason = why
@@ -623,9 +602,7 @@ def apply_system_transition(session: Session, match: Match, target: str, *, user
                        f"不能改为「{MATCH_STATUS_LABELS.get(target, target)}」。", field="status")
     amount = None
     if target == "signed":
-        amount = _float(contract_amount, "contract_amount", "合同金额")
-        if amount is None or amount <= 0:
-            raise DomainError("签约须填写大于 0 的合同金额（万元）。", field="contract_amount")
+        amount = _contract_amount(contract_amount)
         if old == "signed" and match.contract_amount == amount:
             return match
         match.contract_amount = amount

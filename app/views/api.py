@@ -37,6 +37,7 @@ from ..policy.scope import match_scope
 from ..security import PUBLIC_STATUSES, api_token_required, demand_filter
 from ..services import serializers as ser
 from ..services import workflow as wf
+from ..services.fields import MAX_KEYWORD_LEN, MAX_KEYWORDS
 from ..services.indexing import EXPERTS, bump_version, refresh_expert_tokens
 from ..services.search import rank_text
 
@@ -179,12 +180,17 @@ class DemandIn(BaseSchema):
                        metadata={"description": "计划投入（万元）"})
     industry_id = Int(allow_none=True)
     tech_field_id = Int(allow_none=True)
-    keywords = fields.List(Str(validate=_length(1, 30)), error_messages=_msgs("list"))
+    keywords = fields.List(Str(validate=_length(1, MAX_KEYWORD_LEN)), error_messages=_msgs("list"),
+                           validate=_length(None, MAX_KEYWORDS))
     cooperation_mode = Str(allow_none=True, validate=_length(None, 20))
     deadline = fields.Date(allow_none=True, error_messages=_msgs("date"))
     publishable = Bool()
     enterprise_id = Int(allow_none=True)
     enterprise_name = Str(validate=_length(1, 120))
+    new_enterprise = Bool(metadata={"description": "企业库中没有该企业时按名称新建"})
+    contact_person = Str(allow_none=True, validate=_length(None, 40))
+    contact_phone = Str(allow_none=True, validate=_length(None, 30))
+    contact_email = Str(allow_none=True, validate=_length(None, 120))
 
 
 class DemandCreateIn(DemandIn):

@@ -33,7 +33,7 @@ from models import (
 )
 
 from .. import clock
-from ..db import get_session
+from ..db import attempt, get_session, keep_on_refusal
 from ..errors import DomainError, Forbidden, NotFound
 from ..policy.access import can_view_match
 from ..policy.scope import demand_scope
@@ -61,11 +61,13 @@ KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 SIMILAR_THRESHOLD = 0.4
 FIELD_LABELS = {
     "title": "需求名称", "enterprise_name": "需求企业", "enterprise_id": "需求企业",
+    "contact_person": "企业联系人", "contact_phone": "联系电话", "contact_email": "电子邮箱",
     "problem": "技术难题", "goals": "预期目标与指标", "investment": "计划投入（万元）",
     "industry_id": "所属行业", "tech_field_id": "技术领域", "keywords": "关键词",
     "cooperation_mode": "合作方式", "deadline": "截止日期", "publishable": "可公开发布",
 }
-FORM_FIELDS = ("title", "enterprise_name", "problem", "goals", "investment", "industry_id",
+FORM_FIELDS = ("title", "enterprise_name", "new_enterprise", "contact_person", "contact_phone",
+               "contact_email", "problem", "goals", "investment", "industry_id",
                "tech_field_id", "keywords", "cooperation_mode", "deadline", "publishable")
 
 
@@ -197,6 +199,10 @@ def _form_data(form: Mapping[str, str]) -> dict[str, Any]:
     return {
         "title": form.get("title", ""),
         "enterprise_name": form.get("enterprise_name", ""),
+        "new_enterprise": form.get("new_enterprise") in ("1", "on", "true"),
+        "contact_person": form.get("contact_person", ""),
+        "contact_phone": form.get("contact_phone", ""),
+        "contact_email": form.get("contact_email", ""),
         "problem": form.get("problem", ""),
         "goals": form.get("goals", ""),
         "investment": (form.get("investment") or "").strip(),
@@ -263,6 +269,9 @@ def _demand_form(demand: Demand) -> dict[str, Any]:
     return {
         "title": demand.title, "enterprise_name": demand.enterprise.name if demand.enterprise
         else "", "problem": demand.problem, "goals": demand.goals,
+        "contact_person": demand.enterprise.contact_person or "" if demand.enterprise else "",
+        "contact_phone": demand.enterprise.contact_phone or "" if demand.enterprise else "",
+        "contact_email": demand.enterprise.contact_email or "" if demand.enterprise else "",
         "investment": f"{demand.investment:g}" if demand.investment is not None else "",
         "industry_id": demand.industry_id or "", "tech_field_id": demand.tech_field_id or "",
         "keywords": "、".join(demand.keywords or []),
@@ -287,13 +296,10 @@ def _save(session: Session, demand: Demand | None) -> Any:
         else:
             demand = wf.update_demand(session, user, demand, data)
     except (Forbidden, NotFound):
-        session.rollback()
         raise
     except DomainError as exc:
-        session.rollback()
         return _render_form(session, demand, form, _merge({}, _problems(exc)), 422)
     if not submitting:
-        session.commit()
         flash(f"需求 {demand.code} 已保存为草稿。", "success")
         return redirect(url_for("demands.edit", demand_id=demand.id))
     try:
@@ -302,11 +308,10 @@ def _save(session: Session, demand: Demand | None) -> Any:
                 {"field": "deadline", "message": "截止日期不能早于今天。"}])
         wf.submit_demand(session, user, demand)
     except wf.IncompleteDemand as exc:
-        session.commit()  # keep the draft: the liaison's work is not lost
+        keep_on_refusal()  # the draft is kept: the liaison's work is not lost
         errors = _merge({}, exc.errors)
         errors["_form"] = f"需求已保存为草稿（{demand.code}），但未提交：{exc.message}"
         return _render_form(session, demand, form, errors, 422)
-    session.commit()
     flash(f"需求 {demand.code} 已提交，等待区局审核。", "success")
     return redirect(url_for("demands.detail", demand_id=demand.id))
 
@@ -470,24 +475,21 @@ def transition(demand_id: int, action: str):
     back = request.form.get("next")
     target = back if back in ("review",) else "detail"
     try:
-        wf.transition_demand(session, user, demand, action, reason)
+        with attempt():
+            wf.transition_demand(session, user, demand, action, reason)
     except wf.IncompleteDemand as exc:
-        session.rollback()
         flash(exc.message + " " + "；".join(p["message"] for p in exc.errors), "danger")
         return redirect(url_for("demands.edit", demand_id=demand_id)
                         if user.role == "district_liaison"
                         else url_for("demands.detail", demand_id=demand_id))
-    except (Forbidden, NotFound):
-        session.rollback()
-        raise
     except DomainError as exc:
-        session.rollback()
+        if isinstance(exc, Forbidden | NotFound):
+            raise
         if target == "review":
             return review_page(session, {demand_id: exc.message},
                                {demand_id: reason or ""}, 422)
         flash(exc.message, "danger")
         return redirect(url_for("demands.detail", demand_id=demand_id))
-    session.commit()
     label = {"submit": "已提交审核", "publish": "已发布", "return": "已退回联络员",
              "close": "已关闭"}[action]
     flash(f"需求 {demand.code} {label}。", "success")
@@ -621,15 +623,12 @@ def experts(demand_id: int):
         try:
             created = wf.propose_matches(session, user, demand, ids,
                                          request.form.get("note") or None)
-        except (Forbidden, NotFound):
-            session.rollback()
-            raise
         except DomainError as exc:
-            session.rollback()
+            if isinstance(exc, Forbidden | NotFound):
+                raise
             error = exc.message
         else:
             sent = _destinations(session, created)
-            session.commit()
             for s in sent:
                 who = "、".join(s["liaisons"]) or "暂无在岗驻校联络员，请联系市科技局"
                 flash(f"已发送给{s['institution']}驻校联络员（{who}）：专家 "

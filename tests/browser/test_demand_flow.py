@@ -49,6 +49,7 @@ def test_liaison_records_fixes_submits_admin_publishes_liaison_sends(browser, pa
     page.wait_for_url("**/demands/new")
     page.fill("#f-title", "电池技术升级")
     page.fill("#f-enterprise_name", "武汉锂安科技有限公司")
+    page.check("#f-new_enterprise")
     page.fill("#f-problem", "希望提高产品质量，解决技术难题，寻求专家合作。")
     # Wait for the answer to the last keystrokes (the first answers may be for the title only).
     page.wait_for_function("""() => {

@@ -66,6 +66,7 @@ def test_full_flow(browser, flow_data, artifacts):
     page.goto("/demands/new")
     page.fill("#f-title", "提升产品质量")
     page.fill("#f-enterprise_name", "武汉光谷储能科技有限公司")
+    page.check("#f-new_enterprise")
     page.fill("#f-problem", "希望提升产品质量，找高校专家合作。")
     page.locator("#check-panel .hint").first.wait_for()
     hints = page.locator("#check-panel .hint-message").all_inner_texts()
