@@ -6,7 +6,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
@@ -14,6 +14,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+
+from .spreadsheets import safe_value
 
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 50_000
@@ -131,25 +133,6 @@ def apply_sort(stmt: Select, sort: str | None, allowed: Mapping[str, Any],
     return stmt.order_by(ordered), key
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value
-    if isinstance(value, (int, float, str)):
-        text = value
-        if isinstance(text, str) and text[:1] in ("=", "+", "-", "@"):
-            return "'" + text  # no formulas from user data (CSV/xlsx injection)
-        return text
-    if isinstance(value, (list, tuple, set)):
-        return "、".join(str(v) for v in value)
-    return str(value)
-
-
 def rows_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]],
                  sheet_title: str = "导出") -> bytes:
     """Return an .xlsx workbook with a bold header row, frozen panes and fitted widths."""
@@ -166,7 +149,7 @@ def rows_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]],
     for n, row in enumerate(rows):
         if n >= EXPORT_LIMIT:
             break
-        values = [_cell(v) for v in row]
+        values = [safe_value(v) for v in row]
         ws.append(values)
         for i, v in enumerate(values[: len(widths)]):
             widths[i] = max(widths[i], min(_width(v), 60))

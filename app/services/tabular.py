@@ -21,6 +21,8 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from .spreadsheets import neutralise, unneutralise
+
 #: How many leading rows are searched for the header row (forms carry a title above it).
 HEADER_SEARCH_ROWS = 10
 
@@ -71,7 +73,7 @@ def clean_text(value: Any) -> str:
         value = value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, date):
         return value.isoformat()
-    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    text = unneutralise(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
     return text.replace("\r\n", "\n").strip().strip("\u3000").strip()
 
 
@@ -216,12 +218,8 @@ _OPTIONAL_FILL = PatternFill("solid", fgColor="DDEBF7")
 def _cell(ws: Any, value: Any) -> Any:
     """Return a plain value, or a cell when the value needs care (formula-like text, dates)."""
     if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if value.startswith("="):
-            cell = WriteOnlyCell(ws, value=value)
-            cell.data_type = "s"  # user text is never a formula
-            return cell
-    elif isinstance(value, date):
+        return neutralise(value)
+    if isinstance(value, date):
         cell = WriteOnlyCell(ws, value=value)
         cell.number_format = "yyyy-mm-dd"
         return cell
