@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from . import config as config_module
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create and configure an app; tests pass their own config."""
+    from flask import Flask
+
     app = Flask(__name__, instance_path=str(config_module.INSTANCE))
     app.config.from_object(config_module.Config)
     app.config.update(config_module.from_environment())
@@ -23,27 +25,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ):
         raise RuntimeError("SECRET_KEY must be set in production")
 
-    from . import cli, db, errors, logs
+    from . import cli, db, errors, guards, logs, security
+    from .services import search
 
     logs.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    guards.init_app(app)
     cli.init_app(app)
-    for name in ("security", "services.search"):
-        module = _optional(f"app.{name}")
-        if module is not None:
-            module.init_app(app)
+    security.init_app(app)
+    search.init_app(app)
     from .views import register
 
     register(app)
     return app
-
-
-def _optional(name: str):
-    """Import a module of the app if it exists (areas grow one by one)."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None

@@ -1,11 +1,15 @@
-"""Domain exceptions and the one place that turns them into JSON or HTML."""
+"""Domain exceptions and the one place that turns them into JSON or HTML.
+
+The exceptions need no Flask (services raise them); the handlers import it when registered.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class ImportFailed(DomainError):
 
 def wants_json() -> bool:
     """Return whether the client is an API client rather than a browser."""
+    from flask import request
+
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
@@ -57,6 +63,8 @@ def wants_json() -> bool:
 
 
 def _problem(status: int, title: str, detail: str, **extra) -> tuple:
+    from flask import jsonify
+
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     resp = jsonify(body)
     resp.status_code = status
@@ -65,11 +73,13 @@ def _problem(status: int, title: str, detail: str, **extra) -> tuple:
 
 
 TITLES = {400: "请求有误", 401: "请先登录", 403: "无权操作", 404: "未找到", 405: "不支持的方法",
-          409: "状态冲突", 413: "文件过大", 422: "数据校验未通过", 429: "请求过于频繁",
+          409: "状态冲突", 413: "请求内容过大", 422: "数据校验未通过", 429: "请求过于频繁",
           500: "服务器内部错误"}
 
 
 def _render(status: int, detail: str):
+    from flask import render_template
+
     try:
         return render_template("error.html", status=status, title=TITLES.get(status, "出错了"),
                                detail=detail), status
@@ -79,6 +89,7 @@ def _render(status: int, detail: str):
 
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -95,7 +106,7 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         status = exc.code or 500
         detail = {404: "页面或记录不存在，或您无权查看。", 405: "不支持该请求方法。",
-                  413: "上传的文件过大。", 429: "操作过于频繁，请稍后再试。"}.get(
+                  413: "提交的内容或文件过大，请删减后重试。", 429: "操作过于频繁，请稍后再试。"}.get(
             status, exc.description or "")
         if status == 400 and exc.description:
             detail = exc.description

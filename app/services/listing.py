@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from .fields import MAX_DATE, MAX_ID, MIN_DATE
 from .spreadsheets import safe_value
 
 MAX_PER_PAGE = 200
@@ -87,10 +88,8 @@ def _is_entity_select(stmt: Select) -> bool:
 
 
 def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+    number = to_int(value)
+    return default if number is None else number
 
 
 def like(value: str) -> str:
@@ -99,19 +98,21 @@ def like(value: str) -> str:
 
 
 def to_int(value: Any) -> int | None:
-    """Parse a query or form value as an integer; blank or malformed gives None."""
+    """Parse a query or form id; blank, malformed or beyond any column's range gives None."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+    return number if number is None or -MAX_ID <= number <= MAX_ID else None
 
 
 def to_date(value: str | None) -> date | None:
-    """Parse an ISO date from a query or form value; blank or malformed gives None."""
+    """Parse an ISO date filter; blank, malformed or outside MIN_DATE..MAX_DATE gives None."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is None or MIN_DATE <= day <= MAX_DATE else None
 
 
 def apply_sort(stmt: Select, sort: str | None, allowed: Mapping[str, Any],
