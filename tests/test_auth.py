@@ -35,7 +35,7 @@ from models import (
 )
 from tests.conftest import TEST_CONFIG
 
-PASSWORD = "Secret123"
+PASSWORD = "Harbor-lamp-42"
 
 
 def _user(session, username="alice", role="city_admin", **scope) -> User:
