@@ -35,7 +35,8 @@ from .reference import (
 )
 
 __all__ = [
-    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "LoginFailure", "User", "Base", "UtcDateTime", "utcnow",
+    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "LoginFailure", "User", "Base",
+    "UtcDateTime", "utcnow",
     "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",
     "Expert", "ExpertItem", "INVITATION_KINDS", "MEETING_STATUSES", "Invitation",
     "MatchmakingMeeting", "MeetingSession", "MeetingSlot", "SessionDemand", "Enterprise",
