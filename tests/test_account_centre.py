@@ -223,3 +223,26 @@ def test_cookie_api_writes_need_the_csrf_header_token_writes_do_not(csrf_app):
     machine = csrf_app.test_client()
     resp = machine.post("/api/v1/_probe", json={}, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200 and resp.json == {"client": "平台", "user": None}
+
+
+def test_openapi_declares_problem_json_errors_and_both_security_schemes(client):
+    spec = client.get("/api/v1/openapi.json").json
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["cookieAuth"]["in"] == "cookie" and schemes["cookieAuth"]["name"] == "session"
+    assert {"cookieAuth": []} in spec["security"] and {"bearerAuth": []} in spec["security"]
+    errors = 0
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            for code, resp in op.get("responses", {}).items() if isinstance(op, dict) else ():
+                if "$ref" in resp:
+                    resp = spec["components"]["responses"][resp["$ref"].rsplit("/", 1)[-1]]
+                if code == "default" or code.startswith(("4", "5")):
+                    assert list(resp["content"]) == ["application/problem+json"], code
+                    errors += 1
+    assert errors >= 14
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"title", "status", "detail"}
+    served = client.get("/api/v1/demands")  # no token: the problem document it promises
+    assert served.status_code == 401 and served.mimetype == "application/problem+json"
+    assert {"title", "status", "detail"} <= set(served.json)
