@@ -19,8 +19,8 @@ COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 # Unicode categories a user cannot see or type on purpose: controls, format characters
 # (zero-width space, joiners, bidi marks), separators other than the plain space, private use,
 # unassigned and surrogates.
-PASSWORD_HINT = (f"至少 {MIN_LENGTH} 位，须同时包含英文字母和数字，不能是常见弱密码，"
-                 "不能包含用户名、空白以外的不可见字符")
+PASSWORD_HINT = (f"至少 {MIN_LENGTH} 位，须同时包含英文字母和数字；"
+                 "不能是常见弱密码，不能包含用户名或不可见字符")
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"}
 
 
