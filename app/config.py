@@ -8,6 +8,7 @@ a short one or a value ever published in this repository.
 
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,9 +92,11 @@ def instance_secret_key(path: Path = SECRET_KEY_FILE) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if len(key) >= MIN_SECRET_LENGTH:
-            return key
+        for _ in range(50):  # another worker may have created it a moment ago and be writing
+            key = path.read_text(encoding="ascii").strip()
+            if len(key) >= MIN_SECRET_LENGTH:
+                return key
+            time.sleep(0.02)
         raise RuntimeError(f"{path} 中的 SECRET_KEY 过短或为空：请删除该文件后重新启动。") from None
     with os.fdopen(fd, "w", encoding="ascii") as out:
         key = secrets.token_hex(32)
