@@ -170,6 +170,14 @@ def test_load_demo_needs_the_demo_flag(runner, session):
     assert session.scalar(select(func.count(User.id))) == 0
 
 
+def test_the_published_demo_password_never_signs_in_in_production(production):
+    with production.extensions["db"].unit_of_work() as s:
+        accounts.ensure_demo_users(s)  # e.g. a database carried over from a demo installation
+    client = production.test_client()
+    assert _login(client, "city", accounts.DEMO_PASSWORD).status_code == 401
+    assert client.get("/admin/users").status_code == 302
+
+
 def test_create_admin_works_in_production(production):
     result = production.test_cli_runner().invoke(
         args=["create-admin", "chief", "--password-stdin"], input=f"{PASSWORD}\n")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 
 from ..auth.sessions import record_login, sign_in, throttle
@@ -44,7 +53,8 @@ def login():
     if not username or not password:
         record_login(username, False, "用户名或密码为空")
         return _form(400, "请输入用户名和密码。", username, next_url)
-    user = accounts.authenticate(get_session(), username, password)
+    user = accounts.authenticate(get_session(), username, password,
+                                 production=current_app.config["ENV"] == "production")
     if user is None:
         if gate:
             gate.failed(username, address)
