@@ -231,6 +231,14 @@ def test_cookie_api_writes_need_the_csrf_header_token_writes_do_not(csrf_app):
     machine = csrf_app.test_client()
     resp = machine.post("/api/v1/_probe", json={}, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200 and resp.json == {"client": "平台", "user": None}
+    # a real write of the API: refused for the cookie without the header, checked with it
+    bare = browser.post("/api/v1/demands", json={})
+    assert bare.status_code == 400 and "安全令牌" in bare.json["detail"]
+    checked = browser.post("/api/v1/demands", json={}, headers={"X-CSRFToken": page_token})
+    assert checked.status_code == 422 and checked.json["field"] == "title"
+    by_token = machine.post("/api/v1/demands", json={},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert by_token.status_code == 422 and by_token.json["field"] == "title"  # no CSRF asked
 
 
 def test_openapi_declares_problem_json_errors_and_both_security_schemes(client):
