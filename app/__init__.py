@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from . import config as config_module
@@ -20,10 +19,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_environment())
     if config:
         app.config.update(config)
-    if app.config["ENV"] == "production" and (
-        not os.environ.get("SECRET_KEY") and not (config or {}).get("SECRET_KEY")
-    ):
-        raise RuntimeError("SECRET_KEY must be set in production")
+    app.config["SECRET_KEY"] = config_module.resolve_secret_key(
+        app.config["ENV"], app.config.get("SECRET_KEY"))
 
     from . import cli, db, errors, guards, logs, security
     from .services import search

@@ -32,9 +32,17 @@ def downgrade_db_command(revision: str) -> None:
 
 @click.command("load-demo")
 @click.option("--if-empty", is_flag=True, help="Only load when there are no experts yet.")
-def load_demo_command(if_empty: bool) -> None:
-    """Load the fictional demo data (idempotent)."""
-    from .services import demo
+@click.option("--demo", "demo_flag", is_flag=True,
+              help="Demo mode: also create the demo accounts (never with APP_ENV=production).")
+def load_demo_command(if_empty: bool, demo_flag: bool) -> None:
+    """Load the fictional demo data and its accounts (idempotent); demo mode only."""
+    from .services import accounts, demo
+
+    refusal = accounts.demo_refusal(current_app.config["ENV"],
+                                    demo_flag or bool(current_app.config.get("DEMO_MODE")))
+    if refusal:
+        click.echo(refusal, err=True)
+        sys.exit(1)
 
     with _db().Session.begin() as session:
         counts = demo.load(session, only_if_empty=if_empty, progress=True)

@@ -106,7 +106,8 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         status = exc.code or 500
         detail = {404: "页面或记录不存在，或您无权查看。", 405: "不支持该请求方法。",
-                  413: "提交的内容或文件过大，请删减后重试。", 429: "操作过于频繁，请稍后再试。"}.get(
+                  413: "提交的内容或文件过大，请删减后重试。",
+                  429: "操作过于频繁，请稍后再试。"}.get(
             status, exc.description or "")
         if status == 400 and exc.description:
             detail = exc.description

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.0 typed models; imports nothing else of the project."""
 
-from .accounts import ROLES, ApiClient, AuditEvent, LoginEvent, User
+from .accounts import ROLES, ApiClient, AuditEvent, LoginEvent, LoginFailure, User
 from .base import Base, UtcDateTime, utcnow
 from .demands import DEMAND_STATUSES, MATCH_STATUSES, Demand, DemandEvent, Match, MatchEvent
 from .experts import Expert, ExpertItem
@@ -36,7 +36,8 @@ from .reference import (
 )
 
 __all__ = [
-    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "User", "Base", "UtcDateTime", "utcnow",
+    "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "LoginFailure", "User", "Base",
+    "UtcDateTime", "utcnow",
     "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",
     "Expert", "ExpertItem", "INVITATION_KINDS", "MEETING_STATUSES", "Invitation",
     "MatchmakingMeeting", "MeetingSession", "MeetingSlot", "SessionDemand", "Enterprise",

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime, utcnow
@@ -26,6 +26,9 @@ class User(Base):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
     liaison_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # In every session cookie and remember cookie; bumped by logout, password change and reset,
+    # which ends every other session of the account.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District | None] = relationship()
@@ -80,3 +83,14 @@ class LoginEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     message: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginFailure(Base):
+    """A recent failed sign-in, counted per account and per address by every worker and host."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120))  # "account:<username>" or "address:<ip>"
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

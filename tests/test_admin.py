@@ -297,7 +297,8 @@ def test_reset_password_lets_user_sign_in_with_new_password_only(app, session, d
 
 @pytest.mark.parametrize("data, field, message", [
     ({"password": "short1", "password2": "short1"}, "password", "密码至少 8 位"),
-    ({"password": "onlyletters", "password2": "onlyletters"}, "password", "须同时包含字母和数字"),
+    ({"password": "onlyletters", "password2": "onlyletters"}, "password",
+     "须同时包含英文字母和数字"),
     ({"password": "Abcdefg1", "password2": "Abcdefg2"}, "password2", "两次输入的密码不一致"),
 ])
 def test_reset_password_validation(client, session, demo, data, field, message):

@@ -38,7 +38,7 @@ def login(client, u) -> None:
 
     g.pop("_login_user", None)
     with client.session_transaction() as s:
-        s["_user_id"] = str(u.id)
+        s["_user_id"] = u.get_id()  # "<id>:<session version>"
         s["_fresh"] = True
 
 

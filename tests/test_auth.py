@@ -35,7 +35,7 @@ from models import (
 )
 from tests.conftest import TEST_CONFIG
 
-PASSWORD = "Secret123"
+PASSWORD = "Harbor-lamp-42"
 
 
 def _user(session, username="alice", role="city_admin", **scope) -> User:
@@ -112,18 +112,19 @@ def test_anonymous_home_redirects_to_login_with_chinese_message(client):
 
 def test_rate_limit_on_login_post(migrated, session):
     app = create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url, "RATELIMIT_ENABLED": True,
-                      "RATELIMIT_LOGIN": "3 per minute"})
+                      "LOGIN_MAX_FAILURES_PER_ADDRESS": 3})
     client = app.test_client()
-    codes = [_login(client, "ghost", "wrong-pass1").status_code for _ in range(4)]
+    codes = [_login(client, f"ghost{i}", "wrong-pass1").status_code for i in range(4)]
     assert codes == [401, 401, 401, 429]
     last = _login(client, "ghost", "wrong-pass1")
     assert last.status_code == 429
-    assert "登录尝试过于频繁" in last.get_data(as_text=True)
+    assert "本机登录尝试过于频繁，请 15 分钟后再试" in last.get_data(as_text=True)
     assert client.get("/login").status_code == 200  # GET is not limited
     with app.app_context():
         s = app.extensions["db"].Session()
         messages = [e.message for e in s.scalars(select(LoginEvent).order_by(LoginEvent.id))]
         s.close()
+    assert messages.count("用户名或密码错误") == 3
     assert messages.count("登录尝试过于频繁，已拒绝") == 2
     app.extensions["db"].engine.dispose()
 

@@ -1,4 +1,8 @@
-"""Users and API clients: creation with validation, sign-in, the demo accounts."""
+"""Users and API clients: creation with validation, sign-in, passwords, sessions, demo accounts.
+
+The one writer of ``User`` and ``ApiClient``: the admin pages, the 个人中心 and the CLI call it.
+Every password goes through :func:`app.auth.passwords.password_problem`.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,40 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ROLES, ApiClient, District, Institution, Liaison, User
+from models import ApiClient, District, Institution, Liaison, LoginEvent, User
 
+from ..auth.passwords import check_password, hash_password, password_problem
+from ..auth.tokens import hash_token, new_token
 from ..errors import DomainError
-from ..security import DISTRICT_ROLES, check_password, hash_password, hash_token
+from ..policy.roles import DISTRICT_ROLES, Role
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
 DEMO_PASSWORD = "Demo@2022"
 # username, display name, role, district, institution, liaison kind
 DEMO_USERS = (
-    ("city", "市科技局管理员", "city_admin", None, None),
-    ("dhadmin", "东湖高新区管理员", "district_admin", "东湖高新区", None),
-    ("dhliaison", "陈思远", "district_liaison", "东湖高新区", None),
-    ("hsadmin", "洪山区管理员", "district_admin", "洪山区", None),
-    ("hsliaison", "刘晓雯", "district_liaison", "洪山区", None),
-    ("whuliaison", "王立成", "campus_liaison", None, "武汉大学"),
-    ("hustliaison", "赵雅琴", "campus_liaison", None, "华中科技大学"),
+    ("city", "市科技局管理员", Role.CITY_ADMIN, None, None),
+    ("dhadmin", "东湖高新区管理员", Role.DISTRICT_ADMIN, "东湖高新区", None),
+    ("dhliaison", "陈思远", Role.DISTRICT_LIAISON, "东湖高新区", None),
+    ("hsadmin", "洪山区管理员", Role.DISTRICT_ADMIN, "洪山区", None),
+    ("hsliaison", "刘晓雯", Role.DISTRICT_LIAISON, "洪山区", None),
+    ("whuliaison", "王立成", Role.CAMPUS_LIAISON, None, "武汉大学"),
+    ("hustliaison", "赵雅琴", Role.CAMPUS_LIAISON, None, "华中科技大学"),
 )
 # A fixed dummy hash so that unknown usernames cost as much time as wrong passwords.
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 
-def validate_password(password: str) -> str | None:
-    """Return a Chinese message when a password is too weak, else None."""
-    if len(password or "") < 8:
-        return "密码至少 8 位。"
-    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
-        return "密码须同时包含字母和数字。"
+def validate_password(password: str, username: str | None = None) -> str | None:
+    """Return the Chinese reason why a password is refused, else None (the one policy)."""
+    return password_problem(password, username)
+
+
+def demo_refusal(env: str, demo_flag: bool) -> str | None:
+    """Return why the demo accounts (published password) may not be created here, else None."""
+    if env == "production":
+        return "APP_ENV=production：演示数据和演示账号（公开密码）不能加载到生产环境。"
+    if not demo_flag:
+        return "演示数据只在演示模式下加载：请加 --demo 或设置 DEMO_MODE=1。"
     return None
 
 
@@ -50,7 +61,7 @@ def _check_profile(session: Session, display_name: str, role: str, district_id: 
         err("display_name", "请填写姓名。")
     elif len(display_name) > 40:
         err("display_name", "姓名不超过 40 个字。")
-    if role not in ROLES:
+    if role not in set(Role):
         err("role", "请选择有效的角色。")
     if role in DISTRICT_ROLES:
         if not district_id:
@@ -58,13 +69,13 @@ def _check_profile(session: Session, display_name: str, role: str, district_id: 
         elif session.get(District, int(district_id)) is None:
             err("district_id", "所选区不存在。")
         institution_id = None
-    elif role == "campus_liaison":
+    elif role == Role.CAMPUS_LIAISON:
         if not institution_id:
             err("institution_id", "驻高校院所联络员必须选择所驻高校院所。")
         elif session.get(Institution, int(institution_id)) is None:
             err("institution_id", "所选高校院所不存在。")
         district_id = None
-    elif role == "city_admin":
+    elif role == Role.CITY_ADMIN:
         district_id = institution_id = None
     if liaison_id and session.get(Liaison, int(liaison_id)) is None:
         err("liaison_id", "所选联络员不存在。")
@@ -90,7 +101,7 @@ def create_user(session: Session, username: str, password: str, display_name: st
                        "message": "用户名须为 3-40 位字母、数字、下划线、点或连字符。"})
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         errors.append({"field": "username", "message": "该用户名已被使用。"})
-    message = validate_password(password)
+    message = validate_password(password, username)
     if message:
         errors.append({"field": "password", "message": message})
     district_id, institution_id = _check_profile(session, display_name, role, district_id,
@@ -123,8 +134,8 @@ def update_user(session: Session, user: User, display_name: str, role: str,
     errors: list[dict[str, str]] = []
     district_id, institution_id = _check_profile(session, display_name, role, district_id,
                                                  institution_id, liaison_id, errors)
-    if (actor is not None and actor.id == user.id and user.role == "city_admin"
-            and role != "city_admin"):
+    if (actor is not None and actor.id == user.id and user.role == Role.CITY_ADMIN
+            and role != Role.CITY_ADMIN):
         errors.insert(0, {"field": "role",
                           "message": "不能降低当前登录账号的角色，请由其他市科技局管理员操作。"})
     _raise_if(errors)
@@ -150,23 +161,61 @@ def generate_password(length: int = 12) -> str:
             return password
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the active user with this username and password, else None."""
+def authenticate(session: Session, username: str, password: str, *,
+                 production: bool = False) -> User | None:
+    """Return the active user with this username and password, else None.
+
+    In production the published demo password never signs anyone in, whatever the database holds.
+    """
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None:
         check_password(_DUMMY_HASH, password or "")
         return None
     if not check_password(user.password_hash, password or "") or not user.active:
         return None
+    if production and password == DEMO_PASSWORD:
+        return None
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    """Change a user's password after checking its strength."""
-    message = validate_password(password)
+def set_password(user: User, password: str, password2: str | None = None) -> None:
+    """Set a new password under the policy (and its repetition) and end the user's sessions."""
+    message = validate_password(password, user.username)
     if message:
         raise DomainError(message, field="password")
+    if password2 is not None and password != password2:
+        raise DomainError("两次输入的密码不一致。", field="password2")
     user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def change_own_password(user: User, current: str, password: str, password2: str) -> None:
+    """Change one's own password: the current one is required, the policy applies."""
+    if not current:
+        raise DomainError("请输入当前密码。", field="current")
+    if not check_password(user.password_hash, current):
+        raise DomainError("当前密码不正确。", field="current")
+    if password == current:
+        raise DomainError("新密码不能与当前密码相同。", field="password")
+    set_password(user, password, password2)
+
+
+def end_sessions(user: User) -> None:
+    """Bump the user's session version: every session and remember cookie issued before ends."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+def create_city_admin(session: Session, username: str, password: str,
+                      display_name: str = "市科技局管理员") -> User:
+    """Create a city admin (the first account of a production installation)."""
+    return create_user(session, username, password, display_name, Role.CITY_ADMIN)
+
+
+def recent_logins(session: Session, user: User, limit: int = 20) -> list[LoginEvent]:
+    """Return the newest sign-in attempts made with this user's name."""
+    return list(session.scalars(
+        select(LoginEvent).where(LoginEvent.username == user.username)
+        .order_by(LoginEvent.at.desc(), LoginEvent.id.desc()).limit(limit)))
 
 
 def create_api_client(session: Session, name: str, user: User | None) -> tuple[ApiClient, str]:
@@ -176,7 +225,7 @@ def create_api_client(session: Session, name: str, user: User | None) -> tuple[A
         raise DomainError("请填写客户端名称（不超过 80 个字）。", field="name")
     if session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
         raise DomainError("该客户端名称已存在。", field="name")
-    token = "lm_" + secrets.token_urlsafe(32)
+    token = new_token()
     client = ApiClient(name=name, token_hash=hash_token(token), token_prefix=token[:10],
                        active=True, created_by_id=getattr(user, "id", None))
     session.add(client)
@@ -230,9 +279,9 @@ def ensure_demo_users(session: Session) -> list[User]:
             district_id = district.id
         if inst_name:
             institution_id = _institution(session, inst_name).id
-        if role == "district_liaison":
+        if role == Role.DISTRICT_LIAISON:
             liaison_id = _liaison(session, display, "district", district_id, None).id
-        elif role == "campus_liaison":
+        elif role == Role.CAMPUS_LIAISON:
             liaison_id = _liaison(session, display, "campus", None, institution_id).id
         out.append(create_user(session, username, DEMO_PASSWORD, display, role,
                                district_id=district_id, institution_id=institution_id,

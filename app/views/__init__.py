@@ -8,6 +8,7 @@ from flask import Flask
 AREAS = [
     "health",
     "auth",
+    "account",
     "home",
     "demands",
     "experts",

@@ -9,7 +9,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import (
-    ROLES,
     ApiClient,
     AuditEvent,
     District,
@@ -23,9 +22,12 @@ from models import (
 )
 
 from .. import clock
+from ..auth.passwords import PASSWORD_HINT
+from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError, NotFound
-from ..security import ROLE_LABELS, roles_required
+from ..policy.roles import ROLE_LABELS, Role
+from ..security import roles_required
 from ..services import accounts
 from ..services.audit import audit
 from ..services.indexing import apply_domain_term, bump_version
@@ -34,9 +36,7 @@ from ..services.listing import like as _like
 from ..services.listing import to_int as _int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-city_only = roles_required("city_admin")
-
-
+city_only = roles_required(Role.CITY_ADMIN)
 
 def _options(session: Session, keep_liaison: int | None = None) -> dict:
     serving = Liaison.end_date.is_(None)
@@ -45,7 +45,8 @@ def _options(session: Session, keep_liaison: int | None = None) -> dict:
     liaisons = session.scalars(select(Liaison).where(serving)
                                .order_by(Liaison.kind, Liaison.name, Liaison.id))
     return {
-        "roles": [(r, ROLE_LABELS[r]) for r in ROLES],
+        "roles": [(r.value, ROLE_LABELS[r]) for r in Role],
+        "password_hint": PASSWORD_HINT,
         "districts": [(d.id, d.name)
                       for d in session.scalars(select(District).order_by(District.seq))],
         "institutions": [(i.id, i.name) for i in session.scalars(
@@ -84,7 +85,7 @@ def users():
     if q:
         stmt = stmt.where(or_(User.username.ilike(_like(q), escape="\\"),
                               User.display_name.ilike(_like(q), escape="\\")))
-    if role in ROLES:
+    if role in set(Role):
         stmt = stmt.where(User.role == role)
     stmt, sort = apply_sort(stmt, request.args.get("sort"), USER_SORTS, "username")
     if request.args.get("export") == "xlsx":
@@ -109,6 +110,8 @@ def new_user():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
+            if form.get("password") != form.get("password2"):
+                raise DomainError("两次输入的密码不一致。", field="password2")
             user = accounts.create_user(
                 session, form.get("username", ""), form.get("password", ""),
                 form.get("display_name", ""), form.get("role", ""),
@@ -116,15 +119,11 @@ def new_user():
                 institution_id=_int(form.get("institution_id")),
                 liaison_id=_int(form.get("liaison_id")),
             )
-            if form.get("password") != form.get("password2"):
-                raise DomainError("两次输入的密码不一致。", field="password2")
         except DomainError as exc:
-            session.rollback()
-            errors = field_errors(exc)
+            errors = field_errors(exc)  # the 422 response rolls the request back
         else:
             audit(session, "create", "user", user.id,
                   {"username": user.username, "role": user.role})
-            session.commit()
             flash(f"已创建用户 {user.username}。", "success")
             return redirect(url_for("admin.users"))
     form.pop("password", None)
@@ -154,13 +153,11 @@ def edit_user(user_id: int):
                 actor=current_user._get_current_object(),
             )
         except DomainError as exc:
-            session.rollback()
             errors = field_errors(exc)
         else:
             if changes:
                 audit(session, "update", "user", user.id,
                       {"username": user.username, "changes": changes})
-                session.commit()
                 flash(f"已保存用户 {user.username} 的修改。", "success")
             else:
                 flash(f"用户 {user.username} 没有需要保存的修改。", "info")
@@ -178,7 +175,9 @@ def edit_user(user_id: int):
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 @city_only
 def reset_password(user_id: int):
-    """Set a user's new password (typed twice) or generate one that is shown only once."""
+    """Set a user's new password (typed twice) or generate one shown once; their sessions end."""
+    from flask_login import current_user
+
     session = get_session()
     user = _get_user(session, user_id)
     errors: dict[str, str] = {}
@@ -188,23 +187,22 @@ def reset_password(user_id: int):
         password = (accounts.generate_password() if mode == "generate"
                     else request.form.get("password", ""))
         try:
-            accounts.set_password(user, password)
-            if mode == "set" and password != request.form.get("password2"):
-                raise DomainError("两次输入的密码不一致。", field="password2")
+            accounts.set_password(user, password,
+                                  None if mode == "generate" else request.form.get("password2"))
         except DomainError as exc:
-            session.rollback()
             errors = field_errors(exc)
         else:
             audit(session, "reset_password", "user", user.id,
                   {"username": user.username, "generated": mode == "generate"})
-            session.commit()
+            if user.id == current_user.id:
+                keep_current_session(user)
             if mode == "set":
                 flash(f"已重置用户 {user.username} 的密码。", "success")
                 return redirect(url_for("admin.users"))
             generated = password  # rendered on this response only, never flashed or logged
     status = 422 if errors else 200
     response = render_template("admin/password_form.html", user=user, errors=errors,
-                               generated=generated)
+                               generated=generated, password_hint=PASSWORD_HINT)
     headers = {"Cache-Control": "no-store"} if generated else {}
     return response, status, headers
 
@@ -222,9 +220,10 @@ def toggle_user(user_id: int):
     if user.id == current_user.id:
         raise DomainError("不能停用当前登录的账号。")
     user.active = not user.active
+    if not user.active:
+        accounts.end_sessions(user)
     audit(session, "enable" if user.active else "disable", "user", user.id,
           {"username": user.username})
-    session.commit()
     flash(f"已{'启用' if user.active else '停用'}用户 {user.username}。", "success")
     return redirect(request.referrer or url_for("admin.users"))
 
@@ -247,12 +246,10 @@ def api_clients():
         try:
             client, token = accounts.create_api_client(session, name, current_user)
         except DomainError as exc:
-            session.rollback()
             errors = field_errors(exc)
             status = 422
         else:
             audit(session, "create", "api_client", client.id, {"name": client.name})
-            session.commit()
             name = ""
     clients = list(session.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
     return render_template("admin/api_clients.html", clients=clients, token=token,
@@ -269,7 +266,6 @@ def deactivate_api_client(client_id: int):
         raise NotFound("API 客户端不存在。")
     client.active = False
     audit(session, "deactivate", "api_client", client.id, {"name": client.name})
-    session.commit()
     flash(f"已停用 API 客户端「{client.name}」。", "success")
     return redirect(url_for("admin.api_clients"))
 

@@ -90,12 +90,40 @@ class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ChineseParser()
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemSchema(ma.Schema):
+    """An error as app/errors.py sends it under /api/ (RFC 9457 problem details)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = fields.String(metadata={"description": "问题类型（about:blank）"})
+    title = fields.String(required=True, metadata={"description": "错误标题"})
+    status = fields.Integer(required=True, metadata={"description": "HTTP 状态码"})
+    detail = fields.String(required=True, metadata={"description": "给用户看的中文说明"})
+    field = fields.String(metadata={"description": "出错的字段"})
+    errors = fields.Raw(metadata={"description": "逐字段的错误"})
+
+
 class LocalApi(Api):
     """flask-smorest Api that leaves error handling to app/errors.py and serves a CSP-clean UI."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         # app/errors.py already answers problem+json under /api/ and HTML elsewhere.
         return None
+
+    def _register_responses(self) -> None:
+        # Document the error responses with the media type app/errors.py sends.
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
     def _openapi_swagger_ui(self):
         base = self._swagger_ui_url
@@ -766,11 +794,14 @@ def init_app(app: Flask) -> None:
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": f"{static}/vendor/swagger-ui/",
         "API_SPEC_OPTIONS": {
-            "info": {"description": "令牌认证：Authorization: Bearer <token>。"
+            "info": {"description": "令牌认证：Authorization: Bearer <token>；或已登录浏览器的会话 "
+                                    "Cookie，其写操作须在 X-CSRFToken 请求头中带页面的 CSRF 令牌。"
                                     "错误以 application/problem+json 返回。"},
             "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearerAuth": []}],
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session",
+                               "description": "登录后的会话；写操作另需 X-CSRFToken 请求头"}}},
+            "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         },
     }
     for key, value in defaults.items():
