@@ -208,6 +208,10 @@ def test_match_transitions_over_the_api(client, world, session):
 
 
 def test_push_experts_upserts_and_reindexes(client, world, session):
+    inst = f.institution(session, "华中测试大学")
+    row = session.scalar(select(ApiClient))
+    row.scopes, row.institution_ids = ["read", "rank", "push_experts"], [inst.id]
+    session.commit()
     body = {"experts": [{"institution": "华中测试大学", "name": "赵氢", "title": "教授",
                          "research_fields": "燃料电池 氢能", "phone": "13700002222",
                          "items": [{"kind": "project", "title": "质子交换膜燃料电池电堆"}]}]}

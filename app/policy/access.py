@@ -84,3 +84,22 @@ def can_edit_expert(user: Any, institution_id: int | None) -> bool:
         return True
     return (role == Role.CAMPUS_LIAISON and institution_id is not None
             and getattr(user, "institution_id", None) == institution_id)
+
+
+#: What a city admin may grant an API token (ApiClient.scopes), with the label users read.
+TOKEN_SCOPES: dict[str, str] = {
+    "read": "读取已发布需求和专家",
+    "rank": "为需求或文本匹配专家",
+    "push_experts": "推送指定高校院所的专家",
+}
+
+
+def token_allows(client: Any, scope: str) -> bool:
+    """Return whether an API token holds a scope."""
+    return scope in (getattr(client, "scopes", None) or ())
+
+
+def token_may_push_for(client: Any, institution_id: int | None) -> bool:
+    """Return whether an API token may write experts of an institution."""
+    return (token_allows(client, "push_experts") and institution_id is not None
+            and institution_id in (getattr(client, "institution_ids", None) or ()))

@@ -25,7 +25,6 @@ from models import (
     MATCH_STATUSES,
     Demand,
     Expert,
-    ExpertItem,
     Institution,
     Match,
     TechField,
@@ -33,12 +32,16 @@ from models import (
 
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
+from ..policy import access
+from ..policy.roles import Role
 from ..policy.scope import match_scope
 from ..security import PUBLIC_STATUSES, api_token_required, demand_filter
+from ..services import experts as expert_writer
 from ..services import serializers as ser
 from ..services import workflow as wf
+from ..services.audit import audit
 from ..services.fields import MAX_KEYWORD_LEN, MAX_KEYWORDS
-from ..services.indexing import EXPERTS, bump_version, refresh_expert_tokens
+from ..services.indexing import EXPERTS, bump_version
 from ..services.search import rank_text
 
 PREFIX = "/api/v1"
@@ -274,9 +277,9 @@ class ExpertIn(BaseSchema):
     institution = Str(required=True, validate=_length(1, 100), metadata={"description": "单位名称"})
     name = Str(required=True, validate=_length(1, 40))
     title = Str(allow_none=True, validate=_length(None, 60))
-    research_fields = Str(allow_none=True, validate=_length(None, 5000))
+    research_fields = Str(allow_none=True, validate=_length(None, 20000))
     summary = Str(allow_none=True, validate=_length(None, 20000))
-    is_academician = Bool(load_default=False)
+    is_academician = Bool(allow_none=True, metadata={"description": "不给出时保持原值"})
     team = Str(allow_none=True, validate=_length(None, 120))
     tech_field = Str(allow_none=True, metadata={"description": "技术领域名称"})
     phone = Str(allow_none=True, validate=_length(None, 30))
@@ -335,7 +338,9 @@ class DemandPage(BaseSchema):
     total = Int()
 
 
-class ExpertOut(BaseSchema):
+class ExpertSummaryOut(BaseSchema):
+    """An expert in a list (no items: a dict's ``items`` is a method, never serialise it)."""
+
     id = Int()
     name = Str()
     institution = fields.Nested(Ref, allow_none=True)
@@ -346,12 +351,15 @@ class ExpertOut(BaseSchema):
     tech_field = fields.Nested(Ref, allow_none=True)
     phone = Str(metadata={"description": "掩码，如 138****5678"})
     email = Str(metadata={"description": "掩码，如 z***n@whu.edu.cn"})
+
+
+class ExpertOut(ExpertSummaryOut):
     summary = Str(allow_none=True)
     items = fields.List(fields.Dict())
 
 
 class ExpertPage(BaseSchema):
-    items = fields.List(fields.Nested(ExpertOut))
+    items = fields.List(fields.Nested(ExpertSummaryOut))
     page = Int()
     per_page = Int()
     total = Int()
@@ -503,6 +511,7 @@ def docs_init():
 @bp.response(200, DemandPage)
 def list_demands(args: dict):
     """List demands: published ones for API clients, the user's scope for users."""
+    require_scope("read")
     session = get_session()
     user = _user()
     where = demand_filter(user, include_published=True) if user is not None else _public_clause()
@@ -544,6 +553,7 @@ def create_demand(data: dict):
 @bp.response(200, DemandOut)
 def show_demand(demand_id: int):
     """Show one demand; published demands carry no personal contact data."""
+    require_scope("read")
     session = get_session()
     out = _demand_out(session, _visible_demand(session, demand_id))
     session.commit()  # an audited read of contact data is written
@@ -586,6 +596,7 @@ def transition_demand(data: dict, demand_id: int, action: str):
 @bp.response(200, RankOut)
 def rank_for_demand(args: dict, demand_id: int):
     """Rank experts for a demand, with scores and explanations."""
+    require_scope("rank")
     session = get_session()
     demand = _visible_demand(session, demand_id)
     _check_field(session, args.get("field"))
@@ -623,6 +634,7 @@ def propose(data: dict, demand_id: int):
 @bp.response(200, RankOut)
 def match_text(data: dict):
     """Rank experts for a free-text demand, with scores and explanations."""
+    require_scope("rank")
     session = get_session()
     if not data["text"].strip():
         raise ValidationProblem("参数「text」有误：需求文本不能为空。", field="text")
@@ -641,6 +653,7 @@ def match_text(data: dict):
 @bp.response(200, ExpertPage)
 def list_experts(args: dict):
     """List experts (phone and e-mail masked)."""
+    require_scope("read")
     session = get_session()
     query = select(Expert)
     if args.get("q"):
@@ -664,6 +677,7 @@ def list_experts(args: dict):
 @bp.response(200, ExpertOut)
 def show_expert(expert_id: int):
     """Show one expert with items (phone and e-mail masked)."""
+    require_scope("read")
     expert = get_session().get(Expert, expert_id)
     if expert is None:
         raise NotFound("专家不存在。")
@@ -675,62 +689,59 @@ def show_expert(expert_id: int):
 @bp.arguments(ExpertsPutIn)
 @bp.response(200, PushOut)
 def push_experts(data: dict):
-    """Upsert experts with their items by (institution, name) — the city's platform."""
-    from ..services.audit import audit
-
+    """Upsert experts with their items by (institution, name); fields not sent are kept."""
     session = get_session()
     user = _user()
-    role = getattr(user, "role", None)
-    if user is not None and role not in ("city_admin", "campus_liaison"):
+    if user is not None and user.role not in (Role.CITY_ADMIN, Role.CAMPUS_LIAISON):
         raise Forbidden("只有市科技局或驻高校院所联络员可以推送专家。")
-    own_inst = user.institution.name if role == "campus_liaison" and user.institution else None
+    require_scope("push_experts")
     fields_by_name = {t.name: t.id for t in session.scalars(select(TechField))}
-    created = updated = 0
-    ids = []
+    changes = []
     for n, row in enumerate(data["experts"]):
-        if role == "campus_liaison" and row["institution"] != own_inst:
-            raise Forbidden(f"第 {n + 1} 条：只能推送本单位的专家。")
-        field_id = None
+        inst = expert_writer.find_institution(session, row["institution"])
+        allowed = (access.token_may_push_for(g.api_client, inst.id if inst else None)
+                   if user is None else inst is None and user.role == Role.CITY_ADMIN
+                   or inst is not None and access.can_edit_expert(user, inst.id))
+        if not allowed:
+            raise Forbidden(f"第 {n + 1} 条：无权推送「{row['institution'].strip()}」的专家。")
+        if inst is None:
+            inst = expert_writer.find_institution(session, row["institution"], create=True)
+        values = {k: row[k] for k in expert_writer.EXPERT_FIELDS if k in row}
         if row.get("tech_field"):
-            field_id = fields_by_name.get(row["tech_field"])
-            if field_id is None:
+            if row["tech_field"] not in fields_by_name:
                 raise ValidationProblem(
                     f"参数「experts.{n}.tech_field」有误：技术领域「{row['tech_field']}」不存在。",
                     field=f"experts.{n}.tech_field")
-        inst = session.scalar(select(Institution).where(Institution.name == row["institution"]))
-        if inst is None:
-            inst = Institution(name=row["institution"])
-            session.add(inst)
-            session.flush()
-        expert = session.scalar(select(Expert).where(Expert.institution_id == inst.id,
-                                                     Expert.name == row["name"]))
-        if expert is None:
-            expert = Expert(name=row["name"], institution=inst)
-            session.add(expert)
-            created += 1
-        else:
-            updated += 1
-        for key in ("title", "research_fields", "summary", "team", "phone", "email"):
-            if key in row:
-                setattr(expert, key, row[key])
-        expert.is_academician = bool(row.get("is_academician", expert.is_academician))
-        if "tech_field" in row:
-            expert.tech_field_id = field_id
+            values["tech_field_id"] = fields_by_name[row["tech_field"]]
         if "items" in row:
-            expert.items.clear()
-            session.flush()
-            for pos, item in enumerate(row["items"]):
-                expert.items.append(ExpertItem(position=pos, kind=item["kind"],
-                                               title=item["title"], text=item.get("text"),
-                                               year=item.get("year")))
-        refresh_expert_tokens(expert)
+            values["items"] = row["items"]
+        expert = session.scalar(select(Expert).where(Expert.institution_id == inst.id,
+                                                     Expert.name == row["name"].strip()))
+        change = expert_writer.validate(session, {"name": row["name"], **values},
+                                        institution_id=inst.id, expert=expert, partial=True)
+        if change.errors:
+            key, message = next(iter(change.errors.items()))
+            raise ValidationProblem(f"第 {n + 1} 条：{message}", field=f"experts.{n}.{key}")
+        changes.append((change, expert))
+    created = updated = 0
+    ids = []
+    for change, expert in changes:
+        saved, changed = expert_writer.save(session, change, expert, bump=False)
+        created += expert is None
+        updated += expert is not None and changed
         session.flush()
-        ids.append(expert.id)
+        ids.append(saved.id)
     bump_version(session, EXPERTS)
     audit(session, "api_push_experts", "expert", None,
           {"created": created, "updated": updated, "count": len(ids)}, user=user or g.api_client)
-    session.commit()
     return {"created": created, "updated": updated, "ids": ids}
+
+
+def require_scope(scope: str) -> None:
+    """Refuse an API token without `scope` (signed-in users are judged by their role)."""
+    if g.api_client is not None and not access.token_allows(g.api_client, scope):
+        label = access.TOKEN_SCOPES[scope]
+        raise Forbidden(f"该 API 令牌没有「{label}」权限，请联系市科技局开通。")
 
 
 # --- matches ------------------------------------------------------------------------------------
