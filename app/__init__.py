@@ -32,6 +32,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     security.init_app(app)
     search.init_app(app)
+    # Template filters, in one place: every time a user reads is Beijing time.
+    from . import clock
+
+    app.jinja_env.filters["cst"] = clock.fmt
+    app.jinja_env.filters["cst_fmt"] = clock.fmt
     from .views import register
 
     register(app)

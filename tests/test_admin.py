@@ -87,10 +87,15 @@ def test_create_user_keeps_input_and_shows_errors_next_to_fields(client, session
 
 def test_api_client_token_shown_once_then_deactivated(client, session, demo):
     _login(client, "city")
-    resp = client.post("/admin/api-clients", data={"name": "成果转化平台"})
+    resp = client.post("/admin/api-clients",
+                       data={"name": "成果转化平台", "scopes": ["push_experts"]})
+    assert resp.status_code == 422 and "须指定可推送的高校院所" in resp.get_data(as_text=True)
+    resp = client.post("/admin/api-clients", data={"name": "成果转化平台",
+                                                   "scopes": ["read", "rank"]})
     text = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "仅显示这一次" in text
     c = session.scalar(select(ApiClient).where(ApiClient.name == "成果转化平台"))
+    assert c.scopes == ["read", "rank"] and c.institution_ids == []
     again = client.get("/admin/api-clients").get_data(as_text=True)
     assert "仅显示这一次" not in again and c.token_prefix in again
     assert client.post(f"/admin/api-clients/{c.id}/deactivate").status_code == 302

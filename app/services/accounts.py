@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from models import ApiClient, District, Institution, Liaison, LoginEvent, User
 from ..auth.passwords import check_password, hash_password, password_problem
 from ..auth.tokens import hash_token, new_token
 from ..errors import DomainError
+from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import DISTRICT_ROLES, Role
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
@@ -218,8 +220,18 @@ def recent_logins(session: Session, user: User, limit: int = 20) -> list[LoginEv
         .order_by(LoginEvent.at.desc(), LoginEvent.id.desc()).limit(limit)))
 
 
-def create_api_client(session: Session, name: str, user: User | None) -> tuple[ApiClient, str]:
-    """Create an API client; return it with the plain token, which is shown only once."""
+def create_api_client(session: Session, name: str, user: User | None, *,
+                      scopes: Iterable[str] = ("read", "rank"),
+                      institution_ids: Iterable[int] = ()) -> tuple[ApiClient, str]:
+    """Create an API client with its scopes; return it with the plain token, shown only once."""
+    scopes = [s for s in TOKEN_SCOPES if s in set(scopes)]
+    if not scopes:
+        raise DomainError("请至少选择一项权限。", field="scopes")
+    institutions = sorted({int(i) for i in institution_ids})
+    if "push_experts" in scopes and not institutions:
+        raise DomainError("推送专家须指定可推送的高校院所。", field="institution_ids")
+    if any(session.get(Institution, i) is None for i in institutions):
+        raise DomainError("所选高校院所不存在。", field="institution_ids")
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise DomainError("请填写客户端名称（不超过 80 个字）。", field="name")
@@ -227,7 +239,8 @@ def create_api_client(session: Session, name: str, user: User | None) -> tuple[A
         raise DomainError("该客户端名称已存在。", field="name")
     token = new_token()
     client = ApiClient(name=name, token_hash=hash_token(token), token_prefix=token[:10],
-                       active=True, created_by_id=getattr(user, "id", None))
+                       active=True, created_by_id=getattr(user, "id", None), scopes=scopes,
+                       institution_ids=institutions if "push_experts" in scopes else [])
     session.add(client)
     session.flush()
     return client, token

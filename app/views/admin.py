@@ -26,6 +26,7 @@ from ..auth.passwords import PASSWORD_HINT
 from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError, NotFound
+from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
 from ..security import roles_required
 from ..services import accounts
@@ -244,7 +245,10 @@ def api_clients():
     if request.method == "POST":
         name = (request.form.get("name") or "").strip()
         try:
-            client, token = accounts.create_api_client(session, name, current_user)
+            client, token = accounts.create_api_client(
+                session, name, current_user, scopes=request.form.getlist("scopes"),
+                institution_ids=[i for i in (_int(v) for v in
+                                             request.form.getlist("institution_ids")) if i])
         except DomainError as exc:
             errors = field_errors(exc)
             status = 422
@@ -252,8 +256,11 @@ def api_clients():
             audit(session, "create", "api_client", client.id, {"name": client.name})
             name = ""
     clients = list(session.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
+    institutions = list(session.scalars(select(Institution).order_by(Institution.name)))
     return render_template("admin/api_clients.html", clients=clients, token=token,
-                           errors=errors, name=name), status
+                           errors=errors, name=name, scopes=TOKEN_SCOPES,
+                           institutions=institutions,
+                           names={i.id: i.name for i in institutions}), status
 
 
 @bp.post("/api-clients/<int:client_id>/deactivate")

@@ -651,5 +651,4 @@ def init_app(app) -> None:
     """Register the blueprint and the `cst` / `highlight` template filters."""
     app.register_blueprint(bp)
     app.jinja_env.filters.setdefault("highlight", highlight)
-    app.jinja_env.filters.setdefault("cst", clock.fmt)
 

@@ -245,4 +245,3 @@ def act(match_id: int, action: str):
 def init_app(app: Flask) -> None:
     """Register the blueprint and the `cst_fmt` filter (Beijing time, optional format)."""
     app.register_blueprint(bp)
-    app.jinja_env.filters["cst_fmt"] = clock.fmt
