@@ -296,11 +296,9 @@ def dictionaries():
         try:
             label = _add_entry(session, tab, form)
         except DomainError as exc:
-            session.rollback()
             errors = field_errors(exc)
             status = 422
         else:
-            session.commit()
             flash(f"已添加：{label}", "success")
             return redirect(url_for("admin.dictionaries", tab=tab))
     q = (request.args.get("q") or "").strip()

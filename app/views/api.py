@@ -544,7 +544,6 @@ def create_demand(data: dict):
     session = get_session()
     demand = wf.create_demand(session, _need_user(), data)
     out = _demand_out(session, demand)
-    session.commit()
     return out
 
 
@@ -556,7 +555,6 @@ def show_demand(demand_id: int):
     require_scope("read")
     session = get_session()
     out = _demand_out(session, _visible_demand(session, demand_id))
-    session.commit()  # an audited read of contact data is written
     return out
 
 
@@ -570,7 +568,6 @@ def update_demand(data: dict, demand_id: int):
     user = _need_user()
     demand = wf.update_demand(session, user, wf.get_demand(session, user, demand_id), data)
     out = _demand_out(session, demand)
-    session.commit()
     return out
 
 
@@ -586,7 +583,6 @@ def transition_demand(data: dict, demand_id: int, action: str):
     demand = wf.get_demand(session, user, demand_id)
     wf.transition_demand(session, user, demand, action, data.get("reason"))
     out = _demand_out(session, demand)
-    session.commit()
     return out
 
 
@@ -623,7 +619,6 @@ def propose(data: dict, demand_id: int):
     demand = wf.get_demand(session, user, demand_id)
     created = wf.propose_matches(session, user, demand, data["expert_ids"], data.get("note"))
     items = [ser.match_dict(m) for m in created]
-    session.commit()
     return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
 
 
@@ -788,7 +783,6 @@ def transition_match(data: dict, match_id: int, action: str):
     wf.transition_match(session, user, match, action, reason=data.get("reason"),
                         contract_amount=data.get("contract_amount"))
     out = ser.match_dict(match, events=True, actions=wf.match_actions(session, user, match))
-    session.commit()
     return out
 
 

@@ -147,7 +147,6 @@ def _export(session: Session, stmt):
         rows.append(row)
     audit(session, "export", "expert", None, {"rows": len(rows), "contact": contact,
                                               "filters": request.args.to_dict()})
-    session.commit()
     return xlsx_response(rows_to_xlsx(headers, rows, "专家"), "专家列表.xlsx")
 
 

@@ -28,7 +28,7 @@ from models import (
 )
 
 from .. import clock
-from ..db import get_session
+from ..db import attempt, get_session
 from ..errors import Conflict, DomainError
 from ..policy.scope import match_scope
 from ..security import (
@@ -216,14 +216,14 @@ def act(match_id: int, action: str):
     values = {"reason": request.form.get("reason", ""),
               "contract_amount": request.form.get("contract_amount", "")}
     try:
-        wf.transition_match(session, current_user, match, action,
-                            reason=values["reason"] or None,
-                            contract_amount=values["contract_amount"] or None)
+        with attempt():
+            wf.transition_match(session, current_user, match, action,
+                                reason=values["reason"] or None,
+                                contract_amount=values["contract_amount"] or None)
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        session.rollback()
-        match = wf.get_match(session, current_user, match_id)
+        session.refresh(match)
         errors = field_errors(exc)
         if isinstance(exc, Conflict) or "action" in errors:
             flash(exc.message, "danger")
@@ -233,7 +233,6 @@ def act(match_id: int, action: str):
             return _queue(session, request.form.get("tab", "pending"), {match.id: errors},
                           {match.id: {**values, "action": action}}, status)
         return _detail(session, match, errors, values, status, open_action=action)
-    session.commit()
     label = _labels().get(wf.MATCH_ACTION_ALIASES.get(action, action), action)
     flash(f"已{label}：{match.demand.title} — {match.expert.name}"
           f"（当前状态：{STATUS_LABELS.get(match.status, match.status)}）。", "success")
