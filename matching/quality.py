@@ -28,9 +28,11 @@ from .quality_cues import (
     GOAL_HEADING,
     NOT_A_GOAL_BEFORE,
     OUTCOME_CUE,
+    PROBLEM_HEADING,
     PROBLEM_STRONG,
     PROBLEM_WEAK,
     PROFILE_CUE,
+    QUESTION,
     WISH_CUE,
     find_investment,
     find_targets,
@@ -90,10 +92,10 @@ class CheckParams:
         it describes the company instead of a problem.
     """
 
-    min_length: int = 20
+    min_length: int = 30
     min_problem: int = 1
     min_outcome: int = 1
-    min_concrete: int = 4
+    min_concrete: int = 6
     max_generic: float = 0.5
     max_profile: float = 0.4
 
@@ -174,7 +176,8 @@ def check_keywords(keywords: str | Iterable[str] | None) -> list[Hint]:
                           f"未填写关键词：请填写{KEYWORD_RULE}的技术关键词，便于匹配专家。"))
     if len(words) > MAX_KEYWORDS:
         hints.append(Hint("too_many_keywords", "keywords",
-                          f"关键词有{len(words)}个，最多{MAX_KEYWORDS}个：请保留最能代表技术方向的几个。"))
+                          f"关键词最多 {MAX_KEYWORDS} 个（现有 {len(words)} 个）："
+                          "请保留最能代表技术方向的几个。"))
     for word in (w for w in words if len(w) > MAX_KEYWORD_CHARS):
         hints.append(Hint("keyword_too_long", "keywords",
                           f"关键词“{word[:12]}…”有{len(word)}字，每个不超过{MAX_KEYWORD_CHARS}字："
@@ -242,8 +245,10 @@ def _concrete(clause: str, cue_end: int) -> int:
 
 def _ability(clause: str, cue: re.Match[str]) -> bool:
     """Return whether an outcome cue states an ability or a past result (可降低, 实现了)."""
-    return bool(NOT_A_GOAL_BEFORE.search(clause[:cue.start()])
-                or clause[cue.end():cue.end() + 1] == "了")
+    before = clause[:cue.start()]
+    if QUESTION.search(before):  # 怎么能够实现…: a goal asked as a question
+        return False
+    return bool(NOT_A_GOAL_BEFORE.search(before) or clause[cue.end():cue.end() + 1] == "了")
 
 
 @dataclass(frozen=True)
@@ -253,40 +258,63 @@ class _Reading:
     profile: float
 
 
+def _problem_gain(sentence: str, params: CheckParams) -> int:
+    """Return 2 for a concrete failure, 1 for a concrete but weaker problem statement, else 0."""
+    gain = 0
+    whole = specific_chars(sentence)
+    for clause in _CLAUSE_SPLIT.split(sentence):
+        if PROBLEM_STRONG.search(clause) and max(specific_chars(clause), whole // 2) >= (
+                params.min_concrete):
+            return 2
+        if PROBLEM_WEAK.search(clause) and specific_chars(clause) >= 2 * params.min_concrete:
+            gain = 1
+    return gain
+
+
+def _is_outcome(sentence: str, params: CheckParams) -> bool:
+    """Return whether a clause states a goal: a target cue or a wish followed by concrete words."""
+    for clause in _CLAUSE_SPLIT.split(sentence):
+        cue = next((c for c in OUTCOME_CUE.finditer(clause) if not _ability(clause, c)), None)
+        wish = WISH_CUE.search(clause)
+        if (cue and _concrete(clause, cue.end()) >= params.min_concrete) or (
+                wish and specific_chars(clause[wish.end():]) >= 4 * params.min_concrete):
+            return True
+    return False
+
+
 def _read(text: str, params: CheckParams) -> _Reading:
-    """Weigh problem and outcome evidence sentence by sentence, skipping company profile."""
+    """Weigh problem and outcome evidence sentence by sentence, skipping company profile.
+
+    Under a goal heading (预期目标：) every concrete item counts as an outcome, under a problem
+    heading (技术难题有：, 存在问题：) every concrete item as a problem, under a base heading
+    (现有工作基础) nothing but stated failures counts.
+    """
     problem = outcome = profile_chars = 0
     total = max(1, len(_blank_free(text)))
-    in_base = False
+    section = None
     for m in _SENTENCE.finditer(text):
         sentence = m.group(0).strip()
         if not sentence:
             continue
+        heading = PROBLEM_HEADING.search(sentence)
         if GOAL_HEADING.search(sentence[:12]):
-            in_base = False
+            section = "goal"
         elif BASE_HEADING.search(sentence[:12]):
-            in_base = True
+            section = "base"
+        elif heading:
+            section = "problem"
+            sentence = sentence[heading.end():]
         failing = PROBLEM_STRONG.search(sentence)
-        background = BACKGROUND_CUE.search(sentence) and not FIRST_PERSON.search(sentence)
-        if background or (not failing and (in_base or len(PROFILE_CUE.findall(sentence)) >= 2)):
+        background = (BACKGROUND_CUE.search(sentence) and not FIRST_PERSON.search(sentence)
+                      and section != "goal")
+        listed = section in ("goal", "problem") and specific_chars(sentence) >= params.min_concrete
+        if background or (not failing and not listed and (
+                section == "base" or len(PROFILE_CUE.findall(sentence)) >= 2)):
             profile_chars += len(_blank_free(sentence))
             continue
-        gain = 0
-        for clause in _CLAUSE_SPLIT.split(sentence):
-            strong = PROBLEM_STRONG.search(clause)
-            weak = PROBLEM_WEAK.search(clause)
-            if strong and specific_chars(clause) >= params.min_concrete:
-                gain = 2
-            elif weak and specific_chars(clause) >= params.min_concrete:
-                gain = max(gain, 1)
-        problem += gain
-        for clause in _CLAUSE_SPLIT.split(sentence):
-            cue = next((c for c in OUTCOME_CUE.finditer(clause) if not _ability(clause, c)), None)
-            wish = WISH_CUE.search(clause)
-            if (cue and _concrete(clause, cue.end()) >= params.min_concrete) or (
-                    wish and specific_chars(clause[wish.end():]) >= 4 * params.min_concrete):
-                outcome += 1
-                break
+        problem += max(_problem_gain(sentence, params), int(listed and section == "problem"))
+        if _is_outcome(sentence, params) or (listed and section == "goal"):
+            outcome += 1
     return _Reading(problem, outcome, profile_chars / total)
 
 
@@ -354,7 +382,7 @@ def check_demand(
     goal_reading = _read(goals_text, params)
     problem = reading.problem + _read(title, params).problem // 2
     outcome = reading.outcome + goal_reading.outcome + (2 if targets else 0)
-    if goals_text and specific_chars(goals_text) >= params.min_concrete:
+    if goals_text and specific_chars(goals_text) >= 2 * params.min_concrete:
         outcome += 1
     if len(targets) >= 2:  # a development task with several measurable targets
         problem = max(problem, params.min_problem)

@@ -80,6 +80,8 @@ _GENERIC_PHRASES = (
     "企业", "项目", "客户要求", "市场要求", "市场需求", "客户需求", "要求",
     "预想效果", "预期效果", "理想效果", "效果", "对接", "通过", "给予", "有效", "更好",
     "提高", "提升", "解决", "实现", "进一步", "加快", "促进", "推动",
+    "存在一些问题", "一些问题", "存在问题", "技术水平", "专家指导", "得到专家", "技术改进",
+    "相关技术", "目前", "一些", "方面", "相关",
 )
 GENERIC_RE = re.compile("|".join(sorted(map(re.escape, _GENERIC_PHRASES), key=len, reverse=True)))
 _NOISE = re.compile(r"[\s\W_\d]+")
@@ -88,20 +90,20 @@ _NOISE = re.compile(r"[\s\W_\d]+")
 PROBLEM_STRONG = re.compile(
     r"不理想|不太理想|不好|不佳|不足|不够|不稳定|不达标|不合格|不均匀|不耐|不易|不到位|不成熟|不利于|无法|难以|"
     r"不能|很难|较难|偏低|偏高|过高|过低|较低|较差|太低|太高|太重|太大|低下|落后|滞后|开裂|裂纹|"
-    r"爆裂|变形|翘曲|腐蚀|锈蚀|磨损|失效|故障|堵塞|蓬堵|卡料|烧坏|烧损|污染|浪费|隐患|缺陷|缺乏|"
+    r"爆裂|起泡|脱落|剥落|变形|翘曲|腐蚀|锈蚀|磨损|失效|故障|堵塞|蓬堵|卡料|烧坏|烧损|污染|浪费|隐患|缺陷|缺乏|"
     r"缺少|匮乏|欠缺|困难|受限|制约|忽略|差别|差距|依赖进口|效率低|成本高|能耗高|寿命短|周期长|"
     r"波动|噪声|噪音|异响|黑点|黑斑|发霉|氧化皮|增碳|残留|超标|未通过|损失|敏感|毒性|比人工低"
 )
 #: A weaker problem statement: names a problem without saying what fails.
 PROBLEM_WEAK = re.compile(
     r"难题|难点|问题|瓶颈|痛点|如何|怎样|怎么|亟需|亟待|急需|迫切|需解决|需要解决|拟解决|攻关|"
-    r"挑战|存在|废水|废渣|废料|废气|替代|代替|取代|现采用|目前采用|传统"
+    r"挑战|存在|现状|目前是采用|废水|废渣|废料|废气|替代|代替|取代|现采用|目前采用|传统"
 )
 #: The expected outcome: a goal heading or wish followed by concrete words, or a target state.
 OUTCOME_CUE = re.compile(
     r"目标|预期|希望|期望|要求|达到|使其|使之|降低|降至|降到|减少|减小|减轻|提高|提升|增加|增强|"
     r"缩短|延长|控制在|满足|符合|替代|取代|代替|消除|去除|避免|防止|杜绝|确保|保证|改善|不再|无需|"
-    r"不用|实现"
+    r"不用|实现|更(?:适合|适用|高效|稳定|可靠|均匀|耐|轻|快|好)"
 )
 #: A wish for a solution: an outcome only when a concrete object follows (four times the words).
 WISH_CUE = re.compile(
@@ -109,13 +111,20 @@ WISH_CUE = re.compile(
 )
 #: Industry background or praise of a technique: no problem of the enterprise by itself.
 BACKGROUND_CUE = re.compile(
-    r"随着|我国|国内外|国际上|全球|世界|据统计|统计|趋势|前景|热点|前沿|国家|政策|优势|优点|"
-    r"意义|必将|势在必行|广泛应用|得到了|发展迅速"
+    r"随着|我国|国内外|国际上|全球|世界|据统计|统计|前景|热点|前沿|国家|政策|优势|优点|"
+    r"意义|必将|势在必行|广泛应用|得到了|发展迅速|发展趋势"
 )
 #: Who has the problem: a sentence naming the enterprise or its project is not background.
 FIRST_PERSON = re.compile(r"我|本公司|我司|本单位|公司|企业|本项目|该项目|目前|现有|现在|现阶段")
 #: A cue describing an ability or a past result rather than a goal (可降低, 实现了, 已达到).
 NOT_A_GOAL_BEFORE = re.compile(r"(?:可|可以|能|能够|将|会|已|已经|均|都)$")
+#: A heading that introduces a list of problems (技术难题有：, 存在问题：, 希望解决的技术难题).
+PROBLEM_HEADING = re.compile(
+    r"(?:难题|难点|问题|瓶颈)(?:有|如下|是|为|包括|主要有)?\s*[：:]|"
+    r"(?:希望|拟|需要?|需求)解决的?(?:技术)?(?:难题|问题)\s*[：:]?|存在问题\s*[：:]|面临的难题\s*[：:]?"
+)
+#: A question that asks for the goal (如何…, 怎么能够…).
+QUESTION = re.compile(r"如何|怎么|怎样|希望|要求|需要")
 #: Sentences about the enterprise rather than its problem (公司 alone is not enough).
 PROFILE_CUE = re.compile(
     r"成立|创立|注册资金|注册资本|占地|高新技术企业|拥有|员工|职工|专利|研发中心|技术中心|研究中心|"

@@ -27,13 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from matching.quality import DEFAULT_PARAMS, CheckParams, check_demand  # noqa: E402
 
 LABELS = ("specific", "vague")
-#: The thresholds tried by ``--cv`` (every combination).
+#: The thresholds tried by ``--cv`` (every combination), stricter values first: on a tie in
+#: balanced accuracy the first, stricter candidate is kept.
 GRID = {
-    "min_length": (20, 30, 40),
-    "min_problem": (1, 2, 3),
-    "min_outcome": (1, 2, 3),
-    "min_concrete": (3, 4, 6),
-    "max_generic": (0.5, 0.55, 0.65),
+    "min_length": (30, 20, 10),
+    "min_problem": (3, 2, 1),
+    "min_outcome": (3, 2, 1),
+    "min_concrete": (8, 6, 5, 4, 3),
+    "max_generic": (0.4, 0.5, 0.6),
 }
 
 

@@ -400,6 +400,7 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
         if not demand.publishable:
             raise Conflict("该需求未标记为可公开发布，不能发布；请退回修改或定向推荐专家。",
                            field="publishable")
+        override = _override(demand, override_reason)
         demand.published_at = now
     elif action == "return":
         demand.return_reason = why

@@ -171,7 +171,7 @@ def test_keyword_rule_is_one_to_five_of_at_most_twenty_characters() -> None:
     assert check_keywords(["甲", "乙乙", "丙丙", "丁丁", "戊戊"]) == []
     assert [h.code for h in check_keywords([])] == ["no_keywords"]
     six = check_keywords(["甲甲", "乙乙", "丙丙", "丁丁", "戊戊", "己己"])
-    assert [h.code for h in six] == ["too_many_keywords"] and "6个" in six[0].message
+    assert [h.code for h in six] == ["too_many_keywords"] and "现有 6 个" in six[0].message
     assert check_keywords(["长" * 20]) == []
     long = check_keywords(["长" * 21])
     assert [h.code for h in long] == ["keyword_too_long"] and "21字" in long[0].message
@@ -282,10 +282,10 @@ def test_agreement_with_hand_labels() -> None:
     for cls in ("specific", "vague"):
         mine = [v for lab, v in verdicts if lab == cls]
         recall[cls] = sum(v == cls for v in mine) / len(mine)
-    # Measured 0.909 / 0.686 (balanced 0.798) with the committed thresholds; 5-fold
-    # cross-validated 0.78 (docs/quality.md). The floors leave room for small rule changes.
+    # Measured 0.886 / 0.698 (balanced 0.792) with the committed thresholds; 5-fold
+    # cross-validated 0.780 (docs/quality.md). The floors leave room for small rule changes.
     assert (recall["specific"] + recall["vague"]) / 2 >= 0.76
-    assert recall["specific"] >= 0.8 and recall["vague"] >= 0.6
+    assert recall["specific"] >= 0.8 and recall["vague"] >= 0.65
 
 
 def _run(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
