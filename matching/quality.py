@@ -25,6 +25,7 @@ from .quality_cues import (
     BASE_HEADING,
     FIRST_PERSON,
     GENERIC_KEYWORDS,
+    GENERIC_RE,
     GOAL_HEADING,
     NOT_A_GOAL_BEFORE,
     OUTCOME_CUE,
@@ -135,7 +136,8 @@ class QualityReport:
     verdict : {"specific", "vague"}
         ``"specific"`` when problem and expected outcome are stated and no blocking hint is left.
     score : int
-        0 to 100 for sorting and display; a vague demand never scores above 59.
+        0 to 100 for sorting and display; a vague demand never scores above 59, a
+        repeated, filler or buzzword text never above 30.
     hints : tuple of Hint
         Blocking hints first, then advice (no indicator, no investment, vague title).
     targets : tuple of str
@@ -256,19 +258,26 @@ class _Reading:
     problem: int
     outcome: int
     profile: float
+    problem_text: str = ""  # the first problem sentence found, quoted in hints
 
 
-def _problem_gain(sentence: str, params: CheckParams) -> int:
-    """Return 2 for a concrete failure, 1 for a concrete but weaker problem statement, else 0."""
-    gain = 0
+def _quote(sentence: str, limit: int = 24) -> str:
+    """Return a sentence shortened for a hint."""
+    sentence = re.sub(r"\s+", "", sentence)
+    return sentence if len(sentence) <= limit else sentence[:limit] + "…"
+
+
+def _problem_gain(sentence: str, params: CheckParams) -> tuple[int, str]:
+    """Return (2, clause) for a concrete failure, (1, clause) for a weaker problem, or (0, "")."""
+    gain, where = 0, ""
     whole = specific_chars(sentence)
     for clause in _CLAUSE_SPLIT.split(sentence):
         if PROBLEM_STRONG.search(clause) and max(specific_chars(clause), whole // 2) >= (
                 params.min_concrete):
-            return 2
+            return 2, clause
         if PROBLEM_WEAK.search(clause) and specific_chars(clause) >= 2 * params.min_concrete:
-            gain = 1
-    return gain
+            gain, where = 1, where or clause
+    return gain, where
 
 
 def _is_outcome(sentence: str, params: CheckParams) -> bool:
@@ -290,6 +299,7 @@ def _read(text: str, params: CheckParams) -> _Reading:
     (现有工作基础) nothing but stated failures counts.
     """
     problem = outcome = profile_chars = 0
+    first_problem = ""
     total = max(1, len(_blank_free(text)))
     section = None
     for m in _SENTENCE.finditer(text):
@@ -312,10 +322,27 @@ def _read(text: str, params: CheckParams) -> _Reading:
                 section == "base" or len(PROFILE_CUE.findall(sentence)) >= 2)):
             profile_chars += len(_blank_free(sentence))
             continue
-        problem += max(_problem_gain(sentence, params), int(listed and section == "problem"))
+        gain, clause = _problem_gain(sentence, params)
+        if listed and section == "problem" and not gain:
+            gain, clause = 1, sentence
+        if gain and not first_problem:
+            first_problem = _quote(clause)
+        problem += gain
         if _is_outcome(sentence, params) or (listed and section == "goal"):
             outcome += 1
-    return _Reading(problem, outcome, profile_chars / total)
+    return _Reading(problem, outcome, profile_chars / total, first_problem)
+
+
+def _most_repeated(text: str) -> str:
+    """Return the sentence that occurs most often (or the text's start)."""
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    return max(sentences, key=sentences.count) if sentences else text
+
+
+def _top_generic(text: str, k: int = 3) -> list[str]:
+    """Return the boilerplate phrases of a text, most frequent first."""
+    found = [m.group(0) for m in GENERIC_RE.finditer(text) if len(m.group(0)) >= 4]
+    return sorted(dict.fromkeys(found), key=found.count, reverse=True)[:k]
 
 
 def _overlap(a: str, b: str, n: int = 4) -> float:
@@ -394,7 +421,8 @@ def check_demand(
     listed = _list_share(full) >= 0.5
     if repeated:
         hints.append(Hint("repeated", "problem",
-                          "描述中同一内容反复出现：请删去重复的句子，每个问题和目标只写一次。"))
+                          f"描述中同一内容反复出现（如“{_quote(_most_repeated(full))}”）："
+                          "请删去重复的句子，每个问题和目标只写一次。"))
     if filler:
         hints.append(Hint("filler", "problem",
                           "描述含“详见附件”“同上”或重复字符等填充内容：请直接写明技术难题和预期目标。"))
@@ -410,9 +438,10 @@ def check_demand(
         hints.append(Hint("too_short", "problem",
                           f"需求描述过短（{length}字）：请说明技术难题的具体表现、现有做法和预期目标。"))
     elif generic_share > params.max_generic:
+        phrases = "".join(f"“{p}”" for p in _top_generic(full)) or "“提高产品质量”“解决技术难题”"
         hints.append(Hint("generic", "problem",
-                          "描述多为“提高产品质量”“解决技术难题”等套话：请写明具体的产品、工艺、"
-                          "材料或设备及其技术问题。"))
+                          f"描述多为{phrases}等套话（约占{round(100 * generic_share)}%）："
+                          "请写明具体的产品、工艺、材料或设备及其技术问题。"))
     has_problem = problem >= params.min_problem
     has_outcome = outcome >= params.min_outcome
     if not has_problem and reading.profile >= params.max_profile:
@@ -424,8 +453,10 @@ def check_demand(
                           "未说明亟待解决的技术难题：请写明现在哪里做不到、效果如何不理想，"
                           "如“分离后液体含固率高，现有设备效果均不理想”。"))
     if not has_outcome:
+        stated = f"已写明问题“{reading.problem_text}”，但" if reading.problem_text else ""
         hints.append(Hint("no_goals", "goals",
-                          "未写预期目标：请说明希望达到的效果或状态，如“目标是降低分离后液体的含固率”。"))
+                          f"{stated}未写预期目标：请说明解决后希望达到的效果或状态，"
+                          "如“目标是降低分离后液体的含固率”。"))
     if keywords is not None:
         hints.extend(check_keywords(keywords))
     late = check_deadline(deadline, today)
@@ -460,7 +491,7 @@ def check_demand(
     total = sum(w for w, _ok in parts.values())
     score = round(100 * sum(w for w, ok in parts.values() if ok) / total)
     if not specific:
-        score = min(score, 59)
+        score = min(score, 30 if repeated or filler or listed else 59)
     return QualityReport(verdict="specific" if specific else "vague", score=score,
                          hints=tuple(hints), targets=tuple(targets))
 
