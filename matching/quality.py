@@ -77,7 +77,8 @@ class CheckParams:
     Parameters
     ----------
     min_length : int
-        Non-blank characters below which problem and goal cannot both be stated.
+        Non-blank characters below which a text is called too short, unless problem and goal
+        were both found in it (膜污染导致通量下降，通量衰减≤10%).
     min_problem : int
         Problem evidence needed: 2 per sentence with a failure cue (不理想, 难以, 开裂 …),
         1 per sentence with a weaker cue (问题, 难题, 如何 …), each sentence at most 2.
@@ -434,7 +435,9 @@ def check_demand(
         hints.append(Hint("too_long", "problem",
                           f"描述过长（{length}字，上限{MAX_LENGTH}字）：请精简，保留技术难题、预期目标"
                           "和指标，删去企业介绍、行业背景和项目计划。"))
-    if length < params.min_length:
+    has_problem = problem >= params.min_problem
+    has_outcome = outcome >= params.min_outcome
+    if length < params.min_length and not (has_problem and has_outcome):
         hints.append(Hint("too_short", "problem",
                           f"需求描述过短（{length}字）：请说明技术难题的具体表现、现有做法和预期目标。"))
     elif generic_share > params.max_generic:
@@ -442,8 +445,6 @@ def check_demand(
         hints.append(Hint("generic", "problem",
                           f"描述多为{phrases}等套话（约占{round(100 * generic_share)}%）："
                           "请写明具体的产品、工艺、材料或设备及其技术问题。"))
-    has_problem = problem >= params.min_problem
-    has_outcome = outcome >= params.min_outcome
     if not has_problem and reading.profile >= params.max_profile:
         hints.append(Hint("company_profile", "problem",
                           "描述主要是企业简介（成立时间、资质、规模）：请改写为企业当前遇到的技术难题，"

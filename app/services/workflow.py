@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
-from matching.quality import QualityReport, check_demand, split_keywords
+from matching.quality import QualityReport, check_demand, check_keywords, split_keywords
 from models import (
     Demand,
     DemandEvent,
@@ -216,8 +216,9 @@ def _keywords(value: Any) -> list[str]:
     if not isinstance(value, str | Iterable):
         raise DomainError("关键词格式不正确。", field="keywords")
     out = split_keywords(value)
-    if len(out) > 20 or any(len(k) > 30 for k in out):
-        raise DomainError("关键词最多 20 个，每个不超过 30 字。", field="keywords")
+    broken = [h for h in check_keywords(out) if h.code in ("too_many_keywords", "keyword_too_long")]
+    if broken:  # the form's rule, for drafts from every source
+        raise DomainError(broken[0].message, field="keywords")
     return out
 
 

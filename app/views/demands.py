@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matching import text as mtext
-from matching.quality import MAX_KEYWORDS, check_keywords, split_keywords
+from matching.quality import MAX_KEYWORDS, split_keywords
 from models import (
     Demand,
     District,
@@ -223,9 +223,6 @@ def _validate_form(data: Mapping[str, Any]) -> dict[str, str]:
         errors["title"] = "请填写需求名称。"
     if not (data.get("enterprise_name") or "").strip():
         errors["enterprise_name"] = "请选择或填写需求企业。"
-    too_many = [h for h in check_keywords(data.get("keywords")) if h.code == "too_many_keywords"]
-    if too_many:
-        errors["keywords"] = too_many[0].message
     mode = (data.get("cooperation_mode") or "").strip()
     if mode and mode not in COOPERATION_MODES:
         errors["cooperation_mode"] = "请从列表中选择合作方式。"
