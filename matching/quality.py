@@ -135,7 +135,8 @@ class QualityReport:
     Parameters
     ----------
     verdict : {"specific", "vague"}
-        ``"specific"`` when problem and expected outcome are stated and no blocking hint is left.
+        ``"specific"`` when problem and expected outcome are stated and no blocking hint is left
+        (a past deadline blocks submission but does not make the content vague).
     score : int
         0 to 100 for sorting and display; a vague demand never scores above 59, a
         repeated, filler or buzzword text never above 30.
@@ -483,7 +484,8 @@ def check_demand(
                           "标题过于笼统：请写明具体的产品、工艺或技术方向。", blocking=False))
 
     hints.sort(key=lambda h: not h.blocking)
-    specific = not any(h.blocking for h in hints)
+    # A past deadline blocks submission but says nothing about the content: not part of the verdict.
+    specific = not any(h.blocking and h.field != "deadline" for h in hints)
     parts = {"problem": (25, has_problem), "outcome": (25, has_outcome),
              "indicator": (15, bool(targets)), "substance": (15, generic_share <= params.max_generic
                                                              and length >= params.min_length),

@@ -205,7 +205,8 @@ def test_deadline_rule() -> None:
     assert late is not None and late.field == "deadline" and late.blocking
     assert "2026-11-30" in late.message and "2026-12-01" in late.message
     report = check_demand(*SPECIFIC, deadline=date(2026, 11, 30), today=today)
-    assert report.verdict == "vague" and "deadline_passed" in report.codes
+    # blocks the submission, but a date says nothing about the content
+    assert report.verdict == "specific" and [h.code for h in report.blocking] == ["deadline_passed"]
 
 
 def test_hint_fields_are_known_and_blocking_hints_come_first() -> None:
