@@ -35,8 +35,13 @@ from .quality_cues import (
     PROFILE_CUE,
     QUESTION,
     WISH_CUE,
+    blank_free,
+    filler_share,
     find_investment,
     find_targets,
+    list_share,
+    overlap,
+    repetition,
     specific_chars,
 )
 
@@ -61,13 +66,6 @@ MAX_LENGTH = 3000
 
 _SENTENCE = re.compile(r"[^。；;！？!?\n]+")
 _CLAUSE_SPLIT = re.compile(r"[，,：:]")
-_LIST_ITEM = re.compile(r"[^、，,；;。\n/|]+")
-_RUN = re.compile(r"(.)\1{3,}")
-_FILLER = re.compile(
-    r"详见附件|见附件|如附件|同上|暂无|待定|待补充|不详|测试|test|xxx+|aaa+|……|\.{3,}|[？?]{2,}|"
-    r"啊+|哈+|嗯+|无$|略$", re.IGNORECASE,
-)
-_NOISE = re.compile(r"[\s\W_]+")
 
 
 @dataclass(frozen=True)
@@ -204,44 +202,6 @@ def check_deadline(deadline: date | None, today: date | None) -> Hint | None:
 
 
 # --- reading the prose ---------------------------------------------------------------------------
-def _blank_free(text: str) -> str:
-    return re.sub(r"\s", "", text)
-
-
-def _repetition(text: str, n: int = 8) -> float:
-    """Return the share of repeated character n-grams (0 for varied text, near 1 for copies)."""
-    flat = _blank_free(text)
-    grams = [flat[i:i + n] for i in range(len(flat) - n + 1)]
-    return 1 - len(set(grams)) / len(grams) if len(grams) > 20 else 0.0
-
-
-def _filler_share(text: str) -> float:
-    """Return the share of characters that are filler (详见附件, 同上, runs like 啊啊啊啊)."""
-    flat = _blank_free(text)
-    if not flat:
-        return 0.0
-    junk = sum(len(m.group(0)) for m in _FILLER.finditer(flat))
-    junk += sum(len(m.group(0)) for m in _RUN.finditer(flat) if not m.group(1).isdigit())
-    return min(1.0, junk / len(flat))
-
-
-def _list_share(text: str) -> float:
-    """Return the share of text in runs of four or more short list items (a buzzword list)."""
-    flat = _blank_free(text)
-    if not flat:
-        return 0.0
-    items = [m.group(0) for m in _LIST_ITEM.finditer(text.replace(" ", "、"))]
-    listed, run = 0, []
-    for item in items + [""]:
-        if 0 < len(item.strip()) <= 6:
-            run.append(len(item.strip()))
-            continue
-        if len(run) >= 4:
-            listed += sum(run)
-        run = []
-    return listed / len(flat)
-
-
 def _concrete(clause: str, cue_end: int) -> int:
     """Return the non-generic characters of a clause, favouring what follows the cue."""
     return max(specific_chars(clause[cue_end:]), specific_chars(clause) // 2)
@@ -302,7 +262,7 @@ def _read(text: str, params: CheckParams) -> _Reading:
     """
     problem = outcome = profile_chars = 0
     first_problem = ""
-    total = max(1, len(_blank_free(text)))
+    total = max(1, len(blank_free(text)))
     section = None
     for m in _SENTENCE.finditer(text):
         sentence = m.group(0).strip()
@@ -322,7 +282,7 @@ def _read(text: str, params: CheckParams) -> _Reading:
         listed = section in ("goal", "problem") and specific_chars(sentence) >= params.min_concrete
         if background or (not failing and not listed and (
                 section == "base" or len(PROFILE_CUE.findall(sentence)) >= 2)):
-            profile_chars += len(_blank_free(sentence))
+            profile_chars += len(blank_free(sentence))
             continue
         gain, clause = _problem_gain(sentence, params)
         if listed and section == "problem" and not gain:
@@ -345,15 +305,6 @@ def _top_generic(text: str, k: int = 3) -> list[str]:
     """Return the boilerplate phrases of a text, most frequent first."""
     found = [m.group(0) for m in GENERIC_RE.finditer(text) if len(m.group(0)) >= 4]
     return sorted(dict.fromkeys(found), key=found.count, reverse=True)[:k]
-
-
-def _overlap(a: str, b: str, n: int = 4) -> float:
-    """Return the share of ``b``'s character n-grams that also occur in ``a``."""
-    grams_b = {b[i:i + n] for i in range(len(b) - n + 1)}
-    if not grams_b:
-        return 0.0
-    grams_a = {a[i:i + n] for i in range(len(a) - n + 1)}
-    return len(grams_a & grams_b) / len(grams_b)
 
 
 def check_demand(
@@ -398,13 +349,13 @@ def check_demand(
     text = (text or "").strip()
     goals_text = (goals or "").strip()
     hints: list[Hint] = []
-    if goals_text and text and _overlap(text, goals_text) >= 0.8:
+    if goals_text and text and overlap(text, goals_text) >= 0.8:
         hints.append(Hint("copied_goals", "goals",
                           "预期目标与技术难题的内容基本相同：请在预期目标中写明要达到的效果、状态或"
                           "指标，不要复制难题描述。"))
         goals_text = ""
     full = f"{text}\n{goals_text}" if goals_text else text
-    length = len(_blank_free(full))
+    length = len(blank_free(full))
     found = find_targets(text) + (find_targets(goals_text, all_goals=True) if goals_text else [])
     targets = list(dict.fromkeys(found))
     reading = _read(text, params)
@@ -418,9 +369,9 @@ def check_demand(
     generic_share = 1 - specific_chars(full) / length if length else 1.0
 
     # Tricks first: a text that only looks substantial is told exactly that.
-    repeated = _repetition(full) >= 0.3
-    filler = _filler_share(full) >= 0.2
-    listed = _list_share(full) >= 0.5
+    repeated = repetition(full) >= 0.3
+    filler = filler_share(full) >= 0.2
+    listed = list_share(full) >= 0.5
     if repeated:
         hints.append(Hint("repeated", "problem",
                           f"描述中同一内容反复出现（如“{_quote(_most_repeated(full))}”）："

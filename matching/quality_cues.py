@@ -1,8 +1,10 @@
-"""Cue words and patterns of the effectiveness check (:mod:`matching.quality`).
+"""Cue words, patterns and text measures of the effectiveness check (:mod:`matching.quality`).
 
 Kept apart from the decision so that the rules read in one screen: measurable targets
 (:func:`find_targets`), investment (:func:`find_investment`), boilerplate (:func:`specific_chars`),
-problem, outcome and company-profile cues, and the keywords too generic to match an expert.
+problem, outcome and company-profile cues, the keywords too generic to match an expert, and the
+measures of texts that only look substantial (:func:`repetition`, :func:`filler_share`,
+:func:`list_share`, :func:`overlap`).
 """
 
 from __future__ import annotations
@@ -249,3 +251,60 @@ def find_investment(text: str) -> float | None:
 def specific_chars(text: str) -> int:
     """Return how many characters remain once boilerplate, digits and punctuation are removed."""
     return len(_NOISE.sub("", GENERIC_RE.sub("", text)))
+
+
+# --- text measures -------------------------------------------------------------------------
+_LIST_ITEM = re.compile(r"[^、，,；;。\n/|]+")
+_RUN = re.compile(r"(.)\1{3,}")
+_FILLER = re.compile(
+    r"详见附件|见附件|如附件|同上|暂无|待定|待补充|不详|测试|test|xxx+|aaa+|……|\.{3,}|[？?]{2,}|"
+    r"啊+|哈+|嗯+|无$|略$", re.IGNORECASE,
+)
+
+
+def blank_free(text: str) -> str:
+    """Return ``text`` without white space."""
+    return re.sub(r"\s", "", text)
+
+
+def repetition(text: str, n: int = 8) -> float:
+    """Return the share of repeated character n-grams (0 for varied text, near 1 for copies)."""
+    flat = blank_free(text)
+    grams = [flat[i:i + n] for i in range(len(flat) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if len(grams) > 20 else 0.0
+
+
+def filler_share(text: str) -> float:
+    """Return the share of characters that are filler (详见附件, 同上, runs like 啊啊啊啊)."""
+    flat = blank_free(text)
+    if not flat:
+        return 0.0
+    junk = sum(len(m.group(0)) for m in _FILLER.finditer(flat))
+    junk += sum(len(m.group(0)) for m in _RUN.finditer(flat) if not m.group(1).isdigit())
+    return min(1.0, junk / len(flat))
+
+
+def list_share(text: str) -> float:
+    """Return the share of text in runs of four or more short list items (a buzzword list)."""
+    flat = blank_free(text)
+    if not flat:
+        return 0.0
+    items = [m.group(0) for m in _LIST_ITEM.finditer(text.replace(" ", "、"))]
+    listed, run = 0, []
+    for item in items + [""]:
+        if 0 < len(item.strip()) <= 6:
+            run.append(len(item.strip()))
+            continue
+        if len(run) >= 4:
+            listed += sum(run)
+        run = []
+    return listed / len(flat)
+
+
+def overlap(a: str, b: str, n: int = 4) -> float:
+    """Return the share of ``b``'s character n-grams that also occur in ``a``."""
+    grams_b = {b[i:i + n] for i in range(len(b) - n + 1)}
+    if not grams_b:
+        return 0.0
+    grams_a = {a[i:i + n] for i in range(len(a) - n + 1)}
+    return len(grams_a & grams_b) / len(grams_b)
