@@ -95,6 +95,8 @@ class DemandEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
+    #: Why a demand the effectiveness check called vague was published anyway.
+    quality_override: Mapped[str | None] = mapped_column(Text)
 
     demand: Mapped[Demand] = relationship(back_populates="events")
 

@@ -12,6 +12,8 @@ import unicodedata
 from datetime import date
 from typing import Any
 
+from matching import quality
+
 from .. import clock
 from ..errors import DomainError
 
@@ -19,8 +21,8 @@ from ..errors import DomainError
 MAX_TEXT = 20000
 #: Longest ranking text looked at; the rest is ignored (and said so).
 MAX_QUERY_TEXT = 2000
-MAX_KEYWORDS = 5
-MAX_KEYWORD_LEN = 20
+MAX_KEYWORDS = quality.MAX_KEYWORDS
+MAX_KEYWORD_LEN = quality.MAX_KEYWORD_CHARS
 MAX_ITEMS = 100
 #: Years an expert's item or a demand's deadline may carry.
 MIN_YEAR = 1950
@@ -33,7 +35,6 @@ MAX_AMOUNT = 1e9  # 万元
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9()（）\-/转 ]{4,29}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 _SPACES = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 
@@ -149,28 +150,21 @@ def check_date(value: Any, field: str, label: str) -> date | None:
     return day
 
 
-def check_keywords(value: Any, field: str = "keywords", *, required: bool = False) -> list[str]:
-    """Return 1-5 distinct keywords, each at most 20 characters (the one keyword rule)."""
-    if value is None or value == "":
-        parts: list[str] = []
-    elif isinstance(value, str):
-        parts = KEYWORD_SPLIT.split(value)
-    elif isinstance(value, list | tuple):
-        parts = [str(v) for v in value]
-    else:
+def check_keywords(value: Any, field: str = "keywords") -> list[str]:
+    """Return the distinct keywords typed, under the one keyword rule of matching/quality.py.
+
+    A draft may have none yet (the effectiveness check asks for them at submission); more than
+    MAX_KEYWORDS or one longer than MAX_KEYWORD_LEN is refused from every source.
+    """
+    if value is not None and not isinstance(value, str | list | tuple):
         raise FieldError(field, "关键词格式不正确。")
-    words = []
-    for part in parts:
-        word = clean_text(part, field, "关键词", max_len=10**6)
-        if word and word not in words:
-            words.append(word)
-    if required and not words:
-        raise FieldError(field, f"请填写 1 至 {MAX_KEYWORDS} 个关键词。")
-    if len(words) > MAX_KEYWORDS:
-        raise FieldError(field, f"关键词最多 {MAX_KEYWORDS} 个（现为 {len(words)} 个）。")
-    long = [w for w in words if len(w) > MAX_KEYWORD_LEN]
-    if long:
-        raise FieldError(field, f"每个关键词不超过 {MAX_KEYWORD_LEN} 字：「{long[0][:30]}」过长。")
+    words = quality.split_keywords(value)
+    for word in words:
+        clean_text(word, field, "关键词", max_len=10**6)
+    broken = [h for h in quality.check_keywords(words)
+              if h.code in ("too_many_keywords", "keyword_too_long")]
+    if broken:
+        raise FieldError(field, broken[0].message)
     return words
 
 

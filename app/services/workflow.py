@@ -341,20 +341,30 @@ def update_demand(session: Session, user: Any, demand: Demand,
 
 
 # --- demands: transitions -----------------------------------------------------------------------
-def check_quality(demand: Demand) -> tuple[QualityReport, list[dict[str, str]]]:
-    """Run the effectiveness check and return it with the list of problems blocking submission."""
+def check_quality(demand: Demand) -> tuple[QualityReport, list[dict[str, Any]]]:
+    """Run the effectiveness check; return it with every problem (``blocking`` ones stop submit).
+
+    The one decision of the intake panel, the submission and the review queue: keywords,
+    deadline (against today in Beijing) and the technical field included.
+    """
     report = check_demand(demand.title, demand.problem or "", keywords=list(demand.keywords or []),
-                          investment=demand.investment, goals=demand.goals or None)
-    problems = [{"code": h.code, "field": h.field, "message": h.message} for h in report.hints]
+                          investment=demand.investment, goals=demand.goals or None,
+                          deadline=demand.deadline, today=clock.today())
+    problems = [{"code": h.code, "field": h.field, "message": h.message, "blocking": h.blocking}
+                for h in report.hints]
     if demand.tech_field_id is None:
-        problems.append({"code": "no_field", "field": "tech_field_id",
+        problems.append({"code": "no_field", "field": "tech_field_id", "blocking": True,
                          "message": "未选择技术领域：请选择需求所属的技术领域。"})
     return report, problems
 
 
 def transition_demand(session: Session, user: Any, demand: Demand, action: str,
-                      reason: str | None = None) -> Demand:
-    """Apply a named transition (submit, publish, return, close) to a demand."""
+                      reason: str | None = None, *, override_reason: str | None = None) -> Demand:
+    """Apply a named transition (submit, publish, return, close) to a demand.
+
+    Publishing a demand the effectiveness check calls vague needs ``override_reason``, the
+    admin's written reason, which is kept on the publish event.
+    """
     if action == "match":
         raise DomainError("推荐专家请使用 propose_matches。", field="action")
     if not can_view_demand(session, user, demand):
@@ -362,10 +372,11 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
     t = _find(DEMAND_TRANSITIONS, action, demand.status, DEMAND_STATUS_LABELS, user)
     _check_district(user, demand)
     why = _reason(reason, t.reason_required, t.label)
+    override = None
     now = utcnow()
     if action == "submit":
         report, problems = check_quality(demand)
-        if report.verdict != "specific" or problems:
+        if report.verdict != "specific" or any(p["blocking"] for p in problems):
             raise IncompleteDemand("需求不够具体或不完整，请按提示修改后再提交。",
                                    errors=problems)
         demand.submitted_at = now
@@ -374,6 +385,7 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
         if not demand.publishable:
             raise Conflict("该需求未标记为可公开发布，不能发布；请退回修改或定向推荐专家。",
                            field="publishable")
+        override = _override(demand, override_reason)
         demand.published_at = now
     elif action == "return":
         demand.return_reason = why
@@ -383,11 +395,39 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
     old = demand.status
     demand.status = t.target
     demand.updated_at = now
-    _demand_event(session, user, demand, old, t.target, why)
+    event = _demand_event(session, user, demand, old, t.target, why)
+    if action == "publish":
+        event.quality_override = override
     session.flush()
     if action in ("submit", "close"):
         bump_version(session, DEMANDS)  # the similar-demands index reads non-draft demands
     return demand
+
+
+def _override(demand: Demand, reason: str | None) -> str | None:
+    """Return the override reason a vague demand needs to be published (None when specific)."""
+    report, _problems = check_quality(demand)
+    if report.verdict == "specific":
+        return None
+    text = (reason or "").strip()
+    if len(text) < 5:
+        raise DomainError(f"有效性检查认为该需求不够具体（{report.score} 分）：如仍要发布，请填写"
+                          "不少于 5 字的发布理由，理由将记入需求的处理记录。",
+                          field="override_reason")
+    if len(text) > 2000:
+        raise DomainError("发布理由不能超过 2000 字。", field="override_reason")
+    return text
+
+
+def recent_overrides(session: Session, district_id: int | None,
+                     limit: int = 10) -> list[tuple[DemandEvent, Demand]]:
+    """Return the district's latest publications that overrode the effectiveness check."""
+    stmt = (select(DemandEvent, Demand).join(Demand, Demand.id == DemandEvent.demand_id)
+            .where(DemandEvent.quality_override.is_not(None))
+            .order_by(DemandEvent.at.desc(), DemandEvent.id.desc()).limit(limit))
+    if district_id is not None:
+        stmt = stmt.where(Demand.district_id == district_id)
+    return [(event, demand) for event, demand in session.execute(stmt)]
 
 
 def submit_demand(session: Session, user: Any, demand: Demand) -> Demand:

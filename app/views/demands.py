@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matching import text as mtext
+from matching.quality import MAX_KEYWORDS, split_keywords
 from models import (
     Demand,
     District,
@@ -55,8 +56,6 @@ ALL_ROLES = ("district_liaison", "district_admin", "campus_liaison", "city_admin
 SEARCH_ROLES = ("district_liaison", "district_admin", "city_admin")
 COOPERATION_MODES = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务", "合作研发",
                      "人才引进", "其他")
-MAX_KEYWORDS = 5
-KEYWORD_SPLIT = re.compile(r"[,，;；、\s]+")
 #: Cosine above which an existing demand is called similar at intake (DemandIndex scores).
 SIMILAR_THRESHOLD = 0.4
 FIELD_LABELS = {
@@ -217,7 +216,7 @@ def _form_data(form: Mapping[str, str]) -> dict[str, Any]:
 
 def _split_keywords(value: str | None) -> list[str]:
     """Split typed keywords on commas, 、, semicolons and spaces, keeping their order."""
-    return list(dict.fromkeys(k for k in KEYWORD_SPLIT.split(value or "") if k))
+    return split_keywords(value)
 
 
 def _validate_form(data: Mapping[str, Any]) -> dict[str, str]:
@@ -227,8 +226,6 @@ def _validate_form(data: Mapping[str, Any]) -> dict[str, str]:
         errors["title"] = "请填写需求名称。"
     if not (data.get("enterprise_name") or "").strip():
         errors["enterprise_name"] = "请选择或填写需求企业。"
-    if len(_split_keywords(data.get("keywords"))) > MAX_KEYWORDS:
-        errors["keywords"] = f"关键词最多 {MAX_KEYWORDS} 个，请保留最能代表技术方向的几个。"
     mode = (data.get("cooperation_mode") or "").strip()
     if mode and mode not in COOPERATION_MODES:
         errors["cooperation_mode"] = "请从列表中选择合作方式。"
@@ -303,10 +300,7 @@ def _save(session: Session, demand: Demand | None) -> Any:
         flash(f"需求 {demand.code} 已保存为草稿。", "success")
         return redirect(url_for("demands.edit", demand_id=demand.id))
     try:
-        if demand.deadline is not None and demand.deadline < clock.today():
-            raise wf.IncompleteDemand("截止日期已过。", errors=[
-                {"field": "deadline", "message": "截止日期不能早于今天。"}])
-        wf.submit_demand(session, user, demand)
+        wf.submit_demand(session, user, demand)  # the check decides the deadline too
     except wf.IncompleteDemand as exc:
         keep_on_refusal()  # the draft is kept: the liaison's work is not lost
         errors = _merge({}, exc.errors)
@@ -363,7 +357,7 @@ def edit(demand_id: int):
 def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> dict[str, Any]:
     """Run the effectiveness check and the similar-demand search on what the user typed."""
     data = _form_data(form)
-    keywords = _split_keywords(data["keywords"])[:20]
+    keywords = _split_keywords(data["keywords"])
     try:
         investment = float(data["investment"]) if data["investment"] else None
     except ValueError:
@@ -372,11 +366,12 @@ def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> 
         investment = None
     probe = Demand(title=(data["title"] or "").strip(), problem=(data["problem"] or "").strip(),
                    goals=(data["goals"] or "").strip(), keywords=keywords,
-                   investment=investment, tech_field_id=data["tech_field_id"])
+                   investment=investment, tech_field_id=data["tech_field_id"],
+                   deadline=_day(data["deadline"]) if data["deadline"] else None)
     typed = any((data[k] or "").strip() for k in ("title", "problem", "goals"))
     report, problems = wf.check_quality(probe)
     if not data["publishable"]:
-        problems.append({"code": "not_publishable", "field": "publishable",
+        problems.append({"code": "not_publishable", "field": "publishable", "blocking": False,
                          "message": "未勾选“可公开发布”：审核后不能在平台发布，只能定向推荐专家。"})
     return {"typed": typed, "report": report, "problems": problems,
             "similar": _similar(session, probe.text, demand_id) if typed else []}
@@ -472,11 +467,12 @@ def transition(demand_id: int, action: str):
     user = _user()
     demand = wf.get_demand(session, user, demand_id)
     reason = request.form.get("reason")
+    override = request.form.get("override_reason") if action == "publish" else None
     back = request.form.get("next")
     target = back if back in ("review",) else "detail"
     try:
         with attempt():
-            wf.transition_demand(session, user, demand, action, reason)
+            wf.transition_demand(session, user, demand, action, reason, override_reason=override)
     except wf.IncompleteDemand as exc:
         flash(exc.message + " " + "；".join(p["message"] for p in exc.errors), "danger")
         return redirect(url_for("demands.edit", demand_id=demand_id)
@@ -487,7 +483,8 @@ def transition(demand_id: int, action: str):
             raise
         if target == "review":
             return review_page(session, {demand_id: exc.message},
-                               {demand_id: reason or ""}, 422)
+                               {demand_id: reason or ""}, 422,
+                               {demand_id: override} if override is not None else None)
         flash(exc.message, "danger")
         return redirect(url_for("demands.detail", demand_id=demand_id))
     label = {"submit": "已提交审核", "publish": "已发布", "return": "已退回联络员",
@@ -500,7 +497,8 @@ def transition(demand_id: int, action: str):
 
 # --- 需求审核 ---------------------------------------------------------------------------------
 def review_page(session: Session, errors: Mapping[int, str] | None = None,
-                reasons: Mapping[int, str] | None = None, status: int = 200):
+                reasons: Mapping[int, str] | None = None, status: int = 200,
+                overrides: Mapping[int, str] | None = None):
     """Render the review queue of the admin's district."""
     user = _user()
     stmt = (select(Demand).where(Demand.status == "submitted",
@@ -509,9 +507,12 @@ def review_page(session: Session, errors: Mapping[int, str] | None = None,
                      selectinload(Demand.tech_field), selectinload(Demand.industry))
             .order_by(Demand.submitted_at.asc().nulls_last(), Demand.id))
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
-    reports = {d.id: wf.check_quality(d)[0] for d in page.items}
-    return render_template("demands/review.html", page=page, reports=reports,
-                           errors=errors or {}, reasons=reasons or {}), status
+    checks = {d.id: wf.check_quality(d) for d in page.items}
+    recent = wf.recent_overrides(session, user.district_id)
+    return render_template("demands/review.html", page=page, checks=checks, labels=FIELD_LABELS,
+                           errors=errors or {}, reasons=reasons or {}, overrides=overrides or {},
+                           recent_overrides=recent,
+                           names=_user_names(session, [e.user_id for e, _d in recent])), status
 
 
 @bp.get("/review")
