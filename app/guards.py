@@ -4,8 +4,8 @@
 - A query string, form field or JSON string with NUL, a lone surrogate or another control
   character answers 400 naming the parameter; so does JSON nested deeper than MAX_JSON_DEPTH or
   a JSON body that does not parse.
-- Request bodies are bounded: MAX_CONTENT_LENGTH (uploads), MAX_FORM_MEMORY_SIZE (one form
-  field), MAX_JSON_BYTES (an API body).
+- Request bodies are bounded: MAX_CONTENT_LENGTH (uploads), MAX_FORM_MEMORY_SIZE (one field of
+  a multipart form), MAX_URLENCODED_BYTES (a plain form), MAX_JSON_BYTES (an API body).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .services.fields import MAX_ID, bad_characters
 
 MAX_JSON_DEPTH = 20
 MAX_JSON_BYTES = 2 * 1024 * 1024
+#: A url-encoded form (no file in it): 20,000 CJK characters per text field fit many times.
+MAX_URLENCODED_BYTES = 1024 * 1024
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -49,6 +51,9 @@ def _walk(value: Any, path: str, depth: int = 0) -> None:
 
 def check_request() -> None:
     """Refuse control characters, broken or deep JSON and over-long bodies (400 / 413)."""
+    if (request.mimetype == "application/x-www-form-urlencoded"
+            and (request.content_length or 0) > MAX_URLENCODED_BYTES):
+        raise RequestEntityTooLarge()
     sources = [request.args]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sources.append(request.form)

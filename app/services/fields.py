@@ -20,7 +20,7 @@ from ..errors import DomainError
 #: Longest free text accepted in any field (problem, goals, summary, item text).
 MAX_TEXT = 20000
 #: Longest ranking text looked at; the rest is ignored (and said so).
-MAX_QUERY_TEXT = 2000
+MAX_QUERY_TEXT = 3000
 MAX_KEYWORDS = quality.MAX_KEYWORDS
 MAX_KEYWORD_LEN = quality.MAX_KEYWORD_CHARS
 MAX_ITEMS = 100

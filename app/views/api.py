@@ -40,7 +40,7 @@ from ..services import experts as expert_writer
 from ..services import serializers as ser
 from ..services import workflow as wf
 from ..services.audit import audit
-from ..services.fields import MAX_KEYWORD_LEN, MAX_KEYWORDS
+from ..services.fields import MAX_AMOUNT, MAX_ID, MAX_KEYWORD_LEN, MAX_KEYWORDS, MAX_QUERY_TEXT
 from ..services.indexing import EXPERTS, bump_version
 from ..services.search import rank_text
 
@@ -155,8 +155,9 @@ def _msgs(kind: str) -> dict[str, str]:
 
 
 def Int(**kw: Any) -> fields.Integer:  # noqa: N802
-    """Return an integer field with Chinese messages."""
-    return fields.Integer(error_messages=_msgs("int"), **kw)
+    """Return an integer field with Chinese messages, within a database column's range."""
+    kw.setdefault("validate", _range(-MAX_ID, MAX_ID))
+    return fields.Integer(strict=True, error_messages=_msgs("int"), **kw)
 
 
 def Float(**kw: Any) -> fields.Float:  # noqa: N802
@@ -174,8 +175,8 @@ def Bool(**kw: Any) -> fields.Boolean:  # noqa: N802
     return fields.Boolean(error_messages=_msgs("bool"), **kw)
 
 
-def _range(lo: int, hi: int) -> validate.Range:
-    return validate.Range(min=lo, max=hi, error=f"应在 {lo} 到 {hi} 之间。")
+def _range(lo: float, hi: float) -> validate.Range:
+    return validate.Range(min=lo, max=hi, error=f"应在 {lo:g} 到 {hi:g} 之间。")
 
 
 def _length(lo: int | None, hi: int) -> validate.Length:
@@ -207,7 +208,7 @@ class DemandIn(BaseSchema):
     title = Str(validate=_length(1, 200), metadata={"description": "需求名称"})
     problem = Str(validate=_length(None, 20000), metadata={"description": "技术难题"})
     goals = Str(validate=_length(None, 20000), metadata={"description": "预期目标与指标"})
-    investment = Float(allow_none=True, validate=validate.Range(min=0, error="不能为负数。"),
+    investment = Float(allow_none=True, validate=_range(0, MAX_AMOUNT),
                        metadata={"description": "计划投入（万元）"})
     industry_id = Int(allow_none=True)
     tech_field_id = Int(allow_none=True)
@@ -233,7 +234,7 @@ class ReasonIn(BaseSchema):
 
 
 class MatchTransitionIn(ReasonIn):
-    contract_amount = Float(allow_none=True,
+    contract_amount = Float(allow_none=True, validate=_range(0, MAX_AMOUNT),
                             metadata={"description": "合同金额（万元），签约时必填"})
 
 
@@ -251,7 +252,8 @@ class RankArgs(BaseSchema):
 
 
 class MatchTextIn(BaseSchema):
-    text = Str(required=True, validate=_length(1, 20000), metadata={"description": "需求文本"})
+    text = Str(required=True, validate=_length(1, MAX_QUERY_TEXT),
+               metadata={"description": f"需求文本（最多 {MAX_QUERY_TEXT} 字）"})
     top = Int(load_default=10, validate=_range(1, 100))
     field = Int(allow_none=True)
     institution = Int(allow_none=True)

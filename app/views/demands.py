@@ -45,6 +45,7 @@ from ..security import (
 from ..services import search
 from ..services import workflow as wf
 from ..services.contacts import demand_contact
+from ..services.fields import MAX_TEXT, check_number
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_date as _day
@@ -359,13 +360,15 @@ def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> 
     data = _form_data(form)
     keywords = _split_keywords(data["keywords"])
     try:
-        investment = float(data["investment"]) if data["investment"] else None
-    except ValueError:
+        investment = check_number(data["investment"], "investment", "计划投入")
+    except DomainError:
         investment = None
-    if investment is not None and not investment >= 0:
-        investment = None
-    probe = Demand(title=(data["title"] or "").strip(), problem=(data["problem"] or "").strip(),
-                   goals=(data["goals"] or "").strip(), keywords=keywords,
+
+    def typed_text(key: str) -> str:  # what the check reads: never more than a field may hold
+        return (data[key] or "").strip()[:MAX_TEXT]
+
+    probe = Demand(title=typed_text("title")[:200], problem=typed_text("problem"),
+                   goals=typed_text("goals"), keywords=keywords,
                    investment=investment, tech_field_id=data["tech_field_id"],
                    deadline=_day(data["deadline"]) if data["deadline"] else None)
     typed = any((data[k] or "").strip() for k in ("title", "problem", "goals"))
