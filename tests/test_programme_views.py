@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.services import accounts
-from models import AuditEvent, Case, District, DistrictQuota, Liaison
+from models import AuditEvent, Case, District, DistrictQuota, Liaison, Training
 
 PASSWORD = "Test@2022pass"
 
@@ -130,13 +130,31 @@ def test_roster_export_by_city_is_audited(client, session, people):
 def test_forms_save_and_report_errors(client, session, people):
     _login(client, "hs1")
     resp = client.post("/programme/roster/new", data={"name": "", "start_date": "2022-01-01"})
-    assert resp.status_code == 200 and "请填写姓名" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "请填写姓名" in resp.get_data(as_text=True)
+    resp = client.post("/programme/roster/new", data={"name": "洪新", "start_date": "01/02/2022"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "任职起始日期应按 年-月-日 填写" in page
+    assert "novalidate" in page and 'type="date"' not in page
+    resp = client.post("/programme/trainings/new", data={
+        "held_on": "2022/5/6", "topic": "", "attendee_count": "十"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "培训日期应按 年-月-日 填写" in page and "请填写培训主题" in page
+    assert "参训总人数应填写数字" in page
     resp = client.post("/programme/trainings/new", data={
         "held_on": "2022-05-06", "topic": "需求挖掘培训", "attendee_ids": [str(people["a"])]})
     assert resp.status_code == 302
     resp = client.post("/programme/trainings/new", data={
         "held_on": "2022-05-06", "topic": "越区", "attendee_ids": [str(people["c"])]})
-    assert "本区" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "本区" in resp.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(Training).where(Training.topic == "越区")) is None
+    resp = client.post("/programme/assessments/new", data={
+        "liaison_id": str(people["a"]), "year": "2022", "result": "很好", "reviewer": "",
+        "assessed_on": "2022-12-20", "score": "120"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "请选择考核结果" in page and "请填写考核人" in page
+    assert "考核分数应在 0-100 之间" in page
     resp = client.post("/programme/cases/new", data={
         "year": "2022", "title": "典型案例甲", "liaison_id": str(people["a"]),
         "action": "report"})
@@ -163,3 +181,37 @@ def test_anonymous_and_liaison_are_refused(client, session, people):
     session.commit()
     _login(client, "li1")
     assert client.get("/programme/dashboard").status_code == 403
+
+
+def test_home_figures_are_the_dashboards(client, session, people, monkeypatch):
+    """A liaison who joined in November owes no demand this year: home and dashboard agree."""
+    from app import clock
+    from app.services.programme.scoreboard import scoreboard
+
+    monkeypatch.setattr(clock, "today", lambda: date(2025, 12, 1))
+    hs = people["hs"]
+    nov = Liaison(kind="district", name="洪新", district_id=hs, start_date=date(2025, 11, 10))
+    session.add(nov)
+    session.flush()
+    accounts.create_user(session, "hsnov", PASSWORD, "洪新", "district_liaison",
+                         district_id=hs, liaison_id=nov.id)
+    session.commit()
+    board = scoreboard(session, 2025, district_id=hs)
+    mine = next(p for p in board.districts[0].liaisons if p.liaison.id == nov.id)
+    assert mine.demand_target == 0
+
+    _login(client, "hsnov")
+    page = client.get("/").get_data(as_text=True)
+    assert "我的 2025 年度数据" in page
+    published = page.split("本年发布需求", 1)[1].split("figure-note", 1)[0]
+    assert "目标 0 项" in published and "目标 2 项" not in published
+
+    client.get("/logout")
+    _login(client, "hs1")
+    page = client.get("/").get_data(as_text=True)
+    target = int(board.districts[0].rules["demands"].target)
+    published = page.split("本年发布需求", 1)[1].split("figure-note", 1)[0]
+    assert f"目标 {target} 项" in published
+    dash = client.get("/programme/dashboard/drill?year=2025&metric=liaisons").get_data(
+        as_text=True)
+    assert "洪新" in dash

@@ -25,7 +25,7 @@ from models import Case, Demand, District
 
 from .. import clock
 from ..policy.statuses import DEMAND_STATUS_LABELS
-from . import programme
+from .programme import quota, roster, rules, scoreboard
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
 QUOTA_HEADERS = ["序号", "责任单位", "现有联络员人数", "新选派联络员人数", "选派后联络员总人数"]
@@ -99,7 +99,7 @@ def _print_setup(ws: Worksheet, title_rows: str, landscape: bool = False) -> Non
 
 def quota_xlsx(session: Session, year: int, *, on: date | None = None) -> bytes:
     """Return attachment 1 of a year as .xlsx, and a second sheet with the actual headcount."""
-    table = programme.quota_table(session, year, on=on)
+    table = quota.quota_table(session, year, on=on)
     wb = Workbook()
     ws = wb.active
     ws.title = "指标分解表"
@@ -135,7 +135,7 @@ def roster_xlsx(session: Session, district_id: int, *, on: date | None = None,
 
         raise NotFound("区不存在。")
     filled_on = filled_on or clock.today()
-    people = programme.roster(session, district_id, on=on or filled_on)
+    people = roster.roster(session, district_id, on=on or filled_on)
     wb = Workbook()
     ws = wb.active
     ws.title = district.name[:31]
@@ -170,7 +170,7 @@ DEMAND_LIST_HEADERS = ["序号", "需求编号", "需求名称", "企业", "所�
 
 def demands_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
     """Return the list of demands recorded in the year (one district or all)."""
-    lo, hi = programme.YearWindow(year, clock.today()).bounds()
+    lo, hi = rules.YearWindow(year, clock.today()).bounds()
     stmt = (select(Demand).options(selectinload(Demand.matches), selectinload(Demand.enterprise),
                                    selectinload(Demand.liaison), selectinload(Demand.district))
             .where(Demand.created_at >= lo, Demand.created_at < hi)
@@ -183,8 +183,8 @@ def demands_xlsx(session: Session, year: int, *, district_id: int | None = None)
         rows.append([n, d.code, d.title, d.enterprise.name, d.district.name,
                      d.liaison.name if d.liaison else "",
                      DEMAND_STATUS_LABELS.get(d.status, d.status),
-                     programme.local_date(d.created_at) or "",
-                     programme.local_date(d.published_at) or "",
+                     rules.local_date(d.created_at) or "",
+                     rules.local_date(d.published_at) or "",
                      len(d.matches), amount or ""])
     scope = _scope(session, district_id)
     return _plain(f"{year}年{scope}企业技术需求清单", DEMAND_LIST_HEADERS, rows,
@@ -218,7 +218,7 @@ SUMMARY_HEADERS = ["序号", "责任单位", "指标总人数", "实有人数", 
 def summary_xlsx(session: Session, year: int, *, district_id: int | None = None,
                  today: date | None = None) -> bytes:
     """Return the yearly summary per district: every rule of the notice and its status."""
-    board = programme.scoreboard(session, year, district_id=district_id, today=today)
+    board = scoreboard.scoreboard(session, year, district_id=district_id, today=today)
     rows: list[list[Any]] = []
     for n, d in enumerate(board.districts, start=1):
         r = d.rules
@@ -228,7 +228,7 @@ def summary_xlsx(session: Session, year: int, *, district_id: int | None = None,
             int(r["training"].actual),
             f"{int(r['cases'].target)}/{int(r['cases'].actual)}",
             f"{int(r['assessment'].target)}/{int(r['assessment'].actual)}",
-            d.signed, d.contract_amount or "", programme.STATUS_LABELS[d.status],
+            d.signed, d.contract_amount or "", rules.STATUS_LABELS[d.status],
         ])
     if district_id is None:
         t = board.totals

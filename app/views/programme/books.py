@@ -1,0 +1,231 @@
+"""工作台账: trainings, typical cases (drafted from signed matches) and assessments."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from models import Assessment, Case, Liaison, Match, Training
+
+from ... import clock
+from ...db import get_session
+from ...errors import DomainError, NotFound
+from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
+from ...services import programme_exports
+from ...services.listing import xlsx_response
+from ...services.programme import books as programme_books
+from ...services.programme import roster as programme_roster
+from ...services.programme.rules import ASSESSMENT_RESULTS
+from .common import (
+    INVALID,
+    admins,
+    all_districts,
+    bp,
+    city,
+    int_arg,
+    ints,
+    liaison_or_404,
+    merge_errors,
+    own,
+    scope,
+    year_arg,
+    years,
+)
+
+
+# --- trainings --------------------------------------------------------------------------------
+@bp.get("/trainings")
+@admins
+def trainings():
+    """List trainings of a year (one district or all)."""
+    session = get_session()
+    year = year_arg()
+    district_id = scope(request.args.get("district"))
+    stmt = (select(Training).where(Training.held_on >= date(year, 1, 1),
+                                   Training.held_on <= date(year, 12, 31))
+            .order_by(Training.held_on.desc()))
+    if district_id is not None:
+        stmt = stmt.where(Training.district_id == district_id)
+    return render_template("programme/trainings.html", rows=list(session.scalars(stmt)),
+                           year=year, years=years(session), district_id=district_id,
+                           districts=all_districts(session) if city() else [])
+
+
+@bp.route("/trainings/new", methods=["GET", "POST"])
+@bp.route("/trainings/<int:training_id>/edit", methods=["GET", "POST"])
+@admins
+def edit_training(training_id: int | None = None):
+    """Record a training: date, topic, attendees."""
+    session = get_session()
+    t = session.get(Training, training_id) if training_id else None
+    if training_id and t is None:
+        raise NotFound("培训记录不存在。")
+    district_id = t.district_id if t else scope(request.values.get("district"))
+    if t:
+        own(t.district_id)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        if district_id is None:
+            district_id = scope(request.form.get("district_id"))
+        form = TrainingForm(request.form)
+        if district_id is None:
+            errors, status = {"district_id": "请选择所属区"}, INVALID
+        elif not form.validate():
+            errors, status = form.errors_by_field(), INVALID
+        else:
+            try:
+                t = programme_books.save_training(
+                    session, district_id=district_id, held_on=form.held_on.data,
+                    topic=form.topic.data or "", attendee_ids=ints("attendee_ids"),
+                    attendee_count=form.attendee_count.data, notes=form.notes.data or "",
+                    training=t)
+            except DomainError as exc:
+                errors, status = merge_errors({}, exc), INVALID
+            else:
+                flash("培训记录已保存。", "success")
+                return redirect(url_for(".trainings", year=t.held_on.year))
+    people = programme_roster.roster(session, district_id, include_ended=True) \
+        if district_id else []
+    return render_template("programme/training_form.html", t=t, errors=errors, form=request.form,
+                           people=people, district_id=district_id,
+                           districts=all_districts(session) if city() else []), status
+
+
+# --- typical cases ------------------------------------------------------------------------------
+@bp.get("/cases")
+@admins
+def cases():
+    """List typical cases of a year and the signed matches a draft can be made from."""
+    session = get_session()
+    year = year_arg()
+    district_id = scope(request.args.get("district"))
+    if request.args.get("export") == "xlsx":
+        return xlsx_response(programme_exports.cases_xlsx(session, year, district_id=district_id),
+                             f"{year}年典型案例.xlsx")
+    stmt = select(Case).where(Case.year == year).order_by(Case.district_id, Case.id)
+    if district_id is not None:
+        stmt = stmt.where(Case.district_id == district_id)
+    return render_template("programme/cases.html", rows=list(session.scalars(stmt)), year=year,
+                           years=years(session), district_id=district_id,
+                           candidates=programme_books.finished_matches(session, district_id,
+                                                                       limit=50),
+                           districts=all_districts(session) if city() else [])
+
+
+@bp.post("/cases/draft")
+@admins
+def draft_case():
+    """Assemble a draft case from a signed match and open it for editing."""
+    session = get_session()
+    match_id = int_arg("match_id")
+    if match_id is None:
+        abort(400)
+    m = session.get(Match, match_id)
+    if m is None:
+        raise NotFound("对接记录不存在。")
+    own(m.demand.district_id)
+    case = programme_books.draft_case_from_match(session, match_id)
+    flash("已根据对接记录生成案例草稿，请修改完善后报送。", "success")
+    return redirect(url_for(".edit_case", case_id=case.id))
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@admins
+def edit_case(case_id: int | None = None):
+    """Write or edit a typical case; 报送 marks it reported (it then counts for the rule)."""
+    session = get_session()
+    c = session.get(Case, case_id) if case_id else None
+    if case_id and c is None:
+        raise NotFound("案例不存在。")
+    if c:
+        own(c.district_id)
+    district_id = c.district_id if c else scope(request.values.get("district"))
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        if district_id is None:
+            district_id = scope(request.form.get("district_id"))
+        form = CaseForm(request.form)
+        if district_id is None:
+            errors, status = {"district_id": "请选择所属区"}, INVALID
+        elif not form.validate():
+            errors, status = form.errors_by_field(), INVALID
+        else:
+            amount = form.contract_amount.data
+            try:
+                c = programme_books.save_case(
+                    session, district_id=district_id, year=form.year.data,
+                    title=form.title.data or "", summary=form.summary.data or "",
+                    liaison_id=int_arg("liaison_id"),
+                    enterprise_name=form.enterprise_name.data or "",
+                    expert_name=form.expert_name.data or "",
+                    contract_amount=float(amount) if amount is not None else None,
+                    status="reported" if request.form.get("action") == "report" else "draft",
+                    case=c)
+            except DomainError as exc:
+                errors, status = merge_errors({}, exc), INVALID
+            else:
+                flash("案例已报送。" if c.status == "reported" else "案例草稿已保存。", "success")
+                return redirect(url_for(".cases", year=c.year))
+    people = programme_roster.roster(session, district_id, include_ended=True) \
+        if district_id else []
+    return render_template("programme/case_form.html", c=c, errors=errors, form=request.form,
+                           people=people, district_id=district_id, year=year_arg(),
+                           districts=all_districts(session) if city() else []), status
+
+
+# --- assessments ------------------------------------------------------------------------------
+@bp.get("/assessments")
+@admins
+def assessments():
+    """Show the year's assessments and the liaisons still due for one."""
+    session = get_session()
+    year = year_arg()
+    district_id = scope(request.args.get("district"))
+    stmt = (select(Assessment).join(Liaison).where(Assessment.year == year)
+            .order_by(Liaison.district_id, Liaison.name))
+    if district_id is not None:
+        stmt = stmt.where(Liaison.district_id == district_id)
+    return render_template("programme/assessments.html", rows=list(session.scalars(stmt)),
+                           due=programme_books.due_for_assessment(session, year, district_id),
+                           year=year, years=years(session), district_id=district_id,
+                           districts=all_districts(session) if city() else [])
+
+
+@bp.route("/assessments/new", methods=["GET", "POST"])
+@bp.route("/assessments/<int:assessment_id>/edit", methods=["GET", "POST"])
+@admins
+def edit_assessment(assessment_id: int | None = None):
+    """Record a liaison's yearly assessment: result, score, reviewer."""
+    session = get_session()
+    a = session.get(Assessment, assessment_id) if assessment_id else None
+    if assessment_id and a is None:
+        raise NotFound("考核记录不存在。")
+    li = liaison_or_404(session, a.liaison_id if a else int_arg("liaison_id"))
+    year = a.year if a else year_arg()
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = AssessmentForm(request.form)
+        if not form.validate():
+            errors, status = form.errors_by_field(), INVALID
+        else:
+            score = form.score.data
+            try:
+                a = programme_books.save_assessment(
+                    session, liaison_id=li.id, year=year, result=form.result.data,
+                    reviewer=form.reviewer.data or "", assessed_on=form.assessed_on.data,
+                    score=float(score) if score is not None else None,
+                    comment=form.comment.data or "", assessment=a)
+            except DomainError as exc:
+                errors, status = merge_errors({}, exc), INVALID
+            else:
+                flash(f"{li.name} 的{year}年度考核已保存。", "success")
+                return redirect(url_for(".assessments", year=year))
+    return render_template("programme/assessment_form.html", a=a, li=li, year=year,
+                           errors=errors, form=request.form, results=ASSESSMENT_RESULTS,
+                           today=clock.today()), status
