@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,8 +37,10 @@ from models import (
     Park,
     TechField,
     Training,
+    User,
 )
 
+from . import accounts
 from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
 
 log = logging.getLogger(__name__)
@@ -61,13 +64,15 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def load(session: Session, *, only_if_empty: bool = False, progress: bool = False,
-         seed: int = 2022, n_experts: int = 2000, n_demands: int = 500,
-         on_step: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Load the demo data; return how many rows of each kind were added."""
+         seed: int = 2022, n_experts: int = 2000, n_demands: int = 700,
+         on_step: Callable[[str], None] | None = None,
+         today: date | None = None) -> dict[str, int]:
+    """Load the demo data dated around `today` (this year and the last); return the counts."""
     if only_if_empty and session.scalar(select(func.count()).select_from(Expert)):
         return {"已有数据，跳过": 0}
     mtext.initialize()
-    data = content.build_demo(seed=seed, n_experts=n_experts, n_demands=n_demands)
+    data = content.build_demo(seed=seed, n_experts=n_experts, n_demands=n_demands,
+                              today=today)
     added: dict[str, int] = {}
     districts = _by(session, District, "name")
     fields = _by(session, TechField, "name")
@@ -252,14 +257,26 @@ def load(session: Session, *, only_if_empty: bool = False, progress: bool = Fals
             added["考核"] = added.get("考核", 0) + 1
     session.flush()
 
-    try:
-        from . import accounts
-    except ImportError:  # accounts arrive with the web layer
-        accounts = None
-    if accounts is not None and hasattr(accounts, "ensure_demo_users"):
-        users = accounts.ensure_demo_users(session)
-        added["演示账号"] = len(users) if isinstance(users, list | tuple) else int(users or 0)
+    users = accounts.ensure_demo_users(session)
+    _name_users_after_their_liaisons(session, users)
+    added["演示账号"] = len(users)
     return added
+
+
+def _name_users_after_their_liaisons(session: Session, users: list[User]) -> None:
+    """Show each demo liaison account under the roster name of the liaison it is linked to.
+
+    The accounts pick a serving liaison of their district or institution from the roster, so
+    the name on the account, in the roster, on the dashboard and on the demands they record
+    is the same person's.
+    """
+    for user in users:
+        if user.liaison_id is None:
+            continue
+        liaison = session.get(Liaison, user.liaison_id)
+        if liaison is not None and user.display_name != liaison.name:
+            user.display_name = liaison.name
+    session.flush()
 
 
 def _demand_events(dm) -> list[DemandEvent]:
