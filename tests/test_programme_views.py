@@ -215,3 +215,69 @@ def test_home_figures_are_the_dashboards(client, session, people, monkeypatch):
     dash = client.get("/programme/dashboard/drill?year=2025&metric=liaisons").get_data(
         as_text=True)
     assert "洪新" in dash
+
+
+def test_book_lists_search_page_and_export(client, session, people):
+    """考核评价, 培训会, 典型案例, 更换备案 and the 全市 roster: search, pages, 导出."""
+    hs = people["hs"]
+    for n in range(25):
+        session.add(Training(district_id=hs, held_on=date(2022, 3, 1 + n), topic=f"培训{n:02d}",
+                             attendee_count=3))
+    session.add(Case(district_id=hs, year=2022, title="电池案例", status="reported",
+                     enterprise_name="某电池公司"))
+    session.add(Case(district_id=hs, year=2022, title="芯片案例", status="draft"))
+    session.commit()
+    _login(client, "city1")
+    first = client.get("/programme/trainings?year=2022").get_data(as_text=True)
+    assert "共 25 条，第 1 / 2 页" in first and "培训24" in first and "培训04" not in first
+    second = client.get("/programme/trainings?year=2022&page=2").get_data(as_text=True)
+    assert "培训04" in second and "培训24" not in second
+    found = client.get("/programme/trainings?year=2022&q=培训07").get_data(as_text=True)
+    assert "共 1 条" in found and "培训07" in found
+    ws = load_workbook(io.BytesIO(client.get(
+        "/programme/trainings?year=2022&q=培训0&export=xlsx").data)).active
+    assert ws.max_row == 11 and ws.cell(row=1, column=3).value == "培训主题"
+
+    page = client.get("/programme/cases?year=2022&q=电池").get_data(as_text=True)
+    assert "电池案例" in page and "芯片案例" not in page
+    page = client.get("/programme/cases?year=2022&status=draft").get_data(as_text=True)
+    assert "芯片案例" in page and "电池案例" not in page.split("cases-table", 1)[1].split(
+        "candidates-table", 1)[0]
+    ws = load_workbook(io.BytesIO(client.get(
+        "/programme/cases?year=2022&status=reported&export=xlsx").data)).active
+    titles = [c.value for c in ws["C"]]
+    assert "电池案例" in titles and "芯片案例" not in titles
+
+    client.post("/programme/assessments/new", data={
+        "liaison_id": str(people["a"]), "year": "2022", "result": "优秀", "reviewer": "王科长",
+        "assessed_on": "2022-12-20"})
+    page = client.get("/programme/assessments?year=2022&q=洪一").get_data(as_text=True)
+    assert "共 1 条" in page
+    page = client.get("/programme/assessments?year=2022&result=合格").get_data(as_text=True)
+    assert "没有符合条件的考核记录" in page
+    ws = load_workbook(io.BytesIO(client.get(
+        "/programme/assessments?year=2022&export=xlsx").data)).active
+    assert [c.value for c in ws[2]][:3] == ["洪山区", "洪一", "优秀"]
+
+    client.post(f"/programme/roster/{people['b']}/replace", data={
+        "end_date": "2022-06-30", "end_reason": "调离", "name": "洪三"})
+    page = client.get("/programme/replacements?filed=no&q=洪三").get_data(as_text=True)
+    assert "洪二" in page and "未备案" in page
+    assert "暂无更换记录" not in page
+    page = client.get("/programme/replacements?filed=yes").get_data(as_text=True)
+    assert "洪三" not in page
+    ws = load_workbook(io.BytesIO(client.get("/programme/replacements?export=xlsx").data)).active
+    assert ws.cell(row=2, column=5).value == "洪三" and ws.cell(row=2, column=7).value == "未备案"
+
+    city = client.get("/programme/roster?district=").get_data(as_text=True)
+    assert "全市区派联络员" in city and "洪一" in city and "武一" in city
+    assert "共 " in city  # paginated
+    found = client.get("/programme/roster?district=&q=武").get_data(as_text=True)
+    assert "武一" in found and "洪一" not in found
+    ws = load_workbook(io.BytesIO(client.get("/programme/roster?district=&export=xlsx").data)).active
+    assert {ws.cell(row=r, column=2).value for r in range(2, ws.max_row + 1)} >= {"洪一", "武一"}
+
+    client.get("/logout")
+    _login(client, "hs1")
+    own = client.get("/programme/roster?district=").get_data(as_text=True)
+    assert "武一" not in own and "洪一" in own  # a district admin has no 全市 view

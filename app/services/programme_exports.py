@@ -21,11 +21,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Case, Demand, District
+from models import Demand, District
 
 from .. import clock
 from ..policy.statuses import DEMAND_STATUS_LABELS
-from .programme import quota, roster, rules, scoreboard
+from .programme import lists, quota, roster, rules, scoreboard
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
 QUOTA_HEADERS = ["序号", "责任单位", "现有联络员人数", "新选派联络员人数", "选派后联络员总人数"]
@@ -195,12 +195,10 @@ CASE_LIST_HEADERS = ["序号", "所属区", "案例标题", "联络员", "企业
                      "状态", "案例简介"]
 
 
-def cases_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
-    """Return the typical cases of the year (one district or all)."""
-    stmt = (select(Case).where(Case.year == year)
-            .order_by(Case.district_id, Case.id))
-    if district_id is not None:
-        stmt = stmt.where(Case.district_id == district_id)
+def cases_xlsx(session: Session, year: int, *, district_id: int | None = None,
+               q: str | None = None, status: str | None = None) -> bytes:
+    """Return the typical cases of the year (one district or all, as searched on the page)."""
+    stmt = lists.cases(year, district_id, q, status)
     rows = [[n, c.district.name, c.title, c.liaison.name if c.liaison else "",
              c.enterprise_name or "", c.expert_name or "", c.contract_amount or "",
              "已报送" if c.status == "reported" else "草稿", c.summary or ""]

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from models import Assessment, Case, Liaison, Match, Training
+from models import Assessment, Case, Match, Training
 
 from ... import clock
 from ...db import get_session
 from ...errors import DomainError, NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
 from ...services import programme_exports
-from ...services.listing import xlsx_response
+from ...services.listing import paginate, rows_to_xlsx, xlsx_response
 from ...services.programme import books as programme_books
+from ...services.programme import lists
 from ...services.programme import roster as programme_roster
 from ...services.programme.rules import ASSESSMENT_RESULTS
 from .common import (
@@ -39,16 +37,18 @@ from .common import (
 @bp.get("/trainings")
 @admins
 def trainings():
-    """List trainings of a year (one district or all)."""
+    """List trainings of a year (one district or all): search, pages, 导出."""
     session = get_session()
     year = year_arg()
     district_id = scope(request.args.get("district"))
-    stmt = (select(Training).where(Training.held_on >= date(year, 1, 1),
-                                   Training.held_on <= date(year, 12, 31))
-            .order_by(Training.held_on.desc()))
-    if district_id is not None:
-        stmt = stmt.where(Training.district_id == district_id)
-    return render_template("programme/trainings.html", rows=list(session.scalars(stmt)),
+    q = request.args.get("q", "").strip()
+    stmt = lists.trainings(year, district_id, q)
+    if request.args.get("export") == "xlsx":
+        rows = lists.training_rows(list(session.scalars(stmt)))
+        return xlsx_response(rows_to_xlsx(lists.TRAINING_HEADERS, rows, "培训会"),
+                             f"{year}年培训会.xlsx")
+    return render_template("programme/trainings.html",
+                           page=paginate(session, stmt, request.args.get("page")), q=q,
                            year=year, years=years(session), district_id=district_id,
                            districts=all_districts(session) if city() else [])
 
@@ -98,17 +98,20 @@ def edit_training(training_id: int | None = None):
 @bp.get("/cases")
 @admins
 def cases():
-    """List typical cases of a year and the signed matches a draft can be made from."""
+    """List typical cases of a year (search, status, pages, 导出) and the signed matches a
+    draft can be made from."""
     session = get_session()
     year = year_arg()
     district_id = scope(request.args.get("district"))
+    q, status = request.args.get("q", "").strip(), request.args.get("status", "")
     if request.args.get("export") == "xlsx":
-        return xlsx_response(programme_exports.cases_xlsx(session, year, district_id=district_id),
-                             f"{year}年典型案例.xlsx")
-    stmt = select(Case).where(Case.year == year).order_by(Case.district_id, Case.id)
-    if district_id is not None:
-        stmt = stmt.where(Case.district_id == district_id)
-    return render_template("programme/cases.html", rows=list(session.scalars(stmt)), year=year,
+        data = programme_exports.cases_xlsx(session, year, district_id=district_id, q=q,
+                                            status=status)
+        return xlsx_response(data, f"{year}年典型案例.xlsx")
+    return render_template("programme/cases.html",
+                           page=paginate(session, lists.cases(year, district_id, q, status),
+                                         request.args.get("page")),
+                           q=q, status=status, statuses=lists.CASE_STATUS_LABELS, year=year,
                            years=years(session), district_id=district_id,
                            candidates=programme_books.finished_matches(session, district_id,
                                                                        limit=50),
@@ -182,15 +185,19 @@ def edit_case(case_id: int | None = None):
 @bp.get("/assessments")
 @admins
 def assessments():
-    """Show the year's assessments and the liaisons still due for one."""
+    """Show the year's assessments (search, result, pages, 导出) and who is still due."""
     session = get_session()
     year = year_arg()
     district_id = scope(request.args.get("district"))
-    stmt = (select(Assessment).join(Liaison).where(Assessment.year == year)
-            .order_by(Liaison.district_id, Liaison.name))
-    if district_id is not None:
-        stmt = stmt.where(Liaison.district_id == district_id)
-    return render_template("programme/assessments.html", rows=list(session.scalars(stmt)),
+    q, result = request.args.get("q", "").strip(), request.args.get("result", "")
+    stmt = lists.assessments(year, district_id, q, result)
+    if request.args.get("export") == "xlsx":
+        rows = lists.assessment_rows(list(session.scalars(stmt)))
+        return xlsx_response(rows_to_xlsx(lists.ASSESSMENT_HEADERS, rows, "考核评价"),
+                             f"{year}年联络员考核评价.xlsx")
+    return render_template("programme/assessments.html",
+                           page=paginate(session, stmt, request.args.get("page")), q=q,
+                           result=result, results=ASSESSMENT_RESULTS,
                            due=programme_books.due_for_assessment(session, year, district_id),
                            year=year, years=years(session), district_id=district_id,
                            districts=all_districts(session) if city() else [])

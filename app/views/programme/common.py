@@ -17,6 +17,7 @@ from ...policy.roles import Role, is_city
 from ...security import roles_required
 from ...services.listing import field_errors
 from ...services.programme import dashboard as programme_dashboard
+from ...services.programme import rules as programme_rules
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
 admins = roles_required(Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
@@ -92,3 +93,9 @@ def years(session: Session) -> list[int]:
 def merge_errors(form_errors: dict[str, str], exc: Any) -> dict[str, str]:
     """Add a service's DomainError (field or form level) to the form's errors."""
     return {**form_errors, **field_errors(exc)}
+
+
+@bp.app_template_global("programme_status_label")
+def programme_status_label(status: str) -> str:
+    """Return the Chinese label of a rule standing (达标, 进度正常 ...) for the templates."""
+    return programme_rules.STATUS_LABELS[status]

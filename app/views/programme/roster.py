@@ -15,7 +15,8 @@ from ...errors import DomainError, Forbidden, NotFound
 from ...forms.programme import FilingForm, LiaisonForm, ReplaceForm
 from ...security import mask_phone, reveal_contact
 from ...services import programme_exports
-from ...services.listing import xlsx_response
+from ...services.listing import paginate, rows_to_xlsx, xlsx_response
+from ...services.programme import lists
 from ...services.programme import quota as programme_quota
 from ...services.programme import roster as programme_roster
 from .common import (
@@ -74,33 +75,49 @@ def quota():
 @bp.get("/roster")
 @admins
 def roster():
-    """List a district's liaisons (attachment 2 fields) or, for the city, campus liaisons."""
+    """List a district's liaisons (attachment 2 fields); the city also sees 全市 (every
+    district, searchable and paginated) and the campus liaisons."""
     session = get_session()
     kind = request.args.get("kind", "district")
+    include_ended = request.args.get("all") == "1"
     if kind == "campus" and city():
-        people = programme_roster.campus_roster(session,
-                                                include_ended=request.args.get("all") == "1")
+        people = programme_roster.campus_roster(session, include_ended=include_ended)
         groups: dict[str, list[Liaison]] = {}
         for li in people:
             groups.setdefault(li.institution.name if li.institution else "未指定", []).append(li)
-        return render_template("programme/campus.html", groups=groups,
-                               show_all=request.args.get("all") == "1")
+        return render_template("programme/campus.html", groups=groups, show_all=include_ended)
+    q = request.args.get("q", "").strip()
     district_id = scope(request.args.get("district"))
-    if district_id is None:
-        district_id = all_districts(session)[0].id
+    if district_id is None:  # the city's 全市 view
+        full = reveal_contact(session, current_user, None, "roster", None)
+        stmt = lists.city_roster(clock.today(), q, include_ended=include_ended)
+        if request.args.get("export") == "xlsx":
+            rows = [[li.district.name, li.name, li.employer_post or "",
+                     li.phone if full else mask_phone(li.phone), li.start_date or "",
+                     li.end_date or ""] for li in session.scalars(stmt)]
+            return xlsx_response(rows_to_xlsx(CITY_HEADERS, rows, "全市联络员"),
+                                 "全市区派联络员名册.xlsx")
+        return render_template("programme/roster.html", district=None, q=q,
+                               page=paginate(session, stmt, request.args.get("page"), 50),
+                               districts=all_districts(session), include_ended=include_ended,
+                               full=full, mask_phone=mask_phone, today=clock.today())
     district = session.get(District, district_id)
     if district is None:
         raise NotFound("区不存在。")
-    include_ended = request.args.get("all") == "1"
     full = reveal_contact(session, current_user, district_id, "roster", district_id)
     if request.args.get("export") == "xlsx":
         return xlsx_response(programme_exports.roster_xlsx(session, district_id),
                              f"{district.name}联络员信息表.xlsx")
     people = programme_roster.roster(session, district_id, include_ended=include_ended)
-    return render_template("programme/roster.html", district=district, people=people,
+    if q:
+        people = [li for li in people if q in li.name or q in (li.employer_post or "")]
+    return render_template("programme/roster.html", district=district, people=people, q=q,
                            districts=all_districts(session) if city() else [],
                            include_ended=include_ended, full=full, mask_phone=mask_phone,
                            today=clock.today())
+
+
+CITY_HEADERS = ["所属区", "姓名", "工作单位及职务", "联系电话", "任职起始", "离任日期"]
 
 
 def _liaison_input(form: LiaisonForm, kind: str) -> programme_roster.LiaisonInput:
@@ -197,11 +214,19 @@ def replace(liaison_id: int):
 @bp.get("/replacements")
 @admins
 def replacements():
-    """Show the replacement history: who left when and why, the successor, the filing date."""
+    """Show the replacement history (search, filed or not, pages, 导出): who left when and
+    why, the successor, the filing date."""
     session = get_session()
     district_id = scope(request.args.get("district"))
-    rows = programme_roster.replacements(session, district_id)
-    return render_template("programme/replacements.html", rows=rows, district_id=district_id,
+    q, filed = request.args.get("q", "").strip(), request.args.get("filed", "")
+    stmt = lists.replacements(district_id, q, filed)
+    if request.args.get("export") == "xlsx":
+        rows = lists.replacement_rows(list(session.scalars(stmt)))
+        return xlsx_response(rows_to_xlsx(lists.REPLACEMENT_HEADERS, rows, "更换备案"),
+                             "联络员更换备案.xlsx")
+    return render_template("programme/replacements.html",
+                           page=paginate(session, stmt, request.args.get("page")), q=q,
+                           filed=filed, district_id=district_id,
                            districts=all_districts(session) if city() else [])
 
 
