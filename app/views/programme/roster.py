@@ -93,7 +93,7 @@ def roster():
         stmt = lists.city_roster(clock.today(), q, include_ended=include_ended)
         if request.args.get("export") == "xlsx":
             rows = [[li.district.name, li.name, li.employer_post or "",
-                     li.phone if full else mask_phone(li.phone), li.start_date or "",
+                     (li.phone or "") if full else mask_phone(li.phone), li.start_date or "",
                      li.end_date or ""] for li in session.scalars(stmt)]
             return xlsx_response(rows_to_xlsx(CITY_HEADERS, rows, "全市联络员"),
                                  "全市区派联络员名册.xlsx")
