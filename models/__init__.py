@@ -33,8 +33,10 @@ from .reference import (
     Industry,
     TechField,
 )
+from .visits import Visit, visit_demand
 
 __all__ = [
+    "Visit", "visit_demand",
     "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "User", "Base", "UtcDateTime", "utcnow",
     "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",
     "Expert", "ExpertItem", "INVITATION_KINDS", "MEETING_STATUSES", "Invitation",

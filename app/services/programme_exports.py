@@ -250,3 +250,21 @@ def _scope(session: Session, district_id: int | None) -> str:
         return "全市"
     d = session.get(District, district_id)
     return d.name if d else ""
+
+
+def work_report_xlsx(title: str, sections: Sequence[tuple[str, Sequence[str],
+                                                           Sequence[Sequence[Any]]]]) -> bytes:
+    """Return a one-sheet work report: a title, then each section's heading and table."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "工作报告"
+    ncols = max(len(headers) for _name, headers, _rows in sections)
+    _title(ws, 1, title, ncols, font=Font(name="黑体", size=14, bold=True))
+    row = 3
+    for name, headers, rows in sections:
+        _title(ws, row, f"{name}（{len(rows)}）", ncols, font=_HEAD_FONT, align=_LEFT,
+               height=24)
+        row = _table(ws, row + 1, headers, rows or [["无"] + [""] * (len(headers) - 1)],
+                     [14, 26, 14, 16, 40, 18, 30][:ncols], left_cols=(2, 5, 7)) + 2
+    _print_setup(ws, "1:1", landscape=True)
+    return _save(wb)

@@ -14,6 +14,8 @@ AREAS = [
     "matches",
     "meetings",
     "programme",
+    "visits",
+    "registries",
     "admin",
     "imports",
     "api",

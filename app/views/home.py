@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, g, has_request_context, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from .. import clock
 from ..db import get_session
 from ..policy.roles import Role
 from ..security import login_required, safe_url
+from ..services import audit as audit_log
 from ..services.programme import home as home_figures
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,17 @@ MENU: list[MenuItem] = [
     ]),
     MenuItem("对接会", "", ADMINS, "bi-people", [
         MenuItem("对接会列表", "meetings.index", ADMINS),
+    ]),
+    MenuItem("企业库", "", (Role.DISTRICT_LIAISON, *ADMINS), "bi-buildings", [
+        MenuItem("企业库", "registries.enterprises", (Role.DISTRICT_LIAISON, *ADMINS)),
+        MenuItem("园区/孵化器", "registries.parks", ADMINS),
+        MenuItem("创投机构", "registries.investors", ADMINS),
+        MenuItem("高校院所", "registries.institutions", ADMINS),
+    ]),
+    MenuItem("走访记录", "", (Role.DISTRICT_LIAISON, *ADMINS), "bi-geo-alt", [
+        MenuItem("走访记录", "visits.index", (Role.DISTRICT_LIAISON, *ADMINS)),
+        MenuItem("登记走访", "visits.new", (Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN)),
+        MenuItem("走访覆盖", "visits.coverage", (Role.DISTRICT_LIAISON, *ADMINS)),
     ]),
     MenuItem("联络员", "", ADMINS, "bi-person-badge", [
         MenuItem("联络员名册", "programme.roster", ADMINS),
@@ -120,12 +132,26 @@ def init_app(app: Flask) -> None:
     """Register the blueprint and the menu / inbox variables every page uses."""
     app.register_blueprint(bp)
 
+    @app.before_request
+    def _bind_audit() -> None:
+        audit_log.bind_request(_request_actor)
+
     @app.context_processor
     def _shell() -> dict[str, Any]:
         if not current_user.is_authenticated:
             return {"menu": [], "inbox_total": 0}
         total = inbox_total()
         return {"menu": build_menu(current_user.role, total), "inbox_total": total}
+
+
+def _request_actor() -> tuple[Any, str | None]:
+    """Return the signed-in user (or the API client) and the client's IP, for the log."""
+    if not has_request_context():
+        return None, None
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is None:
+        user = getattr(g, "api_client", None)
+    return user, request.remote_addr
 
 
 # --- inbox ----------------------------------------------------------------------------------------
