@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from models import District, Enterprise, Expert, Industry, Institution, Investor, Liaison, Park
 
 from ..db import get_session
-from ..errors import DomainError, NotFound
+from ..errors import DomainError, Forbidden, NotFound
 from ..forms.registries import EnterpriseForm, InstitutionForm, InvestorForm, ParkForm
 from ..policy.roles import Role, is_city
 from ..security import mask_email, mask_phone, reveal_contact, roles_required
@@ -41,6 +41,9 @@ def _parks_of(session, district_id: int | None) -> list[Park]:
 
 
 def _errors(exc: DomainError) -> dict[str, str]:
+    """Return a service's field errors; refusals (403/404) are not form errors."""
+    if isinstance(exc, Forbidden | NotFound):
+        raise exc
     return {e["field"]: e["message"] for e in exc.errors or []} or {
         exc.field or "_form": exc.message}
 
