@@ -283,3 +283,38 @@ def test_book_lists_search_page_and_export(client, session, people):
     _login(client, "hs1")
     own = client.get("/programme/roster?district=").get_data(as_text=True)
     assert "武一" not in own and "洪一" in own  # a district admin has no 全市 view
+
+
+def test_operation_log_in_chinese_one_row_per_action(client, session, people):
+    from app.services import audit
+
+    _login(client, "hs1")
+    client.post("/programme/trainings/new", data={"held_on": "2022-05-06", "topic": "日志培训"})
+    client.post("/programme/assessments/new", data={
+        "liaison_id": str(people["a"]), "year": "2022", "result": "良好", "reviewer": "王科长",
+        "assessed_on": "2022-12-20"})
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.action.in_(
+        ("training.create", "assessment.create")))).all()
+    assert sorted(r.action for r in rows) == ["assessment.create", "training.create"]
+    assessment = next(r for r in rows if r.action == "assessment.create")
+    assert assessment.detail == {"after": {"联络员": "洪一", "年度": 2022, "考核结果": "良好"}}
+    assert audit.action_label("demand.publish") == "审核发布"
+
+    # the same read twice in one request is one row
+    from models import User
+
+    user = session.scalar(select(User).where(User.username == "hs1"))
+    for _ in range(7):
+        audit.record(session, user, "contact.view", "enterprise", 1)
+    assert sum(1 for o in session.new if isinstance(o, AuditEvent)) == 1
+    session.rollback()
+
+    client.get("/logout")
+    _login(client, "city1")
+    page = client.get("/admin/audit-log").get_data(as_text=True)
+    assert "登记培训会" in page and "登记考核" in page and "考核结果：良好" in page
+    table = page.split('id="audit-table"', 1)[1]
+    assert "training.create" not in table and "{&#34;" not in table and '{"' not in table
+    ws = load_workbook(io.BytesIO(client.get("/admin/audit-log?export=xlsx").data)).active
+    assert [c.value for c in ws[1]][:4] == ["时间", "操作人", "操作", "对象"]
+    assert "登记考核" in [c.value for c in ws["C"]]

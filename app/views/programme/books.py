@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from models import Assessment, Case, Match, Training
 
@@ -11,10 +12,12 @@ from ...db import get_session
 from ...errors import DomainError, NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
 from ...services import programme_exports
+from ...services.audit import record
 from ...services.listing import paginate, rows_to_xlsx, xlsx_response
 from ...services.programme import books as programme_books
 from ...services.programme import lists
 from ...services.programme import roster as programme_roster
+from ...services.programme.lists import CASE_STATUS_LABELS
 from ...services.programme.rules import ASSESSMENT_RESULTS
 from .common import (
     INVALID,
@@ -67,6 +70,7 @@ def edit_training(training_id: int | None = None):
         own(t.district_id)
     errors: dict[str, str] = {}
     status = 200
+    creating = t is None
     if request.method == "POST":
         if district_id is None:
             district_id = scope(request.form.get("district_id"))
@@ -85,6 +89,9 @@ def edit_training(training_id: int | None = None):
             except DomainError as exc:
                 errors, status = merge_errors({}, exc), INVALID
             else:
+                record(session, current_user, "training.create" if creating
+                       else "training.update", "training", t.id,
+                       after={"培训日期": t.held_on.isoformat(), "培训主题": t.topic})
                 flash("培训记录已保存。", "success")
                 return redirect(url_for(".trainings", year=t.held_on.year))
     people = programme_roster.roster(session, district_id, include_ended=True) \
@@ -131,6 +138,7 @@ def draft_case():
         raise NotFound("对接记录不存在。")
     own(m.demand.district_id)
     case = programme_books.draft_case_from_match(session, match_id)
+    record(session, current_user, "case.draft", "case", case.id, after={"对接": match_id})
     flash("已根据对接记录生成案例草稿，请修改完善后报送。", "success")
     return redirect(url_for(".edit_case", case_id=case.id))
 
@@ -149,6 +157,7 @@ def edit_case(case_id: int | None = None):
     district_id = c.district_id if c else scope(request.values.get("district"))
     errors: dict[str, str] = {}
     status = 200
+    before = {"状态": CASE_STATUS_LABELS[c.status]} if c else None
     if request.method == "POST":
         if district_id is None:
             district_id = scope(request.form.get("district_id"))
@@ -172,6 +181,10 @@ def edit_case(case_id: int | None = None):
             except DomainError as exc:
                 errors, status = merge_errors({}, exc), INVALID
             else:
+                action = "case.report" if c.status == "reported" else (
+                    "case.update" if before else "case.create")
+                record(session, current_user, action, "case", c.id, before=before,
+                       after={"状态": CASE_STATUS_LABELS[c.status], "标题": c.title})
                 flash("案例已报送。" if c.status == "reported" else "案例草稿已保存。", "success")
                 return redirect(url_for(".cases", year=c.year))
     people = programme_roster.roster(session, district_id, include_ended=True) \
@@ -214,6 +227,7 @@ def edit_assessment(assessment_id: int | None = None):
         raise NotFound("考核记录不存在。")
     li = liaison_or_404(session, a.liaison_id if a else int_arg("liaison_id"))
     year = a.year if a else year_arg()
+    before = {"考核结果": a.result} if a else None
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -231,6 +245,10 @@ def edit_assessment(assessment_id: int | None = None):
             except DomainError as exc:
                 errors, status = merge_errors({}, exc), INVALID
             else:
+                record(session, current_user,
+                       "assessment.update" if before else "assessment.create", "assessment",
+                       a.id, before=before, after={"联络员": li.name, "年度": year,
+                                                   "考核结果": a.result})
                 flash(f"{li.name} 的{year}年度考核已保存。", "success")
                 return redirect(url_for(".assessments", year=year))
     return render_template("programme/assessment_form.html", a=a, li=li, year=year,

@@ -15,6 +15,7 @@ from ...errors import DomainError, Forbidden, NotFound
 from ...forms.programme import FilingForm, LiaisonForm, ReplaceForm
 from ...security import mask_phone, reveal_contact
 from ...services import programme_exports
+from ...services.audit import record
 from ...services.listing import paginate, rows_to_xlsx, xlsx_response
 from ...services.programme import lists
 from ...services.programme import quota as programme_quota
@@ -50,6 +51,8 @@ def quota():
                 new = int(request.form.get(f"new_{d.id}") or 0)
                 values[d.id] = (existing, new)
             programme_quota.save_quota(session, year, values)
+            record(session, current_user, "quota.update", "quota", year,
+                   after={"年度": year, "区数": len(values)})
         except ValueError:
             flash("指标人数须为整数。", "danger")
         except DomainError as exc:
@@ -170,6 +173,9 @@ def edit_liaison(liaison_id: int | None = None):
             except DomainError as exc:
                 errors, status = merge_errors({}, exc), INVALID
             else:
+                record(session, current_user, "liaison.update" if li else "liaison.create",
+                       "liaison", saved.id, after={"姓名": saved.name,
+                                                   "任职起始": str(saved.start_date or "")})
                 flash(f"联络员 {saved.name} 已保存。", "success")
                 if kind == "campus":
                     return redirect(url_for(".roster", kind="campus"))
@@ -203,6 +209,9 @@ def replace(liaison_id: int):
             except DomainError as exc:
                 errors, status = merge_errors({}, exc), INVALID
             else:
+                record(session, current_user, "liaison.replace", "liaison", old.id,
+                       before={"联络员": old.name}, after={"接替人员": new.name},
+                       reason=old.end_reason)
                 flash(f"已由 {new.name} 接替 {old.name}。" + (
                     "" if new.filed_on else "请在报市科技局备案后登记备案日期。"), "success")
                 return redirect(url_for(".replacements"))
@@ -245,5 +254,7 @@ def file_replacement(liaison_id: int):
     except DomainError as exc:
         flash(exc.message, "danger")
     else:
+        record(session, current_user, "liaison.file", "liaison", li.id,
+               after={"备案日期": form.filed_on.data.isoformat()})
         flash(f"{li.name} 的接替已登记备案。", "success")
     return redirect(url_for(".replacements"))
