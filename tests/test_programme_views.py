@@ -318,3 +318,15 @@ def test_operation_log_in_chinese_one_row_per_action(client, session, people):
     ws = load_workbook(io.BytesIO(client.get("/admin/audit-log?export=xlsx").data)).active
     assert [c.value for c in ws[1]][:4] == ["时间", "操作人", "操作", "对象"]
     assert "登记考核" in [c.value for c in ws["C"]]
+
+
+def test_one_product_name_and_signing_legend(client, people):
+    name = client.application.config["PRODUCT_NAME"]
+    login_page = client.get("/login").get_data(as_text=True)
+    assert login_page.count(name) >= 2  # tab and heading
+    _login(client, "city1")
+    page = client.get("/programme/dashboard?year=2022").get_data(as_text=True)
+    assert page.count(name) >= 3  # tab, sidebar, footer
+    assert "按签约日期" in page and "按需求登记年度" in page and 'id="coverage-card"' in page
+    drill = client.get("/programme/dashboard/drill?year=2022&metric=rule_demands")
+    assert drill.status_code == 200

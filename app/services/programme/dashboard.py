@@ -21,6 +21,7 @@ from models import (
 
 from ... import clock
 from ...errors import DomainError
+from ...policy.statuses import status_label
 from .queries import (
     districts_of,
     signed_at,
@@ -176,7 +177,7 @@ class DrillTable:
 
 def _demand_row(d: Demand) -> list[Any]:
     return [d.code, d.title, d.enterprise.name if d.enterprise else "", d.district.name,
-            d.liaison.name if d.liaison else "", d.status,
+            d.liaison.name if d.liaison else "", status_label("demand", d.status),
             local_date(d.created_at) or "", local_date(d.published_at) or ""]
 
 

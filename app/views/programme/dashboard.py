@@ -9,7 +9,7 @@ from models import District
 
 from ...db import get_session
 from ...errors import NotFound
-from ...services import programme_exports
+from ...services import programme_exports, visits
 from ...services.listing import rows_to_xlsx, xlsx_response
 from ...services.programme import dashboard as programme_dashboard
 from ...services.programme import rules
@@ -54,7 +54,8 @@ def dashboard():
     return render_template("programme/dashboard.html", board=board, funnel=fun, chart=chart,
                            year=year, years=years(session), district=district,
                            district_id=district_id, districts=all_districts(session),
-                           programme_rules=rules, drill_url=drill_url)
+                           programme_rules=rules, drill_url=drill_url,
+                           coverage=visits.coverage(session, year, district_id=district_id))
 
 
 @bp.get("/dashboard/drill")
