@@ -251,6 +251,12 @@ def test_dated_around_any_day(day: date) -> None:
         assert a.assessed_on < day and a.year in (day.year, day.year - 1)
     assert {c.year for c in data.cases} <= {day.year, day.year - 1}
     assert all(x.start_date < day for x in data.liaisons)
+    people = {x.key: x for x in data.liaisons}
+    assert data.visits
+    for v in data.visits:
+        li = people[v.liaison_key]
+        assert last_year <= v.visited_on < day and li.start_date <= v.visited_on
+        assert (v.park_key in li.park_keys) or (v.enterprise_key in li.enterprise_keys)
 
 
 def test_demand_topics_have_experts(demo: DemoData) -> None:

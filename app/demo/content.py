@@ -557,6 +557,22 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Visit:
+    """A liaison's visit to an assigned park or enterprise."""
+
+    key: str
+    liaison_key: str
+    district: str
+    visited_on: date
+    park_key: str | None
+    enterprise_key: str | None
+    people_met: str
+    findings: str
+    follow_up: str
+    demand_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DemoData:
     """All demo records, each collection ordered by key."""
 
@@ -572,6 +588,7 @@ class DemoData:
     trainings: tuple[Training, ...]
     cases: tuple[Case, ...]
     assessments: tuple[Assessment, ...]
+    visits: tuple[Visit, ...] = ()
     sub_areas: tuple[SubArea, ...] = field(repr=False, default=())
 
     def summary(self) -> dict[str, int]:
@@ -597,6 +614,7 @@ class DemoData:
             "trainings": len(self.trainings),
             "cases": len(self.cases),
             "assessments": len(self.assessments),
+            "visits": len(self.visits),
             "sub_areas": len(self.sub_areas),
         }
         for status in DEMAND_STATUSES:
@@ -1745,6 +1763,56 @@ class _Builder:
         return out
 
 
+    def visits(self, liaisons: list[Liaison], enterprises: list[Enterprise],
+               demands: list[Demand]) -> list[Visit]:
+        """Visits this year and last: diligent districts cover their assigned places."""
+        rng = self.rng
+        firm = {e.key: e for e in enterprises}
+        reach = {"ahead": 1.0, "pace": 0.8, "behind": 0.45, "idle": 0.15}
+        posts = ("总经理", "技术总监", "研发部经理", "园区运营主管", "企业服务部部长")
+        findings = (
+            "企业新产品研发遇到{t}方面的技术瓶颈，希望对接高校团队联合攻关。",
+            "企业计划扩大产能，{t}工艺稳定性不足，需要专家现场指导。",
+            "园区内多家企业反映{t}相关检测和中试条件不足。",
+            "企业已有初步合作意向，关注{t}方向的成果转化和人才引进。",
+        )
+        follow = ("协助企业凝练技术需求并登记发布", "向驻校联络员推荐相关专家团队",
+                  "邀请企业参加下一场需求对接会", "两周后电话回访进展")
+        by_liaison: dict[str, list[Demand]] = {}
+        for d in demands:
+            by_liaison.setdefault(d.liaison_key, []).append(d)
+        out: list[Visit] = []
+        for liaison in liaisons:
+            if liaison.kind != "district" or liaison.district is None:
+                continue
+            for year, profiles in ((self.last, self.profile_last), (self.year, self.profile)):
+                served = self._served_so_far(liaison, year)
+                if served is None:
+                    continue
+                first, last, _share = served
+                places = [("park", k) for k in liaison.park_keys] + \
+                    [("firm", k) for k in liaison.enterprise_keys]
+                share = reach[profiles[liaison.district]]
+                chosen = [p for p in places if rng.random() < share]
+                mine = [d for d in by_liaison.get(liaison.key, [])
+                        if d.created_at.year == year and d.created_at.date() <= last]
+                for kind, key in chosen:
+                    day = first + timedelta(days=rng.randint(0, (last - first).days))
+                    target = firm.get(key) if kind == "firm" else None
+                    topic = self.by_name[target.sub_area].terms[0] if target else "共性技术"
+                    raised = tuple(d.key for d in mine if target and d.enterprise_key == key
+                                   and d.created_at.date() >= day)[:2]
+                    contact, _py = self.person()
+                    out.append(Visit(
+                        key=f"W{len(out) + 1:04d}", liaison_key=liaison.key,
+                        district=liaison.district, visited_on=day,
+                        park_key=key if kind == "park" else None,
+                        enterprise_key=key if kind == "firm" else None,
+                        people_met=f"{rng.choice(posts)} {contact}",
+                        findings=rng.choice(findings).format(t=topic),
+                        follow_up=rng.choice(follow), demand_keys=raised))
+        return out
+
 def build_demo(
     seed: int = 2022, n_experts: int = 2000, n_demands: int = 700, n_investors: int = 8,
     *, today: date | None = None,
@@ -1762,6 +1830,7 @@ def build_demo(
     trainings = b.trainings(liaisons, parks)
     cases = b.cases(demands, experts, enterprises, liaisons)
     assessments = b.assessments(liaisons)
+    visits = b.visits(liaisons, enterprises, demands)
     return DemoData(
         seed=seed,
         districts=DISTRICTS,
@@ -1775,6 +1844,7 @@ def build_demo(
         trainings=tuple(trainings),
         cases=tuple(cases),
         assessments=tuple(assessments),
+        visits=tuple(visits),
         sub_areas=b.sub_areas,
     )
 

@@ -38,6 +38,7 @@ from models import (
     TechField,
     Training,
     User,
+    Visit,
 )
 
 from . import accounts
@@ -257,6 +258,8 @@ def load(session: Session, *, only_if_empty: bool = False, progress: bool = Fals
             added["考核"] = added.get("考核", 0) + 1
     session.flush()
 
+    added["走访"] = _load_visits(session, data, liaison_by_key, park_by_key, ent_by_key,
+                                 demand_by_key, districts)
     users = accounts.ensure_demo_users(session)
     _name_users_after_their_liaisons(session, users)
     added["演示账号"] = len(users)
@@ -277,6 +280,29 @@ def _name_users_after_their_liaisons(session: Session, users: list[User]) -> Non
         if liaison is not None and user.display_name != liaison.name:
             user.display_name = liaison.name
     session.flush()
+
+
+def _load_visits(session: Session, data, liaison_by_key: dict, park_by_key: dict,
+                 ent_by_key: dict, demand_by_key: dict, districts: dict) -> int:
+    """Add the demo visits that are missing (keyed by liaison, day and place)."""
+    seen = {(v.liaison_id, v.visited_on, v.park_id, v.enterprise_id)
+            for v in session.scalars(select(Visit))}
+    made = 0
+    for v in data.visits:
+        li = liaison_by_key[v.liaison_key]
+        park = park_by_key.get(v.park_key) if v.park_key else None
+        ent = ent_by_key.get(v.enterprise_key) if v.enterprise_key else None
+        key = (li.id, v.visited_on, park.id if park else None, ent.id if ent else None)
+        if key in seen:
+            continue
+        session.add(Visit(visited_on=v.visited_on, liaison=li, district=districts[v.district],
+                          park=park, enterprise=ent, people_met=v.people_met,
+                          findings=v.findings, follow_up=v.follow_up,
+                          demands=[demand_by_key[k] for k in v.demand_keys
+                                   if k in demand_by_key]))
+        made += 1
+    session.flush()
+    return made
 
 
 def _demand_events(dm) -> list[DemandEvent]:
