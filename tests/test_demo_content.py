@@ -66,7 +66,7 @@ def test_counts(demo: DemoData) -> None:
     assert counts["campus_liaisons"] == 20
     assert counts["experts"] == 2000
     assert counts["enterprises"] == 300
-    assert counts["demands"] == 700
+    assert counts["demands"] == 600
     assert 6 <= counts["investors"] <= 10
     assert 60 <= counts["sub_areas"] <= 100
     assert 0.005 <= counts["academicians"] / counts["experts"] <= 0.02

@@ -1814,7 +1814,7 @@ class _Builder:
         return out
 
 def build_demo(
-    seed: int = 2022, n_experts: int = 2000, n_demands: int = 700, n_investors: int = 8,
+    seed: int = 2022, n_experts: int = 2000, n_demands: int = 600, n_investors: int = 8,
     *, today: date | None = None,
 ) -> DemoData:
     """Build the whole fictional demo data set around `today` (this year and the last one);

@@ -65,7 +65,7 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def load(session: Session, *, only_if_empty: bool = False, progress: bool = False,
-         seed: int = 2022, n_experts: int = 2000, n_demands: int = 700,
+         seed: int = 2022, n_experts: int = 2000, n_demands: int = 600,
          on_step: Callable[[str], None] | None = None,
          today: date | None = None) -> dict[str, int]:
     """Load the demo data dated around `today` (this year and the last); return the counts."""
