@@ -1769,13 +1769,16 @@ class _Builder:
         rng = self.rng
         firm = {e.key: e for e in enterprises}
         reach = {"ahead": 1.0, "pace": 0.8, "behind": 0.45, "idle": 0.15}
-        posts = ("总经理", "技术总监", "研发部经理", "园区运营主管", "企业服务部部长")
-        findings = (
+        posts = {"firm": ("总经理", "技术总监", "研发部经理", "副总经理"),
+                 "park": ("园区运营主管", "企业服务部部长", "孵化服务经理")}
+        findings = {"firm": (
             "企业新产品研发遇到{t}方面的技术瓶颈，希望对接高校团队联合攻关。",
             "企业计划扩大产能，{t}工艺稳定性不足，需要专家现场指导。",
-            "园区内多家企业反映{t}相关检测和中试条件不足。",
             "企业已有初步合作意向，关注{t}方向的成果转化和人才引进。",
-        )
+        ), "park": (
+            "园区内多家企业反映{t}相关检测和中试条件不足。",
+            "园区新入驻一批科技型企业，{t}方向的技术需求较集中，约定分批走访。",
+        )}
         follow = ("协助企业凝练技术需求并登记发布", "向驻校联络员推荐相关专家团队",
                   "邀请企业参加下一场需求对接会", "两周后电话回访进展")
         by_liaison: dict[str, list[Demand]] = {}
@@ -1798,18 +1801,22 @@ class _Builder:
                         if d.created_at.year == year and d.created_at.date() <= last]
                 for kind, key in chosen:
                     day = first + timedelta(days=rng.randint(0, (last - first).days))
+                    theirs = [d for d in mine if d.enterprise_key == key]
+                    if kind == "firm" and theirs and rng.random() < 0.7:  # the visit raised it
+                        day = max(first, theirs[0].created_at.date() - timedelta(
+                            days=rng.randint(0, 10)))
                     target = firm.get(key) if kind == "firm" else None
                     topic = self.by_name[target.sub_area].terms[0] if target else "共性技术"
                     raised = tuple(d.key for d in mine if target and d.enterprise_key == key
-                                   and d.created_at.date() >= day)[:2]
+                                   and -10 <= (d.created_at.date() - day).days <= 60)[:2]
                     contact, _py = self.person()
                     out.append(Visit(
                         key=f"W{len(out) + 1:04d}", liaison_key=liaison.key,
                         district=liaison.district, visited_on=day,
                         park_key=key if kind == "park" else None,
                         enterprise_key=key if kind == "firm" else None,
-                        people_met=f"{rng.choice(posts)} {contact}",
-                        findings=rng.choice(findings).format(t=topic),
+                        people_met=f"{rng.choice(posts[kind])} {contact}",
+                        findings=rng.choice(findings[kind]).format(t=topic),
                         follow_up=rng.choice(follow), demand_keys=raised))
         return out
 

@@ -187,10 +187,18 @@ def coverage(session: Session, year: int, *, district_id: int | None = None,
     if liaison_id is not None:
         people = [li for li in people if li.id == liaison_id]
     lo, hi = date(year, 1, 1), date(year, 12, 31)
-    rows = list(session.scalars(
-        select(Visit).options(selectinload(Visit.demands),
-                              selectinload(Visit.enterprise).selectinload(Enterprise.industry))
-        .where(Visit.district_id.in_(ids), Visit.visited_on >= lo, Visit.visited_on <= hi)))
+    visit_stmt = (select(Visit).options(selectinload(Visit.demands),
+                                        selectinload(Visit.enterprise)
+                                        .selectinload(Enterprise.industry))
+                  .where(Visit.district_id.in_(ids), Visit.visited_on >= lo,
+                         Visit.visited_on <= hi))
+    demand_stmt = select(Demand).options(selectinload(Demand.industry)).where(
+        Demand.district_id.in_(ids), Demand.created_at >= clock.year_bounds(year)[0],
+        Demand.created_at < clock.year_bounds(year)[1])
+    if liaison_id is not None:  # one liaison's own balance
+        visit_stmt = visit_stmt.where(Visit.liaison_id == liaison_id)
+        demand_stmt = demand_stmt.where(Demand.liaison_id == liaison_id)
+    rows = list(session.scalars(visit_stmt))
     seen_parks: dict[int, set[int]] = defaultdict(set)
     seen_firms: dict[int, set[int]] = defaultdict(set)
     count: Counter[int] = Counter()
@@ -205,11 +213,9 @@ def coverage(session: Session, year: int, *, district_id: int | None = None,
             seen_firms[v.liaison_id].add(v.enterprise_id)
         if v.enterprise is not None:
             by_industry[v.enterprise.industry.name if v.enterprise.industry else "未分类"] += 1
-    start, end = clock.year_bounds(year)
     recorded: Counter[int] = Counter()
     demand_industry: Counter[str] = Counter()
-    for d in session.scalars(select(Demand).options(selectinload(Demand.industry)).where(
-            Demand.district_id.in_(ids), Demand.created_at >= start, Demand.created_at < end)):
+    for d in session.scalars(demand_stmt):
         if d.liaison_id is not None:
             recorded[d.liaison_id] += 1
         demand_industry[d.industry.name if d.industry else "未分类"] += 1
