@@ -28,10 +28,13 @@ class Figure:
     target: int | float | None = None
     unit: str = ""
     note: str = ""
+    status: str | None = None  # the rule's standing (rules.MET ...), as on the dashboard
 
     @property
     def state(self) -> str:
-        """Return met / short / none against the target."""
+        """Return the standing to show: the rule's, or met / short against the target."""
+        if self.status is not None:
+            return self.status
         if self.target is None or self.value is None:
             return "none"
         return "met" if self.value >= self.target else "short"
@@ -65,6 +68,7 @@ def figures(session: Session, user: Any, year: int, *, today: date | None = None
             Figure("本年登记需求", _count(session, n_demands.where(
                 mine, Demand.created_at >= lo, Demand.created_at < hi)), unit="项"),
             Figure("本年发布需求", published, target=me.demand_target if me else None, unit="项",
+                   status=me.demands_status if me else None,
                    note=f"通知要求每名联络员每年至少发布 {DEMANDS_PER_LIAISON} 项有效需求"
                         "（年中到任按在岗天数折算）"),
             Figure("本年推荐对接", _count(session, select(func.count()).select_from(Match)
@@ -79,16 +83,16 @@ def figures(session: Session, user: Any, year: int, *, today: date | None = None
         rules = board.districts[0].rules if district_id is not None else board.totals
         signed = sum(d.signed for d in board.districts)
         return [
-            Figure("在岗区派联络员", int(rules["quota"].actual),
+            Figure("在岗区派联络员", int(rules["quota"].actual), status=rules["quota"].status,
                    target=int(rules["quota"].target) or None, unit="人",
                    note="对照附件1指标分解表"),
-            Figure("本年发布需求", int(rules["demands"].actual),
+            Figure("本年发布需求", int(rules["demands"].actual), status=rules["demands"].status,
                    target=int(rules["demands"].target) or None, unit="项",
                    note=f"每名联络员每年至少 {DEMANDS_PER_LIAISON} 项（按在岗天数折算）"),
-            Figure("本年培训会", int(rules["training"].actual),
+            Figure("本年培训会", int(rules["training"].actual), status=rules["training"].status,
                    target=int(rules["training"].target) or None, unit="场",
                    note=f"每区每年至少 {TRAININGS_PER_DISTRICT} 场"),
-            Figure("本年典型案例", int(rules["cases"].actual),
+            Figure("本年典型案例", int(rules["cases"].actual), status=rules["cases"].status,
                    target=int(rules["cases"].target) or None, unit="个",
                    note="已报送案例，不少于联络员人数的 30%"),
             Figure("本年签约对接", signed, unit="项", note="按签约日期计"),
