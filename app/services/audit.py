@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from models import AuditEvent
 
+from ..policy.roles import role_label
+
 #: Chinese names of the actions. Codes are "<entity>.<verb>"; the legacy short codes written by
 #: audit() before 2026-12 are kept so old rows read in Chinese too.
 ACTION_LABELS: dict[str, str] = {
@@ -166,7 +168,7 @@ def describe(detail: dict | None) -> dict[str, str]:
             "reason": _text(detail.get("reason")), "other": _text(other) if other else ""}
 
 
-_KEY_LABELS = {"rows": "行数", "contact": "含联系方式", "district_id": "区", "role": "角色",
+_KEY_LABELS = {"rows": "行数", "contact": "含联系方式", "district_id": "区编号", "role": "角色",
                "name": "名称", "sessions": "场次", "what": "内容", "kind": "类型",
                "status": "状态", "username": "用户名"}
 
@@ -175,7 +177,8 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
-        return "；".join(f"{_KEY_LABELS.get(str(k), k)}：{_text(v)}" for k, v in value.items())
+        return "；".join(f"{_KEY_LABELS.get(str(k), k)}："
+                        f"{role_label(v) if k == 'role' else _text(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return "、".join(_text(v) for v in value)
     if isinstance(value, bool):
