@@ -13,7 +13,7 @@ from ...errors import DomainError, NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
 from ...services import programme_exports
 from ...services.audit import record
-from ...services.listing import paginate, rows_to_xlsx, xlsx_response
+from ...services.listing import Page, paginate, rows_to_xlsx, to_int, xlsx_response
 from ...services.programme import books as programme_books
 from ...services.programme import lists
 from ...services.programme import roster as programme_roster
@@ -211,9 +211,17 @@ def assessments():
     return render_template("programme/assessments.html",
                            page=paginate(session, stmt, request.args.get("page")), q=q,
                            result=result, results=ASSESSMENT_RESULTS,
-                           due=programme_books.due_for_assessment(session, year, district_id),
+                           due=_due_page(programme_books.due_for_assessment(
+                               session, year, district_id), request.args.get("due_page")),
                            year=year, years=years(session), district_id=district_id,
                            districts=all_districts(session) if city() else [])
+
+
+def _due_page(people: list, page: str | None) -> Page:
+    """Return one page (20) of the liaisons still due for assessment."""
+    number = max(1, min(to_int(page) or 1, max(1, -(-len(people) // 20))))
+    return Page(items=people[(number - 1) * 20:number * 20], total=len(people), page=number,
+                per_page=20)
 
 
 @bp.route("/assessments/new", methods=["GET", "POST"])
