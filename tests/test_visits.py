@@ -137,6 +137,10 @@ def test_coverage_and_monthly_report(client, session, world):
     assert "走访记录（1）" in values and "了解情况" in values and "V-1" in values
     assert client.get(f"/visits/report?liaison={world['c']}").status_code == 404
     assert client.get(f"/visits/report?liaison={world['a']}&month=2026-13").status_code == 400
+    client.get("/logout")
+    _login(client, "cityv")
+    city = client.get(f"/visits/coverage?year={year}").get_data(as_text=True)
+    assert "各区走访覆盖" in city and "洪山区" in city and "洪甲" not in city
 
 
 def test_visit_date_may_not_be_in_the_future(session, world):
