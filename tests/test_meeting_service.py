@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.services import meeting_exports as X
 from app.services import meetings as M
-from app.services import programme as P
+from app.services.programme import books
 from models import District, Industry, Match, MatchEvent, User
 from tests import factories as f
 
@@ -300,7 +300,7 @@ def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
                                                               ("introduced", "signed")]
     assert meeting.title in events[-1].reason and events[-1].contract_amount == 120.0
     assert (slot.followup_agreement, slot.followup_amount) == (True, 120.0)
-    case = P.draft_case_from_match(session, match.id)
+    case = books.draft_case_from_match(session, match.id)
     assert case.meeting_id == meeting.id and meeting.title in case.summary
     other = meeting.sessions[1].slots[0]
     M.record_outcome(session, admin, meeting, other.id, "not_interested")

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import programme as P
-from app.services import programme_exports as X
+from app.services import programme_exports
+from app.services.programme import quota
 from app.services.reference import attachment1
 from models import Case, Demand, District, Enterprise, Liaison, Park
 
@@ -27,7 +27,7 @@ def _merged(ws) -> set[str]:
 
 
 def test_quota_export_matches_attachment1(session):
-    data = X.quota_xlsx(session, 2022, on=date(2022, 6, 1))
+    data = programme_exports.quota_xlsx(session, 2022, on=date(2022, 6, 1))
     wb = load_workbook(io.BytesIO(data))
     ws = wb["指标分解表"]
     assert ws["A1"].value == "附件1"
@@ -49,8 +49,8 @@ def test_quota_export_matches_attachment1(session):
 
 
 def test_quota_export_of_an_edited_year(session):
-    P.save_quota(session, 2023, {_district(session, "江岸区").id: (10, 5)})
-    ws = load_workbook(io.BytesIO(X.quota_xlsx(session, 2023))).active
+    quota.save_quota(session, 2023, {_district(session, "江岸区").id: (10, 5)})
+    ws = load_workbook(io.BytesIO(programme_exports.quota_xlsx(session, 2023))).active
     assert ws["A2"].value == "全市2023年区派联络员指标分解表"
     assert _values(ws, 4, 5) == [1, "江岸区", 10, 5, 15]
     assert _values(ws, 18, 5)[1:] == ["合计", 101, 104, 205]
@@ -74,7 +74,7 @@ def test_roster_export_layout(session):
                     start_date=date(2021, 3, 1))
     session.add_all([a, b, gone, other])
     session.flush()
-    data = X.roster_xlsx(session, d.id, filled_on=date(2022, 6, 1))
+    data = programme_exports.roster_xlsx(session, d.id, filled_on=date(2022, 6, 1))
     ws = load_workbook(io.BytesIO(data)).active
     assert ws.title == "武昌区"
     assert ws["A1"].value == "附件2"
@@ -106,18 +106,20 @@ def test_demand_case_and_summary_exports(session):
     session.add(Case(district=d, year=2022, title="典型案例一", liaison=li, status="reported",
                      contract_amount=50.0, summary="简介"))
     session.flush()
-    ws = load_workbook(io.BytesIO(X.demands_xlsx(session, 2022))).active
+    ws = load_workbook(io.BytesIO(programme_exports.demands_xlsx(session, 2022))).active
     assert ws["A1"].value == "2022年全市企业技术需求清单"
-    assert _values(ws, 2, 11) == X.DEMAND_LIST_HEADERS
+    assert _values(ws, 2, 11) == programme_exports.DEMAND_LIST_HEADERS
     assert _values(ws, 3, 9) == [1, "XQ1", "激光焊接", "武汉丙科技有限公司", "江岸区", "张三",
                                  "已发布", datetime(2022, 3, 1), datetime(2022, 3, 5)]
     assert ws.max_row == 3
-    ws = load_workbook(io.BytesIO(X.cases_xlsx(session, 2022, district_id=d.id))).active
+    ws = load_workbook(io.BytesIO(programme_exports.cases_xlsx(session, 2022,
+            district_id=d.id))).active
     assert ws["A1"].value == "2022年江岸区联络员工作典型案例清单"
     assert _values(ws, 3, 8) == [1, "江岸区", "典型案例一", "张三", None, None, 50, "已报送"]
-    ws = load_workbook(io.BytesIO(X.summary_xlsx(session, 2022, today=date(2023, 1, 5)))).active
+    ws = load_workbook(io.BytesIO(programme_exports.summary_xlsx(session, 2022, today=date(2023,
+            1, 5)))).active
     assert ws["A1"].value == "2022年度区派联络员工作汇总表（截至2022年12月31日）"
-    assert _values(ws, 2, 11) == X.SUMMARY_HEADERS
+    assert _values(ws, 2, 11) == programme_exports.SUMMARY_HEADERS
     assert _values(ws, 3, 11) == [1, "江岸区", 10, 1, "2/1", 0, "1/1", "1/0", 0, None, "未达标"]
     assert ws.cell(row=17, column=2).value == "合计"
     assert ws.max_row == 17

@@ -12,13 +12,23 @@ Run ``python -m app.demo.content`` to print the counts and a sample demand.
 
 from __future__ import annotations
 
+import calendar
+import math
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+
+from app import clock
+from app.services.programme.rules import (
+    assessment_due,
+    demand_target,
+    round_half_up,
+    service_window,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -337,7 +347,6 @@ _BRAND_CHARS = "华睿博瑞创泰联鼎恒信达诚嘉锐拓卓瀚宸汇智途�
 PHONE_PATTERN = re.compile(r"^13[89]0000\d{4}$")
 EMAIL_PATTERN = re.compile(r"^[a-z0-9.]+@example\.(cn|com)$")
 
-_EPOCH = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,7 +402,7 @@ class Liaison:
     institution_key: str | None  # campus liaisons only
     park_keys: tuple[str, ...]
     enterprise_keys: tuple[str, ...]  # assigned key enterprises
-    batch: int  # 1 = existing (first batch, 2021), 2 = newly dispatched in 2022
+    batch: int  # 1 = existing (first batch, two years ago), 2 = newly dispatched last year
     start_date: date
     end_date: date | None = None
     end_reason: str | None = None
@@ -548,6 +557,22 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Visit:
+    """A liaison's visit to an assigned park or enterprise."""
+
+    key: str
+    liaison_key: str
+    district: str
+    visited_on: date
+    park_key: str | None
+    enterprise_key: str | None
+    people_met: str
+    findings: str
+    follow_up: str
+    demand_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DemoData:
     """All demo records, each collection ordered by key."""
 
@@ -563,6 +588,7 @@ class DemoData:
     trainings: tuple[Training, ...]
     cases: tuple[Case, ...]
     assessments: tuple[Assessment, ...]
+    visits: tuple[Visit, ...] = ()
     sub_areas: tuple[SubArea, ...] = field(repr=False, default=())
 
     def summary(self) -> dict[str, int]:
@@ -588,6 +614,7 @@ class DemoData:
             "trainings": len(self.trainings),
             "cases": len(self.cases),
             "assessments": len(self.assessments),
+            "visits": len(self.visits),
             "sub_areas": len(self.sub_areas),
         }
         for status in DEMAND_STATUSES:
@@ -750,15 +777,43 @@ _MATERIAL_LIKE = {"新材料", "生物与新医药"}
 _QUALIFICATIONS = ("为国家高新技术企业", "为湖北省专精特新中小企业", "建有市级企业技术中心")
 _MODE_WEIGHTS = (30, 8, 4, 8, 12, 30, 8)
 _GRADES = (("优秀", 90), ("良好", 80), ("合格", 60), ("不合格", 0))
+_RETURN_REASONS = (
+    "需求描述过于笼统，请补充具体的技术难题",
+    "缺少可量化的预期目标指标",
+    "未填写计划投入资金",
+    "技术领域与关键词不一致，请核实后重新提交",
+    "涉及企业商业秘密，请确认可公开发布的内容",
+)
+_CLOSE_REASONS = (
+    "已与专家团队签订技术开发合同",
+    "已与专家团队签订技术开发合同",
+    "企业自行解决",
+    "企业调整研发方向，需求终止",
+    "对接后双方未达成合作意向",
+)
 _SERVICE_CODES = {"59", "63", "64", "65", "73", "74", "75", "77", "84"}
 
 
 class _Builder:
     """Holds the random state and the registries that keep names and phones unique."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, today: date) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        # The demo lives in the current year and the last one, seen from `today`.
+        self.today = today
+        self.year = today.year
+        self.last = today.year - 1
+        self.jan1 = date(today.year, 1, 1)
+        self.elapsed_days = (today - self.jan1).days  # whole days of this year before today
+        # How diligent each district is this year and was last year (a believable mix).
+        order = list(DISTRICTS)
+        self.rng.shuffle(order)
+        this_year = ["ahead"] * 4 + ["pace"] * 4 + ["behind"] * 4 + ["idle"] * 2
+        last_year = ["ahead"] * 6 + ["behind"] * 5 + ["idle"] * 3
+        self.profile = dict(zip(order, this_year, strict=True))
+        self.rng.shuffle(order)
+        self.profile_last = dict(zip(order, last_year, strict=True))
         self.sub_areas = load_sub_areas()
         self.by_name = {a.name: a for a in self.sub_areas}
         self.by_field: dict[str, list[SubArea]] = {f: [] for f in TECHNICAL_FIELDS}
@@ -987,14 +1042,21 @@ class _Builder:
     ) -> list[Liaison]:
         out: list[Liaison] = []
         replaced_districts = set(self.rng.sample(DISTRICTS[:11], 2)) | {"东湖高新区", "武汉经开区"}
+        # two districts replaced a liaison this year (when the year is old enough for it)
+        now_districts = set(self.rng.sample(
+            [d for d in DISTRICTS[:11] if d not in replaced_districts], 2)) \
+            if self.elapsed_days >= 40 else set()
         for district, existing, new, _total in DISTRICT_QUOTAS:
             district_parks = [p for p in parks if p.district == district]
             key_firms = [e for e in enterprises if e.district == district and e.is_key]
             slots = [1] * existing + [2] * new
-            replace_index = self.rng.randrange(existing) if district in replaced_districts else None
+            replace_index = self.rng.randrange(existing) \
+                if district in replaced_districts | now_districts else None
+            how = "now" if district in now_districts else "last"
             for i, batch in enumerate(slots):
                 records = self._liaison_slot(
-                    district, batch, district_parks, key_firms, len(out), i == replace_index
+                    district, batch, district_parks, key_firms, len(out),
+                    how if i == replace_index else None,
                 )
                 out.extend(records)
         for inst in institutions:
@@ -1020,7 +1082,7 @@ class _Builder:
                     park_keys=(),
                     enterprise_keys=(),
                     batch=1,
-                    start_date=date(2021, 3, 1) + timedelta(days=self.rng.randint(0, 60)),
+                    start_date=date(self.last - 1, 3, 1) + timedelta(days=self.rng.randint(0, 60)),
                 )
             )
         return out
@@ -1032,7 +1094,7 @@ class _Builder:
         parks: list[Park],
         key_firms: list[Enterprise],
         index: int,
-        replaced: bool,
+        replaced: str | None,
     ) -> list[Liaison]:
         def make(key: str, start: date, **extra: object) -> Liaison:
             name, py = self.person()
@@ -1061,14 +1123,18 @@ class _Builder:
             )
 
         if batch == 1:
-            start = date(2021, 3, 15) + timedelta(days=self.rng.randint(0, 90))
+            start = date(self.last - 1, 3, 15) + timedelta(days=self.rng.randint(0, 90))
         else:
-            start = date(2022, 3, 14) + timedelta(days=self.rng.randint(0, 45))
+            start = date(self.last, 3, 14) + timedelta(days=self.rng.randint(0, 45))
         key = f"L{index + 1:03d}"
         if not replaced:
             return [make(key, start)]
         successor_key = f"L{index + 2:03d}"
-        end = date(2022, 5, 1) + timedelta(days=self.rng.randint(0, 150))
+        if replaced == "now":  # left this year: the successor serves part of the year
+            lo, hi = int(self.elapsed_days * 0.3), int(self.elapsed_days * 0.6)
+            end = self.jan1 + timedelta(days=self.rng.randint(lo, hi))
+        else:
+            end = date(self.last, 5, 1) + timedelta(days=self.rng.randint(0, 150))
         old = make(
             key,
             start,
@@ -1078,12 +1144,16 @@ class _Builder:
             ),
             replaced_by_key=successor_key,
         )
+        successor_start = end + timedelta(days=self.rng.randint(1, 10))
+        filed = end + timedelta(days=self.rng.randint(5, 20))
         successor = make(
             successor_key,
-            end + timedelta(days=self.rng.randint(1, 10)),
+            successor_start,
             replaces_key=key,
-            filing_date=end + timedelta(days=self.rng.randint(5, 20)),
-        )
+            # a replacement of this year may still wait for its filing with the city bureau
+            filing_date=filed if filed < self.today and self.rng.random() < 0.5 else None,
+        ) if replaced == "now" else make(
+            successor_key, successor_start, replaces_key=key, filing_date=filed)
         return [old, successor]
 
     # -- experts --------------------------------------------------------------------------------
@@ -1309,111 +1379,185 @@ class _Builder:
     def demands(
         self, enterprises: list[Enterprise], liaisons: list[Liaison], n: int
     ) -> list[Demand]:
+        """Publish per liaison by the district's diligence this year and last; fill up with
+        drafts, submitted and returned demands to `n` in all."""
         rng = self.rng
-        by_district: dict[str, list[Liaison]] = {d: [] for d in DISTRICTS}
-        for liaison in liaisons:
-            if liaison.kind == "district" and liaison.district:
-                by_district[liaison.district].append(liaison)
+        firms_of: dict[str, list[Enterprise]] = {d: [] for d in DISTRICTS}
+        for e in enterprises:
+            firms_of[e.district].append(e)
+        district_liaisons = [x for x in liaisons if x.kind == "district" and x.district]
+        plan: list[tuple[Liaison, datetime]] = []  # (liaison, published at)
+        for year, profiles in ((self.last, self.profile_last), (self.year, self.profile)):
+            for district in DISTRICTS:
+                people = [x for x in district_liaisons if x.district == district]
+                counts = self._publication_counts(people, year, profiles[district])
+                for liaison, k in zip(people, counts, strict=True):
+                    plan += [(liaison, m) for m in self._moments(liaison, year, k)]
+        rng.shuffle(plan)
+        plan = plan[:n]
         out: list[Demand] = []
-        weights = [3 if e.is_key else 1 for e in enterprises]
-        return_reasons = (
-            "需求描述过于笼统，请补充具体的技术难题",
-            "缺少可量化的预期目标指标",
-            "未填写计划投入资金",
-            "技术领域与关键词不一致，请核实后重新提交",
-            "涉及企业商业秘密，请确认可公开发布的内容",
-        )
-        close_reasons = (
-            "已与专家团队签订技术开发合同",
-            "已与专家团队签订技术开发合同",
-            "企业自行解决",
-            "企业调整研发方向，需求终止",
-            "对接后双方未达成合作意向",
-        )
-        for i in range(n):
-            enterprise = rng.choices(enterprises, weights=weights)[0]
-            area = self.by_name[enterprise.sub_area]
-            if rng.random() < 0.2:
-                area = rng.choice(self.by_field[area.technical_field])
-            vague = rng.random() < 0.25
-            if rng.random() < 0.85:
-                created = self.when(_EPOCH, datetime(2022, 12, 31, tzinfo=UTC))
+        for liaison, published in plan:
+            firm = self._firm_for(liaison, firms_of[liaison.district])
+            created = published - timedelta(days=rng.randint(3, 25), hours=rng.randint(0, 6))
+            out.append(self._demand(firm, liaison, created, published=published,
+                                    vague=rng.random() < 0.15))
+        start = datetime.combine(date(self.last, 1, 1), time(1), UTC)
+        end = datetime.combine(self.today - timedelta(days=1), time(9), UTC)
+        while len(out) < n:
+            created = self.when(start, end)
+            firm = rng.choice(enterprises)
+            serving = [x for x in district_liaisons if x.district == firm.district
+                       and x.start_date <= created.date() <= (x.end_date or created.date())]
+            liaison = rng.choice(serving or [x for x in district_liaisons
+                                             if x.district == firm.district])
+            out.append(self._demand(firm, liaison, created, published=None,
+                                    vague=rng.random() < 0.45))
+        out.sort(key=lambda d: (d.created_at, d.enterprise_key))
+        return [replace(d, key=f"R{i:04d}") for i, d in enumerate(out, 1)]
+
+    def _served_so_far(self, liaison: Liaison, year: int) -> tuple[date, date, float] | None:
+        """Return the liaison's first and last day to date in `year` and the share served."""
+        window = service_window(liaison, year)
+        if window is None:
+            return None
+        first, last = window
+        if year == self.year:
+            last = min(last, self.today - timedelta(days=1))
+        if last < first:
+            return None
+        return first, last, ((last - first).days + 1) / ((window[1] - window[0]).days + 1)
+
+    def _publication_counts(self, people: list[Liaison], year: int, profile: str) -> list[int]:
+        """Return how many demands each liaison of a district published in `year` by now.
+
+        ahead: every target met; pace: the district exactly on the pro-rata pace (some of its
+        liaisons one short); behind: about half the pace; idle: next to nothing.
+        """
+        rng = self.rng
+        counts, expected = [], 0.0
+        for liaison in people:
+            served = self._served_so_far(liaison, year)
+            target = demand_target(liaison, year) if served else 0
+            so_far = target * served[2] if served else 0.0
+            expected += so_far
+            if not served:
+                k = 0
+            elif liaison.end_date is not None and liaison.end_date.year == year == self.year:
+                k = max(0, target - 1)  # left this year short of the target: 未达标
+            elif profile == "ahead":
+                k = target + (rng.random() < 0.3)
+            elif profile == "pace":
+                k = target
+            elif profile == "behind":
+                k = round_half_up(so_far * 0.5) if year == self.year else max(0, target - 1)
             else:
-                created = self.when(
-                    datetime(2023, 1, 1, tzinfo=UTC),
-                    datetime(2026, 10, 31, tzinfo=UTC),
-                )
-            candidates = [
-                x
-                for x in by_district[enterprise.district]
-                if x.start_date <= created.date() <= (x.end_date or created.date())
-            ] or by_district[enterprise.district]
-            assigned = [x for x in candidates if enterprise.key in x.enterprise_keys]
-            liaison = rng.choice(assigned if assigned and rng.random() < 0.7 else candidates)
-            title, problem, goals, basis, keywords = self._demand_text(area, enterprise, vague)
-            investment: float | None = None
-            if vague:
-                text = f"{problem}{goals}"
-                status = rng.choices(DEMAND_STATUSES, weights=(35, 25, 30, 10, 0, 0))[0]
-                publishable = rng.random() < 0.6
-            else:
-                investment = float(rng.choice((rng.randint(2, 30) * 10, rng.randint(3, 50) * 50)))
-                if rng.random() < 0.08:
-                    investment = None
-                text = f"需求内容：\n{problem}\n预期目标：\n{goals}\n现有工作基础：\n{basis}"
-                status = rng.choices(DEMAND_STATUSES, weights=(8, 12, 5, 45, 18, 12))[0]
-                publishable = rng.random() < 0.9
-            if status == "published" and not publishable:
-                status = "matched"
-            submitted = reviewed = published = closed = None
-            return_reason = close_reason = None
-            if status != "draft":
-                submitted = created + timedelta(days=rng.randint(0, 10), hours=rng.randint(0, 5))
-            if status in ("returned", "published", "matched", "closed"):
-                assert submitted is not None
-                reviewed = submitted + timedelta(days=rng.randint(1, 7), hours=rng.randint(0, 5))
-            if status == "returned":
-                return_reason = rng.choice(return_reasons[:3] if vague else return_reasons[3:])
-            if status in ("published", "matched", "closed") and publishable:
-                published = reviewed
+                k = min(int(rng.random() < 0.3), max(target - 1, 0))
+            counts.append(k)
+        if profile == "pace":
+            short = sum(counts) - round_half_up(expected)
+            for i in rng.sample(range(len(people)), len(people)):
+                if short <= 0:
+                    break
+                if counts[i] > 0:
+                    counts[i] -= 1
+                    short -= 1
+        return counts
+
+    def _moments(self, liaison: Liaison, year: int, k: int) -> list[datetime]:
+        """Return `k` office-hour moments within the liaison's service of `year` to date."""
+        served = self._served_so_far(liaison, year)
+        if served is None:
+            return []
+        first, last, _share = served
+        span = (last - first).days
+        return [
+            datetime.combine(first + timedelta(days=self.rng.randint(0, span)),
+                             time(self.rng.randint(1, 9), self.rng.randint(0, 59)), UTC)
+            for _ in range(k)
+        ]
+
+    def _firm_for(self, liaison: Liaison, firms: list[Enterprise]) -> Enterprise:
+        own = [f for f in firms if f.key in liaison.enterprise_keys]
+        if own and self.rng.random() < 0.7:
+            return self.rng.choice(own)
+        return self.rng.choices(firms, weights=[3 if f.is_key else 1 for f in firms])[0]
+
+    def _demand(self, enterprise: Enterprise, liaison: Liaison, created: datetime, *,
+                published: datetime | None, vague: bool) -> Demand:
+        rng = self.rng
+        area = self.by_name[enterprise.sub_area]
+        if rng.random() < 0.2:
+            area = rng.choice(self.by_field[area.technical_field])
+        title, problem, goals, basis, keywords = self._demand_text(area, enterprise, vague)
+        investment: float | None = None
+        if vague:
+            text = f"{problem}{goals}"
+        else:
+            investment = float(rng.choice((rng.randint(2, 30) * 10, rng.randint(3, 50) * 50)))
+            if rng.random() < 0.08:
+                investment = None
+            text = f"需求内容：\n{problem}\n预期目标：\n{goals}\n现有工作基础：\n{basis}"
+        submitted = reviewed = closed = None
+        return_reason = close_reason = None
+        yesterday = datetime.combine(self.today - timedelta(days=1), time(10), UTC)
+        if published is not None:
+            publishable = True
+            reviewed = published
+            submitted = published - timedelta(days=rng.randint(1, 7), hours=rng.randint(0, 5))
+            submitted = max(submitted, created)
+            age = (yesterday - published).days
+            status = rng.choices(("published", "matched", "closed"),
+                                 weights=(25, 45, 30) if age > 90 else (55, 45, 0))[0]
             if status == "closed":
-                assert reviewed is not None
-                closed = reviewed + timedelta(days=rng.randint(30, 240))
-                close_reason = rng.choice(close_reasons)
-            code = enterprise.industry_code
-            if area.name != enterprise.sub_area or rng.random() < 0.15:
-                code = rng.choice(area.industry_codes)
-            out.append(
-                Demand(
-                    key=f"R{i + 1:04d}",
-                    enterprise_key=enterprise.key,
-                    liaison_key=liaison.key,
-                    district=enterprise.district,
-                    title=title,
-                    problem=problem,
-                    goals=goals,
-                    basis=basis,
-                    text=text,
-                    investment=investment,
-                    industry_code=code,
-                    technical_field=area.technical_field,
-                    keywords=tuple(keywords),
-                    cooperation_mode=rng.choices(COOPERATION_MODES, weights=_MODE_WEIGHTS)[0],
-                    deadline=created.date() + timedelta(days=rng.randint(180, 720)),
-                    publishable=publishable,
-                    status=status,
-                    return_reason=return_reason,
-                    close_reason=close_reason,
-                    created_at=created,
-                    submitted_at=submitted,
-                    reviewed_at=reviewed,
-                    published_at=published,
-                    closed_at=closed,
-                    is_vague=vague,
-                    sub_area=area.name,
-                )
-            )
-        return out
+                closed = published + timedelta(days=rng.randint(30, max(31, min(240, age))))
+                if closed > yesterday:
+                    status, closed = "matched", None
+                else:
+                    close_reason = rng.choice(_CLOSE_REASONS)
+        else:
+            publishable = rng.random() < (0.6 if vague else 0.9)
+            status = rng.choices(("draft", "submitted", "returned"),
+                                 weights=(35, 35, 30))[0]
+            if status != "draft":
+                submitted = min(created + timedelta(days=rng.randint(0, 10),
+                                                    hours=rng.randint(0, 5)), yesterday)
+                submitted = max(submitted, created)
+            if status == "returned":
+                assert submitted is not None
+                reviewed = min(submitted + timedelta(days=rng.randint(1, 7)), yesterday)
+                reviewed = max(reviewed, submitted)
+                return_reason = rng.choice(_RETURN_REASONS[:3] if vague else _RETURN_REASONS[3:])
+        code = enterprise.industry_code
+        if area.name != enterprise.sub_area or rng.random() < 0.15:
+            code = rng.choice(area.industry_codes)
+        return Demand(
+            key="",
+            enterprise_key=enterprise.key,
+            liaison_key=liaison.key,
+            district=enterprise.district,
+            title=title,
+            problem=problem,
+            goals=goals,
+            basis=basis,
+            text=text,
+            investment=investment,
+            industry_code=code,
+            technical_field=area.technical_field,
+            keywords=tuple(keywords),
+            cooperation_mode=rng.choices(COOPERATION_MODES, weights=_MODE_WEIGHTS)[0],
+            deadline=created.date() + timedelta(days=rng.randint(180, 720)),
+            publishable=publishable,
+            status=status,
+            return_reason=return_reason,
+            close_reason=close_reason,
+            created_at=created,
+            submitted_at=submitted,
+            reviewed_at=reviewed,
+            published_at=published,
+            closed_at=closed,
+            is_vague=vague,
+            sub_area=area.name,
+        )
 
     # -- programme records ---------------------------------------------------------------------
 
@@ -1460,43 +1604,61 @@ class _Builder:
 
     def trainings(self, liaisons: list[Liaison], parks: list[Park]) -> list[Training]:
         rng = self.rng
-        per_district = (1, 2, 1, 0, 2, 1, 2, 0, 1, 1, 0, 3, 2, 1)
+        per_district_last = (1, 2, 1, 0, 2, 1, 2, 0, 1, 1, 0, 3, 2, 1)
         topics = (
             ("企业有效技术需求挖掘与凝练专题培训", "讲解有效技术需求的要素、撰写规范和典型案例。"),
             ("技术经纪人业务能力提升培训", "围绕技术合同登记、成果评价和技术交易流程开展培训。"),
             ("知识产权运营与成果转化实务培训", "介绍专利分析、许可转让和作价入股等转化方式。"),
             ("武汉科技成果转化平台操作培训", "演示需求录入、发布和对接进度跟踪等平台功能。"),
         )
+        this_year = {"ahead": (1, 2), "pace": (1, 1), "behind": (0, 1), "idle": (0, 0)}
         out: list[Training] = []
-        for district, count in zip(DISTRICTS, per_district, strict=True):
+        for district, last_count in zip(DISTRICTS, per_district_last, strict=True):
             district_parks = [p for p in parks if p.district == district]
-            for title, content in self.pick_pairs(topics, count):
-                held = date(2022, 4, 15) + timedelta(days=rng.randint(0, 220))
-                active = [
-                    x.key
-                    for x in liaisons
-                    if x.district == district
-                    and x.start_date <= held
-                    and (x.end_date is None or x.end_date >= held)
-                ]
-                share = max(1, round(len(active) * rng.uniform(0.6, 1)))
-                attended = sorted(self.pick(active, share))
-                out.append(
-                    Training(
-                        key=f"T{len(out) + 1:02d}",
-                        district=district,
-                        title=f"{district}2022年区派联络员{title}",
-                        held_on=held,
-                        location=f"{rng.choice(district_parks).name}会议室",
-                        content=content,
-                        liaison_keys=tuple(attended),
-                        attendee_count=len(attended) + rng.randint(0, 20),
+            lo, hi = this_year[self.profile[district]]
+            now_count = rng.randint(lo, hi) if self.elapsed_days >= 20 else 0
+            for year, count in ((self.last, last_count), (self.year, now_count)):
+                for title, content in self.pick_pairs(topics, count):
+                    if year == self.last:
+                        held = date(year, 3, 15) + timedelta(days=rng.randint(0, 250))
+                    else:
+                        held = self.jan1 + timedelta(days=rng.randint(7, self.elapsed_days - 1))
+                    active = [
+                        x.key
+                        for x in liaisons
+                        if x.district == district
+                        and x.start_date <= held
+                        and (x.end_date is None or x.end_date >= held)
+                    ]
+                    share = max(1, round(len(active) * rng.uniform(0.6, 1)))
+                    attended = sorted(self.pick(active, share))
+                    out.append(
+                        Training(
+                            key=f"T{len(out) + 1:02d}",
+                            district=district,
+                            title=f"{district}{year}年区派联络员{title}",
+                            held_on=held,
+                            location=f"{rng.choice(district_parks).name}会议室",
+                            content=content,
+                            liaison_keys=tuple(attended),
+                            attendee_count=len(attended) + rng.randint(0, 20),
+                        )
                     )
-                )
         return out
 
     def pick_pairs(self, pairs: Sequence[tuple[str, str]], k: int) -> list[tuple[str, str]]:
         return [pairs[i] for i in sorted(self.rng.sample(range(len(pairs)), k))]
+
+    def _case_count(self, district: str, year: int) -> int:
+        """Return how many cases the district reports for `year`, by its diligence."""
+        headcount = next(total for name, _e, _n, total in DISTRICT_QUOTAS if name == district)
+        target = math.ceil(round(0.3 * headcount, 6))
+        profile = (self.profile_last if year == self.last else self.profile)[district]
+        if year == self.year:
+            so_far = target * self.elapsed_days / (366 if calendar.isleap(year) else 365)
+            return {"ahead": target, "pace": round_half_up(so_far),
+                    "behind": round_half_up(so_far * 0.5), "idle": 0}[profile]
+        return {"ahead": target, "behind": max(1, target - 2), "idle": 0}[profile]
 
     def cases(
         self,
@@ -1505,94 +1667,166 @@ class _Builder:
         enterprises: list[Enterprise],
         liaisons: list[Liaison],
     ) -> list[Case]:
-        rng = self.rng
         firm = {e.key: e for e in enterprises}
         person = {x.key: x for x in liaisons}
         by_area: dict[str, list[Expert]] = {}
         for expert in experts:
             for name in expert.sub_areas:
                 by_area.setdefault(name, []).append(expert)
-        signed = [
-            d
-            for d in demands
-            if d.created_at.year == 2022
-            and not d.is_vague
-            and (d.status == "matched" or (d.close_reason or "").startswith("已与专家团队签订"))
-        ]
         out: list[Case] = []
-        for district in DISTRICTS:
-            pool = [d for d in signed if d.district == district]
-            quota = {"东湖高新区": 5, "武汉经开区": 3}.get(district, 1)
-            for demand in self.pick_demands(pool, quota):
-                expert = rng.choice(by_area.get(demand.sub_area) or experts)
-                enterprise = firm[demand.enterprise_key]
-                liaison = person[demand.liaison_key]
-                amount = float(rng.randint(5, 60) * 10) if demand.status == "closed" else None
-                outcome = f"，签订技术合同{amount:g}万元。" if amount else "，目前正在推进中。"
-                out.append(
-                    Case(
-                        key=f"K{len(out) + 1:02d}",
-                        district=district,
-                        year=2022,
-                        title=f"联络员{liaison.name}助力{enterprise.name}攻克{demand.keywords[0]}难题",
-                        text=(
-                            f"联络员{liaison.name}走访{enterprise.name}时了解到企业在"
-                            f"{demand.keywords[0]}方面的技术需求，协助企业凝练需求并在平台发布。"
-                            f"经需求对接会推荐，企业与{expert.institution}{expert.name}{expert.title}"
-                            f"团队建立联系，双方围绕“{demand.title}”开展合作" + outcome
-                        ),
-                        liaison_key=liaison.key,
-                        demand_key=demand.key,
-                        enterprise_key=enterprise.key,
-                        expert_key=expert.key,
-                        contract_amount=amount,
-                        reported_on=date(2022, 12, 1) + timedelta(days=rng.randint(0, 25)),
-                    )
-                )
+        for year in (self.last, self.year):
+            done = [
+                d
+                for d in demands
+                if d.published_at is not None and d.published_at.year == year
+                and d.status in ("matched", "closed")
+            ]
+            for district in DISTRICTS:
+                pool = [d for d in done if d.district == district and not d.is_vague]
+                pool += [d for d in done if d.district == district and d.is_vague]
+                for demand in pool[: self._case_count(district, year)]:
+                    out.append(self._case(demand, year, by_area, experts, firm, person, len(out)))
         return out
 
-    def pick_demands(self, pool: list[Demand], k: int) -> list[Demand]:
-        return [pool[i] for i in sorted(self.rng.sample(range(len(pool)), min(k, len(pool))))]
+    def _case(self, demand: Demand, year: int, by_area: dict[str, list[Expert]],
+              experts: list[Expert], firm: dict[str, Enterprise], person: dict[str, Liaison],
+              index: int) -> Case:
+        rng = self.rng
+        expert = rng.choice(by_area.get(demand.sub_area) or experts)
+        enterprise = firm[demand.enterprise_key]
+        liaison = person[demand.liaison_key]
+        amount = float(rng.randint(5, 60) * 10) if demand.status == "closed" else None
+        outcome = f"，签订技术合同{amount:g}万元。" if amount else "，目前正在推进中。"
+        published = demand.published_at.date() if demand.published_at else self.today
+        latest = date(year, 12, 31) if year == self.last else self.today - timedelta(days=1)
+        reported = min(published + timedelta(days=rng.randint(20, 120)), latest)
+        return Case(
+            key=f"K{index + 1:02d}",
+            district=demand.district,
+            year=year,
+            title=f"联络员{liaison.name}助力{enterprise.name}攻克{demand.keywords[0]}难题",
+            text=(
+                f"联络员{liaison.name}走访{enterprise.name}时了解到企业在"
+                f"{demand.keywords[0]}方面的技术需求，协助企业凝练需求并在平台发布。"
+                f"经需求对接会推荐，企业与{expert.institution}{expert.name}{expert.title}"
+                f"团队建立联系，双方围绕“{demand.title}”开展合作" + outcome
+            ),
+            liaison_key=liaison.key,
+            demand_key=demand.key,
+            enterprise_key=enterprise.key,
+            expert_key=expert.key,
+            contract_amount=amount,
+            reported_on=max(reported, published),
+        )
 
     def assessments(self, liaisons: list[Liaison]) -> list[Assessment]:
         rng = self.rng
-        assessed_districts = ("江岸区", "武昌区", "青山区", "洪山区", "东湖高新区", "武汉经开区")
         comments = {
             "优秀": "深入园区和企业走访，征集并发布有效需求数量多、质量高，促成多项对接合作。",
             "良好": "能够按要求走访对接企业，需求征集任务完成较好。",
             "合格": "基本完成年度需求征集任务，需加强需求凝练能力。",
             "不合格": "走访企业次数少，未完成年度需求征集任务。",
         }
+        share_last = {"ahead": 1.0, "behind": 0.6, "idle": 0.0}
+        elapsed = self.elapsed_days / (366 if calendar.isleap(self.year) else 365)
+        share_now = {"ahead": 1.0, "pace": elapsed, "behind": elapsed * 0.5, "idle": 0.0}
         out: list[Assessment] = []
-        for liaison in liaisons:
-            if (
-                liaison.kind != "district"
-                or liaison.district not in assessed_districts
-                or liaison.start_date.year != 2021
-            ):
-                continue
-            score = min(100, max(50, round(rng.gauss(84, 8))))
-            grade = next(g for g, low in _GRADES if score >= low)
-            out.append(
-                Assessment(
-                    key=f"A{len(out) + 1:03d}",
-                    liaison_key=liaison.key,
-                    district=liaison.district,
-                    year=2022,
-                    score=score,
-                    grade=grade,
-                    comment=comments[grade],
-                    assessed_on=date(2022, 12, 15) + timedelta(days=rng.randint(0, 14)),
-                )
-            )
+        for year, shares, profiles in ((self.last, share_last, self.profile_last),
+                                       (self.year, share_now, self.profile)):
+            for district in DISTRICTS:
+                due = [x for x in liaisons if x.kind == "district" and x.district == district
+                       and x.end_date is None and assessment_due(x, year)]
+                if year == self.year and self.elapsed_days < 30:
+                    due = []
+                k = round_half_up(len(due) * shares[profiles[district]])
+                for liaison in due[:k]:
+                    score = min(100, max(50, round(rng.gauss(84, 8))))
+                    grade = next(g for g, low in _GRADES if score >= low)
+                    if year == self.last:
+                        on = date(year, 12, 15) + timedelta(days=rng.randint(0, 14))
+                    else:
+                        first = max(7, self.elapsed_days - 45)
+                        on = self.jan1 + timedelta(
+                            days=rng.randint(first, max(first, self.elapsed_days - 1)))
+                    out.append(
+                        Assessment(
+                            key=f"A{len(out) + 1:03d}",
+                            liaison_key=liaison.key,
+                            district=district,
+                            year=year,
+                            score=score,
+                            grade=grade,
+                            comment=comments[grade],
+                            assessed_on=on,
+                        )
+                    )
         return out
 
 
+    def visits(self, liaisons: list[Liaison], enterprises: list[Enterprise],
+               demands: list[Demand]) -> list[Visit]:
+        """Visits this year and last: diligent districts cover their assigned places."""
+        rng = self.rng
+        firm = {e.key: e for e in enterprises}
+        reach = {"ahead": 1.0, "pace": 0.8, "behind": 0.45, "idle": 0.15}
+        posts = {"firm": ("总经理", "技术总监", "研发部经理", "副总经理"),
+                 "park": ("园区运营主管", "企业服务部部长", "孵化服务经理")}
+        findings = {"firm": (
+            "企业新产品研发遇到{t}方面的技术瓶颈，希望对接高校团队联合攻关。",
+            "企业计划扩大产能，{t}工艺稳定性不足，需要专家现场指导。",
+            "企业已有初步合作意向，关注{t}方向的成果转化和人才引进。",
+        ), "park": (
+            "园区内多家企业反映{t}相关检测和中试条件不足。",
+            "园区新入驻一批科技型企业，{t}方向的技术需求较集中，约定分批走访。",
+        )}
+        follow = ("协助企业凝练技术需求并登记发布", "向驻校联络员推荐相关专家团队",
+                  "邀请企业参加下一场需求对接会", "两周后电话回访进展")
+        by_liaison: dict[str, list[Demand]] = {}
+        for d in demands:
+            by_liaison.setdefault(d.liaison_key, []).append(d)
+        out: list[Visit] = []
+        for liaison in liaisons:
+            if liaison.kind != "district" or liaison.district is None:
+                continue
+            for year, profiles in ((self.last, self.profile_last), (self.year, self.profile)):
+                served = self._served_so_far(liaison, year)
+                if served is None:
+                    continue
+                first, last, _share = served
+                places = [("park", k) for k in liaison.park_keys] + \
+                    [("firm", k) for k in liaison.enterprise_keys]
+                share = reach[profiles[liaison.district]]
+                chosen = [p for p in places if rng.random() < share]
+                mine = [d for d in by_liaison.get(liaison.key, [])
+                        if d.created_at.year == year and d.created_at.date() <= last]
+                for kind, key in chosen:
+                    day = first + timedelta(days=rng.randint(0, (last - first).days))
+                    theirs = [d for d in mine if d.enterprise_key == key]
+                    if kind == "firm" and theirs and rng.random() < 0.7:  # the visit raised it
+                        day = max(first, theirs[0].created_at.date() - timedelta(
+                            days=rng.randint(0, 10)))
+                    target = firm.get(key) if kind == "firm" else None
+                    topic = self.by_name[target.sub_area].terms[0] if target else "共性技术"
+                    raised = tuple(d.key for d in mine if target and d.enterprise_key == key
+                                   and -10 <= (d.created_at.date() - day).days <= 60)[:2]
+                    contact, _py = self.person()
+                    out.append(Visit(
+                        key=f"W{len(out) + 1:04d}", liaison_key=liaison.key,
+                        district=liaison.district, visited_on=day,
+                        park_key=key if kind == "park" else None,
+                        enterprise_key=key if kind == "firm" else None,
+                        people_met=f"{rng.choice(posts[kind])} {contact}",
+                        findings=rng.choice(findings[kind]).format(t=topic),
+                        follow_up=rng.choice(follow), demand_keys=raised))
+        return out
+
 def build_demo(
-    seed: int = 2022, n_experts: int = 2000, n_demands: int = 500, n_investors: int = 8
+    seed: int = 2022, n_experts: int = 2000, n_demands: int = 600, n_investors: int = 8,
+    *, today: date | None = None,
 ) -> DemoData:
-    """Build the whole fictional demo data set; the same seed gives the same records."""
-    b = _Builder(seed)
+    """Build the whole fictional demo data set around `today` (this year and the last one);
+    the same seed and day give the same records."""
+    b = _Builder(seed, today or clock.today())
     institutions = b.institutions()
     parks = b.parks()
     enterprises = b.enterprises(parks)
@@ -1603,6 +1837,7 @@ def build_demo(
     trainings = b.trainings(liaisons, parks)
     cases = b.cases(demands, experts, enterprises, liaisons)
     assessments = b.assessments(liaisons)
+    visits = b.visits(liaisons, enterprises, demands)
     return DemoData(
         seed=seed,
         districts=DISTRICTS,
@@ -1616,6 +1851,7 @@ def build_demo(
         trainings=tuple(trainings),
         cases=tuple(cases),
         assessments=tuple(assessments),
+        visits=tuple(visits),
         sub_areas=b.sub_areas,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,8 +37,11 @@ from models import (
     Park,
     TechField,
     Training,
+    User,
+    Visit,
 )
 
+from . import accounts
 from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
 
 log = logging.getLogger(__name__)
@@ -61,13 +65,15 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def load(session: Session, *, only_if_empty: bool = False, progress: bool = False,
-         seed: int = 2022, n_experts: int = 2000, n_demands: int = 500,
-         on_step: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Load the demo data; return how many rows of each kind were added."""
+         seed: int = 2022, n_experts: int = 2000, n_demands: int = 600,
+         on_step: Callable[[str], None] | None = None,
+         today: date | None = None) -> dict[str, int]:
+    """Load the demo data dated around `today` (this year and the last); return the counts."""
     if only_if_empty and session.scalar(select(func.count()).select_from(Expert)):
         return {"已有数据，跳过": 0}
     mtext.initialize()
-    data = content.build_demo(seed=seed, n_experts=n_experts, n_demands=n_demands)
+    data = content.build_demo(seed=seed, n_experts=n_experts, n_demands=n_demands,
+                              today=today)
     added: dict[str, int] = {}
     districts = _by(session, District, "name")
     fields = _by(session, TechField, "name")
@@ -252,14 +258,51 @@ def load(session: Session, *, only_if_empty: bool = False, progress: bool = Fals
             added["考核"] = added.get("考核", 0) + 1
     session.flush()
 
-    try:
-        from . import accounts
-    except ImportError:  # accounts arrive with the web layer
-        accounts = None
-    if accounts is not None and hasattr(accounts, "ensure_demo_users"):
-        users = accounts.ensure_demo_users(session)
-        added["演示账号"] = len(users) if isinstance(users, list | tuple) else int(users or 0)
+    added["走访"] = _load_visits(session, data, liaison_by_key, park_by_key, ent_by_key,
+                                 demand_by_key, districts)
+    users = accounts.ensure_demo_users(session)
+    _name_users_after_their_liaisons(session, users)
+    added["演示账号"] = len(users)
     return added
+
+
+def _name_users_after_their_liaisons(session: Session, users: list[User]) -> None:
+    """Show each demo liaison account under the roster name of the liaison it is linked to.
+
+    The accounts pick a serving liaison of their district or institution from the roster, so
+    the name on the account, in the roster, on the dashboard and on the demands they record
+    is the same person's.
+    """
+    for user in users:
+        if user.liaison_id is None:
+            continue
+        liaison = session.get(Liaison, user.liaison_id)
+        if liaison is not None and user.display_name != liaison.name:
+            user.display_name = liaison.name
+    session.flush()
+
+
+def _load_visits(session: Session, data, liaison_by_key: dict, park_by_key: dict,
+                 ent_by_key: dict, demand_by_key: dict, districts: dict) -> int:
+    """Add the demo visits that are missing (keyed by liaison, day and place)."""
+    seen = {(v.liaison_id, v.visited_on, v.park_id, v.enterprise_id)
+            for v in session.scalars(select(Visit))}
+    made = 0
+    for v in data.visits:
+        li = liaison_by_key[v.liaison_key]
+        park = park_by_key.get(v.park_key) if v.park_key else None
+        ent = ent_by_key.get(v.enterprise_key) if v.enterprise_key else None
+        key = (li.id, v.visited_on, park.id if park else None, ent.id if ent else None)
+        if key in seen:
+            continue
+        session.add(Visit(visited_on=v.visited_on, liaison=li, district=districts[v.district],
+                          park=park, enterprise=ent, people_met=v.people_met,
+                          findings=v.findings, follow_up=v.follow_up,
+                          demands=[demand_by_key[k] for k in v.demand_keys
+                                   if k in demand_by_key]))
+        made += 1
+    session.flush()
+    return made
 
 
 def _demand_events(dm) -> list[DemandEvent]:

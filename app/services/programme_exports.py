@@ -21,11 +21,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Case, Demand, District
+from models import Demand, District
 
 from .. import clock
 from ..policy.statuses import DEMAND_STATUS_LABELS
-from . import programme
+from .programme import lists, quota, roster, rules, scoreboard
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
 QUOTA_HEADERS = ["序号", "责任单位", "现有联络员人数", "新选派联络员人数", "选派后联络员总人数"]
@@ -99,7 +99,7 @@ def _print_setup(ws: Worksheet, title_rows: str, landscape: bool = False) -> Non
 
 def quota_xlsx(session: Session, year: int, *, on: date | None = None) -> bytes:
     """Return attachment 1 of a year as .xlsx, and a second sheet with the actual headcount."""
-    table = programme.quota_table(session, year, on=on)
+    table = quota.quota_table(session, year, on=on)
     wb = Workbook()
     ws = wb.active
     ws.title = "指标分解表"
@@ -135,7 +135,7 @@ def roster_xlsx(session: Session, district_id: int, *, on: date | None = None,
 
         raise NotFound("区不存在。")
     filled_on = filled_on or clock.today()
-    people = programme.roster(session, district_id, on=on or filled_on)
+    people = roster.roster(session, district_id, on=on or filled_on)
     wb = Workbook()
     ws = wb.active
     ws.title = district.name[:31]
@@ -170,7 +170,7 @@ DEMAND_LIST_HEADERS = ["序号", "需求编号", "需求名称", "企业", "所�
 
 def demands_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
     """Return the list of demands recorded in the year (one district or all)."""
-    lo, hi = programme.YearWindow(year, clock.today()).bounds()
+    lo, hi = rules.YearWindow(year, clock.today()).bounds()
     stmt = (select(Demand).options(selectinload(Demand.matches), selectinload(Demand.enterprise),
                                    selectinload(Demand.liaison), selectinload(Demand.district))
             .where(Demand.created_at >= lo, Demand.created_at < hi)
@@ -183,8 +183,8 @@ def demands_xlsx(session: Session, year: int, *, district_id: int | None = None)
         rows.append([n, d.code, d.title, d.enterprise.name, d.district.name,
                      d.liaison.name if d.liaison else "",
                      DEMAND_STATUS_LABELS.get(d.status, d.status),
-                     programme.local_date(d.created_at) or "",
-                     programme.local_date(d.published_at) or "",
+                     rules.local_date(d.created_at) or "",
+                     rules.local_date(d.published_at) or "",
                      len(d.matches), amount or ""])
     scope = _scope(session, district_id)
     return _plain(f"{year}年{scope}企业技术需求清单", DEMAND_LIST_HEADERS, rows,
@@ -195,12 +195,10 @@ CASE_LIST_HEADERS = ["序号", "所属区", "案例标题", "联络员", "企业
                      "状态", "案例简介"]
 
 
-def cases_xlsx(session: Session, year: int, *, district_id: int | None = None) -> bytes:
-    """Return the typical cases of the year (one district or all)."""
-    stmt = (select(Case).where(Case.year == year)
-            .order_by(Case.district_id, Case.id))
-    if district_id is not None:
-        stmt = stmt.where(Case.district_id == district_id)
+def cases_xlsx(session: Session, year: int, *, district_id: int | None = None,
+               q: str | None = None, status: str | None = None) -> bytes:
+    """Return the typical cases of the year (one district or all, as searched on the page)."""
+    stmt = lists.cases(year, district_id, q, status)
     rows = [[n, c.district.name, c.title, c.liaison.name if c.liaison else "",
              c.enterprise_name or "", c.expert_name or "", c.contract_amount or "",
              "已报送" if c.status == "reported" else "草稿", c.summary or ""]
@@ -218,7 +216,7 @@ SUMMARY_HEADERS = ["序号", "责任单位", "指标总人数", "实有人数", 
 def summary_xlsx(session: Session, year: int, *, district_id: int | None = None,
                  today: date | None = None) -> bytes:
     """Return the yearly summary per district: every rule of the notice and its status."""
-    board = programme.scoreboard(session, year, district_id=district_id, today=today)
+    board = scoreboard.scoreboard(session, year, district_id=district_id, today=today)
     rows: list[list[Any]] = []
     for n, d in enumerate(board.districts, start=1):
         r = d.rules
@@ -228,7 +226,7 @@ def summary_xlsx(session: Session, year: int, *, district_id: int | None = None,
             int(r["training"].actual),
             f"{int(r['cases'].target)}/{int(r['cases'].actual)}",
             f"{int(r['assessment'].target)}/{int(r['assessment'].actual)}",
-            d.signed, d.contract_amount or "", programme.STATUS_LABELS[d.status],
+            d.signed, d.contract_amount or "", rules.STATUS_LABELS[d.status],
         ])
     if district_id is None:
         t = board.totals
@@ -252,3 +250,21 @@ def _scope(session: Session, district_id: int | None) -> str:
         return "全市"
     d = session.get(District, district_id)
     return d.name if d else ""
+
+
+def work_report_xlsx(title: str, sections: Sequence[tuple[str, Sequence[str],
+                                                           Sequence[Sequence[Any]]]]) -> bytes:
+    """Return a one-sheet work report: a title, then each section's heading and table."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "工作报告"
+    ncols = max(len(headers) for _name, headers, _rows in sections)
+    _title(ws, 1, title, ncols, font=Font(name="黑体", size=14, bold=True))
+    row = 3
+    for name, headers, rows in sections:
+        _title(ws, row, f"{name}（{len(rows)}）", ncols, font=_HEAD_FONT, align=_LEFT,
+               height=24)
+        row = _table(ws, row + 1, headers, rows or [["无"] + [""] * (len(headers) - 1)],
+                     [14, 26, 14, 16, 40, 18, 30][:ncols], left_cols=(2, 5, 7)) + 2
+    _print_setup(ws, "1:1", landscape=True)
+    return _save(wb)

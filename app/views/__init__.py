@@ -15,6 +15,8 @@ AREAS = [
     "matches",
     "meetings",
     "programme",
+    "visits",
+    "registries",
     "admin",
     "imports",
     "api",

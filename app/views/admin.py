@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from werkzeug.routing import BuildError
 
 from models import (
     ApiClient,
@@ -30,6 +31,7 @@ from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
 from ..security import roles_required
 from ..services import accounts
+from ..services import audit as audit_log_service
 from ..services.audit import audit
 from ..services.indexing import apply_domain_term, bump_version
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
@@ -381,7 +383,8 @@ def _parse_day(value: str | None) -> datetime | None:
 @bp.get("/audit-log")
 @city_only
 def audit_log():
-    """List the operation log with search, date range, pagination and export."""
+    """List the operation log: who, when, which object (linked), from, to, why; filters by
+    operator, action, object and date range; pages and 导出, all in Chinese."""
     session = get_session()
     q = (request.args.get("q") or "").strip()
     action = (request.args.get("action") or "").strip()
@@ -396,17 +399,38 @@ def audit_log():
         stmt = stmt.where(AuditEvent.entity == entity)
     stmt = _date_range(stmt, AuditEvent.at)
     if request.args.get("export") == "xlsx":
-        rows = [(e.at, e.actor, e.action, e.entity, e.entity_id, e.ip,
-                 "" if e.detail is None else str(e.detail)) for e in session.scalars(stmt)]
-        headers = ["时间", "操作人", "操作", "对象", "对象ID", "IP", "详情"]
+        rows = []
+        for e in session.scalars(stmt):
+            text = audit_log_service.describe(e.detail)
+            rows.append((clock.fmt(e.at, "%Y-%m-%d %H:%M:%S"), e.actor,
+                         audit_log_service.action_label(e.action),
+                         audit_log_service.entity_label(e.entity), e.entity_id, text["before"],
+                         text["after"], text["reason"], text["other"], e.ip))
+        headers = ["时间", "操作人", "操作", "对象", "对象编号", "变更前", "变更后", "原因", "其他",
+                   "IP"]
         return xlsx_response(rows_to_xlsx(headers, rows, "操作日志"), "操作日志.xlsx")
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
-    actions = [(a, a) for a in session.scalars(
+    actions = [(a, audit_log_service.action_label(a)) for a in session.scalars(
         select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
-    entities = [(e, e) for e in session.scalars(
+    entities = [(e, audit_log_service.entity_label(e)) for e in session.scalars(
         select(AuditEvent.entity).distinct().order_by(AuditEvent.entity))]
-    return render_template("admin/audit_log.html", page=page, q=q, action=action, entity=entity,
-                           actions=actions, entities=entities)
+    rows = [{"e": e, "text": audit_log_service.describe(e.detail), "url": _object_url(e),
+             "action": audit_log_service.action_label(e.action),
+             "entity": audit_log_service.entity_label(e.entity)} for e in page.items]
+    return render_template("admin/audit_log.html", page=page, rows=rows, q=q, action=action,
+                           entity=entity, actions=actions, entities=entities)
+
+
+def _object_url(event: AuditEvent) -> str | None:
+    """Return the page of the logged object, when it has one."""
+    target = audit_log_service.ENTITY_PAGES.get(event.entity)
+    if target is None or event.entity_id is None:
+        return None
+    endpoint, arg = target
+    try:
+        return url_for(endpoint, **{arg: event.entity_id})
+    except BuildError:
+        return None
 
 
 @bp.get("/login-log")
@@ -424,7 +448,8 @@ def login_log():
         stmt = stmt.where(LoginEvent.success.is_(result == "1"))
     stmt = _date_range(stmt, LoginEvent.at)
     if request.args.get("export") == "xlsx":
-        rows = [(e.at, e.username, e.success, e.ip, e.message, e.user_agent)
+        rows = [(clock.fmt(e.at, "%Y-%m-%d %H:%M:%S"), e.username, e.success, e.ip, e.message,
+                 e.user_agent)
                 for e in session.scalars(stmt)]
         return xlsx_response(rows_to_xlsx(["时间", "用户名", "成功", "IP", "说明", "浏览器"],
                                           rows, "登录日志"), "登录日志.xlsx")

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, g, has_request_context, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Case, Demand, District, Expert, Liaison, Match, Training
+from models import Demand, Expert, Liaison, Match
 
 from .. import clock
 from ..db import get_session
-from ..security import DISTRICT_ROLES, login_required, safe_url
+from ..policy.roles import Role
+from ..security import login_required, safe_url
+from ..services import audit as audit_log
+from ..services.programme import home as home_figures
 
 log = logging.getLogger(__name__)
 bp = Blueprint("home", __name__)
 
-ALL = ("district_liaison", "district_admin", "campus_liaison", "city_admin")
-ADMINS = ("district_admin", "city_admin")
+ALL = tuple(Role)
+ADMINS = (Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
+LIAISON = (Role.DISTRICT_LIAISON,)
+CAMPUS = (Role.CAMPUS_LIAISON,)
+CITY = (Role.CITY_ADMIN,)
 
 
 @dataclass
@@ -41,19 +46,30 @@ MENU: list[MenuItem] = [
     MenuItem("工作台", "home.index", ALL, "bi-speedometer2"),
     MenuItem("需求管理", "", ALL, "bi-clipboard-data", [
         MenuItem("需求列表", "demands.index", ALL),
-        MenuItem("登记需求", "demands.new", ("district_liaison",)),
-        MenuItem("需求审核", "demands.review_queue", ("district_admin",)),
+        MenuItem("登记需求", "demands.new", LIAISON),
+        MenuItem("需求审核", "demands.review_queue", (Role.DISTRICT_ADMIN,)),
     ]),
     MenuItem("专家库", "", ALL, "bi-mortarboard", [
         MenuItem("专家列表", "experts.index", ALL),
-        MenuItem("专家导入", "experts.import_page", ("campus_liaison", "city_admin")),
+        MenuItem("专家导入", "experts.import_page", (Role.CAMPUS_LIAISON, Role.CITY_ADMIN)),
     ]),
     MenuItem("对接管理", "", ALL, "bi-link-45deg", [
         MenuItem("对接列表", "matches.index", ALL),
-        MenuItem("待审对接", "matches.campus_queue", ("campus_liaison",)),
+        MenuItem("待审对接", "matches.campus_queue", CAMPUS),
     ]),
     MenuItem("对接会", "", ADMINS, "bi-people", [
         MenuItem("对接会列表", "meetings.index", ADMINS),
+    ]),
+    MenuItem("企业库", "", (Role.DISTRICT_LIAISON, *ADMINS), "bi-buildings", [
+        MenuItem("企业库", "registries.enterprises", (Role.DISTRICT_LIAISON, *ADMINS)),
+        MenuItem("园区/孵化器", "registries.parks", ADMINS),
+        MenuItem("创投机构", "registries.investors", ADMINS),
+        MenuItem("高校院所", "registries.institutions", ADMINS),
+    ]),
+    MenuItem("走访记录", "", (Role.DISTRICT_LIAISON, *ADMINS), "bi-geo-alt", [
+        MenuItem("走访记录", "visits.index", (Role.DISTRICT_LIAISON, *ADMINS)),
+        MenuItem("登记走访", "visits.new", (Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN)),
+        MenuItem("走访覆盖", "visits.coverage", (Role.DISTRICT_LIAISON, *ADMINS)),
     ]),
     MenuItem("联络员", "", ADMINS, "bi-person-badge", [
         MenuItem("联络员名册", "programme.roster", ADMINS),
@@ -68,13 +84,13 @@ MENU: list[MenuItem] = [
     MenuItem("统计分析", "", ADMINS, "bi-bar-chart-line", [
         MenuItem("指标看板", "programme.dashboard", ADMINS),
     ]),
-    MenuItem("系统管理", "", ("city_admin",), "bi-gear", [
-        MenuItem("用户管理", "admin.users", ("city_admin",)),
-        MenuItem("API 客户端", "admin.api_clients", ("city_admin",)),
-        MenuItem("数据字典", "admin.dictionaries", ("city_admin",)),
-        MenuItem("操作日志", "admin.audit_log", ("city_admin",)),
-        MenuItem("登录日志", "admin.login_log", ("city_admin",)),
-        MenuItem("接口文档", "/api/v1/docs", ("city_admin",)),
+    MenuItem("系统管理", "", CITY, "bi-gear", [
+        MenuItem("用户管理", "admin.users", CITY),
+        MenuItem("API 客户端", "admin.api_clients", CITY),
+        MenuItem("数据字典", "admin.dictionaries", CITY),
+        MenuItem("操作日志", "admin.audit_log", CITY),
+        MenuItem("登录日志", "admin.login_log", CITY),
+        MenuItem("接口文档", "/api/v1/docs", CITY),
     ]),
 ]
 
@@ -116,12 +132,26 @@ def init_app(app: Flask) -> None:
     """Register the blueprint and the menu / inbox variables every page uses."""
     app.register_blueprint(bp)
 
+    @app.before_request
+    def _bind_audit() -> None:
+        audit_log.bind_request(_request_actor)
+
     @app.context_processor
     def _shell() -> dict[str, Any]:
         if not current_user.is_authenticated:
             return {"menu": [], "inbox_total": 0}
         total = inbox_total()
         return {"menu": build_menu(current_user.role, total), "inbox_total": total}
+
+
+def _request_actor() -> tuple[Any, str | None]:
+    """Return the signed-in user (or the API client) and the client's IP, for the log."""
+    if not has_request_context():
+        return None, None
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is None:
+        user = getattr(g, "api_client", None)
+    return user, request.remote_addr
 
 
 # --- inbox ----------------------------------------------------------------------------------------
@@ -136,15 +166,9 @@ class InboxItem:
     level: str = "primary"
 
 
-def _count(session: Session, stmt) -> int | None:
-    """Run a count query; None (shown as '—') when the area's tables are not usable."""
-    try:
-        return int(session.scalar(stmt) or 0)
-    except Exception:  # degrade: one broken box must not break the home page
-        log.warning("home count failed", exc_info=True)
-        if not (session.new or session.dirty or session.deleted):
-            session.rollback()  # PostgreSQL refuses further queries in a failed transaction
-        return None
+def _count(session: Session, stmt) -> int:
+    """Run a count query."""
+    return int(session.scalar(stmt) or 0)
 
 
 def _n(model) -> Any:
@@ -155,7 +179,7 @@ def inbox(session: Session, user: Any) -> list[InboxItem]:
     """Return what waits for `user`, per role, computed with simple count queries."""
     role = user.role
     items: list[InboxItem] = []
-    if role == "district_admin":
+    if role == Role.DISTRICT_ADMIN:
         items.append(InboxItem(
             "待审核需求", _count(session, _n(Demand).where(
                 Demand.district_id == user.district_id, Demand.status == "submitted")),
@@ -165,7 +189,7 @@ def inbox(session: Session, user: Any) -> list[InboxItem]:
                 Liaison.district_id == user.district_id, Liaison.replaces_id.is_not(None),
                 Liaison.filed_on.is_(None))),
             safe_url("programme.replacements"), "更换的联络员需报市科技局备案", "info"))
-    elif role == "campus_liaison":
+    elif role == Role.CAMPUS_LIAISON:
         items.append(InboxItem(
             "待确认的对接", _count(session, _n(Match).join(Expert, Expert.id == Match.expert_id)
                                    .where(Expert.institution_id == user.institution_id,
@@ -176,7 +200,7 @@ def inbox(session: Session, user: Any) -> list[InboxItem]:
                                       .where(Expert.institution_id == user.institution_id,
                                              Match.status.in_(("accepted", "introduced")))),
             safe_url("matches.index", status="accepted"), "已接受的对接，请记录引荐和结果", "info"))
-    elif role == "district_liaison":
+    elif role == Role.DISTRICT_LIAISON:
         mine = Demand.liaison_id == user.liaison_id if user.liaison_id else (
             Demand.district_id == user.district_id)
         items.append(InboxItem(
@@ -185,13 +209,13 @@ def inbox(session: Session, user: Any) -> list[InboxItem]:
         items.append(InboxItem(
             "草稿", _count(session, _n(Demand).where(mine, Demand.status == "draft")),
             safe_url("demands.index", status="draft"), "尚未提交审核", "secondary"))
-        week = datetime.now(UTC) - timedelta(days=7)
+        week = clock.days_ago(7)
         items.append(InboxItem(
             "近 7 天对接进展", _count(session, _n(Match).join(Demand, Demand.id == Match.demand_id)
                                      .where(mine, Match.updated_at >= week,
                                             Match.status != "proposed")),
             safe_url("matches.index"), "专家所在单位联络员已答复或有新进展", "info"))
-    elif role == "city_admin":
+    elif role == Role.CITY_ADMIN:
         items.append(InboxItem(
             "待备案的更换人员", _count(session, _n(Liaison).where(
                 Liaison.replaces_id.is_not(None), Liaison.filed_on.is_(None))),
@@ -214,94 +238,6 @@ def inbox_total() -> int:
     return g.inbox_total
 
 
-# --- my figures this year ----------------------------------------------------------------
-@dataclass
-class Figure:
-    """One number on the home page, optionally against the notice's yearly rule."""
-
-    label: str
-    value: int | float | None
-    target: int | float | None = None
-    unit: str = ""
-    note: str = ""
-
-    @property
-    def state(self) -> str:
-        """Return met / short / none against the target."""
-        if self.target is None or self.value is None:
-            return "none"
-        return "met" if self.value >= self.target else "short"
-
-
-def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-
-
-def figures(session: Session, user: Any, year: int) -> list[Figure]:
-    """Return the user's figures for a year (rules: ≥2 published demands per liaison, etc.)."""
-    start, end = _year_bounds(year)
-    published = (Demand.published_at >= start, Demand.published_at < end)
-    role = user.role
-    out: list[Figure] = []
-    if role == "district_liaison":
-        mine = Demand.liaison_id == user.liaison_id if user.liaison_id else (
-            Demand.district_id == user.district_id)
-        out.append(Figure("本年登记需求", _count(session, _n(Demand).where(
-            mine, Demand.created_at >= start, Demand.created_at < end)), unit="项"))
-        out.append(Figure("本年发布需求", _count(session, _n(Demand).where(mine, *published)),
-                          target=2, unit="项", note="通知要求每名联络员每年至少发布 2 项有效需求"))
-        out.append(Figure("本年推荐对接", _count(session, _n(Match).join(Demand).where(
-            mine, Match.created_at >= start, Match.created_at < end)), unit="次"))
-        out.append(Figure("本年签约", _count(session, _n(Match).join(Demand).where(
-            mine, Match.status == "signed", Match.updated_at >= start, Match.updated_at < end)),
-            unit="项"))
-    elif role in DISTRICT_ROLES or role == "city_admin":
-        scope = (Demand.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
-        t_scope = (Training.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
-        c_scope = (Case.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
-        l_scope = (Liaison.district_id == user.district_id,) if role in DISTRICT_ROLES else ()
-        today = clock.today()
-        headcount = _count(session, _n(Liaison).where(
-            Liaison.kind == "district", *l_scope,
-            (Liaison.start_date.is_(None)) | (Liaison.start_date <= today),
-            (Liaison.end_date.is_(None)) | (Liaison.end_date >= today)))
-        if role in DISTRICT_ROLES:
-            quota = _count(session, select(District.quota_total).where(
-                District.id == user.district_id))
-            districts = 1
-        else:
-            quota = _count(session, select(func.sum(District.quota_total)))
-            districts = _count(session, _n(District)) or 0
-        out.append(Figure("在岗区派联络员", headcount, target=quota, unit="人",
-                          note="对照附件1指标分解表"))
-        out.append(Figure("本年发布需求", _count(session, _n(Demand).where(*scope, *published)),
-                          target=(headcount or 0) * 2 or None, unit="项",
-                          note="每名联络员每年至少 2 项"))
-        out.append(Figure("本年培训会", _count(session, _n(Training).where(
-            *t_scope, Training.held_on >= date(year, 1, 1),
-            Training.held_on <= date(year, 12, 31))),
-            target=districts or None, unit="场", note="每区每年至少 1 场"))
-        case_target = -(-(headcount or 0) * 3 // 10) if headcount else None  # ceil(30%)
-        out.append(Figure("本年典型案例",
-                          _count(session, _n(Case).where(*c_scope, Case.year == year)),
-                          target=case_target, unit="个", note="不少于联络员人数的 30%"))
-        out.append(Figure("本年签约对接", _count(session, _n(Match).join(Demand).where(
-            *scope, Match.status == "signed", Match.updated_at >= start, Match.updated_at < end)),
-            unit="项"))
-    elif role == "campus_liaison":
-        inst = Expert.institution_id == user.institution_id
-        out.append(Figure("本单位专家", _count(session, _n(Expert).where(inst)), unit="人"))
-        out.append(Figure("本年收到对接", _count(session, _n(Match).join(Expert).where(
-            inst, Match.created_at >= start, Match.created_at < end)), unit="次"))
-        out.append(Figure("本年已接受", _count(session, _n(Match).join(Expert).where(
-            inst, Match.status.in_(("accepted", "introduced", "negotiating", "signed")),
-            Match.created_at >= start, Match.created_at < end)), unit="次"))
-        out.append(Figure("本年签约", _count(session, _n(Match).join(Expert).where(
-            inst, Match.status == "signed", Match.updated_at >= start, Match.updated_at < end)),
-            unit="项"))
-    return out
-
-
 @bp.get("/")
 @login_required
 def index():
@@ -309,5 +245,5 @@ def index():
     session = get_session()
     year = clock.this_year()
     items = inbox(session, current_user)
-    figs = figures(session, current_user, year)
+    figs = home_figures.figures(session, current_user, year)
     return render_template("home/index.html", items=items, figures=figs, year=year)

@@ -1,0 +1,1 @@
+"""Form classes (WTForms): parse and check what a page posts, answer in Chinese per field."""

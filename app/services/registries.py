@@ -1,0 +1,340 @@
+"""The registries: 企业库, 园区/孵化器, 创投机构, 高校院所 — who may read which rows, the one
+writer of each, and the lookups pages need. Takes a session, never commits.
+
+Contact data of an enterprise is the private tier (PRODUCT.md): the page decides with
+app.security.reveal_contact whether to show it in full or masked.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from models import (
+    Demand,
+    Enterprise,
+    Expert,
+    Industry,
+    Institution,
+    Investor,
+    Liaison,
+    Match,
+    Park,
+    Visit,
+)
+
+from ..demo.content import is_valid_credit_code
+from ..errors import DomainError, Forbidden, NotFound
+from ..policy.roles import DISTRICT_ROLES, Role
+from .listing import like
+
+PARK_KINDS = {"park": "产业园区", "incubator": "孵化器"}
+INSTITUTION_KINDS = {"university": "高校", "institute": "科研院所"}
+INVESTMENT_STAGES = ("种子期", "天使轮", "A轮", "B轮", "C轮及以后", "Pre-IPO")
+
+
+def clean_name(text: str | None) -> str:
+    """Normalise a name: full-width to half-width, inner and outer spaces removed."""
+    return "".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+def district_scope(user: Any, column: Any) -> Any:
+    """Return the where-clause of rows owned by a district: the user's own; the city all."""
+    if user.role == Role.CITY_ADMIN:
+        return None
+    if user.role in DISTRICT_ROLES:
+        return column == user.district_id
+    return false()
+
+
+def can_edit(user: Any, district_id: int | None) -> bool:
+    """Return whether the user may change a district-owned registry row."""
+    if user.role == Role.CITY_ADMIN:
+        return True
+    return user.role in DISTRICT_ROLES and district_id == user.district_id
+
+
+def _scoped(stmt: Select, user: Any, column: Any) -> Select:
+    where = district_scope(user, column)
+    return stmt if where is None else stmt.where(where)
+
+
+# --- enterprises ----------------------------------------------------------------------------
+def enterprises(user: Any, *, q: str | None = None, district_id: int | None = None,
+                park_id: int | None = None, industry_id: int | None = None,
+                key: str | None = None) -> Select:
+    """Return the enterprises the user may read, with the list page's filters."""
+    stmt = (select(Enterprise).options(selectinload(Enterprise.district),
+                                       selectinload(Enterprise.park),
+                                       selectinload(Enterprise.industry))
+            .order_by(Enterprise.is_key.desc(), Enterprise.name))
+    stmt = _scoped(stmt, user, Enterprise.district_id)
+    text = (q or "").strip()
+    if text:
+        stmt = stmt.where(or_(Enterprise.name.ilike(like(text)),
+                              Enterprise.credit_code.ilike(like(text))))
+    for column, value in ((Enterprise.district_id, district_id), (Enterprise.park_id, park_id),
+                          (Enterprise.industry_id, industry_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if key in ("1", "0"):
+        stmt = stmt.where(Enterprise.is_key.is_(key == "1"))
+    return stmt
+
+
+def lookup_enterprises(session: Session, user: Any, q: str, limit: int = 10) -> list[Enterprise]:
+    """Return up to `limit` enterprises in the user's scope whose name or credit code matches."""
+    text = (q or "").strip()
+    if not text:
+        return []
+    stmt = enterprises(user, q=text).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_enterprise(session: Session, user: Any, enterprise_id: int) -> Enterprise:
+    """Return an enterprise the user may read, or NotFound."""
+    stmt = _scoped(select(Enterprise).where(Enterprise.id == enterprise_id), user,
+                   Enterprise.district_id)
+    row = session.scalar(stmt)
+    if row is None:
+        raise NotFound("企业不存在，或不在您的查看范围内。")
+    return row
+
+
+@dataclass
+class EnterpriseActivity:
+    """What the bureau knows of an enterprise: its demands, the visits to it, the matches."""
+
+    demands: list[Demand]
+    visits: list[Visit]
+    matches: list[Match]
+    liaisons: list[Liaison]
+
+
+def enterprise_activity(session: Session, enterprise: Enterprise) -> EnterpriseActivity:
+    """Return the enterprise's demands, visits, matches and assigned liaisons, newest first."""
+    demands = list(session.scalars(select(Demand).where(Demand.enterprise_id == enterprise.id)
+                                   .order_by(Demand.created_at.desc())))
+    visits = list(session.scalars(
+        select(Visit).options(selectinload(Visit.liaison), selectinload(Visit.demands))
+        .where(Visit.enterprise_id == enterprise.id).order_by(Visit.visited_on.desc())))
+    matches = list(session.scalars(
+        select(Match).join(Demand).options(selectinload(Match.expert).selectinload(
+            Expert.institution), selectinload(Match.demand))
+        .where(Demand.enterprise_id == enterprise.id).order_by(Match.updated_at.desc())))
+    liaisons = list(session.scalars(select(Liaison).where(
+        Liaison.enterprises.any(Enterprise.id == enterprise.id), Liaison.end_date.is_(None))))
+    return EnterpriseActivity(demands, visits, matches, liaisons)
+
+
+@dataclass
+class EnterpriseInput:
+    """The enterprise form's fields (parsed by app/forms/registries.py)."""
+
+    name: str
+    credit_code: str = ""
+    district_id: int | None = None
+    park_id: int | None = None
+    industry_id: int | None = None
+    is_key: bool = False
+    address: str = ""
+    contact_person: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+
+
+def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
+                    enterprise: Enterprise | None = None) -> Enterprise:
+    """Create or update an enterprise; one name and one credit code each in the registry."""
+    district_id = data.district_id if user.role == Role.CITY_ADMIN else user.district_id
+    if enterprise is not None:
+        district_id = enterprise.district_id if user.role != Role.CITY_ADMIN else district_id
+    if not can_edit(user, district_id):
+        raise Forbidden("只能维护本区的企业。")
+    errors = []
+    name = clean_name(data.name)
+    code = clean_name(data.credit_code).upper()
+    if district_id is None:
+        errors.append({"field": "district_id", "message": "请选择所属区"})
+    if not name:
+        errors.append({"field": "name", "message": "请填写企业名称"})
+    else:
+        dup = session.scalar(select(Enterprise).where(func.lower(Enterprise.name) == name.lower()))
+        if dup is not None and dup is not enterprise:
+            errors.append({"field": "name", "message": f"企业库已有“{name}”"})
+    if code:
+        if not is_valid_credit_code(code):
+            errors.append({"field": "credit_code",
+                           "message": "统一社会信用代码不正确（应为18位，校验位相符）"})
+        else:
+            dup = session.scalar(select(Enterprise).where(Enterprise.credit_code == code))
+            if dup is not None and dup is not enterprise:
+                errors.append({"field": "credit_code", "message": f"该信用代码已属于“{dup.name}”"})
+    park = session.get(Park, data.park_id) if data.park_id else None
+    if data.park_id and (park is None or park.district_id != district_id):
+        errors.append({"field": "park_id", "message": "请选择本区的产业园区（孵化器）"})
+    if errors:
+        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    if enterprise is None:
+        enterprise = Enterprise(name=name, district_id=district_id)
+        session.add(enterprise)
+    enterprise.name, enterprise.district_id = name, district_id
+    enterprise.credit_code = code or None
+    enterprise.park = park
+    enterprise.industry_id = data.industry_id
+    enterprise.is_key = data.is_key
+    enterprise.address = data.address.strip() or None
+    enterprise.contact_person = data.contact_person.strip() or None
+    enterprise.contact_phone = data.contact_phone.strip() or None
+    enterprise.contact_email = data.contact_email.strip() or None
+    session.flush()
+    return enterprise
+
+
+# --- parks ----------------------------------------------------------------------------------
+def parks(user: Any, *, q: str | None = None, district_id: int | None = None,
+          kind: str | None = None) -> Select:
+    """Return the parks and incubators the user may read."""
+    stmt = select(Park).options(selectinload(Park.district)).order_by(Park.district_id, Park.name)
+    stmt = _scoped(stmt, user, Park.district_id)
+    if (q or "").strip():
+        stmt = stmt.where(Park.name.ilike(like(q.strip())))
+    if district_id is not None:
+        stmt = stmt.where(Park.district_id == district_id)
+    if kind in PARK_KINDS:
+        stmt = stmt.where(Park.kind == kind)
+    return stmt
+
+
+def get_park(session: Session, user: Any, park_id: int) -> Park:
+    """Return a park the user may read, or NotFound."""
+    row = session.scalar(_scoped(select(Park).where(Park.id == park_id), user, Park.district_id))
+    if row is None:
+        raise NotFound("园区不存在，或不在您的查看范围内。")
+    return row
+
+
+def park_members(session: Session, park: Park) -> tuple[list[Enterprise], list[Liaison]]:
+    """Return the park's enterprises and the serving liaisons assigned to it."""
+    firms = list(session.scalars(select(Enterprise).where(Enterprise.park_id == park.id)
+                                 .order_by(Enterprise.is_key.desc(), Enterprise.name)))
+    people = list(session.scalars(select(Liaison).where(
+        Liaison.parks.any(Park.id == park.id), Liaison.end_date.is_(None))))
+    return firms, people
+
+
+def save_park(session: Session, user: Any, *, name: str, kind: str, district_id: int | None,
+              park: Park | None = None) -> Park:
+    """Create or update a park or incubator (one name per district)."""
+    district_id = district_id if user.role == Role.CITY_ADMIN else user.district_id
+    if park is not None and user.role != Role.CITY_ADMIN:
+        district_id = park.district_id
+    if not can_edit(user, district_id):
+        raise Forbidden("只能维护本区的园区和孵化器。")
+    name = clean_name(name)
+    errors = []
+    if not name:
+        errors.append({"field": "name", "message": "请填写园区名称"})
+    if kind not in PARK_KINDS:
+        errors.append({"field": "kind", "message": "请选择类型"})
+    if district_id is None:
+        errors.append({"field": "district_id", "message": "请选择所属区"})
+    dup = session.scalar(select(Park).where(Park.name == name, Park.district_id == district_id))
+    if name and dup is not None and dup is not park:
+        errors.append({"field": "name", "message": f"本区已有“{name}”"})
+    if errors:
+        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    if park is None:
+        park = Park(name=name, kind=kind, district_id=district_id)
+        session.add(park)
+    park.name, park.kind, park.district_id = name, kind, district_id
+    session.flush()
+    return park
+
+
+# --- investors and institutions (city-wide registries) -------------------------------------
+def investors(q: str | None = None, industry_id: int | None = None,
+              stage: str | None = None) -> Select:
+    """Return the investors, searchable by name or focus, filtered by industry."""
+    stmt = select(Investor).options(selectinload(Investor.industries)).order_by(Investor.name)
+    if (q or "").strip():
+        stmt = stmt.where(or_(Investor.name.ilike(like(q.strip())),
+                              Investor.focus.ilike(like(q.strip()))))
+    if industry_id is not None:
+        stmt = stmt.where(Investor.industries.any(Industry.id == industry_id))
+    return stmt
+
+
+def save_investor(session: Session, user: Any, *, name: str, stages: list[str],
+                  ticket_min: float | None, ticket_max: float | None, focus: str,
+                  contact_person: str, contact_phone: str, industry_ids: list[int],
+                  investor: Investor | None = None) -> Investor:
+    """Create or update a venture-capital firm and its preferences (the city keeps them)."""
+    if user.role != Role.CITY_ADMIN:
+        raise Forbidden("创投机构由市科技局维护。")
+    name = clean_name(name)
+    errors = []
+    if not name:
+        errors.append({"field": "name", "message": "请填写机构名称"})
+    dup = session.scalar(select(Investor).where(Investor.name == name))
+    if name and dup is not None and dup is not investor:
+        errors.append({"field": "name", "message": f"已有“{name}”"})
+    if ticket_min is not None and ticket_max is not None and ticket_min > ticket_max:
+        errors.append({"field": "ticket_max", "message": "单笔投资上限不能小于下限"})
+    if any(s not in INVESTMENT_STAGES for s in stages):
+        errors.append({"field": "stages", "message": "请从列表中选择投资阶段"})
+    if errors:
+        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    if investor is None:
+        investor = Investor(name=name)
+        session.add(investor)
+    investor.name, investor.stages = name, list(stages)
+    investor.ticket_min, investor.ticket_max = ticket_min, ticket_max
+    investor.focus = focus.strip() or None
+    investor.contact_person = contact_person.strip() or None
+    investor.contact_phone = contact_phone.strip() or None
+    investor.industries = list(session.scalars(select(Industry).where(
+        Industry.id.in_(industry_ids))))
+    session.flush()
+    return investor
+
+
+def institutions(q: str | None = None, kind: str | None = None) -> Select:
+    """Return the universities and institutes with their expert counts."""
+    experts = (select(func.count()).select_from(Expert)
+               .where(Expert.institution_id == Institution.id).scalar_subquery())
+    stmt = select(Institution, experts.label("experts")).order_by(Institution.name)
+    if (q or "").strip():
+        stmt = stmt.where(Institution.name.ilike(like(q.strip())))
+    if kind in INSTITUTION_KINDS:
+        stmt = stmt.where(Institution.kind == kind)
+    return stmt
+
+
+def save_institution(session: Session, user: Any, *, name: str, kind: str, city: str,
+                     institution: Institution | None = None) -> Institution:
+    """Create or update a university or institute; a name written twice is one institution."""
+    if user.role != Role.CITY_ADMIN:
+        raise Forbidden("高校院所由市科技局维护。")
+    name = clean_name(name)
+    errors = []
+    if not name:
+        errors.append({"field": "name", "message": "请填写名称"})
+    if kind not in INSTITUTION_KINDS:
+        errors.append({"field": "kind", "message": "请选择类型"})
+    dup = session.scalar(select(Institution).where(Institution.name == name))
+    if name and dup is not None and dup is not institution:
+        errors.append({"field": "name", "message": f"已有“{name}”"})
+    if errors:
+        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    if institution is None:
+        institution = Institution(name=name)
+        session.add(institution)
+    institution.name, institution.kind = name, kind
+    institution.city = clean_name(city) or None
+    session.flush()
+    return institution
