@@ -76,11 +76,9 @@ def export_command(kind: str, path: Path) -> None:
 @click.command("reindex")
 def reindex_command() -> None:
     """Rebuild the matching index from stored tokens, with a progress bar."""
-    from .services import search
+    from .lifecycle import rebuild_cli
 
-    with _db().Session() as session:
-        stats = search.rebuild_cli(session, current_app)
-    click.echo(stats)
+    click.echo(rebuild_cli(current_app))
 
 
 @click.command("embed")
