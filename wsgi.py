@@ -2,8 +2,9 @@
 
 With --preload this module runs once in the master: jieba is initialised and the matching index is
 built before the workers fork, so they share it copy-on-write. The sentence encoder is loaded in
-each worker after the fork, together with the worker's embedding watcher (never here: a process
-that has run it with several threads cannot fork safely). See docs/semantic-service.md.
+each worker after the fork (never here: a process that has run it with several threads cannot
+fork safely). Background jobs run in the consumer process (`flask --app app jobs-worker`, started
+by scripts/run), never in these workers. See docs/semantic-service.md.
 """
 
 import logging

@@ -29,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for name in ("security", "lifecycle"):
+    for name in ("security", "lifecycle", "jobs"):
         module = _optional(f"app.{name}")
         if module is not None:
             module.init_app(app)

@@ -107,17 +107,30 @@ def embed_command(threads: int) -> None:
         bar.n = done
         bar.refresh()
 
-    try:
-        with embedding.exclusive(current_app):
-            result = embedding.run(_db(), encoder, progress=progress)
-    except embedding.JobBusy:
+    from .services import jobs
+
+    with _db().Session() as session:
+        busy = jobs.active(session, embedding.JOB_KIND)
+    if busy is not None:
         bar.close()
-        click.echo("另一个进程正在生成语义向量，请稍后再试。", err=True)
+        click.echo(f"后台任务 {busy.id} 正在生成语义向量，请稍后再试。", err=True)
         sys.exit(1)
-    bar.close()
-    rate = result.texts / result.seconds if result.seconds > 0 else 0.0
-    click.echo(f"语义向量：专家 {result.experts}，成果 {result.items}，需求 {result.demands}，"
-               f"用时 {result.seconds:.1f} 秒（{rate:.1f} 条/秒，模型 {encoder.model_id}）")
+    from .jobs import worker_id
+
+    with _db().unit_of_work() as session:
+        job_id = jobs.create(session, embedding.JOB_KIND, message=f"模型 {encoder.model_id}").id
+        jobs.claim(session, job_id, worker_id())
+    try:
+        result = embedding.run(_db(), encoder, progress=progress)
+    except Exception as exc:
+        with _db().unit_of_work() as session:
+            jobs.finish(session, job_id, "failed", f"失败：{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        bar.close()
+    with _db().unit_of_work() as session:
+        jobs.finish(session, job_id, "done", result.summary(), done=result.texts)
+    click.echo(result.summary())
 
 
 @click.command("create-api-client")

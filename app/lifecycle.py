@@ -195,12 +195,17 @@ def search_index(app: Flask) -> SearchIndex:
 
 
 # -- health probes ---------------------------------------------------------------------------------
-def semantic_state(app: Flask) -> str:
-    """Return "on" or "off (why)" for /healthz."""
+def semantic_state(app: Flask, session: Session) -> str:
+    """Return "on", "partial" (some experts have no vector yet) or "off (why)" for /healthz."""
     h = search_index(app)
-    if h.encoder_state != "not loaded":
+    if h.encoder_state == "not loaded":
+        return "on (loads on first use)" if app.config.get("SEMANTIC_ENABLED") else "off"
+    if h.encoder_state != "on":
         return h.encoder_state
-    return "on (loads on first use)" if app.config.get("SEMANTIC_ENABLED") else "off"
+    from .services import embedding
+
+    p = embedding.count_pending(session, h.model_id)
+    return "partial" if p.experts_embedded < p.experts_total else "on"
 
 
 def embedding_state(app: Flask, session: Session) -> dict:
@@ -219,6 +224,9 @@ def embedding_state(app: Flask, session: Session) -> dict:
         p = embedding.count_pending(session, model_id)
         out.update(experts=p.experts_total, experts_embedded=p.experts_embedded,
                    experts_pending=p.experts, items_pending=p.items, demands_pending=p.demands)
+        if p.experts:
+            out["note"] = (f"{p.experts_embedded}/{p.experts_total} 位专家已有语义向量，"
+                           f"其余 {p.experts} 位暂按关键词排序")
     snap = h.snapshot
     if snap is not None:
         out["index_experts_with_vectors"] = snap.n_embedded
@@ -259,5 +267,5 @@ def init_app(app: Flask) -> None:
 
     app.extensions["post_fork"] = after_fork
     probes = app.extensions.setdefault("health_probes", {})
-    probes["semantic"] = lambda: semantic_state(app)
+    probes["semantic"] = lambda: semantic_state(app, get_session())
     probes["embedding"] = lambda: embedding_state(app, get_session())

@@ -147,11 +147,11 @@ def _closest_item(snap: ExpertSnapshot, row: int, qvec: np.ndarray | None) -> st
 def _hit(snap: ExpertSnapshot, q: _Query, r: RankedExpert, carried: bool | None) -> Hit:
     row = snap.row_of[int(r.expert_id)]
     has_vector = bool(snap.has_vector[row])
-    semantic = bool(carried) and has_vector and q.semantic is not None
+    fused = has_vector and q.semantic is not None and q.weight > 0
     return Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
-               best_item_title=r.best_item_title, semantic=semantic,
+               best_item_title=r.best_item_title, semantic=fused and bool(carried),
                vector_pending=q.semantic_on and not has_vector,
-               semantic_item_title=_closest_item(snap, row, q.vector) if semantic else None)
+               semantic_item_title=_closest_item(snap, row, q.vector) if fused else None)
 
 
 def _rank(snap: ExpertSnapshot, q: _Query, top: int, **filters: Any) -> list[RankedExpert]:
