@@ -110,7 +110,7 @@ def embed_command(threads: int) -> None:
     from .services import jobs
 
     with _db().Session() as session:
-        busy = jobs.active(session, embedding.JOB_KIND)
+        busy = jobs.active(session, embedding.JOB_KIND, ("running",))
     if busy is not None:
         bar.close()
         click.echo(f"后台任务 {busy.id} 正在生成语义向量，请稍后再试。", err=True)

@@ -67,6 +67,15 @@ def queue_embedding_if_pending(app: Flask) -> int | None:
         return job.id
 
 
+def queue_embedding(app: Flask) -> int | None:
+    """Queue the embedding job unless one is queued or running (no encoder needed here)."""
+    with app.extensions["db"].unit_of_work() as session:
+        if rows.active(session, embedding.JOB_KIND) is not None:
+            return None
+        return enqueue("embed", session=session, kind=embedding.JOB_KIND,
+                       message="新写入的数据").id
+
+
 # -- imports --------------------------------------------------------------------------------------
 def import_message(message: str, errors: list[dict]) -> str:
     """Return the job message with the first problems, cut to the column's 500 characters."""

@@ -252,8 +252,44 @@ def jobs_worker_command(workers: int) -> None:
     run_consumer(app._get_current_object(), workers)
 
 
+def embed_after_writes(app: Flask) -> None:
+    """Queue the embedding job once a commit has written rows that lost their vector.
+
+    Experts (profile first) are embedded by the consumer within seconds of the save; the job is
+    queued only when none is queued or running (that one picks the new rows up).
+    """
+    from models import Demand, Expert, ExpertItem
+
+    db = app.extensions["db"]
+
+    @event.listens_for(db.Session, "after_flush")
+    def _mark(session: Session, _context: Any) -> None:
+        for obj in list(session.new) + list(session.dirty):
+            if isinstance(obj, Expert | ExpertItem | Demand) and obj.vector is None:
+                session.info["embed_wanted"] = True
+                return
+
+    @event.listens_for(db.Session, "after_commit")
+    def _queue(session: Session) -> None:
+        if session.info.pop("embed_wanted", False):
+            try:
+                from .job_handlers import queue_embedding
+
+                queue_embedding(app)
+            except Exception:  # noqa: BLE001 - the write is committed; the minute tick retries
+                log.warning("could not queue the embedding job", exc_info=True)
+
+    @event.listens_for(db.Session, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop("embed_wanted", None)
+
+
 def init_app(app: Flask) -> None:
     """Attach the job queue and the consumer command; load the task handlers."""
     app.extensions["jobs"] = JobQueue(app)
     app.cli.add_command(jobs_worker_command)
     from . import job_handlers  # noqa: F401 - registers the handlers
+
+    if app.config.get("SEMANTIC_ENABLED") and app.config.get(
+            "EMBED_AT_WRITE", not app.config.get("TESTING")):
+        embed_after_writes(app)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
@@ -189,6 +189,31 @@ class SearchIndex:
             self.load_encoder()
 
 
+def embed_demands_at_write(app: Flask) -> None:
+    """Demands saved in this process get their query vector before the commit.
+
+    A serving worker has the encoder loaded anyway (it encodes free-text queries); the text is
+    capped at the model window, so a save costs at most one short encoding. Without a loaded
+    encoder the embedding job gives the vector instead.
+    """
+    from models import Demand
+
+    from .services import embedding
+
+    h = search_index(app)
+
+    @event.listens_for(app.extensions["db"].Session, "before_flush")
+    def _demand_vectors(session: Session, _context: Any, _instances: Any) -> None:
+        if h.encoder is None:
+            return
+        for obj in list(session.new) + list(session.dirty):
+            if isinstance(obj, Demand) and obj.vector is None and obj.status != "draft":
+                try:
+                    embedding.embed_demand_now(obj, h.encoder)
+                except Exception:  # noqa: BLE001 - the save must not fail: the job retries
+                    log.warning("demand vector at write failed", exc_info=True)
+
+
 def search_index(app: Flask) -> SearchIndex:
     """Return the app's index holder."""
     return app.extensions["search_index"]
@@ -266,6 +291,8 @@ def init_app(app: Flask) -> None:
         h.load_encoder()
 
     app.extensions["post_fork"] = after_fork
+    if app.config.get("EMBED_AT_WRITE", not app.config.get("TESTING")):
+        embed_demands_at_write(app)
     probes = app.extensions.setdefault("health_probes", {})
     probes["semantic"] = lambda: semantic_state(app, get_session())
     probes["embedding"] = lambda: embedding_state(app, get_session())

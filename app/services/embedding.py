@@ -18,6 +18,7 @@ the cleared one of an edited row (the next pass embeds the new text).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -168,6 +169,23 @@ def _capped(texts: Sequence[str]) -> list[str]:
     return [t[:MAX_TEXT_CHARS] for t in texts]
 
 
+def text_key(text: str) -> str:
+    """Return the key of a text as the encoder sees it (capped): shipped vectors are keyed so."""
+    return hashlib.sha1(text[:MAX_TEXT_CHARS].encode("utf-8")).hexdigest()[:20]
+
+
+def embed_demand_now(demand: Demand, encoder: Encoder) -> bool:
+    """Give a demand being saved its query vector at once (in the writing transaction).
+
+    Returns whether it was written; a demand without text is left to the job.
+    """
+    if not (demand.text or "").strip():
+        return False
+    vec = encoder.encode_queries(_capped([demand.text]))[0]
+    demand.vector, demand.vector_model = vector_to_bytes(vec), encoder.model_id
+    return True
+
+
 def read_profiles(session: Session, expert_ids: Sequence[int]) -> list[tuple[int, str, str]]:
     """Read (id, tokens, profile text) of some experts."""
     experts = session.scalars(
@@ -177,23 +195,31 @@ def read_profiles(session: Session, expert_ids: Sequence[int]) -> list[tuple[int
 
 
 def write_profiles(session: Session, model_id: str, rows: Sequence[tuple[int, str, str]],
-                   vectors: Any) -> int:
+                   vectors: Any) -> tuple[int, int]:
     """Write profile vectors where the experts still hold the tokens they were read with.
 
     The expert's item vectors are cleared with it: they were either cleared by the edit already
-    or made by another model, and are embedded again after every profile has its vector.
+    or made by another model, and are embedded again after every profile has its vector. An
+    expert with a single item carries no information in a separate item vector (the item is the
+    profile): it gets the profile's vector and is never encoded twice.
+
+    Returns (profiles written, single items given the profile's vector).
     """
-    written = 0
+    written = copied = 0
     for (eid, tokens, _text), vec in zip(rows, vectors, strict=True):
+        blob = vector_to_bytes(vec)
         n = session.execute(
             update(Expert).where(Expert.id == eid, Expert.tokens == tokens)
-            .values(vector=vector_to_bytes(vec), vector_model=model_id)
+            .values(vector=blob, vector_model=model_id)
             .execution_options(synchronize_session=False)).rowcount
         if n:
+            items = session.scalars(select(ExpertItem.id).where(ExpertItem.expert_id == eid)).all()
             session.execute(update(ExpertItem).where(ExpertItem.expert_id == eid)
-                            .values(vector=None).execution_options(synchronize_session=False))
+                            .values(vector=blob if len(items) == 1 else None)
+                            .execution_options(synchronize_session=False))
+            copied += len(items) == 1
         written += n
-    return written
+    return written, copied
 
 
 def read_items(session: Session, item_ids: Sequence[int]) -> list[tuple[int, str, str]]:
@@ -287,11 +313,13 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
             vectors = encode(_capped([t for _i, _k, t in rows])) if rows else []
             with db.unit_of_work() as session:
                 n = write(session, rows, vectors)
+                n, copied = n if isinstance(n, tuple) else (n, 0)
                 if publish:
                     publisher.wrote(session, n)
             counts[key] += n
+            counts["items"] += copied
             skipped += len(rows) - n
-            done += len(rows)
+            done += len(rows) + copied
             if progress:
                 progress(done, max(total, done))
 

@@ -102,10 +102,11 @@ def reap_stale(session: Session, lease_seconds: float = LEASE_SECONDS,
     return session.execute(stmt).rowcount
 
 
-def active(session: Session, kind: str) -> BackgroundJob | None:
+def active(session: Session, kind: str,
+           statuses: tuple[str, ...] = ("queued", "running")) -> BackgroundJob | None:
     """Return a queued or running job of a kind (to avoid queueing the same work twice)."""
     return session.scalar(select(BackgroundJob).where(
-        BackgroundJob.kind == kind, BackgroundJob.status.in_(("queued", "running")))
+        BackgroundJob.kind == kind, BackgroundJob.status.in_(statuses))
         .order_by(BackgroundJob.id.desc()).limit(1))
 
 

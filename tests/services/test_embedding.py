@@ -114,7 +114,7 @@ def test_job_writes_vectors_progress_and_bumps_version(sem_app, sem_session, bat
     assert demand.vector_model == enc.model_id
     want = enc.encode_queries([demand.text])[0]
     assert float(bytes_to_vector(demand.vector) @ want) > 0.999
-    assert seen[0] == (3, 8) and seen[-1] == (8, 8)  # the 3 profiles come first
+    assert seen[0] == (5, 8) and seen[-1] == (8, 8)  # 3 profiles first (2 single items with them)
     assert current_version(sem_session, EXPERTS) > before
     assert embedding.count_pending(sem_session, enc.model_id).total == 0
     assert embedding.run(sem_app.extensions["db"], enc).texts == 0  # nothing left
@@ -123,8 +123,9 @@ def test_job_writes_vectors_progress_and_bumps_version(sem_app, sem_session, bat
 def test_profiles_are_embedded_before_any_item(sem_app, sem_session, battery):
     fake = FakeEncoder()
     embedding.run(sem_app.extensions["db"], fake)
-    # one batch of the 3 profiles, then one of the 4 items (none before every profile is done)
-    assert fake.calls == [("passage", 3), ("passage", 4)]
+    # one batch of the 3 profiles, then one of the 2 items of the expert with two (none before
+    # every profile is done); a single item is its expert's profile: it gets that vector
+    assert fake.calls == [("passage", 3), ("passage", 2)]
 
 
 def test_texts_are_capped_at_the_model_window(sem_app, sem_session):
@@ -173,12 +174,12 @@ def test_a_row_edited_during_encoding_is_not_overwritten(sem_app, sem_session, b
         sem_session.commit()
         written = embedding.write_profiles(sem_session, fake.model_id, rows, vectors)
         sem_session.commit()
-    assert written == 0
+    assert written == (0, 0)
     sem_session.expire_all()
     assert sem_session.get(Expert, right.id).vector is None
     # the next pass embeds the new text
     result = embedding.run(sem_app.extensions["db"], fake)
-    assert result.experts == 3 and fake.calls[-2:] == [("passage", 3), ("passage", 4)]
+    assert result.experts == 3 and fake.calls[-2:] == [("passage", 3), ("passage", 2)]
 
 
 def test_stop_event_ends_the_job_between_batches(sem_app, sem_session, battery):
@@ -304,7 +305,8 @@ def test_healthz_counts_embedded_and_pending(sem_app, sem_session, battery):
 def test_cli_embed_refuses_while_a_job_embeds(sem_app, sem_session, battery):
     from app.services import jobs
 
-    jobs.create(sem_session, embedding.JOB_KIND)
+    job = jobs.create(sem_session, embedding.JOB_KIND)
+    jobs.claim(sem_session, job.id, "another-host:1")
     sem_session.commit()
     result = sem_app.test_cli_runner().invoke(args=["embed", "--threads", "1"])
     assert result.exit_code == 1 and "正在生成语义向量" in result.output

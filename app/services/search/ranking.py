@@ -106,6 +106,20 @@ def _filter_mask(snap: ExpertSnapshot, field_id: int | None, institution_id: int
                                     list(exclude_ids))
 
 
+def _matched(snap: ExpertSnapshot, lexical: np.ndarray) -> np.ndarray:
+    """Return a bool mask of the experts sharing a scored token with the query.
+
+    Per-query z-scores give every expert that shares none the same lowest value (a raw score of
+    0); a lowest value held by a single expert is taken as a match.
+    """
+    has_text = snap.ranker.has_text_
+    if not has_text.any():
+        return has_text
+    floor = lexical[has_text].min()
+    at_floor = has_text & (lexical == floor)
+    return has_text & ~at_floor if int(at_floor.sum()) > 1 else has_text
+
+
 def _lexically_listed(snap: ExpertSnapshot, lexical: np.ndarray, keep: np.ndarray,
                       top: int) -> np.ndarray:
     """Return a bool mask of the experts the lexical ranking alone would list in its ``top``.
@@ -113,9 +127,7 @@ def _lexically_listed(snap: ExpertSnapshot, lexical: np.ndarray, keep: np.ndarra
     Words alone list only experts that share a scored token with the query: their lexical score
     is above the common floor of the experts that share none.
     """
-    has_text = snap.ranker.has_text_
-    floor = lexical[has_text].min() if has_text.any() else np.inf
-    cand = keep & has_text & (lexical > floor)
+    cand = keep & _matched(snap, lexical)
     idx = np.flatnonzero(cand)
     listed = np.zeros(lexical.shape, dtype=bool)
     if idx.size > top:
@@ -212,8 +224,7 @@ def rank_of_experts(session: Session, demand: Demand, expert_ids: list[int]) -> 
     except (DomainError, EmptyQueryError):  # a demand with no usable words: no score
         return ChosenRanks({}, version)
     has_text = snap.ranker.has_text_
-    floor = lexical[has_text].min() if has_text.any() else np.inf
-    cand = has_text & (lexical > floor)
+    cand = _matched(snap, lexical)
     final = lexical
     if q.semantic is not None and q.weight > 0:
         known = ~np.isnan(q.semantic) & has_text
