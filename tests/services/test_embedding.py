@@ -327,3 +327,25 @@ def test_cli_embed_and_create_api_client(sem_app, sem_session, battery):
                                       ).status_code == 200
     again = runner.invoke(args=["create-api-client", "平台"])
     assert again.exit_code == 1 and "已存在" in again.output
+
+
+def test_vectors_at_write(migrated):
+    app = _app(migrated, SEMANTIC_ENABLED=True, EMBED_AT_WRITE=True)
+    try:
+        with app.app_context():
+            enc = _encoder(app)
+            s = app.extensions["db"].Session()
+            e = f.expert(s, "陈安", ["动力电池安全", "储能系统故障预警"])
+            d = f.demand(s, "锂电池热失控的早期预警", "电池包热失控", "提前5分钟预警")
+            s.commit()  # the demand is embedded before it, the expert by the job after it
+            s.expire_all()
+            assert s.get(Demand, d.id).vector_model == enc.model_id
+            assert s.get(Expert, e.id).vector_model == enc.model_id
+            job = s.scalars(select(BackgroundJob)).one()
+            assert (job.kind, job.status) == ("embedding", "done")
+            assert job.report["demands"] == 0 and job.report["experts"] == 1  # already had it
+            s.close()
+    finally:
+        with app.extensions["db"].Session.begin() as s:
+            reference.clear_all(s)
+        app.extensions["db"].engine.dispose()
