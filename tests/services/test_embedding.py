@@ -349,3 +349,33 @@ def test_vectors_at_write(migrated):
         with app.extensions["db"].Session.begin() as s:
             reference.clear_all(s)
         app.extensions["db"].engine.dispose()
+
+
+def test_shipped_vectors_are_used_only_for_their_model_and_texts(sem_app, sem_session, battery,
+                                                                  tmp_path):
+    from app.services import shipped_vectors
+
+    right, _wrong, other = battery
+    d = f.demand(sem_session, "锂电池热失控的早期预警")
+    sem_session.commit()
+    fake = FakeEncoder()
+    embedding.run(sem_app.extensions["db"], fake)
+    sem_session.expire_all()
+    want = {e.id: e.vector for e in sem_session.scalars(select(Expert))}
+    path = tmp_path / "vectors.npz"
+    assert shipped_vectors.export(sem_session, fake.model_id, path) == 3 + 4 + 1
+    for e in sem_session.scalars(select(Expert)):
+        refresh_expert_tokens(e)  # clears the vectors, as a fresh demo load has none
+    sem_session.get(Demand, d.id).vector = None
+    other.research_fields = "另一段文字"  # this text was not shipped: left to the job
+    refresh_expert_tokens(other)
+    sem_session.commit()
+
+    assert shipped_vectors.apply(sem_session, "another-recipe", path).experts == 0
+    got = shipped_vectors.apply(sem_session, fake.model_id, path)
+    sem_session.commit()
+    assert (got.experts, got.items, got.demands) == (2, 3, 1)
+    sem_session.expire_all()
+    assert sem_session.get(Expert, right.id).vector == want[right.id]
+    assert sem_session.get(Expert, other.id).vector is None
+    assert embedding.count_pending(sem_session, fake.model_id).experts == 1
