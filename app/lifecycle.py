@@ -233,6 +233,22 @@ def semantic_state(app: Flask, session: Session) -> str:
     return "partial" if p.experts_embedded < p.experts_total else "on"
 
 
+def semantic_coverage(app: Flask) -> dict:
+    """Return the ranking page's view of the semantic signal, from this process's snapshot.
+
+    ``state``: "on" (every expert has a vector), "partial" (``embedded`` of ``experts``; the
+    rest are ranked on words alone) or "lexical" (no encoder, or no vector of its model yet).
+    """
+    h = search_index(app)
+    snap = h.snapshot
+    if snap is None:
+        return {"state": "on", "experts": 0, "embedded": 0}
+    if not h.semantic_active(snap):
+        return {"state": "lexical", "experts": snap.n_experts, "embedded": 0}
+    state = "partial" if snap.n_embedded < snap.n_experts else "on"
+    return {"state": state, "experts": snap.n_experts, "embedded": snap.n_embedded}
+
+
 def embedding_state(app: Flask, session: Session) -> dict:
     """Return how many experts are embedded and pending, and the last embedding job."""
     from .services import embedding
@@ -293,6 +309,7 @@ def init_app(app: Flask) -> None:
     app.extensions["post_fork"] = after_fork
     if app.config.get("EMBED_AT_WRITE", not app.config.get("TESTING")):
         embed_demands_at_write(app)
+    app.jinja_env.globals["semantic_coverage"] = lambda: semantic_coverage(app)
     probes = app.extensions.setdefault("health_probes", {})
     probes["semantic"] = lambda: semantic_state(app, get_session())
     probes["embedding"] = lambda: embedding_state(app, get_session())

@@ -379,3 +379,24 @@ def test_shipped_vectors_are_used_only_for_their_model_and_texts(sem_app, sem_se
     assert sem_session.get(Expert, right.id).vector == want[right.id]
     assert sem_session.get(Expert, other.id).vector is None
     assert embedding.count_pending(sem_session, fake.model_id).experts == 1
+
+
+def test_ranking_page_says_how_many_experts_are_embedded(sem_app, sem_session, battery):
+    from flask import render_template_string
+
+    right, _w, _o = battery
+    fake = FakeEncoder()
+    embedding.run(sem_app.extensions["db"], fake)
+    sem_session.execute(Expert.__table__.update().where(Expert.id == right.id)
+                        .values(vector=None))
+    sem_session.commit()
+    h = sem_app.extensions["search_index"]
+    h.encoder, h.encoder_state = fake, "on"
+    include = '{% include "demands/_semantic_coverage.html" %}'
+    with sem_app.test_request_context():
+        search.rank_text(sem_session, "动力电池安全", top=3)
+        page = render_template_string(include)
+    assert "2 / 3 位专家已可按语义匹配，其余 1 位暂按关键词排序" in page
+    h.encoder = None
+    with sem_app.test_request_context():
+        assert "当前按关键词排序" in render_template_string(include)
