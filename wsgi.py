@@ -7,6 +7,7 @@ fork safely). Background jobs run in the consumer process (`flask --app app jobs
 by scripts/run), never in these workers. See docs/semantic-service.md.
 """
 
+import gc
 import logging
 import os
 
@@ -27,3 +28,7 @@ try:
     app.extensions["db"].engine.dispose()  # no connection crosses the fork
 except Exception:  # a database not migrated yet: workers build the index on first use
     logging.getLogger(__name__).exception("index not built before fork")
+# What the master built is shared with the workers copy-on-write: keep the collector from
+# touching (and so copying) those objects in every worker.
+gc.collect()
+gc.freeze()
