@@ -146,6 +146,8 @@ class JobQueue:
                 rows.finish(session, job_id, status, message,
                             report if report is not None else (ctx.report or None),
                             done=ctx.done)
+            log.info("job finished", extra={"job": job_id, "status": status,
+                                            "worker": worker_id()})
 
     def beat(self) -> None:
         """Refresh the lease of this process's running jobs and reap dead consumers' jobs."""
@@ -284,10 +286,26 @@ def embed_after_writes(app: Flask) -> None:
         session.info.pop("embed_wanted", None)
 
 
+@click.command("jobs-enqueue")
+@click.argument("task", type=click.Choice(["embed", "index"]))
+@click.option("--count", type=click.IntRange(1, 100), default=1, show_default=True)
+def jobs_enqueue_command(task: str, count: int) -> None:
+    """Queue background jobs (an index build, the embedding job) for the consumers."""
+    from flask import current_app as app
+
+    ids = []
+    for _ in range(count):
+        with app.extensions["db"].unit_of_work() as session:
+            ids.append(enqueue(task, session=session,
+                               kind="embedding" if task == "embed" else task).id)
+    click.echo(" ".join(map(str, ids)))
+
+
 def init_app(app: Flask) -> None:
     """Attach the job queue and the consumer command; load the task handlers."""
     app.extensions["jobs"] = JobQueue(app)
     app.cli.add_command(jobs_worker_command)
+    app.cli.add_command(jobs_enqueue_command)
     from . import job_handlers  # noqa: F401 - registers the handlers
 
     if app.config.get("SEMANTIC_ENABLED") and app.config.get(
