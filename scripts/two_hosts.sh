@@ -35,6 +35,9 @@ export DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export SEMANTIC_ENABLED=0 JSON_LOGS=1 WORKERS=2 PYTHONUNBUFFERED=1
 .venv/bin/flask --app app init-db >/dev/null
+.venv/bin/python -c "from app import create_app; from app.services import demo
+db = create_app().extensions['db']
+with db.unit_of_work() as s: demo.load(s, n_experts=300, n_demands=50)" 2>/dev/null
 TOKEN="$(.venv/bin/flask --app app create-api-client 双机测试 | tail -1)"
 for host in A B; do
   port=$PORT_A; [ "$host" = B ] && port=$PORT_B
@@ -50,12 +53,17 @@ echo "==> host A :$PORT_A and host B :$PORT_B up (PostgreSQL $DB, Redis :$REDIS_
 api() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 api -X POST "http://127.0.0.1:$PORT_B/api/v1/match" -d '{"text":"warm up 锂电池","top":1}' >/dev/null
 WORD="钙钛矿叠层光伏组件封装湿热老化"
-api -X PUT "http://127.0.0.1:$PORT_A/api/v1/experts" -d "{\"experts\":[{\"institution\":\"武汉大学\",\"name\":\"双机测试专家\",\"research_fields\":\"$WORD\",\"items\":[{\"title\":\"$WORD 研究\"}]}]}" >/dev/null
+INST="$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select name from institution order by id limit 1")"
+PUT="$(api -X PUT "http://127.0.0.1:$PORT_A/api/v1/experts" -d "{\"experts\":[{\"institution\":\"$INST\",\"name\":\"双机测试专家\",\"research_fields\":\"$WORD\",\"items\":[{\"title\":\"$WORD 研究\"}]}]}")"
+echo "==> PUT an expert on host A: $PUT"
+NEW_ID="$(echo "$PUT" | sed -E 's/.*"ids":\[([0-9]+)\].*/\1/')"
 START=$(date +%s.%N)
 while true; do
   TOP="$(api -X POST "http://127.0.0.1:$PORT_B/api/v1/match" -d "{\"text\":\"$WORD\",\"top\":1}")"
-  if echo "$TOP" | grep -q "双机测试专家"; then break; fi
-  if (( $(echo "$(date +%s.%N) - $START > 60" | bc) )); then echo "host B did not rank it within 60 s"; exit 1; fi
+  if echo "$TOP" | grep -q "\"expert_id\":$NEW_ID,"; then break; fi
+  if (( $(echo "$(date +%s.%N) - $START > 60" | bc) )); then
+    echo "host B did not rank it within 60 s: ${TOP:0:300}"; exit 1
+  fi
   sleep 0.2
 done
 echo "==> written on host A, ranked first on host B after $(echo "$(date +%s.%N) - $START" | bc | cut -c1-5) s"
