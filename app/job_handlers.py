@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from .errors import ImportFailed
-from .jobs import JobContext, JobFailed, enqueue, handler
+from .jobs import JobContext, JobFailed, JobStopped, enqueue, handler, queue
 from .services import embedding
 from .services import jobs as rows
 
@@ -44,8 +44,10 @@ def embed(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
     encoder = job_encoder(ctx.app)
     if encoder is None:
         raise JobFailed("语义模型未开启或无法加载，未生成向量（排序仅按关键词）。")
-    result = embedding.run(ctx.db, encoder, progress=ctx.progress,
+    result = embedding.run(ctx.db, encoder, progress=ctx.progress, stop=queue(ctx.app).stopping,
                            bump_every=float(ctx.app.config.get("SEMANTIC_BUMP_SECONDS", 60.0)))
+    if result.stopped:  # the consumer is shutting down: the next start goes on
+        raise JobStopped(result.summary())
     return result.summary(), {"experts": result.experts, "items": result.items,
                               "demands": result.demands, "skipped": result.skipped,
                               "seconds": round(result.seconds, 1), "model": result.model_id}

@@ -34,6 +34,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -100,6 +101,26 @@ class JobFailed(Exception):
         self.report = report
 
 
+class JobStopped(Exception):
+    """The consumer is shutting down: the handler stopped between two batches (resumable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Consumer(Consumer):
+    """Huey's consumer that also tells long handlers to stop when a shutdown signal arrives."""
+
+    def __init__(self, huey: Any, stopping: threading.Event, **options: Any) -> None:
+        super().__init__(huey, **options)
+        self._stopping = stopping
+
+    def _handle_signal(self, signum: int, frame: Any) -> None:
+        self._stopping.set()
+        super()._handle_signal(signum, frame)
+
+
 class JobQueue:
     """The app's Huey instance, its task, and the set of jobs this process is running."""
 
@@ -107,6 +128,7 @@ class JobQueue:
         self.app = app
         self.huey = make_huey(app)
         self.running: set[int] = set()
+        self.stopping = threading.Event()  # set when the consumer is asked to shut down
         self._lock = threading.Lock()
         self.task = self.huey.task(name="run_job", retries=0)(self.run_job)
         self.huey.periodic_task(crontab(minute="*"), name="housekeeping")(self.housekeeping)
@@ -135,6 +157,8 @@ class JobQueue:
                 status = "done"
             except JobFailed as exc:
                 status, message, report = "failed", exc.message, exc.report
+            except JobStopped as exc:
+                status, message, report = "stopped", exc.message, None
             except Exception as exc:
                 log.exception("background job failed", extra={"job": job_id})
                 status = "failed"
@@ -237,8 +261,9 @@ def run_consumer(app: Flask, workers: int) -> None:
         q.housekeeping()  # vectors from the first minute: do not wait for the first tick
     except Exception:
         log.exception("first housekeeping failed")
-    consumer = q.huey.create_consumer(workers=workers, worker_type="thread",
-                                      graceful_signal="TERM")
+    # SIGTERM (scripts/run stopping) lets running jobs end their batch: at most a minute
+    consumer = _Consumer(q.huey, q.stopping, workers=workers, worker_type="thread",
+                         graceful_signal="TERM", shutdown_timeout=60)
     try:
         consumer.run()
     finally:

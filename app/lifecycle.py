@@ -266,10 +266,12 @@ def semantic_coverage(app: Flask) -> dict:
     snap = h.snapshot
     if snap is None:
         return {"state": "on", "experts": 0, "embedded": 0}
-    if not h.semantic_active(snap):
+    if h.encoder is None:
         return {"state": "lexical", "experts": snap.n_experts, "embedded": 0}
-    state = "partial" if snap.n_embedded < snap.n_experts else "on"
-    return {"state": state, "experts": snap.n_experts, "embedded": snap.n_embedded}
+    # vectors of another model (or none yet) do not count: the job is (re)making them
+    embedded = snap.n_embedded if h.semantic_active(snap) else 0
+    state = "partial" if embedded < snap.n_experts else "on"
+    return {"state": state, "experts": snap.n_experts, "embedded": embedded}
 
 
 def embedding_state(app: Flask, session: Session) -> dict:

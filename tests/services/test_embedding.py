@@ -400,3 +400,16 @@ def test_ranking_page_says_how_many_experts_are_embedded(sem_app, sem_session, b
     h.encoder = None
     with sem_app.test_request_context():
         assert "当前按关键词排序" in render_template_string(include)
+
+
+def test_a_consumer_shutdown_stops_the_embedding_job_between_batches(sem_app, sem_session,
+                                                                      battery):
+    from app.job_handlers import queue_embedding_if_pending
+    from app.jobs import queue
+
+    queue(sem_app).stopping.set()  # SIGTERM arrived
+    job_id = queue_embedding_if_pending(sem_app)
+    sem_session.expire_all()
+    job = sem_session.get(BackgroundJob, job_id)
+    assert job.status == "stopped" and "已停止" in job.message
+    assert embedding.count_pending(sem_session, _encoder(sem_app).model_id).experts == 3
