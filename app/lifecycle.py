@@ -290,9 +290,10 @@ def embedding_state(app: Flask, session: Session) -> dict:
         p = embedding.count_pending(session, model_id)
         out.update(experts=p.experts_total, experts_embedded=p.experts_embedded,
                    experts_pending=p.experts, items_pending=p.items, demands_pending=p.demands)
-        if p.experts:
+        rest = p.experts_total - p.experts_embedded
+        if rest:
             out["note"] = (f"{p.experts_embedded}/{p.experts_total} 位专家已有语义向量，"
-                           f"其余 {p.experts} 位暂按关键词排序")
+                           f"其余 {rest} 位暂按关键词排序")
     snap = h.snapshot
     if snap is not None:
         out["index_experts_with_vectors"] = snap.n_embedded
