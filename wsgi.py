@@ -2,10 +2,12 @@
 
 With --preload this module runs once in the master: jieba is initialised and the matching index is
 built before the workers fork, so they share it copy-on-write. The sentence encoder is loaded in
-each worker after the fork, together with the worker's embedding watcher (never here: a process
-that has run it with several threads cannot fork safely). See docs/semantic-service.md.
+each worker after the fork (never here: a process that has run it with several threads cannot
+fork safely). Background jobs run in the consumer process (`flask --app app jobs-worker`, started
+by scripts/run), never in these workers. See docs/semantic-service.md.
 """
 
+import gc
 import logging
 import os
 
@@ -26,3 +28,7 @@ try:
     app.extensions["db"].engine.dispose()  # no connection crosses the fork
 except Exception:  # a database not migrated yet: workers build the index on first use
     logging.getLogger(__name__).exception("index not built before fork")
+# What the master built is shared with the workers copy-on-write: keep the collector from
+# touching (and so copying) those objects in every worker.
+gc.collect()
+gc.freeze()

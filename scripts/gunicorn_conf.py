@@ -35,20 +35,13 @@ logconfig_dict = {
 
 
 def post_fork(server, worker):  # noqa: ANN001
-    """Start per-worker services (encoder, embedding watcher) only after the fork.
+    """Load the worker's encoder only after the fork (workers only serve requests).
 
     The master (preload_app) never loads or runs the encoder: a process that has encoded with
-    several OpenMP threads cannot fork safely (docs/semantic.md).
+    several OpenMP threads cannot fork safely (docs/semantic.md). Background work (embedding,
+    imports, plans) runs in the job consumer that scripts/run starts beside gunicorn.
     """
     app = worker.app.wsgi()
     hook = app.extensions.get("post_fork")
-    if hook:
-        hook()
-
-
-def worker_exit(server, worker):  # noqa: ANN001
-    """Let the worker's embedding job end its current batch before the worker goes."""
-    app = worker.app.wsgi()
-    hook = app.extensions.get("worker_exit")
     if hook:
         hook()

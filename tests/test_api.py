@@ -99,7 +99,9 @@ def test_url_id_tampering_on_another_districts_private_demand_is_404(client, wor
 
 def test_user_list_is_scoped(client, world):
     login(client, world["other_liaison"])
-    ids = {d["id"] for d in client.get("/api/v1/demands?per_page=50").json["items"]}
+    r = client.get("/api/v1/demands?per_page=50")
+    assert r.status_code == 200, r.json
+    ids = {d["id"] for d in r.json["items"]}
     assert ids == {world["private"].id, world["public"].id}
     login(client, world["liaison"])
     ids = {d["id"] for d in client.get("/api/v1/demands").json["items"]}

@@ -104,7 +104,7 @@ def server(tmp_path_factory):
     _run([str(VENV / "flask"), "--app", "app", "init-db"], env)
     _run([str(VENV / "python"), "-c", PREPARE], env)
     embedded = _run([str(VENV / "flask"), "--app", "app", "embed", "--threads", "1"], env)
-    assert "专家 40" in embedded
+    assert "40 位专家" in embedded
     token = _run([str(VENV / "flask"), "--app", "app", "create-api-client", "测试平台"],
                  env).strip().splitlines()[-1]
     log = open(tmp / "gunicorn.log", "w")  # noqa: SIM115 - closed in the teardown

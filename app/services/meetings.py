@@ -336,9 +336,9 @@ def compute_affinity(session: Session, demands: Sequence[Demand], *, top_k: int 
     gets an empty column (every expert counts as average).
     """
     if snapshot is None:
-        from .search import holder
+        from .search import expert_snapshot
 
-        snapshot = holder().get(session)
+        snapshot = expert_snapshot(session)
     all_ids = [int(i) for i in snapshot.expert_ids]
     existing = set(session.scalars(select(Expert.id)))
     keep = np.array([i in existing for i in all_ids], dtype=bool)

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from matching import text as mtext
 from matching.quality import QualityReport, check_demand
 from models import (
     Demand,
@@ -44,6 +43,7 @@ from ..policy.roles import Role
 from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES, MATCH_STATUS_LABELS
 from . import fields, sequences
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
+from .search.ranking import rank_of_experts
 
 LIAISON = (Role.DISTRICT_LIAISON,)
 DISTRICT_ADMIN = (Role.DISTRICT_ADMIN,)
@@ -511,19 +511,6 @@ def _explanation(hit: Any, rank: int | None, version: Any) -> dict[str, Any]:
     }
 
 
-def _rank_for(session: Session, demand: Demand) -> tuple[dict[int, tuple[int, Any]], Any]:
-    """Rank every expert for a demand; return {expert_id: (rank, hit)} and the index version."""
-    from .search import holder, rank_text
-
-    snap = holder().get(session)
-    tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
-    try:
-        hits, snap = rank_text(session, demand.text, top=max(snap.n_experts, 1), tokens=tokens,
-                               demand=demand)
-    except DomainError:  # a demand with no usable words: proposals carry no score
-        return {}, list(snap.version)
-    return {h.expert_id: (n, h) for n, h in enumerate(hits, 1)}, list(snap.version)
-
 
 def propose_matches(session: Session, user: Any, demand: Demand, expert_ids: Iterable[int],
                     note: str | None = None) -> list[Match]:
@@ -552,7 +539,8 @@ def propose_matches(session: Session, user: Any, demand: Demand, expert_ids: Ite
     new_ids = [i for i in ids if i not in existing]
     if not new_ids:
         raise Conflict("所选专家均已在该需求的对接名单中。", field="expert_ids")
-    ranked, version = _rank_for(session, demand)
+    chosen = rank_of_experts(session, demand, new_ids)
+    ranked, version = chosen.ranks, chosen.version
     why = _reason(note, False, "推荐")
     now = utcnow()
     created = []

@@ -157,7 +157,7 @@ def _msgs(kind: str) -> dict[str, str]:
 def Int(**kw: Any) -> fields.Integer:  # noqa: N802
     """Return an integer field with Chinese messages, within a database column's range."""
     kw.setdefault("validate", _range(-MAX_ID, MAX_ID))
-    return fields.Integer(strict=True, error_messages=_msgs("int"), **kw)
+    return fields.Integer(error_messages=_msgs("int"), **kw)
 
 
 def Float(**kw: Any) -> fields.Float:  # noqa: N802

