@@ -25,13 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.meeting_records import (
-    MeetingDemand,
-    MeetingEnterprise,
-    MeetingInvestor,
-    SessionLimits,
-)
-from matching.meetings import (
+from matching.planning import (
     assign_experts,
     bigram_analyze,
     invite_others,
@@ -39,6 +33,12 @@ from matching.meetings import (
     propose_pairs,
     schedule_meetings,
     session_affinity,
+)
+from matching.planning.records import (
+    MeetingDemand,
+    MeetingEnterprise,
+    MeetingInvestor,
+    SessionLimits,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nsfc-dev"

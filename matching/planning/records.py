@@ -1,6 +1,6 @@
 """Plain frozen records passed in and out of the matchmaking-meeting planner.
 
-The planner (:mod:`matching.meetings`) takes and returns only these records, so that it can be
+The planner (:mod:`matching.planning`) takes and returns only these records, so that it can be
 used and tested without Flask or a database. Ids are whatever the caller uses (database
 integers or strings); the planner only compares them for equality and hashes them.
 """
