@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.services import accounts
-from app.services import meetings as M
+from app.services.meetings import read
 from models import Match, MatchmakingMeeting
 from tests.test_meeting_service import form, small_world
 
@@ -89,14 +89,14 @@ def test_other_district_admin_gets_404_and_city_sees_it(client, session, demo):
 def test_bad_input_shows_the_message_on_the_form_and_saves_nothing(client, session, demo, over,
                                                                    text):
     login(client, "hsadmin")
-    before = M.counts(session)
+    before = read.counts(session)
     resp = plan_via_form(client, **over)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert text in html
     assert 'value="洪山区专题对接会"' in html  # what the user typed is kept
     session.expire_all()
-    assert M.counts(session) == before
+    assert read.counts(session) == before
 
 
 def test_edit_lock_replan_confirm_and_exports(client, session, demo):

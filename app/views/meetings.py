@@ -9,20 +9,23 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from app.policy.roles import Role
+from app.policy.statuses import MEETING_STATUS_LABELS
+from app.services.meetings import access, context, edit, exports, inputs, read
+from app.services.meetings import outcomes as meeting_outcomes
+from app.services.meetings import plan as meeting_plan
 from models import Demand, District, Industry, MatchmakingMeeting, TechField
 
 from ..db import get_session
-from ..errors import DomainError
+from ..errors import DomainError, NotFound
 from ..security import PUBLIC_STATUSES, roles_required
-from ..services import meeting_exports as X
-from ..services import meetings as M
 from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-organisers = roles_required(*M.ORGANISER_ROLES)
+organisers = roles_required(*access.ORGANISER_ROLES)
 
 SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting.created_at,
          "title": MatchmakingMeeting.title}
@@ -32,11 +35,11 @@ SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting
 
 def _options(session) -> dict:
     districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
-    if current_user.role != "city_admin":
+    if current_user.role != Role.CITY_ADMIN:
         districts = [(i, n) for i, n in districts if i == current_user.district_id]
     # Only industries and fields that published demands in the user's scope use, with counts.
     scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
-    if current_user.role != "city_admin":
+    if current_user.role != Role.CITY_ADMIN:
         scope.append(Demand.district_id == current_user.district_id)
 
     def used(model, column):
@@ -56,16 +59,16 @@ def index():
     session = get_session()
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or ""
-    stmt = select(MatchmakingMeeting).where(M.meeting_filter(current_user))
+    stmt = select(MatchmakingMeeting).where(access.meeting_filter(current_user))
     if q:
         stmt = stmt.where(or_(MatchmakingMeeting.title.ilike(_like(q), escape="\\"),
                               MatchmakingMeeting.venue.ilike(_like(q), escape="\\")))
-    if status in M.MEETING_STATUS_LABELS:
+    if status in MEETING_STATUS_LABELS:
         stmt = stmt.where(MatchmakingMeeting.status == status)
     stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-created_at")
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
     return render_template("meetings/index.html", page=page, sort=sort, q=q, status=status,
-                           statuses=list(M.MEETING_STATUS_LABELS.items()))
+                           statuses=list(MEETING_STATUS_LABELS.items()))
 
 
 def _form_defaults() -> dict:
@@ -85,15 +88,13 @@ def new():
         form = request.form.to_dict()
         multi = {k: request.form.getlist(k) for k in ("industry_ids", "field_ids")}
         try:
-            inp = M.parse_plan_form(form, current_user, multi)
-            meeting = M.plan_meeting(session, current_user, inp)
+            inp = inputs.parse_plan_form(form, current_user, multi)
+            meeting = meeting_plan.plan_meeting(session, current_user, inp)
         except DomainError as exc:
-            session.rollback()
-            errors = field_errors(exc)
+            errors = field_errors(exc)  # the 422 rolls the request back
         else:
             audit(session, "plan", "meeting", meeting.id,
                   {"sessions": len(meeting.sessions), "demands": len(meeting.params["demand_ids"])})
-            session.commit()
             flash(f"已生成分场方案：{len(meeting.sessions)} 个分场，"
                   f"{len(meeting.params['demand_ids'])} 项需求。", "success")
             return redirect(url_for(".detail", meeting_id=meeting.id))
@@ -114,8 +115,8 @@ def preview():
     form.setdefault("title", "预览")
     multi = {k: request.args.getlist(k) for k in ("industry_ids", "field_ids")}
     try:
-        inp = M.parse_plan_form(form, current_user, multi)
-        demands = M.find_demands(session, current_user, inp)
+        inp = inputs.parse_plan_form(form, current_user, multi)
+        demands = context.find_demands(session, current_user, inp)
         message = None
     except DomainError as exc:
         demands, message = [], exc.message
@@ -123,12 +124,12 @@ def preview():
 
 
 def _detail_context(session, meeting) -> dict:
-    n = M.names(session, meeting)
-    grids = {ms.id: M.grid(ms) for ms in meeting.sessions}
+    n = read.names(session, meeting)
+    grids = {ms.id: read.grid(ms) for ms in meeting.sessions}
     candidates = {int(k): [(int(e), a) for e, a in v]
                   for k, v in (meeting.params.get("candidates") or {}).items()}
-    return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "M": M,
-            "editable": meeting.status in M.EDITABLE,
+    return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "read": read,
+            "editable": meeting.status in access.EDITABLE,
             "inferred": {int(k): v for k, v in (meeting.params.get("inferred") or {}).items()}}
 
 
@@ -137,8 +138,14 @@ def _detail_context(session, meeting) -> dict:
 def detail(meeting_id: int):
     """The proposal: sessions with theme words, demands, invitees and 1:1 timetables."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     return render_template("meetings/detail.html", **_detail_context(session, meeting))
+
+
+def _attempt(session, call):
+    """Run a service call in a savepoint: a refused change leaves nothing behind."""
+    with session.begin_nested():
+        return call()
 
 
 def _back(meeting_id: int, anchor: str | None = None):
@@ -147,16 +154,14 @@ def _back(meeting_id: int, anchor: str | None = None):
 
 
 def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
-    """Run an edit on the meeting; commit once, or roll back and flash the Chinese message."""
+    """Run an edit on the meeting; a refused edit is undone and its Chinese message flashed."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        result = fn(session, meeting)
+        result = _attempt(session, lambda: fn(session, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(exc.message, "danger")
         return _back(meeting_id, anchor)
-    session.commit()
     if ok:
         flash(ok.format(result=result), "success")
     return _back(meeting_id, anchor)
@@ -167,15 +172,13 @@ def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
 def replan(meeting_id: int):
     """Re-plan everything that is not locked."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        notes = M.replan(session, current_user, meeting)
+        notes = _attempt(session, lambda: meeting_plan.replan(session, current_user, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)
     audit(session, "replan", "meeting", meeting.id, {"sessions": len(meeting.sessions)})
-    session.commit()
     flash("已重新分场：锁定的分场、需求和专家席位保持不变。", "success")
     for note in notes:
         flash(note, "warning")
@@ -187,7 +190,7 @@ def replan(meeting_id: int):
 def confirm(meeting_id: int):
     """Confirm the plan (no more planning)."""
     def run(session, meeting):
-        M.confirm(session, current_user, meeting)
+        edit.confirm(session, current_user, meeting)
         audit(session, "confirm", "meeting", meeting.id, {})
     return _act(meeting_id, run, "方案已确认，可以导出议程和邀请名单。")
 
@@ -196,7 +199,7 @@ def confirm(meeting_id: int):
 @organisers
 def held(meeting_id: int):
     """Mark the meeting as held."""
-    return _act(meeting_id, lambda s, m: M.mark_held(s, current_user, m),
+    return _act(meeting_id, lambda s, m: edit.mark_held(s, current_user, m),
                 "已标记为已召开，请登记签到和洽谈结果。")
 
 
@@ -205,15 +208,13 @@ def held(meeting_id: int):
 def delete(meeting_id: int):
     """Delete a meeting that is not confirmed."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        M.delete_meeting(session, current_user, meeting)
+        _attempt(session, lambda: edit.delete_meeting(session, current_user, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(exc.message, "danger")
         return _back(meeting_id)
     audit(session, "delete", "meeting", meeting_id, {})
-    session.commit()
     flash("对接会已删除。", "success")
     return redirect(url_for(".index"))
 
@@ -226,7 +227,7 @@ def move_demand(meeting_id: int, demand_id: int):
     if to is None:
         flash("请选择目标分场。", "danger")
         return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: M.move_demand(s, current_user, m, demand_id, to),
+    return _act(meeting_id, lambda s, m: edit.move_demand(s, current_user, m, demand_id, to),
                 "需求已移到目标分场；这两个分场的需求位置已锁定，重新分场时保持不变。",
                 f"session-{to}")
 
@@ -239,7 +240,7 @@ def move_expert(meeting_id: int, invitation_id: int):
     if to is None:
         flash("请选择目标分场。", "danger")
         return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: M.move_expert(s, current_user, m, invitation_id, to),
+    return _act(meeting_id, lambda s, m: edit.move_expert(s, current_user, m, invitation_id, to),
                 "专家已移到目标分场；席位和该分场的需求位置已锁定。", f"session-{to}")
 
 
@@ -247,7 +248,7 @@ def move_expert(meeting_id: int, invitation_id: int):
 @organisers
 def remove_expert(meeting_id: int, invitation_id: int):
     """Remove an expert from a session."""
-    return _act(meeting_id, lambda s, m: M.remove_expert(s, current_user, m, invitation_id),
+    return _act(meeting_id, lambda s, m: edit.remove_expert(s, current_user, m, invitation_id),
                 "已移出该专家；重新分场时不会再邀请其到该分场。")
 
 
@@ -260,7 +261,7 @@ def add_expert(meeting_id: int, session_id: int):
         flash("请选择要添加的专家。", "danger")
         return _back(meeting_id, f"session-{session_id}")
     return _act(meeting_id,
-                lambda s, m: M.add_expert(s, current_user, m, session_id, expert_id),
+                lambda s, m: edit.add_expert(s, current_user, m, session_id, expert_id),
                 "已添加专家；席位和该分场的需求位置已锁定。", f"session-{session_id}")
 
 
@@ -270,7 +271,7 @@ def rename(meeting_id: int, session_id: int):
     """Rename a session."""
     title = request.form.get("title", "")
     return _act(meeting_id,
-                lambda s, m: M.rename_session(s, current_user, m, session_id, title),
+                lambda s, m: edit.rename_session(s, current_user, m, session_id, title),
                 "分场名称已修改。", f"session-{session_id}")
 
 
@@ -286,7 +287,7 @@ def lock(meeting_id: int):
         return _back(meeting_id)
     verb = "已锁定" if locked else "已解锁"
     return _act(meeting_id,
-                lambda s, m: M.set_lock(s, current_user, m, kind, item, locked),
+                lambda s, m: edit.set_lock(s, current_user, m, kind, item, locked),
                 verb + "：{result}", request.form.get("anchor"))
 
 
@@ -296,8 +297,8 @@ def lock(meeting_id: int):
 def agenda_xlsx(meeting_id: int):
     """Download the agenda workbook."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    return xlsx_response(X.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    return xlsx_response(exports.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
 
 
 @bp.get("/<int:meeting_id>/invitations.xlsx")
@@ -305,11 +306,10 @@ def agenda_xlsx(meeting_id: int):
 def invitations_xlsx(meeting_id: int):
     """Download the invitation lists (one sheet per invitee kind)."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    data = X.invitations_xlsx(session, meeting, current_user)
-    if current_user.role == "city_admin":
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    data = exports.invitations_xlsx(session, meeting, current_user)
+    if current_user.role == Role.CITY_ADMIN:
         audit(session, "export_contacts", "meeting", meeting.id, {"what": "invitations"})
-        session.commit()
     return xlsx_response(data, f"{meeting.title}-邀请名单.xlsx")
 
 
@@ -318,14 +318,14 @@ def invitations_xlsx(meeting_id: int):
 def session_ics(meeting_id: int, session_id: int):
     """Download one session as an iCalendar file."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     ms = next((s for s in meeting.sessions if s.id == session_id), None)
     if ms is None:
-        from ..errors import NotFound
+
 
         raise NotFound("分场不存在。")
     try:
-        data = X.session_ics(session, meeting, ms, host=request.host.split(":")[0])
+        data = exports.session_ics(session, meeting, ms, host=request.host.split(":")[0])
     except DomainError as exc:
         flash(exc.message, "danger")
         return _back(meeting_id)
@@ -341,7 +341,7 @@ def session_ics(meeting_id: int, session_id: int):
 def print_agenda(meeting_id: int):
     """A printable agenda page (print CSS hides the shell)."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     return render_template("meetings/print.html", **_detail_context(session, meeting))
 
 
@@ -351,19 +351,40 @@ def print_agenda(meeting_id: int):
 def checkin(meeting_id: int):
     """Check in who attended."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     if request.method == "POST":
         ids = [int(v) for v in request.form.getlist("attended") if v.isdigit()]
         try:
-            n = M.check_in(session, current_user, meeting, ids)
+            n = _attempt(session, lambda: meeting_outcomes.check_in(session, current_user,
+                                                                   meeting, ids))
         except DomainError as exc:
-            session.rollback()
             flash(exc.message, "danger")
             return _back(meeting_id)
-        session.commit()
         flash(f"已保存签到：{n} 人（家）到场。", "success")
         return redirect(url_for(".checkin", meeting_id=meeting_id))
     return render_template("meetings/checkin.html", **_detail_context(session, meeting))
+
+
+def _record(session, meeting, slot_id: int | None, data) -> str:
+    """Record a pair's outcome or follow-up from the form; return the success message."""
+    if slot_id is None:
+        raise DomainError("洽谈记录不正确。", field="slot_id")
+    if data.get("what") == "outcome":
+        meeting_outcomes.record_outcome(session, current_user, meeting, slot_id,
+                                        data.get("outcome"))
+        return "已保存洽谈结果。"
+    agreement = {"1": True, "0": False}.get(data.get("agreement") or "")
+    on = None
+    if data.get("followup_on"):
+        try:
+            on = date.fromisoformat(data["followup_on"])
+        except ValueError:
+            raise DomainError("跟踪日期格式应为 YYYY-MM-DD。", field="followup_on") from None
+    match = meeting_outcomes.record_followup(session, current_user, meeting, slot_id,
+                                             agreement=agreement,
+                                             amount=data.get("followup_amount"), on=on,
+                                             note=data.get("followup", ""))
+    return "已保存跟踪记录" + ("，并更新对接状态。" if match is not None else "。")
 
 
 @bp.route("/<int:meeting_id>/outcomes", methods=["GET", "POST"])
@@ -371,42 +392,19 @@ def checkin(meeting_id: int):
 def outcomes(meeting_id: int):
     """Each 1:1 pair's immediate outcome, and the follow-up about six months later."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     errors: dict[int, str] = {}
     if request.method == "POST":
         slot_id = _int(request.form.get("slot_id"))
-        what = request.form.get("what")
         try:
-            if slot_id is None:
-                raise DomainError("洽谈记录不正确。", field="slot_id")
-            if what == "outcome":
-                M.record_outcome(session, current_user, meeting, slot_id,
-                                 request.form.get("outcome"))
-                msg = "已保存洽谈结果。"
-            else:
-                raw = request.form.get("agreement")
-                agreement = {"1": True, "0": False}.get(raw or "")
-                on = None
-                if request.form.get("followup_on"):
-                    try:
-                        on = date.fromisoformat(request.form["followup_on"])
-                    except ValueError:
-                        raise DomainError("跟踪日期格式应为 YYYY-MM-DD。",
-                                          field="followup_on") from None
-                match = M.record_followup(session, current_user, meeting, slot_id,
-                                          agreement=agreement,
-                                          amount=request.form.get("followup_amount"),
-                                          on=on, note=request.form.get("followup", ""))
-                msg = "已保存跟踪记录" + ("，并更新对接状态。" if match is not None else "。")
+            msg = _attempt(session, lambda: _record(session, meeting, slot_id, request.form))
         except DomainError as exc:
-            session.rollback()
-            errors[slot_id or 0] = exc.message
-            meeting = M.get_meeting(session, current_user, meeting_id)
+            errors[slot_id or 0] = exc.message  # the savepoint is undone; the 422 rolls back
         else:
-            session.commit()
             flash(msg, "success")
             return redirect(url_for(".outcomes", meeting_id=meeting_id) + f"#slot-{slot_id}")
     ctx = _detail_context(session, meeting)
-    matches = {s.id: M.match_of(session, s) for ms in meeting.sessions for s in ms.slots}
+    matches = {s.id: meeting_outcomes.match_of(session, s)
+               for ms in meeting.sessions for s in ms.slots}
     return render_template("meetings/outcomes.html", errors=errors, matches=matches,
                            form=request.form, **ctx), 422 if errors else 200

@@ -17,11 +17,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.errors import DomainError
+from app.security import can_see_contact, can_see_expert_contact, mask_phone
+from app.services.meetings import read
 from models import MatchmakingMeeting, MeetingSession
-
-from ..errors import DomainError
-from ..security import can_see_contact, can_see_expert_contact, mask_phone
-from . import meetings as M
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
@@ -69,7 +69,7 @@ def _save(wb: Workbook) -> bytes:
 
 
 def _when(ms: MeetingSession) -> str:
-    start, end = M.local(ms.starts_at), M.local(ms.ends_at)
+    start, end = read.local(ms.starts_at), read.local(ms.ends_at)
     if start is None:
         return "待定"
     return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}" if end else f"{start:%Y-%m-%d %H:%M}"
@@ -77,7 +77,7 @@ def _when(ms: MeetingSession) -> str:
 
 def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
     """Return the agenda workbook: sessions with demands and experts, and the 1:1 timetable."""
-    n = M.names(session, meeting)
+    n = read.names(session, meeting)
     wb = Workbook()
     rows = []
     for ms in meeting.sessions:
@@ -88,7 +88,7 @@ def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
             rows.append([ms.seq, ms.title, "、".join(ms.theme_words or []), _when(ms),
                          meeting.venue or "", d.code if d else "", d.title if d else "",
                          ent.name if ent else "",
-                         "、".join(M.invitee_name(i, n) for i in experts) if k == 0 else ""])
+                         "、".join(read.invitee_name(i, n) for i in experts) if k == 0 else ""])
     _sheet(wb, "议程", ["分场", "分场名称", "主题词", "时间", "地点", "需求编号", "需求名称",
                         "需求企业", "受邀专家"], rows, first=True)
     slots = []
@@ -97,7 +97,7 @@ def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
             d = n.demands.get(s.demand_id)
             e = n.experts.get(s.expert_id)
             ent = n.enterprises.get(d.enterprise_id) if d else None
-            at = M.slot_time(meeting, ms, s.slot)
+            at = read.slot_time(meeting, ms, s.slot)
             inst = n.institutions.get(e.institution_id) if e else None
             slots.append([ms.seq, ms.title, s.slot + 1, f"{at:%H:%M}" if at else "",
                           s.table_no + 1, ent.name if ent else "", d.title if d else "",
@@ -110,11 +110,11 @@ def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
 
 def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -> bytes:
     """Return the invitation lists, one sheet per invitee kind, contact data by privacy tier."""
-    n = M.names(session, meeting)
+    n = read.names(session, meeting)
     wb = Workbook()
     experts, ents, invs, insts = [], [], [], []
     for ms in meeting.sessions:
-        owners = M.owner_ids(ms)
+        owners = read.owner_ids(ms)
         for i in ms.invitations:
             if i.kind == "enterprise" and i.enterprise_id in owners:
                 continue  # on the 需求企业 sheet
@@ -196,28 +196,28 @@ def _utc(dt: datetime) -> str:
 def session_ics(session: Session, meeting: MatchmakingMeeting, ms: MeetingSession, *,
                 host: str = "wuhan-kjcg", now: datetime | None = None) -> bytes:
     """Return a VCALENDAR with the session as one VEVENT (agenda and 1:1 timetable inside)."""
-    start, end = M.local(ms.starts_at), M.local(ms.ends_at)
+    start, end = read.local(ms.starts_at), read.local(ms.ends_at)
     if start is None or end is None:
         raise DomainError("对接会尚未确定日期，不能生成日历文件：请先填写会议日期并重新排期。",
                             field="held_on")
-    n = M.names(session, meeting)
+    n = read.names(session, meeting)
     lines_desc = [f"主题词：{'、'.join(ms.theme_words or [])}", "需求："]
     for sd in ms.demands:
         d = n.demands.get(sd.demand_id)
         if d is not None:
             ent = n.enterprises.get(d.enterprise_id)
             lines_desc.append(f"- {d.title}（{ent.name if ent else ''}）")
-    experts = [M.invitee_name(i, n) for i in ms.invitations if i.kind == "expert"]
+    experts = [read.invitee_name(i, n) for i in ms.invitations if i.kind == "expert"]
     lines_desc.append("受邀专家：" + "、".join(experts))
     if ms.slots:
         lines_desc.append("一对一洽谈：")
         for s in sorted(ms.slots, key=lambda s: (s.slot, s.table_no)):
-            at = M.slot_time(meeting, ms, s.slot)
+            at = read.slot_time(meeting, ms, s.slot)
             d = n.demands.get(s.demand_id)
             e = n.experts.get(s.expert_id)
             lines_desc.append(f"{at:%H:%M} {s.table_no + 1}号桌 "
                               f"{d.title if d else ''} × {e.name if e else ''}")
-    stamp = now or datetime.now(UTC)
+    stamp = now or clock.now()
     props = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",

@@ -1,0 +1,268 @@
+"""Write a computed plan onto a meeting, keeping what is locked; refresh edited sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import time, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.services.meetings.context import (
+    PlanContext,
+    experts_of,
+    key_of,
+    plan_session_of,
+)
+from matching import text as mtext
+from matching.planning import (
+    assign_experts,
+    invite_others,
+    plan_sessions,
+    propose_pairs,
+    schedule_meetings,
+    session_affinity,
+)
+from matching.planning.records import (
+    ExpertAssignment,
+    ExpertSeat,
+    PlanLocks,
+    SessionLimits,
+    SessionPlan,
+)
+from matching.planning.records import Session as PlanSession
+from models import (
+    Industry,
+    Invitation,
+    MatchmakingMeeting,
+    MeetingSession,
+    MeetingSlot,
+    SessionDemand,
+)
+
+#: Candidates offered per session for 添加专家.
+N_CANDIDATES = 12
+
+
+def _session_title(session: Session, plan_s: PlanSession, seq: int) -> str:
+    name = None
+    if plan_s.industry is not None:
+        ind = session.get(Industry, plan_s.industry)
+        name = ind.name if ind else None
+    words = "、".join(plan_s.theme_words[:2])
+    if name and words:
+        return f"{name}专场：{words}"[:200]
+    if name:
+        return f"{name}专场"[:200]
+    return f"第{seq}分场：{words}"[:200] if words else f"第{seq}分场"
+
+
+def _set_times(meeting: MatchmakingMeeting, params: Mapping[str, Any]) -> None:
+    """Give each session its start and end: parallel rooms, or one after another."""
+    start_t = time.fromisoformat(params.get("start_time") or "09:00")
+    slot = int(params.get("slot_minutes") or 20)
+    intro = int(params.get("intro_minutes") or 0)
+    start = None
+    if meeting.held_on is not None:
+        start = clock.at_local(meeting.held_on, start_t)
+    for ms in meeting.sessions:
+        if start is None:
+            ms.starts_at = ms.ends_at = None
+            continue
+        n_slots = max((s.slot for s in ms.slots), default=-1) + 1
+        ms.starts_at = start
+        ms.ends_at = start + timedelta(minutes=intro + n_slots * slot)
+        if not params.get("parallel", True):
+            start = ms.ends_at + timedelta(minutes=10)
+
+
+def _timetable(ctx: PlanContext, plan_s: PlanSession, expert_ids: list[int]):
+    """Propose each demand's best invited experts and schedule the pairs."""
+    if not expert_ids or not plan_s.demand_ids:
+        return None
+    assignment = ExpertAssignment(
+        seats=tuple(ExpertSeat(plan_s.key, e, 0.0) for e in expert_ids), total_affinity=0.0)
+    block = ctx.affinity.sub(expert_ids, list(plan_s.demand_ids))
+    # Experts without text (-inf) never get a 1:1 meeting.
+    block = np.where(np.isfinite(block), block, -1e9)
+    pairs = propose_pairs(plan_s, assignment, block, expert_ids, list(plan_s.demand_ids),
+                          per_demand=int(ctx.params.get("pairs_per_demand") or 2),
+                          min_affinity=-1e8)
+    return schedule_meetings(pairs, ctx.records, session_key=plan_s.key,
+                             n_tables=int(ctx.params.get("tables") or 4))
+
+
+def _write_others(ms: MeetingSession, invitees: Any, owners: Mapping[int, Any]) -> None:
+    keep_locked = {(i.kind, i.enterprise_id, i.investor_id, i.institution_id)
+                   for i in ms.invitations if i.kind != "expert" and i.locked}
+    for inv in [i for i in ms.invitations if i.kind != "expert" and not i.locked]:
+        ms.invitations.remove(inv)
+    for eid in invitees.enterprise_ids:
+        if ("enterprise", eid, None, None) not in keep_locked:
+            ms.invitations.append(Invitation(kind="enterprise", enterprise_id=eid))
+    for iid in invitees.investor_ids:
+        if ("investor", None, iid, None) not in keep_locked:
+            ms.invitations.append(Invitation(kind="investor", investor_id=iid))
+    for inst in invitees.institution_ids:
+        if ("institution", None, None, inst) not in keep_locked:
+            ms.invitations.append(Invitation(kind="institution", institution_id=inst))
+    # The demand owners come too: invited (and checked in) as enterprises of the session.
+    related = set(invitees.enterprise_ids)
+    for ent_id in dict.fromkeys(owners.get(sd.demand_id) for sd in ms.demands):
+        if ent_id is not None and ent_id not in related and (
+                ("enterprise", ent_id, None, None) not in keep_locked):
+            ms.invitations.append(Invitation(kind="enterprise", enterprise_id=ent_id))
+
+
+
+
+def _write_slots(ms: MeetingSession, table: Any) -> None:
+    ms.slots.clear()
+    if table is None:
+        return
+    for m in sorted(table.meetings, key=lambda m: (m.slot, m.table)):
+        ms.slots.append(MeetingSlot(demand_id=m.demand_id, expert_id=m.expert_id, slot=m.slot,
+                                    table_no=m.table))
+
+
+def refresh(session: Session, ctx: PlanContext, sessions: Iterable[MeetingSession]) -> None:
+    """Recompute the other invitees and the 1:1 timetable of edited sessions."""
+    sessions = [ms for ms in sessions if ms is not None]
+    if not sessions:
+        return
+    session.flush()
+    plan = SessionPlan(sessions=tuple(plan_session_of(ms) for ms in sessions))
+    seats = tuple(ExpertSeat(key_of(ms), i.expert_id, i.affinity or 0.0)
+                  for ms in sessions for i in experts_of(ms))
+    invitees = invite_others(plan, ctx.records, assignment=ExpertAssignment(seats, 0.0),
+                             expert_institutions=ctx.expert_institutions,
+                             enterprises=ctx.enterprises, investors=ctx.investors)
+    for ms, plan_s, inv in zip(sessions, plan.sessions, invitees, strict=True):
+        _write_others(ms, inv, ctx.owners)
+        _write_slots(ms, _timetable(ctx, plan_s, [i.expert_id for i in experts_of(ms)]))
+    _set_times(ctx.meeting, ctx.params)
+    session.flush()
+
+
+def _candidates(ctx: PlanContext, plan: SessionPlan, assignment: ExpertAssignment,
+                rows: Mapping[str, MeetingSession]) -> dict[str, list[list[float]]]:
+    """Return, per session id, the best experts not invited (for 添加专家)."""
+    aff = ctx.affinity
+    if not aff.expert_ids:
+        return {}
+    scores = session_affinity(plan, aff.matrix, aff.demand_ids)
+    out: dict[str, list[list[float]]] = {}
+    for s, ps in enumerate(plan.sessions):
+        invited = set(assignment.experts_of(ps.key))
+        col = scores[:, s]
+        n = min(len(col), N_CANDIDATES + len(invited))
+        top = np.argpartition(-col, n - 1)[:n] if n < len(col) else np.arange(len(col))
+        top = sorted(top, key=lambda i: -col[i])
+        picked = [[aff.expert_ids[i], round(float(col[i]), 4)] for i in top
+                  if aff.expert_ids[i] not in invited and np.isfinite(col[i])]
+        out[str(rows[ps.key].id)] = picked[:N_CANDIDATES]
+    return out
+
+
+def apply_plan(session: Session, ctx: PlanContext, plan: SessionPlan,
+                assignment: ExpertAssignment) -> None:
+    """Write a computed plan onto the meeting, keeping locked sessions, placements and seats."""
+    meeting = ctx.meeting
+    existing = {key_of(ms): ms for ms in meeting.sessions}
+    plan_keys = {ps.key for ps in plan.sessions}
+    for key, ms in existing.items():
+        if key not in plan_keys:
+            meeting.sessions.remove(ms)
+    rows: dict[str, MeetingSession] = {}
+    # Sessions that survive keep their place; new ones follow in the planner's order.
+    order = sorted(range(len(plan.sessions)), key=lambda i: (
+        existing[plan.sessions[i].key].seq if plan.sessions[i].key in existing else 10**6, i))
+    plan = SessionPlan(sessions=tuple(plan.sessions[i] for i in order),
+                       inferred_industries=plan.inferred_industries)
+    for seq, ps in enumerate(plan.sessions, 1):
+        ms = existing.get(ps.key)
+        if ms is None:
+            ms = MeetingSession(seq=seq, locked=False)
+            meeting.sessions.append(ms)
+        rows[ps.key] = ms
+        ms.seq = seq
+        if ms.locked:
+            continue
+        ms.theme_words = list(ps.theme_words)
+        ms.industry_id = ps.industry
+        ms.title = _session_title(session, ps, seq)
+    session.flush()
+    # Demands: a locked session keeps its rows; elsewhere pinned rows stay, the rest is rewritten.
+    for ps in plan.sessions:
+        ms = rows[ps.key]
+        if ms.locked:
+            continue
+        have = {sd.demand_id: sd for sd in ms.demands}
+        for sd in list(ms.demands):
+            if sd.demand_id not in ps.demand_ids:
+                ms.demands.remove(sd)
+        for did in ps.demand_ids:
+            if did not in have:
+                ms.demands.append(SessionDemand(demand_id=did, locked=False))
+    session.flush()
+    # Experts
+    for ps in plan.sessions:
+        ms = rows[ps.key]
+        if ms.locked:
+            continue
+        seats = {s.expert_id: s for s in assignment.seats if s.session_key == ps.key}
+        for inv in experts_of(ms):
+            if inv.expert_id not in seats:
+                ms.invitations.remove(inv)
+        have = {i.expert_id: i for i in experts_of(ms)}
+        for eid, seat in seats.items():
+            if eid in have:
+                have[eid].affinity = round(seat.affinity, 4)
+            else:
+                ms.invitations.append(Invitation(kind="expert", expert_id=eid,
+                                                 affinity=round(seat.affinity, 4),
+                                                 locked=False))
+    session.flush()
+    # Other invitees and the 1:1 timetables of every session that is not locked.
+    open_plan = SessionPlan(sessions=tuple(ps for ps in plan.sessions if not rows[ps.key].locked))
+    invitees = invite_others(open_plan, ctx.records, assignment=assignment,
+                             expert_institutions=ctx.expert_institutions,
+                             enterprises=ctx.enterprises, investors=ctx.investors)
+    tables = {}
+    for ps, inv in zip(open_plan.sessions, invitees, strict=True):
+        tables[ps.key] = _timetable(ctx, ps, list(assignment.experts_of(ps.key)))
+        _write_others(rows[ps.key], inv, ctx.owners)
+    for ps in open_plan.sessions:
+        _write_slots(rows[ps.key], tables[ps.key])
+    params = dict(ctx.params)
+    params["candidates"] = _candidates(ctx, plan, assignment, rows)
+    params["inferred"] = {str(d): i for d, i in plan.inferred_industries}
+    # Keep only conflicts of sessions that still exist.
+    live = {str(ms.id) for ms in rows.values()}
+    params["removed"] = [p for p in params.get("removed", []) if str(p[1]) in live]
+    ctx.params = params
+    meeting.params = params
+    _set_times(meeting, params)
+    session.flush()
+
+
+def solve(ctx: PlanContext, locks: PlanLocks, conflicts: Sequence[tuple[int, str]],
+           seats_by_key: Mapping[str, int] | None = None) -> tuple[SessionPlan, ExpertAssignment]:
+    p = ctx.params
+    limits = SessionLimits(min_demands=int(p["min_demands"]), max_demands=int(p["max_demands"]),
+                           n_sessions=p.get("n_sessions"))
+    plan = plan_sessions(ctx.records, limits, locks=locks, analyzer=mtext.analyze)
+    seats: int | dict[str, int] = int(p["seats"])
+    if seats_by_key:
+        seats = {ps.key: max(int(p["seats"]), seats_by_key.get(ps.key, 0))
+                 for ps in plan.sessions}
+    keys = {ps.key for ps in plan.sessions}
+    assignment = assign_experts(
+        plan, ctx.affinity.matrix, ctx.affinity.expert_ids, ctx.affinity.demand_ids,
+        seats=seats, max_sessions_per_expert=int(p["max_sessions_per_expert"]),
+        conflicts=[(e, k) for e, k in conflicts if k in keys and e in set(ctx.affinity.expert_ids)],
+        locks=PlanLocks(expert_seats=tuple((e, k) for e, k in locks.expert_seats if k in keys)),
+    )
+    return plan, assignment
