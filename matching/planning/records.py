@@ -11,6 +11,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 __all__ = [
+    "Agenda",
+    "Placement",
+    "Room",
+    "SessionNeeds",
+    "TimeSlot",
+    "UnplacedMeeting",
     "ExpertAssignment",
     "ExpertSeat",
     "MeetingDemand",
@@ -219,3 +225,83 @@ class SessionTimetable:
     n_slots: int
     n_tables: int
     idle_gaps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A room of the meeting's venue and how many people it seats."""
+
+    key: str
+    capacity: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSlot:
+    """A time slot of the meeting (a half-day block, say); ``rounds`` 1:1 rounds fit in it.
+
+    ``day`` counts from 0; ``label`` is what organisers read (``第1天 09:00–10:30``).
+    """
+
+    key: str
+    day: int = 0
+    label: str = ""
+    rounds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNeeds:
+    """What a session needs from the agenda.
+
+    ``size`` is the number of people the room must seat; ``people`` are the participants
+    who cannot be in two sessions at once (experts, demand owners or their contact,
+    investors), as hashable ids such as ``("expert", 12)``; ``pin`` fixes the session to
+    ``(slot_key, room_key)``.
+    """
+
+    key: str
+    size: int
+    people: tuple[Id, ...] = ()
+    pin: tuple[str, str] | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A session placed in a time slot and a room."""
+
+    session_key: str
+    slot_key: str
+    room_key: str
+    pinned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Agenda:
+    """Where every session is held; sessions that cannot be placed, and what to change.
+
+    ``unplaced`` pairs a session key with the reason; ``advice`` lists the changes that would
+    let every session be placed (add a slot or room, split, move or drop named sessions).
+    ``exact`` says whether the count of placed sessions was proven maximal.
+    """
+
+    placements: tuple[Placement, ...]
+    unplaced: tuple[tuple[str, str], ...] = ()
+    advice: tuple[str, ...] = ()
+    exact: bool = False
+
+    def placement_of(self, session_key: str) -> Placement | None:
+        """Return the placement of ``session_key`` (``None`` when unplaced)."""
+        for p in self.placements:
+            if p.session_key == session_key:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UnplacedMeeting:
+    """A requested 1:1 meeting that the timetable could not place, and why (in Chinese)."""
+
+    demand_id: Id
+    expert_id: Id
+    reason: str

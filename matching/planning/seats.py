@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
@@ -101,22 +100,31 @@ def _solve_seats(
     scores: np.ndarray,
     candidates: list[set[int]],
     seats: np.ndarray,
-    cap: int,
+    cap: np.ndarray,
     locked: set[tuple[int, int]],
+    minimum: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray] | None:
     """Solve the seat LP on the candidate edges; return the edges and the duals.
 
-    The constraint matrix (sessions x edges, experts x edges) is that of a bipartite
-    b-matching, hence totally unimodular: a basic optimal solution is integral. The duals
-    (one per session, one per expert; zero for experts outside the candidates) price the
-    edges left out, so the caller can prove optimality over all experts.
+    The constraint matrix (sessions x edges, experts x edges, the experts' minimum loads
+    repeating expert rows) is that of a bipartite b-matching with degree bounds, hence
+    totally unimodular: a basic optimal solution is integral. The duals (one per session,
+    one per expert; zero for experts outside the candidates) price the edges left out, so
+    the caller can prove optimality over all experts.
     """
     e_arr, s_arr, experts, lower, a_sessions, a_experts = _seat_problem(scores, candidates, locked)
     weights = scores[e_arr, s_arr]
+    a_ub, b_ub = a_experts, cap[experts].astype(float)
+    floor_rows = np.array([], dtype=int)
+    if minimum is not None:
+        floor_rows = np.flatnonzero(minimum[experts] > 0)
+        if floor_rows.size:
+            a_ub = sp.vstack([a_experts, -a_experts[floor_rows]]).tocsr()
+            b_ub = np.concatenate([b_ub, -minimum[experts][floor_rows].astype(float)])
     result = linprog(
         -weights,
-        A_ub=a_experts,
-        b_ub=np.full(len(experts), float(cap)),
+        A_ub=a_ub,
+        b_ub=b_ub,
         A_eq=a_sessions,
         b_eq=seats,
         bounds=np.column_stack([lower, np.ones(len(e_arr))]),
@@ -130,17 +138,55 @@ def _solve_seats(
             -weights,
             constraints=[
                 LinearConstraint(a_sessions, seats, seats),
-                LinearConstraint(a_experts, 0, cap),
+                LinearConstraint(a_ub, -np.inf, b_ub),
             ],
             integrality=np.ones(len(e_arr)),
             bounds=Bounds(lower, np.ones(len(e_arr))),
         )
         x = exact.x
+    marginals = np.asarray(result.ineqlin.marginals)
     expert_dual = np.zeros(scores.shape[0])
-    expert_dual[experts] = result.ineqlin.marginals
+    expert_dual[experts] = marginals[: len(experts)]
+    if floor_rows.size:
+        np.subtract.at(expert_dual, experts[floor_rows], marginals[len(experts) :])
     chosen = np.flatnonzero(x > 0.5)
     edges = [(int(e_arr[i]), int(s_arr[i])) for i in chosen]
     return edges, np.asarray(result.eqlin.marginals), expert_dual
+
+
+def _whole_number(value: object, what: str, *, least: int = 0) -> int:
+    """Return ``value`` as an int, or raise PlanningError naming ``what`` (no TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer):
+        raise PlanningError(f"{what}应为整数，而不是“{value}”", "limits")
+    if isinstance(value, float) and not value.is_integer():
+        raise PlanningError(f"{what}应为整数，而不是 {value}", "limits")
+    if int(value) < least:
+        raise PlanningError(f"{what}至少应为 {least}，而不是 {int(value)}", "limits")
+    return int(value)
+
+
+def _smallest_cap(
+    scores: np.ndarray,
+    allowed: np.ndarray,
+    seats: np.ndarray,
+    cap: np.ndarray,
+    locked: set[tuple[int, int]],
+    minimum: np.ndarray | None,
+    start: int,
+) -> int | None:
+    """Return the smallest uniform cap (>= ``start``) that fills every seat, else ``None``.
+
+    Feasibility only grows with the cap, so the first feasible value is the smallest. Solved on
+    every allowed pair, so it is only tried on instances of moderate size.
+    """
+    n_experts, n_sessions = scores.shape
+    if n_experts * n_sessions > 400_000:
+        return None
+    full = [set(np.flatnonzero(allowed[:, s]).tolist()) for s in range(n_sessions)]
+    for value in range(start, n_sessions + 1):
+        if _solve_seats(scores, full, seats, np.maximum(cap, value), locked, minimum):
+            return value
+    return None
 
 
 def assign_experts(
@@ -151,6 +197,8 @@ def assign_experts(
     *,
     seats: int | Mapping[str, int] = 3,
     max_sessions_per_expert: int = 1,
+    expert_caps: Mapping[Hashable, int] | None = None,
+    min_sessions: Mapping[Hashable, int] | None = None,
     conflicts: Iterable[tuple[Hashable, str]] = (),
     locks: PlanLocks | None = None,
     top_n: int = 50,
@@ -171,6 +219,10 @@ def assign_experts(
         Expert seats of each session; every seat must be filled.
     max_sessions_per_expert : int, default=1
         Sessions an expert may sit in.
+    expert_caps : mapping of expert id to int, optional
+        Per-expert caps that replace ``max_sessions_per_expert`` for those experts.
+    min_sessions : mapping of expert id to int, optional
+        Minimum loads: sessions an expert must be invited to (e.g. a keynote expert).
     conflicts : iterable of (expert_id, session_key)
         Pairs that must not happen (回避).
     locks : PlanLocks, optional
@@ -197,8 +249,7 @@ def assign_experts(
     locks = locks or PlanLocks()
     if len(expert_ids) == 0:
         raise PlanningError("没有可邀请的专家：请先导入专家或扩大专家范围", "no_experts")
-    if max_sessions_per_expert < 1:
-        raise PlanningError("每位专家场次上限至少应为 1", "limits")
+    k = _whole_number(max_sessions_per_expert, "每位专家场次上限", least=1)
     if len(set(expert_ids)) != len(expert_ids):
         raise PlanningError("专家列表中有重复的专家", "duplicate")
     mat = as_matrix(affinity)
@@ -210,12 +261,38 @@ def assign_experts(
     keys = [s.key for s in sessions]
     s_index = {k: i for i, k in enumerate(keys)}
     e_index = {e: i for i, e in enumerate(expert_ids)}
-    seat_arr = np.array(
-        [seats.get(k, 0) if isinstance(seats, Mapping) else seats for k in keys], dtype=float
-    )
-    if (seat_arr < 0).any():
-        raise PlanningError("每场专家席位数不能为负数", "limits")
-    n_experts, k = len(expert_ids), max_sessions_per_expert
+    if isinstance(seats, Mapping):
+        unknown = [key for key in seats if key not in s_index]
+        if unknown:
+            raise PlanningError(f"专家席位中的分场 {unknown[0]} 不存在：请检查分场编号", "seats")
+        seat_arr = np.array(
+            [_whole_number(seats.get(key, 0), f"分场 {key} 的专家席位") for key in keys], float
+        )
+    else:
+        seat_arr = np.full(len(keys), float(_whole_number(seats, "每场专家席位")))
+    n_experts = len(expert_ids)
+    cap_arr = np.full(n_experts, k, dtype=int)
+    for e, value in (expert_caps or {}).items():
+        if e not in e_index:
+            raise PlanningError(f"场次上限中的专家 {e} 不在可邀请专家之中", "limits")
+        cap_arr[e_index[e]] = _whole_number(value, f"专家 {e} 的场次上限")
+    min_arr = np.zeros(n_experts, dtype=int)
+    for e, value in (min_sessions or {}).items():
+        if e not in e_index:
+            raise PlanningError(f"最少场次中的专家 {e} 不在可邀请专家之中", "limits")
+        min_arr[e_index[e]] = _whole_number(value, f"专家 {e} 的最少场次")
+        if min_arr[e_index[e]] > cap_arr[e_index[e]]:
+            raise PlanningError(
+                f"专家 {e} 的最少场次（{min_arr[e_index[e]]}）大于其场次上限"
+                f"（{cap_arr[e_index[e]]}）：请把上限调到至少 {min_arr[e_index[e]]}",
+                "limits",
+            )
+    if min_arr.sum() > seat_arr.sum():
+        raise PlanningError(
+            f"专家最少场次合计 {int(min_arr.sum())} 场，超过全部专家席位 {int(seat_arr.sum())} 个："
+            "请降低最少场次或增加每场席位",
+            "limits",
+        )
 
     def pair(e: Hashable, key: str, what: str) -> tuple[int, int]:
         if e not in e_index:
@@ -232,12 +309,13 @@ def assign_experts(
             f"专家 {expert_ids[e]} 既被锁定在分场 {keys[s]}，又在该场的回避名单中", "locks"
         )
     per_expert = Counter(e for e, _ in locked)
-    if per_expert and max(per_expert.values()) > k:
-        e, n = per_expert.most_common(1)[0]
-        raise PlanningError(
-            f"专家 {expert_ids[e]} 被锁定在 {n} 个分场，超过每位专家场次上限 {k}：请把上限调到 {n}",
-            "limits",
-        )
+    for e, n in per_expert.most_common():
+        if n > cap_arr[e]:
+            raise PlanningError(
+                f"专家 {expert_ids[e]} 被锁定在 {n} 个分场，超过其场次上限 {cap_arr[e]}："
+                f"请把上限调到 {n}",
+                "limits",
+            )
     per_session = Counter(s for _, s in locked)
     for s, n in per_session.items():
         if n > seat_arr[s]:
@@ -247,9 +325,11 @@ def assign_experts(
                 "limits",
             )
     need = int(seat_arr.sum())
-    available = n_experts * k
+    available = int(cap_arr.sum())
     if need > available:
-        k_needed = math.ceil(need / n_experts)
+        k_needed = k + 1
+        while int(np.maximum(cap_arr, k_needed).sum()) < need:
+            k_needed += 1
         per = available // len(sessions)
         raise PlanningError(
             f"需要 {need} 个专家席位，但可用 {available} 个：请把每位专家场次上限调到 {k_needed}，"
@@ -272,6 +352,14 @@ def assign_experts(
     allowed = np.ones(scores.shape, dtype=bool)
     for e, s in conflict_set:
         allowed[e, s] = False
+    for e in np.flatnonzero(min_arr):
+        if allowed[e].sum() < min_arr[e]:
+            raise PlanningError(
+                f"专家 {expert_ids[e]} 至少要参加 {min_arr[e]} 场，但排除回避名单后只有 "
+                f"{int(allowed[e].sum())} 场可参加：请降低其最少场次",
+                "limits",
+            )
+    floor_experts = [int(e) for e in np.flatnonzero(min_arr)]
     pool = max(top_n, 1)
     while True:
         candidates: list[set[int]] = []
@@ -283,13 +371,19 @@ def assign_experts(
             candidates.append({int(e) for e in top if allowed[e, s]})
         for e, s in locked:
             candidates[s].add(e)
-        solved = _solve_seats(scores, candidates, seat_arr, k, locked)
+        for e in floor_experts:  # an expert with a minimum load may sit anywhere allowed
+            for s in np.flatnonzero(allowed[e]):
+                candidates[int(s)].add(e)
+        solved = _solve_seats(scores, candidates, seat_arr, cap_arr, locked, min_arr)
         if solved is not None:
             break
         if pool >= n_experts:
+            smallest = _smallest_cap(scores, allowed, seat_arr, cap_arr, locked, min_arr, k + 1)
+            hint = (f"请把每位专家场次上限调到 {smallest}" if smallest is not None
+                    else "提高每位专家场次上限也无法排满")
             raise PlanningError(
-                f"在回避名单和每位专家至多 {k} 场的限制下，无法排满所有专家席位：请把每位专家"
-                f"场次上限调到 {k + 1}，或减少每场席位或缩短回避名单",
+                f"在回避名单、最少场次和每位专家至多 {k} 场的限制下，无法排满所有专家席位："
+                f"{hint}，或减少每场席位或缩短回避名单",
                 "seats",
             )
         pool = min(pool * 4, n_experts)
@@ -310,7 +404,7 @@ def assign_experts(
                 added += 1
         if not added:
             break
-        solved = _solve_seats(scores, candidates, seat_arr, k, locked)
+        solved = _solve_seats(scores, candidates, seat_arr, cap_arr, locked, min_arr)
         if solved is None:  # pragma: no cover - adding columns keeps it feasible
             raise PlanningError("专家席位求解失败：请稍后重试", "internal")
     seats_out = [

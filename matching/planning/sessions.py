@@ -22,7 +22,14 @@ from matching.planning.records import (
     SessionLimits,
     SessionPlan,
 )
-from matching.planning.themes import Analyzer, bigram_analyze, centroid, theme_words, vectorize
+from matching.planning.themes import (
+    Analyzer,
+    bigram_analyze,
+    centroid,
+    theme_phrases,
+    theme_words,
+    vectorize,
+)
 
 __all__ = ["plan_sessions"]
 
@@ -77,6 +84,20 @@ def _apportion(
         g = max(big, key=lambda g: (counts[g] / (share[g] + 1), -order.index(g)))
         share[g] += 1
     return share
+
+
+def _themes(
+    demands: Sequence[MeetingDemand],
+    members: Sequence[int],
+    matrix: np.ndarray,
+    terms: np.ndarray,
+    n_words: int,
+) -> tuple[str, ...]:
+    """Whole-word theme phrases when the demands carry word tokens, else TF-IDF terms."""
+    phrases = theme_phrases([demands[i] for i in members], demands, n_words)
+    if phrases is not None:
+        return phrases
+    return theme_words(matrix, members, terms, n_words)
 
 
 def plan_sessions(
@@ -356,7 +377,7 @@ def plan_sessions(
             Session(
                 key=seed_keys[s] or next_key(),
                 demand_ids=tuple(demands[i].id for i in members),
-                theme_words=theme_words(matrix, members, terms, n_theme_words),
+                theme_words=_themes(demands, members, matrix, terms, n_theme_words),
                 industry=seed_industry[s] if labelled else None,
                 industries=inds if labelled else (),
             )

@@ -6,9 +6,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
-from matching.planning.records import MeetingDemand, OneToOne, PlanningError, SessionTimetable
+from matching.planning.records import (
+    MeetingDemand,
+    OneToOne,
+    PlanningError,
+    SessionTimetable,
+    UnplacedMeeting,
+)
 
-__all__ = ["schedule_meetings"]
+__all__ = ["fit_rounds", "schedule_meetings"]
 
 
 def _colour_bipartite(edges: list[tuple[int, int]], n_colours: int) -> list[int]:
@@ -146,6 +152,16 @@ def _idle_gaps(slots_by_party: Mapping[Hashable, list[int]]) -> int:
     return sum(max(s) - min(s) + 1 - len(s) for s in slots_by_party.values() if s)
 
 
+def _as_pairs(pairs: Iterable[Sequence[Hashable]]) -> list[tuple[Hashable, Hashable]]:
+    """Return the pairs as tuples (lists are accepted); raise PlanningError on a malformed one."""
+    out = []
+    for pair in pairs:
+        if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise PlanningError(f"会谈应为（需求, 专家）两项，而不是“{pair}”", "input")
+        out.append((pair[0], pair[1]))
+    return out
+
+
 def schedule_meetings(
     pairs: Sequence[tuple[Hashable, Hashable]],
     demands: Sequence[MeetingDemand],
@@ -193,6 +209,7 @@ def schedule_meetings(
     """
     if n_tables is not None and n_tables < 1:
         raise PlanningError("桌数至少应为 1", "limits")
+    pairs = _as_pairs(pairs)
     by_id = {d.id: d for d in demands}
     if len(set(pairs)) != len(pairs):
         dup = next(p for p, c in Counter(pairs).items() if c > 1)
@@ -291,3 +308,64 @@ def schedule_meetings(
         session_key, tuple(meetings), n_slots, used_tables, _idle_gaps(slots_by_party)
     )
 
+
+
+def fit_rounds(
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    demands: Sequence[MeetingDemand],
+    *,
+    n_rounds: int,
+    n_tables: int,
+    max_per_expert: int | None = None,
+    max_per_enterprise: int | None = None,
+) -> tuple[tuple[tuple[Hashable, Hashable], ...], tuple[UnplacedMeeting, ...]]:
+    """Keep the pairs that fit in ``n_rounds`` rounds at ``n_tables`` tables; list the rest.
+
+    Pairs are taken in the given order (the caller puts each demand's first choice before
+    any second choice). A pair is kept while neither party has ``n_rounds`` meetings (or
+    their cap) and the rounds x tables are not full; then :func:`schedule_meetings` fits the
+    kept pairs in ``n_rounds`` rounds exactly (a bipartite graph of maximum degree d is
+    d-edge-colourable), so nobody is in two places in a round.
+
+    Returns
+    -------
+    kept : tuple of (demand_id, expert_id)
+    unplaced : tuple of UnplacedMeeting
+        Each with the reason in Chinese.
+    """
+    if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 0:
+        raise PlanningError(f"洽谈轮数应为非负整数，而不是“{n_rounds}”", "input")
+    if isinstance(n_tables, bool) or not isinstance(n_tables, int) or n_tables < 1:
+        raise PlanningError(f"洽谈桌数应为正整数，而不是“{n_tables}”", "input")
+    by_id = {d.id: d for d in demands}
+    load: Counter[Hashable] = Counter()
+    kept: list[tuple[Hashable, Hashable]] = []
+    unplaced: list[UnplacedMeeting] = []
+    seen: set[tuple[Hashable, Hashable]] = set()
+    capacity = n_rounds * n_tables
+    for did, eid in _as_pairs(pairs):
+        if (did, eid) in seen:
+            continue
+        seen.add((did, eid))
+        if did not in by_id:
+            raise PlanningError(f"会谈中的需求 {did} 不在本场需求中", "input")
+        owner = by_id[did].enterprise_id
+        party = ("enterprise", owner) if owner is not None else ("demand", did)
+        cap_x = n_rounds if max_per_expert is None else min(n_rounds, max_per_expert)
+        cap_e = n_rounds if max_per_enterprise is None else min(n_rounds, max_per_enterprise)
+        reason = None
+        if n_rounds == 0:
+            reason = "本场时段内没有留出一对一洽谈的时间"
+        elif len(kept) >= capacity:
+            reason = f"本场 {n_tables} 张桌 × {n_rounds} 轮最多安排 {capacity} 场洽谈，已排满"
+        elif load[("expert", eid)] >= cap_x:
+            reason = f"专家 {eid} 在本场已有 {load[('expert', eid)]} 场洽谈，达到上限 {cap_x}"
+        elif load[party] >= cap_e:
+            reason = f"企业 {party[1]} 在本场已有 {load[party]} 场洽谈，达到上限 {cap_e}"
+        if reason is not None:
+            unplaced.append(UnplacedMeeting(did, eid, reason))
+            continue
+        load[("expert", eid)] += 1
+        load[party] += 1
+        kept.append((did, eid))
+    return tuple(kept), tuple(unplaced)
