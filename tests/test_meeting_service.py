@@ -231,8 +231,14 @@ def test_confirm_refuses_further_planning(session, world, admin):
     ({"min_demands": "4", "max_demands": "4"}, "min_demands", "无法分成每场 4–4 项"),
     ({"n_sessions": "2", "max_demands": "3"}, "n_sessions", "分成 2 场无法满足"),
     ({"seats": "4"}, "seats", "专家席位"),
-    ({"arrangement": "parallel", "max_sessions_per_expert": "2"}, "max_sessions_per_expert",
-     "同时进行"),
+    ({"held_on": "2020-01-01"}, "held_on", "不能安排在过去"),
+    ({"rooms": "1号厅:八十"}, "rooms", "容纳人数应为正整数"),
+    ({"rooms": "1号厅"}, "rooms", "名称:容纳人数"),
+    ({"slot_times": "10:00-09:00"}, "slot_times", "结束时间不晚于开始时间"),
+    ({"slot_times": "09:00-10:30, 10:00-11:00"}, "slot_times", "重叠"),
+    ({"people": "专家 查无此人 | 1"}, "people", "没有名为“查无此人”的专家"),
+    ({"people": "专家 battery专家0 | 99"}, "people", "1–4 之间的时段序号"),
+    ({"people": "老师 张三"}, "people", "第 1 行应以"),
     ({"title": ""}, "title", "请填写对接会名称"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(session, world, admin, over, field, text):
@@ -372,7 +378,8 @@ def test_fold_and_escape():
 
 def test_a_meeting_at_nine_reads_nine_after_a_round_trip(session, world, admin):
     """09:00 Beijing is stored as 01:00 UTC and reads back as 09:00 (SQLite and PostgreSQL)."""
-    meeting = plan(session, admin, start_time="09:00", intro_minutes="30", slot_minutes="20")
+    meeting = plan(session, admin, slot_times="09:00-10:30, 10:45-12:15", intro_minutes="30",
+                   slot_minutes="20")
     meeting_id = meeting.id
     session.commit()
     session.expire_all()  # read the columns back from the database, not from memory

@@ -222,10 +222,9 @@ def _greedy(pb: _Problem) -> dict[int, tuple[int, int]]:
         if not opts[s]:
             continue
 
-        def damage(t: int, s: int = s, opts: dict[int, list[int]] = opts) -> tuple[int, int, int]:
+        def damage(t: int, s: int = s, opts: dict[int, list[int]] = opts) -> tuple[int, int]:
             blocked = sum(1 for m in neighbours[s] if m in opts and m != s and t in opts[m])
-            spare = len(free_rooms[t]) - 1
-            return (blocked, -spare, t)
+            return (blocked, t)  # then the earliest slot: a compact agenda
 
         t = min(opts[s], key=damage)
         r = min(free_rooms[t] & fit_sets[s])  # rooms are ordered by capacity: best fit

@@ -359,9 +359,9 @@ def fit_rounds(
         elif len(kept) >= capacity:
             reason = f"本场 {n_tables} 张桌 × {n_rounds} 轮最多安排 {capacity} 场洽谈，已排满"
         elif load[("expert", eid)] >= cap_x:
-            reason = f"专家 {eid} 在本场已有 {load[('expert', eid)]} 场洽谈，达到上限 {cap_x}"
+            reason = f"该专家在本场已有 {load[('expert', eid)]} 场洽谈，达到可排的上限 {cap_x}"
         elif load[party] >= cap_e:
-            reason = f"企业 {party[1]} 在本场已有 {load[party]} 场洽谈，达到上限 {cap_e}"
+            reason = f"该企业在本场已有 {load[party]} 场洽谈，达到可排的上限 {cap_e}"
         if reason is not None:
             unplaced.append(UnplacedMeeting(did, eid, reason))
             continue

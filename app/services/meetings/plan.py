@@ -89,7 +89,7 @@ def plan_meeting(session: Session, user: Any, inp: PlanInput) -> MatchmakingMeet
     params = inp.params() | {"demand_ids": [d.id for d in demands], "removed": []}
     ctx = build_context(session, meeting, demands, params)
     try:
-        plan, assignment = solve(ctx, PlanLocks(), ())
+        plan, assignment = solve(session, ctx, PlanLocks(), ())
     except PlanningError as exc:
         raise planning_error(exc) from None
     # Only now, with a complete plan in hand, do rows get written.
@@ -145,7 +145,7 @@ def replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> list[str
                       placements=tuple(pinned), expert_seats=tuple(seat_locks))
     conflicts = [(int(e), f"K{s}") for e, s in ctx.params.get("removed", [])]
     try:
-        plan, assignment = solve(ctx, locks, conflicts, seats_by_key)
+        plan, assignment = solve(session, ctx, locks, conflicts, seats_by_key)
     except PlanningError as exc:
         raise planning_error(exc, meeting) from None
     # Seats inside a locked session are kept by the solver (as locks) and by apply_plan.

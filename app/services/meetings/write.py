@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import time, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from app import clock
 from app.services.meetings.context import (
     PlanContext,
     experts_of,
     key_of,
     plan_session_of,
 )
+from app.services.meetings.schedule import arrange, grid_of, people_limits
 from matching import text as mtext
 from matching.planning import (
     assign_experts,
     invite_others,
     plan_sessions,
-    propose_pairs,
-    schedule_meetings,
     session_affinity,
 )
 from matching.planning.records import (
@@ -33,12 +30,11 @@ from matching.planning.records import (
     SessionPlan,
 )
 from matching.planning.records import Session as PlanSession
+from matching.planning.themes import theme_phrases
 from models import (
     Industry,
     Invitation,
-    MatchmakingMeeting,
     MeetingSession,
-    MeetingSlot,
     SessionDemand,
 )
 
@@ -57,41 +53,6 @@ def _session_title(session: Session, plan_s: PlanSession, seq: int) -> str:
     if name:
         return f"{name}专场"[:200]
     return f"第{seq}分场：{words}"[:200] if words else f"第{seq}分场"
-
-
-def _set_times(meeting: MatchmakingMeeting, params: Mapping[str, Any]) -> None:
-    """Give each session its start and end: parallel rooms, or one after another."""
-    start_t = time.fromisoformat(params.get("start_time") or "09:00")
-    slot = int(params.get("slot_minutes") or 20)
-    intro = int(params.get("intro_minutes") or 0)
-    start = None
-    if meeting.held_on is not None:
-        start = clock.at_local(meeting.held_on, start_t)
-    for ms in meeting.sessions:
-        if start is None:
-            ms.starts_at = ms.ends_at = None
-            continue
-        n_slots = max((s.slot for s in ms.slots), default=-1) + 1
-        ms.starts_at = start
-        ms.ends_at = start + timedelta(minutes=intro + n_slots * slot)
-        if not params.get("parallel", True):
-            start = ms.ends_at + timedelta(minutes=10)
-
-
-def _timetable(ctx: PlanContext, plan_s: PlanSession, expert_ids: list[int]):
-    """Propose each demand's best invited experts and schedule the pairs."""
-    if not expert_ids or not plan_s.demand_ids:
-        return None
-    assignment = ExpertAssignment(
-        seats=tuple(ExpertSeat(plan_s.key, e, 0.0) for e in expert_ids), total_affinity=0.0)
-    block = ctx.affinity.sub(expert_ids, list(plan_s.demand_ids))
-    # Experts without text (-inf) never get a 1:1 meeting.
-    block = np.where(np.isfinite(block), block, -1e9)
-    pairs = propose_pairs(plan_s, assignment, block, expert_ids, list(plan_s.demand_ids),
-                          per_demand=int(ctx.params.get("pairs_per_demand") or 2),
-                          min_affinity=-1e8)
-    return schedule_meetings(pairs, ctx.records, session_key=plan_s.key,
-                             n_tables=int(ctx.params.get("tables") or 4))
 
 
 def _write_others(ms: MeetingSession, invitees: Any, owners: Mapping[int, Any]) -> None:
@@ -118,15 +79,6 @@ def _write_others(ms: MeetingSession, invitees: Any, owners: Mapping[int, Any]) 
 
 
 
-def _write_slots(ms: MeetingSession, table: Any) -> None:
-    ms.slots.clear()
-    if table is None:
-        return
-    for m in sorted(table.meetings, key=lambda m: (m.slot, m.table)):
-        ms.slots.append(MeetingSlot(demand_id=m.demand_id, expert_id=m.expert_id, slot=m.slot,
-                                    table_no=m.table))
-
-
 def refresh(session: Session, ctx: PlanContext, sessions: Iterable[MeetingSession]) -> None:
     """Recompute the other invitees and the 1:1 timetable of edited sessions."""
     sessions = [ms for ms in sessions if ms is not None]
@@ -139,11 +91,23 @@ def refresh(session: Session, ctx: PlanContext, sessions: Iterable[MeetingSessio
     invitees = invite_others(plan, ctx.records, assignment=ExpertAssignment(seats, 0.0),
                              expert_institutions=ctx.expert_institutions,
                              enterprises=ctx.enterprises, investors=ctx.investors)
-    for ms, plan_s, inv in zip(sessions, plan.sessions, invitees, strict=True):
+    by_id = {r.id: r for r in ctx.records}
+    for ms, inv in zip(sessions, invitees, strict=True):
         _write_others(ms, inv, ctx.owners)
-        _write_slots(ms, _timetable(ctx, plan_s, [i.expert_id for i in experts_of(ms)]))
-    _set_times(ctx.meeting, ctx.params)
-    session.flush()
+        _retheme(session, ms, [by_id[sd.demand_id] for sd in ms.demands if sd.demand_id in by_id],
+                 ctx.records)
+    arrange(session, ctx, free=sessions)
+
+
+def _retheme(session: Session, ms: MeetingSession, records: list, everyone: list) -> None:
+    """Recompute the theme words of an edited session; an automatic title follows them."""
+    words = theme_phrases(records, everyone, 5) if records else ()
+    if words is None:
+        return
+    auto = _session_title(session, plan_session_of(ms), ms.seq)
+    ms.theme_words = list(words)
+    if ms.title == auto:
+        ms.title = _session_title(session, plan_session_of(ms), ms.seq)
 
 
 def _candidates(ctx: PlanContext, plan: SessionPlan, assignment: ExpertAssignment,
@@ -230,12 +194,9 @@ def apply_plan(session: Session, ctx: PlanContext, plan: SessionPlan,
     invitees = invite_others(open_plan, ctx.records, assignment=assignment,
                              expert_institutions=ctx.expert_institutions,
                              enterprises=ctx.enterprises, investors=ctx.investors)
-    tables = {}
     for ps, inv in zip(open_plan.sessions, invitees, strict=True):
-        tables[ps.key] = _timetable(ctx, ps, list(assignment.experts_of(ps.key)))
         _write_others(rows[ps.key], inv, ctx.owners)
-    for ps in open_plan.sessions:
-        _write_slots(rows[ps.key], tables[ps.key])
+    session.flush()
     params = dict(ctx.params)
     params["candidates"] = _candidates(ctx, plan, assignment, rows)
     params["inferred"] = {str(d): i for d, i in plan.inferred_industries}
@@ -244,13 +205,20 @@ def apply_plan(session: Session, ctx: PlanContext, plan: SessionPlan,
     params["removed"] = [p for p in params.get("removed", []) if str(p[1]) in live]
     ctx.params = params
     meeting.params = params
-    _set_times(meeting, params)
-    session.flush()
+    arrange(session, ctx)
 
 
-def solve(ctx: PlanContext, locks: PlanLocks, conflicts: Sequence[tuple[int, str]],
-           seats_by_key: Mapping[str, int] | None = None) -> tuple[SessionPlan, ExpertAssignment]:
+def solve(session: Session, ctx: PlanContext, locks: PlanLocks,
+          conflicts: Sequence[tuple[int, str]], seats_by_key: Mapping[str, int] | None = None,
+          ) -> tuple[SessionPlan, ExpertAssignment]:
+    """Group the demands into sessions and seat the experts (the two planner steps)."""
     p = ctx.params
+    limits_of = people_limits(session, p, grid_of(ctx.meeting, p))
+    known = set(ctx.affinity.expert_ids)
+    caps = {pid: lim["cap"] for (kind, pid), lim in limits_of.items()
+            if kind == "expert" and "cap" in lim and pid in known}
+    floors = {pid: lim["min"] for (kind, pid), lim in limits_of.items()
+              if kind == "expert" and lim.get("min") and pid in known}
     limits = SessionLimits(min_demands=int(p["min_demands"]), max_demands=int(p["max_demands"]),
                            n_sessions=p.get("n_sessions"))
     plan = plan_sessions(ctx.records, limits, locks=locks, analyzer=mtext.analyze)
@@ -262,6 +230,7 @@ def solve(ctx: PlanContext, locks: PlanLocks, conflicts: Sequence[tuple[int, str
     assignment = assign_experts(
         plan, ctx.affinity.matrix, ctx.affinity.expert_ids, ctx.affinity.demand_ids,
         seats=seats, max_sessions_per_expert=int(p["max_sessions_per_expert"]),
+        expert_caps=caps, min_sessions=floors,
         conflicts=[(e, k) for e, k in conflicts if k in keys and e in set(ctx.affinity.expert_ids)],
         locks=PlanLocks(expert_seats=tuple((e, k) for e, k in locks.expert_seats if k in keys)),
     )
