@@ -53,12 +53,19 @@ def test_district_admin_plans_and_sees_the_proposal(client, session, demo):
     meeting = session.scalar(select(MatchmakingMeeting))
     assert resp.headers["Location"].endswith(f"/meetings/{meeting.id}")
     html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
-    assert html.count('class="card session-card') == 3
+    # collapsed: one summary line per session with its counts, no timetable until expanded
+    assert html.count('class="list-group-item session-card') == 3
+    assert html.count('class="small text-muted ms-auto session-counts"') == 3
+    assert "号桌" not in html and "<option" not in html.split('id="sessions"')[1]
+    # the agenda grid places every session in a slot and a room
+    assert 'id="agenda-grid"' in html and html.count('class="small agenda-cell"') == 3
     for ms in meeting.sessions:
-        assert ms.title in html
+        assert ms.title in html and ms.slot_key and ms.room
+        body = client.get(f"/meetings/{meeting.id}/sessions/{ms.id}").get_data(as_text=True)
         for w in ms.theme_words:
-            assert w in html
-    assert "一对一洽谈安排" in html and "号桌" in html
+            assert w in body
+        assert "一对一洽谈安排" in body and "号桌" in body
+        assert 'list="session-picker"' in body and "<select name=\"to_session_id\"" not in body
     listing = client.get("/meetings/").get_data(as_text=True)
     assert meeting.title in listing
 
@@ -83,8 +90,9 @@ def test_other_district_admin_gets_404_and_city_sees_it(client, session, demo):
     ({"period_from": "2001-01-01", "period_to": "2001-12-31"}, "没有找到符合条件的已发布需求"),
     ({"n_sessions": "12"}, "场次数（12）多于符合条件的需求数（9）"),
     ({"min_demands": "5", "max_demands": "3"}, "每场最少需求数（5）大于最多需求数（3）"),
-    ({"seats": "4"}, "需要 12 个专家席位，但可用 9 个"),
     ({"max_demands": "abc"}, "每场最多需求数应为整数"),
+    ({"held_on": "2020-01-01"}, "新的对接会不能安排在过去"),
+    ({"rooms": "1号厅:3.5"}, "容纳人数应为正整数"),
 ])
 def test_bad_input_shows_the_message_on_the_form_and_saves_nothing(client, session, demo, over,
                                                                    text):
@@ -97,6 +105,17 @@ def test_bad_input_shows_the_message_on_the_form_and_saves_nothing(client, sessi
     assert 'value="洪山区专题对接会"' in html  # what the user typed is kept
     session.expire_all()
     assert read.counts(session) == before
+
+
+def test_a_plan_the_planner_refuses_shows_why_and_writes_no_sessions(client, session, demo):
+    login(client, "hsadmin")
+    resp = plan_via_form(client, seats="4")  # 3 sessions x 4 seats, 9 experts
+    assert resp.status_code == 302
+    meeting = session.scalar(select(MatchmakingMeeting))
+    assert meeting.status == "draft" and meeting.sessions == []
+    html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert 'id="plan-error"' in html and "需要 12 个专家席位，但可用 9 个" in html
+    assert read.counts(session)["meeting_session"] == 0
 
 
 def test_edit_lock_replan_confirm_and_exports(client, session, demo):

@@ -5,18 +5,28 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from app.policy.roles import Role
 from app.policy.statuses import MEETING_STATUS_LABELS
-from app.services.meetings import access, context, edit, exports, inputs, read
+from app.services import search
+from app.services.meetings import access, context, edit, exports, inputs, jobs, read
 from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
 from models import Demand, District, Industry, MatchmakingMeeting, TechField
 
-from ..db import get_session
+from ..db import after_commit, get_db, get_session
 from ..errors import DomainError, NotFound
 from ..security import PUBLIC_STATUSES, roles_required
 from ..services.audit import audit
@@ -73,8 +83,9 @@ def index():
 
 def _form_defaults() -> dict:
     return {"min_demands": "3", "max_demands": "8", "seats": "3", "max_sessions_per_expert": "1",
-            "slot_minutes": "20", "tables": "4", "start_time": "09:00", "intro_minutes": "30",
-            "pairs_per_demand": "2", "arrangement": "parallel",
+            "slot_minutes": "20", "tables": "4", "intro_minutes": "30",
+            "pairs_per_demand": "2", "n_days": "1", "slot_times": inputs.DEFAULT_SLOTS,
+            "rooms": inputs.DEFAULT_ROOMS,
             "district_id": str(current_user.district_id or "")}
 
 
@@ -89,14 +100,15 @@ def new():
         multi = {k: request.form.getlist(k) for k in ("industry_ids", "field_ids")}
         try:
             inp = inputs.parse_plan_form(form, current_user, multi)
-            meeting = meeting_plan.plan_meeting(session, current_user, inp)
+            meeting, job_id = jobs.submit_plan(session, current_user, inp)
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 rolls the request back
         else:
             audit(session, "plan", "meeting", meeting.id,
-                  {"sessions": len(meeting.sessions), "demands": len(meeting.params["demand_ids"])})
-            flash(f"已生成分场方案：{len(meeting.sessions)} 个分场，"
-                  f"{len(meeting.params['demand_ids'])} 项需求。", "success")
+                  {"demands": len(meeting.params["demand_ids"]), "job": job_id})
+            _start_plan(meeting.id, job_id)
+            n_demands = len(meeting.params["demand_ids"])
+            flash(f"已提交规划：{n_demands} 项需求，正在分场、邀请专家和排议程。", "info")
             return redirect(url_for(".detail", meeting_id=meeting.id))
         selected = {k: [int(v) for v in vs if v.isdigit()] for k, vs in multi.items()}
     else:
@@ -104,6 +116,32 @@ def new():
         selected = {"industry_ids": [], "field_ids": []}
     return render_template("meetings/form.html", form=form, errors=errors, selected=selected,
                            **_options(session)), 422 if errors else 200
+
+
+def _start_plan(meeting_id: int, job_id: int) -> None:
+    """Start the plan once this request has committed: a background job, or inline in tests."""
+    database, user_id = get_db(), current_user.id
+    index = search.holder()
+    if current_app.config.get("BACKGROUND_JOBS", True):
+        after_commit(lambda: jobs.start_plan_job(database.unit_of_work, meeting_id, job_id,
+                                                 user_id, index))
+    else:
+        after_commit(lambda: jobs.run_plan_job(database.unit_of_work, meeting_id, job_id,
+                                               user_id, index))
+
+
+@bp.get("/<int:meeting_id>/progress")
+@organisers
+def progress(meeting_id: int):
+    """The planning job's progress bar (htmx polls it); a finished job refreshes the page."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    job = jobs.job_of(session, meeting)
+    resp = Response(render_template("meetings/_progress.html", meeting=meeting, job=job,
+                                    steps=meeting_plan.PLAN_STEPS))
+    if job is None or job.status in ("done", "failed"):
+        resp.headers["HX-Refresh"] = "true"
+    return resp
 
 
 @bp.get("/preview")
@@ -123,23 +161,40 @@ def preview():
     return render_template("meetings/_preview.html", demands=demands, message=message)
 
 
-def _detail_context(session, meeting) -> dict:
-    n = read.names(session, meeting)
-    grids = {ms.id: read.grid(ms) for ms in meeting.sessions}
+def _detail_context(session, meeting, only=None) -> dict:
+    n = read.names(session, meeting, only)
+    shown = [only] if only is not None else meeting.sessions
+    grids = {ms.id: read.grid(ms) for ms in shown}
     candidates = {int(k): [(int(e), a) for e, a in v]
                   for k, v in (meeting.params.get("candidates") or {}).items()}
     return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "read": read,
-            "editable": meeting.status in access.EDITABLE,
+            "editable": meeting.status in access.EDITABLE, "agenda": read.agenda_view(meeting),
+            "unplaced_meetings": meeting.params.get("unplaced_meetings") or {},
             "inferred": {int(k): v for k, v in (meeting.params.get("inferred") or {}).items()}}
 
 
 @bp.get("/<int:meeting_id>")
 @organisers
 def detail(meeting_id: int):
-    """The proposal: sessions with theme words, demands, invitees and 1:1 timetables."""
+    """The proposal: progress while planning, the agenda grid, sessions collapsed with counts."""
     session = get_session()
     meeting = access.get_meeting(session, current_user, meeting_id)
-    return render_template("meetings/detail.html", **_detail_context(session, meeting))
+    return render_template("meetings/detail.html", meeting=meeting, read=read,
+                           editable=meeting.status in access.EDITABLE,
+                           agenda=read.agenda_view(meeting),
+                           counts=read.session_counts(session, meeting),
+                           job=jobs.job_of(session, meeting), steps=meeting_plan.PLAN_STEPS)
+
+
+@bp.get("/<int:meeting_id>/sessions/<int:session_id>")
+@organisers
+def session_body(meeting_id: int, session_id: int):
+    """One session's demands, invitees and 1:1 timetable (loaded when it is expanded)."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    ms = edit.session_of(meeting, session_id)
+    return render_template("meetings/_session.html", ms=ms,
+                           **_detail_context(session, meeting, ms))
 
 
 def _attempt(session, call):
@@ -219,29 +274,47 @@ def delete(meeting_id: int):
     return redirect(url_for(".index"))
 
 
+def _target(meeting):
+    """The target session of a move: a session id, or what the searchable picker sent."""
+    to = _int(request.form.get("to_session_id"))
+    if to is not None:
+        return edit.session_of(meeting, to)
+    return edit.resolve_session(meeting, request.form.get("to_session"))
+
+
+@bp.post("/<int:meeting_id>/sessions/<int:session_id>/place")
+@organisers
+def place(meeting_id: int, session_id: int):
+    """Pin a session to a time slot and room, or let the agenda place it again."""
+    slot_key = request.form.get("slot_key") or None
+    room = request.form.get("room") or None
+    return _act(meeting_id,
+                lambda s, m: edit.place_session(s, current_user, m, session_id, slot_key, room),
+                "已固定分场的时段和会议室，其余分场已重新排入议程。" if slot_key or room
+                else "已解除固定，该分场由系统重新安排。", f"session-{session_id}")
+
+
 @bp.post("/<int:meeting_id>/demands/<int:demand_id>/move")
 @organisers
 def move_demand(meeting_id: int, demand_id: int):
     """Move a demand to another session (the placement is then locked)."""
-    to = _int(request.form.get("to_session_id"))
-    if to is None:
-        flash("请选择目标分场。", "danger")
-        return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: edit.move_demand(s, current_user, m, demand_id, to),
-                "需求已移到目标分场；这两个分场的需求位置已锁定，重新分场时保持不变。",
-                f"session-{to}")
+    def run(session, meeting):
+        target = _target(meeting)
+        edit.move_demand(session, current_user, meeting, demand_id, target.id)
+        return target.seq
+    return _act(meeting_id, run, "需求已移到第{result}场；这两个分场的需求位置已锁定，"
+                "重新分场时保持不变。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/move")
 @organisers
 def move_expert(meeting_id: int, invitation_id: int):
     """Move an expert to another session (the seat is then locked)."""
-    to = _int(request.form.get("to_session_id"))
-    if to is None:
-        flash("请选择目标分场。", "danger")
-        return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: edit.move_expert(s, current_user, m, invitation_id, to),
-                "专家已移到目标分场；席位和该分场的需求位置已锁定。", f"session-{to}")
+    def run(session, meeting):
+        target = _target(meeting)
+        edit.move_expert(session, current_user, meeting, invitation_id, target.id)
+        return target.seq
+    return _act(meeting_id, run, "专家已移到第{result}场；席位和该分场的需求位置已锁定。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/remove")

@@ -186,8 +186,11 @@ def _load_others(session: Session, ctx: PlanContext) -> None:
 
 
 def build_context(session: Session, meeting: MatchmakingMeeting, demands: list[Demand],
-             params: dict[str, Any]) -> PlanContext:
-    ctx = PlanContext(meeting=meeting, demands=demands, records=[demand_record(d) for d in demands],
-                   affinity=compute_affinity(session, demands), params=params)
+                  params: dict[str, Any], *, snapshot: Any = None) -> PlanContext:
+    """Load what planning needs; ``snapshot`` is the search index (loaded when ``None``)."""
+    ctx = PlanContext(meeting=meeting, demands=demands,
+                      records=[demand_record(d) for d in demands],
+                      affinity=compute_affinity(session, demands, snapshot=snapshot),
+                      params=params)
     _load_others(session, ctx)
     return ctx

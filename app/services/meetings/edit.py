@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from app.services.meetings.context import (
 from app.services.meetings.plan import (
     context_for,
 )
+from app.services.meetings.schedule import arrange, grid_of
 from app.services.meetings.write import (
     refresh,
 )
@@ -233,3 +235,46 @@ def delete_meeting(session: Session, user: Any, meeting: MatchmakingMeeting) -> 
     check_editable(meeting)
     session.delete(meeting)
     session.flush()
+
+
+def resolve_session(meeting: MatchmakingMeeting, text: str | None) -> MeetingSession:
+    """Return the session a picker names ("第3场 …", "3" or a session id); raise naming it."""
+    raw = (text or "").strip()
+    match = re.match(r"^第?\s*(\d+)\s*场?", raw)
+    if match is None:
+        raise DomainError("请从列表中选择目标分场（如“第3场”）。", field="to_session")
+    seq = int(match.group(1))
+    for ms in meeting.sessions:
+        if ms.seq == seq:
+            return ms
+    raise DomainError(f"没有第{seq}场：本次对接会共 {len(meeting.sessions)} 场。",
+                      field="to_session")
+
+
+def place_session(session: Session, user: Any, meeting: MatchmakingMeeting, session_id: int,
+                  slot_key: str | None, room: str | None) -> MeetingSession:
+    """Pin a session to a time slot and room (both empty: unpin and let the agenda place it)."""
+    check_organiser(user)
+    check_editable(meeting)
+    ms = session_of(meeting, session_id)
+    grid = grid_of(meeting, meeting.params or {})
+    if not slot_key and not room:
+        ms.pinned = False
+        arrange(session, context_for(session, meeting), free=[ms])
+        return ms
+    labels = {s.key: s.label for s in grid.slots}
+    if slot_key not in labels:
+        raise DomainError("请选择本次会议的一个时段。", field="slot_key")
+    if room not in {r.key for r in grid.rooms}:
+        raise DomainError("请选择本次会议的一间会议室。", field="room")
+    other = next((o for o in meeting.sessions
+                  if o.id != ms.id and o.slot_key == slot_key and o.room == room), None)
+    if other is not None and (other.pinned or other.locked):
+        raise Conflict(f"{labels[slot_key]} 的“{room}”已固定给第{other.seq}场："
+                       "请先解除那一场的固定。", field="room")
+    ms.slot_key, ms.room, ms.pinned = slot_key, room, True
+    free = [other] if other is not None else []
+    if other is not None:
+        other.slot_key = other.room = None  # it moves elsewhere
+    arrange(session, context_for(session, meeting), free=free)
+    return ms

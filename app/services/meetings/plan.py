@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -29,8 +30,10 @@ from app.services.meetings.write import (
     solve,
 )
 from matching.planning.records import (
+    ExpertAssignment,
     PlanLocks,
     PlanningError,
+    SessionPlan,
 )
 from models import (
     Demand,
@@ -64,8 +67,18 @@ def planning_error(exc: PlanningError,
     return DomainError(exc.message, field=field)
 
 
-def plan_meeting(session: Session, user: Any, inp: PlanInput) -> MatchmakingMeeting:
-    """Create a meeting and its proposed plan; raise DomainError (nothing written) if refused."""
+#: Steps of a plan, for the progress bar.
+PLAN_STEPS = ("载入需求与专家匹配度", "按行业与主题分场", "邀请专家", "排议程、写入方案")
+
+Progress = Callable[[int, str], None]
+
+
+def _no_progress(done: int, message: str) -> None:
+    """Ignore progress (planning inline)."""
+
+
+def check_plan_input(session: Session, user: Any, inp: PlanInput) -> list[Demand]:
+    """Check what the form asks for against the database; return the demands it picks."""
     check_organiser(user)
     if inp.district_id is not None and session.get(District, inp.district_id) is None:
         raise DomainError("所属区不存在。", field="district_id")
@@ -83,20 +96,48 @@ def plan_meeting(session: Session, user: Any, inp: PlanInput) -> MatchmakingMeet
         raise DomainError(f"场次数（{inp.n_sessions}）多于符合条件的需求数（{len(demands)}）：请把"
                           f"场次数减到至多 {len(demands)}，或留空由系统自动确定。",
                           field="n_sessions")
-    meeting = MatchmakingMeeting(title=inp.title, district_id=inp.district_id,
-                                 held_on=inp.held_on, venue=inp.venue or None, status="draft",
-                                 created_by_id=getattr(user, "id", None))
-    params = inp.params() | {"demand_ids": [d.id for d in demands], "removed": []}
-    ctx = build_context(session, meeting, demands, params)
+    return demands
+
+
+def new_meeting(user: Any, inp: PlanInput, demands: Sequence[Demand]) -> MatchmakingMeeting:
+    """Return a draft meeting (not added to the session) holding the form's parameters."""
+    return MatchmakingMeeting(
+        title=inp.title, district_id=inp.district_id, held_on=inp.held_on,
+        venue=inp.venue or None, status="draft", created_by_id=getattr(user, "id", None),
+        params=inp.params() | {"demand_ids": [d.id for d in demands], "removed": []})
+
+
+def compute_plan(session: Session, meeting: MatchmakingMeeting, demands: list[Demand], *,
+                 snapshot: Any = None, progress: Progress = _no_progress,
+                 ) -> tuple[PlanContext, SessionPlan, ExpertAssignment]:
+    """Compute a plan without writing anything; raise DomainError when the planner refuses."""
+    progress(0, PLAN_STEPS[0])
+    ctx = build_context(session, meeting, demands, dict(meeting.params), snapshot=snapshot)
     try:
-        plan, assignment = solve(session, ctx, PlanLocks(), ())
+        progress(1, PLAN_STEPS[1])
+        plan, assignment = solve(session, ctx, PlanLocks(), (), on_step=lambda: progress(
+            2, PLAN_STEPS[2]))
     except PlanningError as exc:
         raise planning_error(exc) from None
-    # Only now, with a complete plan in hand, do rows get written.
-    session.add(meeting)
+    return ctx, plan, assignment
+
+
+def write_plan(session: Session, ctx: PlanContext, plan: SessionPlan,
+               assignment: ExpertAssignment, progress: Progress = _no_progress) -> None:
+    """Write a computed plan and its agenda onto the meeting (added to the session)."""
+    progress(3, PLAN_STEPS[3])
+    session.add(ctx.meeting)
     apply_plan(session, ctx, plan, assignment)
-    meeting.status = "planned"
+    ctx.meeting.status = "planned"
     session.flush()
+
+
+def plan_meeting(session: Session, user: Any, inp: PlanInput) -> MatchmakingMeeting:
+    """Create a meeting and its proposed plan inline; raise DomainError (nothing written)."""
+    demands = check_plan_input(session, user, inp)
+    meeting = new_meeting(user, inp, demands)
+    ctx, plan, assignment = compute_plan(session, meeting, demands)
+    write_plan(session, ctx, plan, assignment)  # only now, with a complete plan, rows are written
     return meeting
 
 

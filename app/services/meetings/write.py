@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -210,7 +210,7 @@ def apply_plan(session: Session, ctx: PlanContext, plan: SessionPlan,
 
 def solve(session: Session, ctx: PlanContext, locks: PlanLocks,
           conflicts: Sequence[tuple[int, str]], seats_by_key: Mapping[str, int] | None = None,
-          ) -> tuple[SessionPlan, ExpertAssignment]:
+          on_step: Callable[[], None] | None = None) -> tuple[SessionPlan, ExpertAssignment]:
     """Group the demands into sessions and seat the experts (the two planner steps)."""
     p = ctx.params
     limits_of = people_limits(session, p, grid_of(ctx.meeting, p))
@@ -222,6 +222,8 @@ def solve(session: Session, ctx: PlanContext, locks: PlanLocks,
     limits = SessionLimits(min_demands=int(p["min_demands"]), max_demands=int(p["max_demands"]),
                            n_sessions=p.get("n_sessions"))
     plan = plan_sessions(ctx.records, limits, locks=locks, analyzer=mtext.analyze)
+    if on_step is not None:
+        on_step()
     seats: int | dict[str, int] = int(p["seats"])
     if seats_by_key:
         seats = {ps.key: max(int(p["seats"]), seats_by_key.get(ps.key, 0))

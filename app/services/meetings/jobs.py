@@ -1,0 +1,121 @@
+"""Planning as a background job: the request saves a draft meeting and a job row, the job plans.
+
+Progress and the outcome live in the :class:`models.BackgroundJob` row (kind
+``meeting_plan``), so any worker can answer the progress poll. The meeting's parameters hold the
+job's id (``params["job_id"]``); a refused plan leaves the draft with ``params["plan_error"]``
+and nothing else written. :func:`start_plan_job` is the one place the work starts: a thread for
+now, a task of the job queue at merge (it needs only the unit of work, the ids and the index).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.errors import DomainError
+from app.services.meetings.inputs import PlanInput
+from app.services.meetings.plan import (
+    PLAN_STEPS,
+    check_plan_input,
+    compute_plan,
+    meeting_demands,
+    new_meeting,
+    write_plan,
+)
+from models import BackgroundJob, MatchmakingMeeting, User
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "meeting_plan"
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
+
+
+def submit_plan(session: Session, user: Any, inp: PlanInput) -> tuple[MatchmakingMeeting, int]:
+    """Check the form, save a draft meeting and a queued job row; return them (flushed).
+
+    The caller starts the job once the request has committed (``app.db.after_commit``).
+    """
+    demands = check_plan_input(session, user, inp)
+    meeting = new_meeting(user, inp, demands)
+    job = BackgroundJob(kind=JOB_KIND, status="queued", total=len(PLAN_STEPS), done=0,
+                        message="排队中")
+    session.add_all([meeting, job])
+    session.flush()
+    meeting.params = {**meeting.params, "job_id": job.id}
+    session.flush()
+    return meeting, job.id
+
+
+def job_of(session: Session, meeting: MatchmakingMeeting) -> BackgroundJob | None:
+    """Return the planning job of a meeting, if it has one."""
+    job_id = (meeting.params or {}).get("job_id")
+    return session.get(BackgroundJob, job_id) if job_id else None
+
+
+def _set(unit_of_work: UnitOfWork, job_id: int, **values: Any) -> None:
+    with unit_of_work() as session:
+        session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values))
+
+
+def run_plan_job(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, user_id: int,
+                 index: Any = None) -> None:
+    """Plan a draft meeting; record progress, then done or the refusal, in the job row.
+
+    ``index`` has ``get(session)`` returning the search snapshot (the app's index holder);
+    ``None`` loads it the default way (needs an application context).
+    """
+    def progress(done: int, message: str) -> None:
+        _set(unit_of_work, job_id, status="running", done=done, message=message)
+
+    try:
+        with unit_of_work() as session:
+            meeting = session.get(MatchmakingMeeting, meeting_id)
+            user = session.get(User, user_id)
+            if meeting is None or user is None:
+                raise DomainError("对接会或用户已不存在。")
+            snapshot = index.get(session) if index is not None else None
+            demands = meeting_demands(session, meeting)
+            ctx, plan, assignment = compute_plan(session, meeting, demands, snapshot=snapshot,
+                                                 progress=progress)
+            write_plan(session, ctx, plan, assignment, progress=progress)
+            # the job row is written by this unit of work, so "done" and the plan commit together
+            session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(
+                status="done", done=len(PLAN_STEPS), finished_at=clock.now(),
+                message=f"已生成 {len(meeting.sessions)} 个分场"))
+    except DomainError as exc:
+        _refused(unit_of_work, meeting_id, job_id, exc.message, exc.field)
+    except Exception:  # the page must not poll forever
+        log.exception("meeting plan job %s failed", job_id)
+        _refused(unit_of_work, meeting_id, job_id, "规划失败：服务器内部错误，方案未生成，请稍后重试。",
+                 None)
+
+
+def _refused(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, message: str,
+             field: str | None) -> None:
+    with unit_of_work() as session:
+        meeting = session.get(MatchmakingMeeting, meeting_id)
+        if meeting is not None:
+            meeting.params = {**meeting.params, "plan_error": {"message": message,
+                                                               "field": field}}
+        session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(
+            status="failed", finished_at=clock.now(), message=message[:500]))
+
+
+def start_plan_job(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, user_id: int,
+                   index: Any = None) -> threading.Thread:
+    """Start planning a saved draft meeting in the background; return the thread.
+
+    The one entry point of the job (move it onto the job queue at merge).
+    """
+    thread = threading.Thread(target=run_plan_job, name=f"meeting-plan-{job_id}",
+                              args=(unit_of_work, meeting_id, job_id, user_id, index),
+                              daemon=True)
+    thread.start()
+    return thread
