@@ -93,8 +93,8 @@ def run_plan_job(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, user_id
         _refused(unit_of_work, meeting_id, job_id, exc.message, exc.field)
     except Exception:  # the page must not poll forever
         log.exception("meeting plan job %s failed", job_id)
-        _refused(unit_of_work, meeting_id, job_id, "规划失败：服务器内部错误，方案未生成，请稍后重试。",
-                 None)
+        _refused(unit_of_work, meeting_id, job_id,
+                 "规划失败：服务器内部错误，方案未生成，请稍后重试。", None)
 
 
 def _refused(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, message: str,
