@@ -14,24 +14,31 @@ Pure functions over the frozen records of :mod:`matching.planning.records`, one 
    institutions, and proposes the 1:1 pairs of a session.
 4. :mod:`~matching.planning.agenda` places the sessions in the meeting's days, time slots and
    rooms so that nobody is in two sessions at once and each room holds its session.
-5. :mod:`~matching.planning.timetable` places the kept pairs of a session into rounds and tables.
+   The solver (greedy with repair, exact ``milp`` fallback) is in
+   :mod:`~matching.planning.placement`, the advice in :mod:`~matching.planning.advice`.
+5. :mod:`~matching.planning.timetable` fits the kept pairs of a session into its rounds and
+   tables, listing those that do not fit with the reason.
 
 Any input the planner cannot honour raises :class:`PlanningError`, never a partial result.
 No Flask, no SQLAlchemy.
 """
 
-from matching.planning.invitees import invite_others, propose_pairs
+from matching.planning.agenda import place_sessions
+from matching.planning.invitees import invite_others, keep_one_place, propose_pairs
 from matching.planning.records import PlanningError
 from matching.planning.seats import assign_experts, session_affinity
 from matching.planning.sessions import plan_sessions
 from matching.planning.themes import bigram_analyze
-from matching.planning.timetable import schedule_meetings
+from matching.planning.timetable import fit_rounds, schedule_meetings
 
 __all__ = [
     "PlanningError",
     "assign_experts",
     "bigram_analyze",
+    "fit_rounds",
     "invite_others",
+    "keep_one_place",
+    "place_sessions",
     "plan_sessions",
     "propose_pairs",
     "schedule_meetings",

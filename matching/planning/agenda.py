@@ -13,16 +13,11 @@ session, free a person who is booked more often than they have slots, or drop na
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from numbers import Integral
 
-import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
-
+from matching.planning.advice import advice, reason
+from matching.planning.placement import Problem, exact_program, solve
 from matching.planning.records import (
     Agenda,
     Placement,
@@ -33,27 +28,6 @@ from matching.planning.records import (
 )
 
 __all__ = ["check_grid", "place_sessions", "solve_exact"]
-
-#: Above this many (session, slot, room) variables the exact program is not tried.
-EXACT_LIMIT = 60_000
-
-
-@dataclass
-class _Problem:
-    sessions: list[SessionNeeds]
-    slots: list[TimeSlot]
-    rooms: list[Room]  # by capacity, smallest first
-    allowed: list[list[int]]  # slot indices each session may use
-    fits: list[list[int]]  # room indices that seat each session
-    people: list[frozenset[Hashable]]
-    pins: dict[int, tuple[int, int]]
-    labels: Mapping[Hashable, str]
-
-    def label(self, s: int) -> str:
-        return self.sessions[s].label or self.sessions[s].key
-
-    def who(self, person: Hashable) -> str:
-        return self.labels.get(person) or str(person)
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -93,7 +67,7 @@ def _problem(
     rooms: Sequence[Room],
     availability: Mapping[Hashable, Iterable[str]] | None,
     labels: Mapping[Hashable, str] | None,
-) -> _Problem:
+) -> Problem:
     check_grid(slots, rooms)
     keys = [s.key for s in sessions]
     if len(set(keys)) != len(keys):
@@ -138,14 +112,14 @@ def _problem(
                     "pin",
                 )
             pins[s] = (slot_index[slot_key], room_index[room_key])
-    problem = _Problem(
+    problem = Problem(
         list(sessions), list(slots), ordered_rooms, allowed, fits, people, pins, labels or {}
     )
     _check_pins(problem)
     return problem
 
 
-def _check_pins(pb: _Problem) -> None:
+def _check_pins(pb: Problem) -> None:
     cells: dict[tuple[int, int], int] = {}
     busy: dict[tuple[Hashable, int], int] = {}
     for s, (t, r) in pb.pins.items():
@@ -181,117 +155,6 @@ def _check_pins(pb: _Problem) -> None:
             busy[(p, t)] = s
 
 
-def _greedy(pb: _Problem) -> dict[int, tuple[int, int]]:
-    """Place pinned sessions, then the most constrained session first; return s -> (t, r)."""
-    n_slots = len(pb.slots)
-    busy: list[set[Hashable]] = [set() for _ in range(n_slots)]
-    free_rooms: list[set[int]] = [set(range(len(pb.rooms))) for _ in range(n_slots)]
-    placed: dict[int, tuple[int, int]] = {}
-    for s, (t, r) in pb.pins.items():
-        placed[s] = (t, r)
-        busy[t] |= pb.people[s]
-        free_rooms[t].discard(r)
-    neighbours: dict[int, set[int]] = defaultdict(set)
-    by_person: dict[Hashable, list[int]] = defaultdict(list)
-    for s, group in enumerate(pb.people):
-        for p in group:
-            by_person[p].append(s)
-    for members in by_person.values():
-        for s in members:
-            neighbours[s].update(m for m in members if m != s)
-    fit_sets = [set(f) for f in pb.fits]
-
-    def options(s: int) -> list[int]:
-        return [
-            t for t in pb.allowed[s] if not (busy[t] & pb.people[s]) and free_rooms[t] & fit_sets[s]
-        ]
-
-    left = [s for s in range(len(pb.sessions)) if s not in placed]
-    while left:
-        opts = {s: options(s) for s in left}
-        s = min(
-            left,
-            key=lambda x: (
-                len(opts[x]),
-                -len(neighbours[x]),
-                -pb.sessions[x].size,
-                pb.sessions[x].key,
-            ),
-        )
-        left.remove(s)
-        if not opts[s]:
-            continue
-
-        def damage(t: int, s: int = s, opts: dict[int, list[int]] = opts) -> tuple[int, int]:
-            blocked = sum(1 for m in neighbours[s] if m in opts and m != s and t in opts[m])
-            return (blocked, t)  # then the earliest slot: a compact agenda
-
-        t = min(opts[s], key=damage)
-        r = min(free_rooms[t] & fit_sets[s])  # rooms are ordered by capacity: best fit
-        placed[s] = (t, r)
-        busy[t] |= pb.people[s]
-        free_rooms[t].discard(r)
-    return placed
-
-
-def _variables(pb: _Problem) -> list[tuple[int, int, int]]:
-    out = []
-    for s in range(len(pb.sessions)):
-        if s in pb.pins:
-            out.append((s, *pb.pins[s]))
-            continue
-        out.extend((s, t, r) for t in pb.allowed[s] for r in pb.fits[s])
-    return out
-
-
-def _exact(pb: _Problem, time_limit: float) -> tuple[dict[int, tuple[int, int]], bool] | None:
-    """Maximise the number of placed sessions exactly; ``None`` when too large or no answer."""
-    var = _variables(pb)
-    if not var:
-        return {}, True
-    if len(var) > EXACT_LIMIT:
-        return None
-    n = len(var)
-    rows: list[list[int]] = []
-    lower: list[float] = []
-    by_session: dict[int, list[int]] = defaultdict(list)
-    by_cell: dict[tuple[int, int], list[int]] = defaultdict(list)
-    by_person_slot: dict[tuple[Hashable, int], list[int]] = defaultdict(list)
-    for j, (s, t, r) in enumerate(var):
-        by_session[s].append(j)
-        by_cell[(t, r)].append(j)
-        for p in pb.people[s]:
-            by_person_slot[(p, t)].append(j)
-    for s, cols in by_session.items():
-        rows.append(cols)
-        lower.append(1.0 if s in pb.pins else 0.0)
-    rows.extend(cols for cols in by_cell.values() if len(cols) > 1)
-    lower.extend(0.0 for cols in by_cell.values() if len(cols) > 1)
-    for cols in by_person_slot.values():
-        sessions = {var[j][0] for j in cols}
-        if len(sessions) > 1:
-            rows.append(cols)
-            lower.append(0.0)
-    data = [1.0 for cols in rows for _ in cols]
-    ri = [i for i, cols in enumerate(rows) for _ in cols]
-    ci = [j for cols in rows for j in cols]
-    a = sp.csr_matrix((data, (ri, ci)), shape=(len(rows), n))
-    # one per placed session, and a hair for a tighter room (fewer empty seats)
-    slack = np.array([pb.rooms[r].capacity - pb.sessions[s].size for s, t, r in var], float)
-    cost = -np.ones(n) + 1e-6 * slack / max(1.0, float(slack.max(initial=0.0)) + 1)
-    res = milp(
-        cost,
-        constraints=[LinearConstraint(a, np.array(lower), np.ones(len(rows)))],
-        integrality=np.ones(n),
-        bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "disp": False},
-    )
-    if res.x is None:
-        return None
-    chosen = {var[j][0]: (var[j][1], var[j][2]) for j in np.flatnonzero(res.x > 0.5)}
-    return chosen, bool(res.status == 0)
-
-
 def solve_exact(
     sessions: Sequence[SessionNeeds],
     slots: Sequence[TimeSlot],
@@ -305,123 +168,10 @@ def solve_exact(
     The reference the heuristic is measured against (tests and benchmarks).
     """
     pb = _problem(sessions, slots, rooms, availability, None)
-    got = _exact(pb, time_limit)
+    got = exact_program(pb, time_limit)
     if got is None:
         raise PlanningError("问题规模过大，无法精确求解", "internal")
     return len(got[0]), got[1]
-
-
-def _solve(pb: _Problem, *, exact: bool, time_limit: float) -> tuple[dict, bool]:
-    placed = _greedy(pb)
-    if len(placed) == len(pb.sessions):
-        return placed, True
-    if exact:
-        got = _exact(pb, time_limit)
-        if got is not None and len(got[0]) >= len(placed):
-            return got
-    return placed, False
-
-
-def _reason(pb: _Problem, s: int, placed: Mapping[int, tuple[int, int]]) -> str:
-    need = pb.sessions[s]
-    if not pb.fits[s]:
-        return f"预计 {need.size} 人，最大的会议室只能容纳 {pb.rooms[-1].capacity} 人"
-    if not pb.allowed[s]:
-        return "该场人员没有共同可参加的时段"
-    blockers: dict[int, set[Hashable]] = defaultdict(set)
-    for other, (t, _) in placed.items():
-        shared = pb.people[s] & pb.people[other]
-        if shared and t in pb.allowed[s]:
-            blockers[other] |= shared
-    if blockers:
-        parts = [
-            f"{pb.label(o)}（{'、'.join(sorted(pb.who(p) for p in ps)[:3])}）"
-            for o, ps in sorted(blockers.items())[:3]
-        ]
-        return "可用时段都已被共用人员的分场占用：" + "；".join(parts)
-    return "可用时段中没有空闲且容量足够的会议室"
-
-
-def _trial(
-    pb: _Problem,
-    *,
-    extra_slots: int = 0,
-    extra_rooms: int = 0,
-    room_size: int = 0,
-) -> bool:
-    """Return whether adding slots (open to everyone) or rooms would place every session."""
-    slots = list(pb.slots) + [TimeSlot(key=f"+{i}") for i in range(extra_slots)]
-    rooms = list(pb.rooms) + [Room(key=f"+{i}", capacity=room_size) for i in range(extra_rooms)]
-    n_old = len(pb.slots)
-    allowed = [a + (list(range(n_old, len(slots))) if extra_slots else []) for a in pb.allowed]
-    ordered = sorted(range(len(rooms)), key=lambda i: (rooms[i].capacity, rooms[i].key))
-    remap = {old: new for new, old in enumerate(ordered)}
-    rooms_sorted = [rooms[i] for i in ordered]
-    fits = [
-        [i for i, r in enumerate(rooms_sorted) if r.capacity >= need.size] for need in pb.sessions
-    ]
-    pins = {s: (t, remap[r]) for s, (t, r) in pb.pins.items()}
-    trial = replace(pb, slots=slots, rooms=rooms_sorted, allowed=allowed, fits=fits, pins=pins)
-    placed, _ = _solve(trial, exact=True, time_limit=5.0)
-    return len(placed) == len(pb.sessions)
-
-
-def _advice(
-    pb: _Problem,
-    placed: Mapping[int, tuple[int, int]],
-    unplaced: list[int],
-) -> list[str]:
-    out: list[str] = []
-    n, n_slots, n_rooms = len(pb.sessions), len(pb.slots), len(pb.rooms)
-    biggest = pb.rooms[-1].capacity
-    oversized = [s for s in unplaced if not pb.fits[s]]
-    for s in oversized:
-        out.append(
-            f"{pb.label(s)} 预计 {pb.sessions[s].size} 人，最大的会议室只能容纳 {biggest} 人："
-            f"请拆分该场，或增加一间至少容纳 {pb.sessions[s].size} 人的会议室"
-        )
-    for s in unplaced:
-        if pb.fits[s] and not pb.allowed[s]:
-            names = sorted(pb.who(p) for p in pb.people[s])[:4]
-            out.append(
-                f"{pb.label(s)} 的人员（{'、'.join(names)}）没有共同可参加的时段："
-                "请调整其可参加时段，或把其中一位移出该场"
-            )
-    by_person: dict[Hashable, list[int]] = defaultdict(list)
-    for s, group in enumerate(pb.people):
-        for p in group:
-            by_person[p].append(s)
-    for p, members in sorted(by_person.items(), key=lambda x: str(x[0])):
-        usable = set().union(*(set(pb.allowed[s]) for s in members))
-        if len(members) > len(usable):
-            extra = len(members) - len(usable)
-            out.append(
-                f"{pb.who(p)} 参加 {len(members)} 场（{'、'.join(pb.label(s) for s in members[:5])}"
-                f"），但只有 {len(usable)} 个可参加的时段：请把 ta 移出其中 {extra} 场，"
-                "或增加时段"
-            )
-    if n > n_slots * n_rooms:
-        gap = n - n_slots * n_rooms
-        out.append(
-            f"共 {n} 场，但只有 {n_slots} 个时段 × {n_rooms} 间会议室 = {n_slots * n_rooms} 个"
-            f"场地：至少需增加 {math.ceil(gap / n_rooms)} 个时段或 "
-            f"{math.ceil(gap / n_slots)} 间会议室，或合并、删去 {gap} 场"
-        )
-    if not oversized:
-        small = len(pb.sessions) * (n_slots + 3) * (n_rooms + 3) <= EXACT_LIMIT
-        if small or n <= 400:
-            size = max(pb.sessions[s].size for s in unplaced)
-            for k in range(1, 4):
-                if _trial(pb, extra_slots=k):
-                    out.append(f"增加 {k} 个时段（所有人都可参加）即可排下全部分场")
-                    break
-            for k in range(1, 4):
-                if _trial(pb, extra_rooms=k, room_size=max(size, biggest)):
-                    out.append(f"增加 {k} 间至少容纳 {size} 人的会议室即可排下全部分场")
-                    break
-    names = "、".join(pb.label(s) for s in unplaced[:8]) + ("等" if len(unplaced) > 8 else "")
-    out.append(f"或者把未能安排的 {len(unplaced)} 场（{names}）移到其他时段、与其他分场合并或删去")
-    return out
 
 
 def place_sessions(
@@ -465,7 +215,7 @@ def place_sessions(
         availability, contradictory pins), with a Chinese message naming the entry.
     """
     pb = _problem(sessions, slots, rooms, availability, labels)
-    placed, proven = _solve(pb, exact=exact, time_limit=time_limit)
+    placed, proven = solve(pb, exact=exact, time_limit=time_limit)
     placements = tuple(
         Placement(need.key, pb.slots[placed[s][0]].key, pb.rooms[placed[s][1]].key, s in pb.pins)
         for s, need in enumerate(pb.sessions)
@@ -476,7 +226,7 @@ def place_sessions(
         return Agenda(placements, exact=True)
     return Agenda(
         placements,
-        unplaced=tuple((pb.sessions[s].key, _reason(pb, s, placed)) for s in unplaced),
-        advice=tuple(_advice(pb, placed, unplaced)),
+        unplaced=tuple((pb.sessions[s].key, reason(pb, s, placed)) for s in unplaced),
+        advice=tuple(advice(pb, placed, unplaced)),
         exact=proven,
     )

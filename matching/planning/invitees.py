@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +22,7 @@ from matching.planning.records import (
 from matching.planning.seats import as_matrix
 from matching.planning.themes import Analyzer, bigram_analyze, display
 
-__all__ = ["invite_others", "propose_pairs"]
+__all__ = ["invite_others", "keep_one_place", "propose_pairs"]
 
 
 def _tokens_of(text: str, tokens: Sequence[str], analyzer: Analyzer) -> set[str]:
@@ -175,3 +177,63 @@ def propose_pairs(
         order = np.argsort(-sub[:, j], kind="stable")[:per_demand]
         pairs.extend((did, experts[i]) for i in order if sub[i, j] > min_affinity)
     return tuple(pairs)
+
+
+def keep_one_place(
+    invitees: Sequence[SessionInvitees],
+    slot_of: Mapping[str, str | None],
+    *,
+    availability: Mapping[Hashable, Iterable[str]] | None = None,
+    caps: Mapping[Hashable, int] | None = None,
+    kept: Iterable[tuple[str, str, Hashable]] = (),
+) -> tuple[SessionInvitees, ...]:
+    """Drop invitations that would put an investor or related enterprise in two places.
+
+    In the given order of sessions, an investor or enterprise keeps its first session of each
+    time slot; an investor also skips slots it cannot attend (``availability``, keyed by
+    ``("investor", id)``) and stops at its cap (``caps``, same keys). ``kept`` lists
+    ``(session_key, kind, id)`` invitations that stay whatever happens (locked by the
+    organiser); they still occupy their slot. Sessions without a slot keep their lists.
+
+    Returns
+    -------
+    tuple of SessionInvitees
+        In input order, with ``enterprise_ids`` and ``investor_ids`` filtered.
+    """
+    availability = {p: set(v) for p, v in (availability or {}).items()}
+    caps = dict(caps or {})
+    forced = set(kept)
+    seen: set[tuple[str, Hashable, str]] = set()
+    count: Counter[Hashable] = Counter()
+    for key, kind, pid in forced:
+        slot = slot_of.get(key)
+        if slot is not None:
+            seen.add((kind, pid, slot))
+            if kind == "investor":
+                count[pid] += 1
+    out = []
+    for inv in invitees:
+        slot = slot_of.get(inv.session_key)
+        if slot is None:
+            out.append(inv)
+            continue
+        lists: dict[str, list[Hashable]] = {"enterprise": [], "investor": []}
+        for kind, ids in (("enterprise", inv.enterprise_ids), ("investor", inv.investor_ids)):
+            for pid in ids:
+                if (inv.session_key, kind, pid) in forced:
+                    lists[kind].append(pid)
+                    continue
+                person = (kind, pid)
+                if (kind, pid, slot) in seen:
+                    continue
+                if person in availability and slot not in availability[person]:
+                    continue
+                if kind == "investor" and person in caps and count[pid] >= caps[person]:
+                    continue
+                seen.add((kind, pid, slot))
+                if kind == "investor":
+                    count[pid] += 1
+                lists[kind].append(pid)
+        out.append(replace(inv, enterprise_ids=tuple(lists["enterprise"]),
+                           investor_ids=tuple(lists["investor"])))
+    return tuple(out)

@@ -100,6 +100,43 @@ def _themes(
     return theme_words(matrix, members, terms, n_words)
 
 
+def _gather_enterprises(
+    demands: Sequence[MeetingDemand],
+    members_of: list[list[int]],
+    sims: np.ndarray,
+    free_rows: Sequence[int],
+    pinned: set[int],
+    lo: int,
+    hi: int,
+) -> None:
+    """Move each enterprise's demands to the session holding most of them, within the limits.
+
+    ``sims`` are the demands' similarities to the session seeds (rows in ``free_rows`` order);
+    ties go to the session the enterprise's demands are closest to. Pinned demands stay.
+    """
+    where = {row: s for s, members in enumerate(members_of) for row in members}
+    position = {row: r for r, row in enumerate(free_rows)}
+    by_enterprise: dict[Hashable, list[int]] = defaultdict(list)
+    for row in where:
+        owner = demands[row].enterprise_id
+        if owner is not None:
+            by_enterprise[owner].append(row)
+    for rows in sorted(by_enterprise.values(), key=len, reverse=True):
+        homes = Counter(where[row] for row in rows)
+        if len(homes) < 2:
+            continue
+        target = max(homes, key=lambda s: (homes[s], sum(sims[position[r], s] for r in rows)))
+        for row in rows:
+            src = where[row]
+            if src == target or row in pinned:
+                continue
+            if len(members_of[target]) >= hi or len(members_of[src]) <= lo:
+                continue
+            members_of[src].remove(row)
+            members_of[target].append(row)
+            where[row] = target
+
+
 def plan_sessions(
     demands: Sequence[MeetingDemand],
     limits: SessionLimits | None = None,
@@ -108,6 +145,7 @@ def plan_sessions(
     analyzer: Analyzer = bigram_analyze,
     n_theme_words: int = 5,
     random_state: int | None = 0,
+    keep_enterprises_together: bool = True,
 ) -> SessionPlan:
     """Group demands into sessions by industry, then by topic, within the size limits.
 
@@ -125,6 +163,10 @@ def plan_sessions(
         ``analyzer(text) -> list[str]``, used for demands without stored tokens.
     n_theme_words : int, default=5
         Theme words per session.
+    keep_enterprises_together : bool, default=True
+        Move an enterprise's demands into one session where the size limits allow: an
+        enterprise (its contact) cannot sit in two sessions held at the same time, so every
+        split enterprise is a constraint on the agenda.
     random_state : int or None, default=0
         Seed of the k-means that splits a large industry; equal seeds give equal plans.
 
@@ -349,6 +391,8 @@ def plan_sessions(
     members_of: list[list[int]] = [[] for _ in range(n_seeds)]
     for r, c in zip(rows_idx, cols_idx, strict=True):
         members_of[slot_session[c]].append(free_rows[r])
+    if keep_enterprises_together:
+        _gather_enterprises(demands, members_of, sims, free_rows, set(pin_of_row), lo, hi)
     for members in members_of:
         if not lo <= len(members) <= hi:  # pragma: no cover - guarded by the feasibility checks
             raise PlanningError("分场失败：无法满足每场需求数限制，请放宽上下限", "internal")

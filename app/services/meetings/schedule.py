@@ -25,11 +25,13 @@ from app.services.meetings.context import PlanContext, experts_of, key_of
 from app.services.meetings.inputs import DEFAULT_ROOMS, DEFAULT_SLOTS, parse_rooms, parse_slot_times
 from matching.planning import propose_pairs, schedule_meetings
 from matching.planning.agenda import place_sessions
+from matching.planning.invitees import keep_one_place
 from matching.planning.records import (
     ExpertAssignment,
     ExpertSeat,
     PlanningError,
     Room,
+    SessionInvitees,
     SessionNeeds,
     TimeSlot,
 )
@@ -196,34 +198,32 @@ def arrange(session: Session, ctx: PlanContext, free: Iterable[MeetingSession] |
 
 def _one_place_per_slot(meeting: MatchmakingMeeting,
                         limits: Mapping[tuple[str, int], Mapping[str, Any]]) -> None:
-    """Drop investor and related-enterprise invitations that would put one in two places.
-
-    In session order, an investor keeps its first session of each slot, skips slots it
-    cannot attend and stops at its cap; a related enterprise keeps its first session of a
-    slot. Locked invitations stay.
-    """
-    seen: set[tuple[str, int, str]] = set()
-    count: dict[int, int] = defaultdict(int)
-    for ms in sorted(meeting.sessions, key=lambda m: m.seq):
-        if ms.slot_key is None:
-            continue
+    """Drop investor and related-enterprise invitations that would put one in two places."""
+    ordered = sorted(meeting.sessions, key=lambda m: m.seq)
+    lists, kept = [], []
+    for ms in ordered:
+        owners = {sd.demand.enterprise_id for sd in ms.demands if sd.demand is not None}
+        ents = [i.enterprise_id for i in ms.invitations
+                if i.kind == "enterprise" and i.enterprise_id not in owners]
+        invs = [i.investor_id for i in ms.invitations if i.kind == "investor"]
+        lists.append(SessionInvitees(key_of(ms), tuple(ents), tuple(invs)))
+        kept.extend((key_of(ms), i.kind, i.enterprise_id if i.kind == "enterprise"
+                     else i.investor_id) for i in ms.invitations
+                    if i.locked and i.kind in ("enterprise", "investor"))
+    filtered = keep_one_place(
+        lists, {key_of(ms): ms.slot_key for ms in ordered},
+        availability={p: lim["slots"] for p, lim in limits.items()
+                      if p[0] == "investor" and "slots" in lim},
+        caps={p: lim["cap"] for p, lim in limits.items() if p[0] == "investor" and "cap" in lim},
+        kept=kept)
+    for ms, keep in zip(ordered, filtered, strict=True):
         owners = {sd.demand.enterprise_id for sd in ms.demands if sd.demand is not None}
         for inv in list(ms.invitations):
-            if inv.locked or inv.kind not in ("investor", "enterprise"):
-                continue
-            if inv.kind == "enterprise" and inv.enterprise_id in owners:
-                continue  # demand owners are placed by the agenda itself
-            pid = inv.investor_id if inv.kind == "investor" else inv.enterprise_id
-            lim = limits.get(("investor", pid), {}) if inv.kind == "investor" else {}
-            drop = (inv.kind, pid, ms.slot_key) in seen
-            drop = drop or ("slots" in lim and ms.slot_key not in lim["slots"])
-            drop = drop or ("cap" in lim and count[pid] >= lim["cap"])
-            if drop:
+            if inv.kind == "investor" and inv.investor_id not in keep.investor_ids:
                 ms.invitations.remove(inv)
-                continue
-            seen.add((inv.kind, pid, ms.slot_key))
-            if inv.kind == "investor":
-                count[pid] += 1
+            elif (inv.kind == "enterprise" and inv.enterprise_id not in owners
+                  and inv.enterprise_id not in keep.enterprise_ids):
+                ms.invitations.remove(inv)
 
 
 def _timetable(ctx: PlanContext, ms: MeetingSession, n_rounds: int) -> list[list[Any]]:
