@@ -324,18 +324,6 @@ def assign_experts(
                 f"调到 {n}",
                 "limits",
             )
-    need = int(seat_arr.sum())
-    available = int(cap_arr.sum())
-    if need > available:
-        k_needed = k + 1
-        while int(np.maximum(cap_arr, k_needed).sum()) < need:
-            k_needed += 1
-        per = available // len(sessions)
-        raise PlanningError(
-            f"需要 {need} 个专家席位，但可用 {available} 个：请把每位专家场次上限调到 {k_needed}，"
-            f"或把每场专家席位减到 {per}，或减少场次",
-            "seats",
-        )
     blocked = np.zeros(len(sessions), dtype=int)
     for _, s in conflict_set:
         blocked[s] += 1
@@ -360,6 +348,21 @@ def assign_experts(
                 "limits",
             )
     floor_experts = [int(e) for e in np.flatnonzero(min_arr)]
+    need = int(seat_arr.sum())
+    available = int(cap_arr.sum())
+    if need > available:
+        k_needed = k + 1
+        while int(np.maximum(cap_arr, k_needed).sum()) < need:
+            k_needed += 1
+        # with conflicts the count is only a bound: the smallest cap that really fills every seat
+        exact_cap = _smallest_cap(scores, allowed, seat_arr, cap_arr, locked, min_arr, k_needed)
+        k_needed = exact_cap if exact_cap is not None else k_needed
+        per = available // len(sessions)
+        raise PlanningError(
+            f"需要 {need} 个专家席位，但可用 {available} 个：请把每位专家场次上限调到 {k_needed}，"
+            f"或把每场专家席位减到 {per}，或减少场次",
+            "seats",
+        )
     pool = max(top_n, 1)
     while True:
         candidates: list[set[int]] = []
