@@ -50,25 +50,38 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nsfc-dev"
 STAGES = ["研发", "中试", "产业化"]
 
 
-def synthesize(n_demands: int, n_experts: int, seed: int) -> tuple[list, list, list, list]:
-    """Build demands, experts (id, text, institution), enterprises and investors."""
+def synthesize(n_demands: int, n_experts: int, seed: int, mixed: bool = False,
+               ) -> tuple[list, list, list, list]:
+    """Build demands, experts (id, text, institution), enterprises and investors.
+
+    About two demands per enterprise; an enterprise's demands are of its own industry, as a
+    registered enterprise has one (``mixed``: any enterprise for any demand, the old data).
+    """
     rng = np.random.default_rng(seed)
     rows = [json.loads(x) for x in (DATA / "demands.jsonl").read_text("utf-8").splitlines()]
     experts = [json.loads(x) for x in (DATA / "experts.jsonl").read_text("utf-8").splitlines()]
     by_industry = defaultdict(list)
     for r in rows:
         by_industry[r["industry"]].append(r)
+    industries = sorted(by_industry)
+    n_ent = n_demands // 2
+    home = {c: industries[c % len(industries)] for c in range(n_ent)}
+    pool = defaultdict(list)
+    for c, ind in home.items():
+        pool[ind].append(c)
     demands = []
     for i in range(n_demands):
         base = rows[i % len(rows)]
         other = by_industry[base["industry"]][int(rng.integers(len(by_industry[base["industry"]])))]
+        own = pool[base["industry"]] or list(range(n_ent))
+        owner = int(rng.integers(n_ent)) if mixed else own[int(rng.integers(len(own)))]
         demands.append(
             MeetingDemand(
                 id=f"D{i:05d}",
                 text=f"{base['text']}；{other['title']}",
                 industry=None if rng.random() < 0.1 else base["industry"],
                 planned_investment=float(rng.integers(1, 40) * 50),
-                enterprise_id=f"C{int(rng.integers(n_demands // 2)):05d}",
+                enterprise_id=f"C{owner:05d}",
                 stage=STAGES[int(rng.integers(3))],
             )
         )
@@ -84,11 +97,10 @@ def synthesize(n_demands: int, n_experts: int, seed: int) -> tuple[list, list, l
         k = int(rng.integers(1, 4))
         picked = [titles[int(rng.integers(len(titles)))] for _ in range(k)]
         synth.append((f"X{j:05d}", "；".join(picked), f"I{int(rng.integers(300)):03d}"))
-    industries = sorted(by_industry)
     enterprises = [
         MeetingEnterprise(
             id=f"C{c:05d}",
-            industry=industries[int(rng.integers(len(industries)))],
+            industry=home[c],
             text=rows[int(rng.integers(len(rows)))]["title"],
         )
         for c in range(n_demands // 2)
@@ -157,10 +169,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="1:1 rounds a slot holds")
     parser.add_argument("--tables", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixed-enterprises", action="store_true",
+                        help="any enterprise for any demand (enterprises across industries)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    demands, experts, enterprises, investors = synthesize(args.demands, args.experts, args.seed)
+    demands, experts, enterprises, investors = synthesize(args.demands, args.experts, args.seed,
+                                                          args.mixed_enterprises)
     t1 = time.perf_counter()
     affinity = affinity_matrix(demands, experts, args.keep)
     t2 = time.perf_counter()

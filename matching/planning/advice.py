@@ -102,7 +102,7 @@ def advice(
         small = len(pb.sessions) * (n_slots + 3) * (n_rooms + 3) <= EXACT_LIMIT
         if small or n <= 400:
             size = max(pb.sessions[s].size for s in unplaced)
-            for k in range(1, 4):
+            for k in range(1, max(4, n_slots + 1)):
                 if _trial(pb, extra_slots=k):
                     out.append(f"增加 {k} 个时段（所有人都可参加）即可排下全部分场")
                     break

@@ -108,11 +108,15 @@ def _gather_enterprises(
     pinned: set[int],
     lo: int,
     hi: int,
+    industry: Sequence[Hashable],
+    seed_industry: Sequence[Hashable],
 ) -> None:
     """Move each enterprise's demands to the session holding most of them, within the limits.
 
     ``sims`` are the demands' similarities to the session seeds (rows in ``free_rows`` order);
-    ties go to the session the enterprise's demands are closest to. Pinned demands stay.
+    ties go to the session the enterprise's demands are closest to. A demand only moves to a
+    session of its own industry (sessions stay by industry; an enterprise split across
+    industries is kept apart in time by the agenda). Pinned demands stay.
     """
     where = {row: s for s, members in enumerate(members_of) for row in members}
     position = {row: r for r, row in enumerate(free_rows)}
@@ -120,7 +124,7 @@ def _gather_enterprises(
     for row in where:
         owner = demands[row].enterprise_id
         if owner is not None:
-            by_enterprise[owner].append(row)
+            by_enterprise[(owner, industry[row])].append(row)
     for rows in sorted(by_enterprise.values(), key=len, reverse=True):
         homes = Counter(where[row] for row in rows)
         if len(homes) < 2:
@@ -128,7 +132,7 @@ def _gather_enterprises(
         target = max(homes, key=lambda s: (homes[s], sum(sims[position[r], s] for r in rows)))
         for row in rows:
             src = where[row]
-            if src == target or row in pinned:
+            if src == target or row in pinned or seed_industry[target] != industry[row]:
                 continue
             if len(members_of[target]) >= hi or len(members_of[src]) <= lo:
                 continue
@@ -392,7 +396,8 @@ def plan_sessions(
     for r, c in zip(rows_idx, cols_idx, strict=True):
         members_of[slot_session[c]].append(free_rows[r])
     if keep_enterprises_together:
-        _gather_enterprises(demands, members_of, sims, free_rows, set(pin_of_row), lo, hi)
+        _gather_enterprises(demands, members_of, sims, free_rows, set(pin_of_row), lo, hi,
+                            industry, seed_industry)
     for members in members_of:
         if not lo <= len(members) <= hi:  # pragma: no cover - guarded by the feasibility checks
             raise PlanningError("分场失败：无法满足每场需求数限制，请放宽上下限", "internal")

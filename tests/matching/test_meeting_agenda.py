@@ -244,16 +244,19 @@ def test_per_expert_caps_and_minimum_loads_are_honoured():
         assign_experts(plan3(), aff, ids, ["D0", "D1", "D2"], seats=1, min_sessions={"X2": 3})
 
 
-def test_an_enterprises_demands_go_to_one_session_when_limits_allow():
-    texts = ["锂电池热失控预警", "固态电池电解质", "动力电池管理系统", "疫苗冻干保护剂",
-             "抗体药物纯化工艺", "小分子药物合成"]
-    demands = [MeetingDemand(id=i, text=t, industry="battery" if i < 3 else "pharma",
-                             enterprise_id="E" if i in (0, 4) else f"C{i}")
-               for i, t in enumerate(texts)]
-    apart = plan_sessions(demands, SessionLimits(2, 4), keep_enterprises_together=False)
-    together = plan_sessions(demands, SessionLimits(2, 4))
-    assert apart.session_of(0).key != apart.session_of(4).key
+def test_an_enterprises_demands_go_to_one_session_of_its_industry_when_limits_allow():
+    texts = ["锂电池热失控预警", "电池热失控安全防护", "电池包热失控蔓延抑制", "热失控气体探测",
+             "固态电解质界面改性", "硫化物固态电解质制备", "固态电解质离子电导率", "聚合物固态电解质",
+             "疫苗冻干保护剂", "抗体药物纯化工艺"]
+    owner = {0: "E", 4: "E", 8: "E"}  # E also has a demand of another industry
+    demands = [MeetingDemand(id=i, text=t, industry="pharma" if i >= 8 else "battery",
+                             enterprise_id=owner.get(i, f"C{i}")) for i, t in enumerate(texts)]
+    limits = SessionLimits(2, 5, n_sessions=3)
+    apart = plan_sessions(demands, limits, keep_enterprises_together=False)
+    together = plan_sessions(demands, limits)
+    assert apart.session_of(0).key != apart.session_of(4).key  # by topic
     assert together.session_of(0).key == together.session_of(4).key
+    assert together.session_of(8).key != together.session_of(0).key  # industries stay apart
 
 
 def test_theme_words_are_whole_words_or_phrases_without_fillers():
