@@ -246,8 +246,8 @@ def test_per_expert_caps_and_minimum_loads_are_honoured():
 
 def test_an_enterprises_demands_go_to_one_session_of_its_industry_when_limits_allow():
     texts = ["锂电池热失控预警", "电池热失控安全防护", "电池包热失控蔓延抑制", "热失控气体探测",
-             "固态电解质界面改性", "硫化物固态电解质制备", "固态电解质离子电导率", "聚合物固态电解质",
-             "疫苗冻干保护剂", "抗体药物纯化工艺"]
+             "固态电解质界面改性", "硫化物固态电解质制备", "固态电解质离子电导率",
+             "聚合物固态电解质", "疫苗冻干保护剂", "抗体药物纯化工艺"]
     owner = {0: "E", 4: "E", 8: "E"}  # E also has a demand of another industry
     demands = [MeetingDemand(id=i, text=t, industry="pharma" if i >= 8 else "battery",
                              enterprise_id=owner.get(i, f"C{i}")) for i, t in enumerate(texts)]
