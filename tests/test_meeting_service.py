@@ -324,15 +324,20 @@ def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
 def test_agenda_and_invitation_workbooks_read_back(session, world, admin):
     meeting = plan(session, admin)
     wb = load_workbook(io.BytesIO(exports.agenda_xlsx(session, meeting)))
-    assert wb.sheetnames == ["议程", "一对一洽谈"]
+    assert wb.sheetnames == ["议程", "分场需求", "一对一洽谈"]
     rows = list(wb["议程"].iter_rows(values_only=True))
-    assert rows[0][:3] == ("分场", "分场名称", "主题词")
-    assert len(rows) - 1 == 9
-    titles = {r[6] for r in rows[1:]}
-    assert titles == {d.title for d in world["demands"]}
+    assert rows[0][:5] == ("日期", "时间", "会议室", "容纳人数", "分场")
+    assert len(rows) - 1 == 3
+    # by day, time slot, then room: the three small sessions share the first slot, in the
+    # smallest rooms that seat them (4号厅 40, 2号厅 and 3号厅 60; 1号厅 80 stays free)
+    assert [r[2] for r in rows[1:]] == ["2号厅", "3号厅", "4号厅"]
+    assert all(r[1].endswith("09:00–" + r[1][-5:]) for r in rows[1:])
+    assert all(r[8] <= r[3] for r in rows[1:])  # everyone invited fits the room
+    demands = list(wb["分场需求"].iter_rows(values_only=True))
+    assert {r[6] for r in demands[1:]} == {d.title for d in world["demands"]}
     slots = list(wb["一对一洽谈"].iter_rows(values_only=True))
     assert len(slots) - 1 == sum(len(ms.slots) for ms in meeting.sessions)
-    assert slots[1][3] == "09:30"  # 09:00 + 30 minutes of demand presentations
+    assert slots[1][1] == "09:30"  # 09:00 + 30 minutes of demand presentations
     wb = load_workbook(io.BytesIO(exports.invitations_xlsx(session, meeting, admin)))
     assert wb.sheetnames == ["专家", "相关企业", "创投机构", "高校院所", "需求企业"]
     owners = list(wb["需求企业"].iter_rows(values_only=True))
@@ -357,8 +362,26 @@ def test_ics_per_session_follows_rfc5545(session, world, admin):
     assert props["DTEND"] > props["DTSTART"]
     assert props["UID"].startswith(f"meeting-{meeting.id}-session-{ms.id}@")
     assert props["SUMMARY"].startswith("测试会\\,含逗号\\;和分号·")
-    assert props["LOCATION"] == "武汉\\\\光谷"
+    assert props["LOCATION"] == f"武汉\\\\光谷，{ms.room}"
     assert "\\n" in props["DESCRIPTION"] and "一对一洽谈" in props["DESCRIPTION"]
+
+
+def test_ics_of_one_persons_own_agenda(session, world, admin):
+    meeting = plan(session, admin)
+    ms = meeting.sessions[1]
+    expert = next(i.expert_id for i in ms.invitations if i.kind == "expert")
+    name, data = exports.person_ics(session, meeting, "expert", expert)
+    lines = exports.unfold(data)
+    events = [i for i, line in enumerate(lines) if line == "BEGIN:VEVENT"]
+    mine = [s for s in ms.slots if s.expert_id == expert]
+    assert len(events) == 1 + len(mine) > 1  # the session, then each of their 1:1 meetings
+    summaries = [line for line in lines if line.startswith("SUMMARY:")]
+    assert ms.title.split("：")[0] in summaries[0] and summaries[1].startswith("SUMMARY:一对一洽谈")
+    assert not any(o.title in "".join(summaries) for o in meeting.sessions if o is not ms)
+    owner = session.get(type(world["demands"][0]), ms.demands[0].demand_id).enterprise_id
+    assert exports.person_ics(session, meeting, "enterprise", owner)[0]
+    with pytest.raises(DomainError, match="不在本次对接会中"):
+        exports.person_ics(session, meeting, "expert", 10**9)
 
 
 def test_ics_needs_a_date(session, world, admin):

@@ -149,7 +149,7 @@ def test_edit_lock_replan_confirm_and_exports(client, session, demo):
     agenda = client.get(f"/meetings/{meeting.id}/agenda.xlsx")
     assert agenda.status_code == 200
     assert agenda.mimetype.endswith("spreadsheetml.sheet")
-    assert load_workbook(io.BytesIO(agenda.data)).sheetnames == ["议程", "一对一洽谈"]
+    assert load_workbook(io.BytesIO(agenda.data)).sheetnames == ["议程", "分场需求", "一对一洽谈"]
     inv = client.get(f"/meetings/{meeting.id}/invitations.xlsx")
     assert load_workbook(io.BytesIO(inv.data)).sheetnames[:4] == ["专家", "相关企业", "创投机构",
                                                                    "高校院所"]

@@ -402,10 +402,28 @@ def session_ics(meeting_id: int, session_id: int):
     except DomainError as exc:
         flash(exc.message, "danger")
         return _back(meeting_id)
+    return _ics_response(data, f"{meeting.title}-第{ms.seq}分场.ics", f"session-{ms.seq}.ics")
+
+
+@bp.get("/<int:meeting_id>/people/<kind>/<int:person_id>.ics")
+@organisers
+def person_ics(meeting_id: int, kind: str, person_id: int):
+    """Download one person's own agenda (their sessions and 1:1 meetings) as iCalendar."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    try:
+        name, data = exports.person_ics(session, meeting, kind, person_id,
+                                        host=request.host.split(":")[0])
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return _back(meeting_id)
+    return _ics_response(data, f"{meeting.title}-{name}.ics", f"{kind}-{person_id}.ics")
+
+
+def _ics_response(data: bytes, name: str, ascii_name: str) -> Response:
     resp = Response(data, mimetype="text/calendar")
-    name = f"{meeting.title}-第{ms.seq}分场.ics"
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=session-{ms.seq}.ics; filename*=UTF-8''{quote(name)}")
+        f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}")
     return resp
 
 
@@ -415,7 +433,8 @@ def print_agenda(meeting_id: int):
     """A printable agenda page (print CSS hides the shell)."""
     session = get_session()
     meeting = access.get_meeting(session, current_user, meeting_id)
-    return render_template("meetings/print.html", **_detail_context(session, meeting))
+    return render_template("meetings/print.html", ordered=exports.agenda_order(meeting),
+                           **_detail_context(session, meeting))
 
 
 # --- after the meeting ----------------------------------------------------------------------------
