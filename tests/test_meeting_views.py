@@ -201,3 +201,63 @@ def test_preview_counts_demands(client, demo):
     assert 'data-count="0"' in html
 
 
+
+
+def test_planning_runs_in_the_background_with_a_progress_bar(app, client, session, demo):
+    """With background jobs on, the form returns at once; the job row carries the progress."""
+    import time
+
+    from models import BackgroundJob
+
+    app.config["BACKGROUND_JOBS"] = True
+    login(client, "hsadmin")
+    resp = plan_via_form(client)
+    assert resp.status_code == 302
+    meeting_id = session.scalar(select(MatchmakingMeeting.id))
+    first = client.get(f"/meetings/{meeting_id}/progress")
+    assert first.status_code == 200 and 'role="progressbar"' in first.get_data(as_text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        session.expire_all()
+        job = session.scalar(select(BackgroundJob).where(BackgroundJob.kind == "meeting_plan"))
+        if job.status in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (job.status, job.done, job.total) == ("done", 4, 4)
+    done = client.get(f"/meetings/{meeting_id}/progress")
+    assert done.headers.get("HX-Refresh") == "true"  # the page reloads to show the plan
+    meeting = session.get(MatchmakingMeeting, meeting_id)
+    assert meeting.status == "planned" and len(meeting.sessions) == 3
+
+
+def test_moves_pins_and_refused_edits(client, session, demo):
+    login(client, "hsadmin")
+    plan_via_form(client)
+    meeting = session.scalar(select(MatchmakingMeeting))
+    s1, s2, s3 = meeting.sessions
+    demand_id = s1.demands[0].demand_id
+    # the searchable picker sends what the organiser typed or picked: "第3场 …"
+    resp = client.post(f"/meetings/{meeting.id}/demands/{demand_id}/move",
+                       data={"to_session": f"第{s3.seq}场 {s3.title}"})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert demand_id in {sd.demand_id for sd in s3.demands}
+    # theme words follow the demands that are now in the session
+    texts = " ".join(sd.demand.text for sd in s3.demands)
+    assert s3.theme_words and all(w in texts for w in s3.theme_words)
+    # pin the third session to the last slot of the day, in the big hall
+    resp = client.post(f"/meetings/{meeting.id}/sessions/{s3.id}/place",
+                       data={"slot_key": "D1S4", "room": "1号厅"})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert (s3.slot_key, s3.room, s3.pinned) == ("D1S4", "1号厅", True)
+    assert s3.starts_at is not None and read.local(s3.starts_at).strftime("%H:%M") == "15:45"
+    before = read.counts(session)
+    bad = client.post(f"/meetings/{meeting.id}/demands/{demand_id}/move",
+                      data={"to_session": "第99场"}, follow_redirects=True)
+    assert "没有第99场" in bad.get_data(as_text=True)
+    taken = client.post(f"/meetings/{meeting.id}/sessions/{s1.id}/place",
+                        data={"slot_key": "D1S4", "room": "1号厅"}, follow_redirects=True)
+    assert "已固定给第3场" in taken.get_data(as_text=True)
+    session.expire_all()
+    assert read.counts(session) == before and (s1.slot_key, s1.pinned) != ("D1S4", True)
