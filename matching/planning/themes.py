@@ -227,6 +227,8 @@ def theme_phrases(
     n_all = len(all_texts)
     scored = []
     for cand in pool:
+        if n_all >= 4 and count(cand) > n_all / 2:
+            continue  # said by most of the meeting's demands: boilerplate, not a topic
         in_session = sum(1 for text in texts if cand in text)
         df = count(cand)
         idf = math.log((1 + n_all) / (1 + df)) + 1
