@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.errors import Conflict, DomainError, Forbidden, NotFound
-from app.services import programme as P
+from app.services import programme
 from app.services.meetings import access, edit, exports, inputs, outcomes, read
 from app.services.meetings import plan as meeting_plan
 from models import District, Industry, Match, MatchEvent, MatchmakingMeeting, User
@@ -312,7 +312,7 @@ def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
                                                               ("introduced", "signed")]
     assert meeting.title in events[-1].reason and events[-1].contract_amount == 120.0
     assert (slot.followup_agreement, slot.followup_amount) == (True, 120.0)
-    case = P.draft_case_from_match(session, match.id)
+    case = programme.draft_case_from_match(session, match.id)
     assert case.meeting_id == meeting.id and meeting.title in case.summary
     other = meeting.sessions[1].slots[0]
     outcomes.record_outcome(session, admin, meeting, other.id, "not_interested")

@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from app.policy.roles import Role
 from app.policy.statuses import MEETING_STATUS_LABELS
@@ -24,11 +24,11 @@ from app.services import search
 from app.services.meetings import access, context, edit, exports, inputs, jobs, read
 from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
-from models import Demand, District, Industry, MatchmakingMeeting, TechField
+from models import MatchmakingMeeting
 
 from ..db import after_commit, get_db, get_session
 from ..errors import DomainError, NotFound
-from ..security import PUBLIC_STATUSES, roles_required
+from ..security import roles_required
 from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
 from ..services.listing import like as _like
@@ -41,25 +41,6 @@ SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting
          "title": MatchmakingMeeting.title}
 
 
-
-
-def _options(session) -> dict:
-    districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
-    if current_user.role != Role.CITY_ADMIN:
-        districts = [(i, n) for i, n in districts if i == current_user.district_id]
-    # Only industries and fields that published demands in the user's scope use, with counts.
-    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
-    if current_user.role != Role.CITY_ADMIN:
-        scope.append(Demand.district_id == current_user.district_id)
-
-    def used(model, column):
-        rows = session.execute(
-            select(model.id, model.name, func.count(Demand.id)).join(Demand, column == model.id)
-            .where(*scope).group_by(model.id, model.name, model.code).order_by(model.code))
-        return [(i, f"{name}（{n}）") for i, name, n in rows]
-
-    return {"districts": districts, "industries": used(Industry, Demand.industry_id),
-            "fields": used(TechField, Demand.tech_field_id)}
 
 
 @bp.get("/")
@@ -114,8 +95,9 @@ def new():
     else:
         form = _form_defaults()
         selected = {"industry_ids": [], "field_ids": []}
+    options = context.plan_form_options(session, current_user)
     return render_template("meetings/form.html", form=form, errors=errors, selected=selected,
-                           **_options(session)), 422 if errors else 200
+                           **options), 422 if errors else 200
 
 
 def _start_plan(meeting_id: int, job_id: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -31,12 +31,15 @@ from matching.planning.records import Session as PlanSession
 from matching.ranker import EmptyQueryError
 from models import (
     Demand,
+    District,
     Enterprise,
     Expert,
+    Industry,
     Investor,
     Invitation,
     MatchmakingMeeting,
     MeetingSession,
+    TechField,
 )
 
 #: Experts kept per demand in the sparse affinity matrix (the planner's author recommends a few
@@ -194,3 +197,23 @@ def build_context(session: Session, meeting: MatchmakingMeeting, demands: list[D
                       params=params)
     _load_others(session, ctx)
     return ctx
+
+
+def plan_form_options(session: Session, user: Any) -> dict[str, list[tuple[int, str]]]:
+    """Return the plan form's choices: the user's districts, and the industries and fields
+    that published demands in the user's scope use (with their counts)."""
+    districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
+    if getattr(user, "role", None) != Role.CITY_ADMIN:
+        districts = [(i, n) for i, n in districts if i == user.district_id]
+    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
+    if getattr(user, "role", None) != Role.CITY_ADMIN:
+        scope.append(Demand.district_id == user.district_id)
+
+    def used(model: Any, column: Any) -> list[tuple[int, str]]:
+        rows = session.execute(
+            select(model.id, model.name, func.count(Demand.id)).join(Demand, column == model.id)
+            .where(*scope).group_by(model.id, model.name, model.code).order_by(model.code))
+        return [(i, f"{name}（{n}）") for i, name, n in rows]
+
+    return {"districts": districts, "industries": used(Industry, Demand.industry_id),
+            "fields": used(TechField, Demand.tech_field_id)}
