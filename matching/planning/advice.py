@@ -88,7 +88,7 @@ def advice(
             extra = len(members) - len(usable)
             out.append(
                 f"{pb.who(p)} 参加 {len(members)} 场（{'、'.join(pb.label(s) for s in members[:5])}"
-                f"），但只有 {len(usable)} 个可参加的时段：请把 ta 移出其中 {extra} 场，"
+                f"），但只有 {len(usable)} 个可参加的时段：请把该人员移出其中 {extra} 场，"
                 "或增加时段"
             )
     if n > n_slots * n_rooms:
