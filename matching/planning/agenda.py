@@ -14,7 +14,6 @@ session, free a person who is booked more often than they have slots, or drop na
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from numbers import Integral
 
 from matching.planning.advice import advice, reason
 from matching.planning.placement import Problem, exact_program, solve
@@ -25,19 +24,10 @@ from matching.planning.records import (
     Room,
     SessionNeeds,
     TimeSlot,
+    whole_number,
 )
 
 __all__ = ["check_grid", "place_sessions", "solve_exact"]
-
-
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral | float):
-        raise PlanningError(f"{what}应为正整数，而不是“{value}”", "input")
-    if isinstance(value, float) and not value.is_integer():
-        raise PlanningError(f"{what}应为正整数，而不是 {value}", "input")
-    if int(value) < 1:
-        raise PlanningError(f"{what}应至少为 1，而不是 {int(value)}", "input")
-    return int(value)
 
 
 def check_grid(slots: Sequence[TimeSlot], rooms: Sequence[Room]) -> None:
@@ -55,7 +45,7 @@ def check_grid(slots: Sequence[TimeSlot], rooms: Sequence[Room]) -> None:
                 )
             seen.add(item.key)
     for room in rooms:
-        _positive_int(room.capacity, f"会议室“{room.name or room.key}”的容量")
+        whole_number(room.capacity, f"会议室“{room.name or room.key}”的容量", least=1)
     for slot in slots:
         if slot.rounds is not None and (isinstance(slot.rounds, bool) or int(slot.rounds) < 0):
             raise PlanningError(f"时段“{slot.label or slot.key}”的洽谈轮数不能为负数", "agenda")
@@ -88,8 +78,7 @@ def _problem(
     allowed, fits, people, pins = [], [], [], {}
     for s, need in enumerate(sessions):
         size = need.size
-        if isinstance(size, bool) or not isinstance(size, Integral) or size < 0:
-            raise PlanningError(f"分场 {need.label or need.key} 的人数应为非负整数", "input")
+        size = whole_number(size, f"分场 {need.label or need.key} 的人数")
         group = frozenset(need.people)
         ok = set(range(len(slots)))
         for p in group:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from numbers import Integral
 
 __all__ = [
     "Agenda",
@@ -17,6 +18,7 @@ __all__ = [
     "SessionNeeds",
     "TimeSlot",
     "UnplacedMeeting",
+    "whole_number",
     "ExpertAssignment",
     "ExpertSeat",
     "MeetingDemand",
@@ -51,6 +53,20 @@ class PlanningError(ValueError):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+def whole_number(value: object, what: str, *, least: int = 0, code: str = "input") -> int:
+    """Return ``value`` as an int, or raise PlanningError naming ``what`` (never a TypeError).
+
+    Whole floats (3.0) are accepted; strings, booleans, 3.5 and values below ``least`` are not.
+    """
+    kind = "正整数" if least >= 1 else "非负整数" if least == 0 else "整数"
+    integral = isinstance(value, Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise PlanningError(f"{what}应为{kind}，而不是“{value}”", code)
+    if int(value) < least:
+        raise PlanningError(f"{what}至少应为 {least}，而不是 {int(value)}", code)
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)

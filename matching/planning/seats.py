@@ -15,6 +15,7 @@ from matching.planning.records import (
     PlanLocks,
     PlanningError,
     SessionPlan,
+    whole_number,
 )
 
 __all__ = ["as_matrix", "assign_experts", "session_affinity"]
@@ -154,17 +155,6 @@ def _solve_seats(
     return edges, np.asarray(result.eqlin.marginals), expert_dual
 
 
-def _whole_number(value: object, what: str, *, least: int = 0) -> int:
-    """Return ``value`` as an int, or raise PlanningError naming ``what`` (no TypeError)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer):
-        raise PlanningError(f"{what}应为整数，而不是“{value}”", "limits")
-    if isinstance(value, float) and not value.is_integer():
-        raise PlanningError(f"{what}应为整数，而不是 {value}", "limits")
-    if int(value) < least:
-        raise PlanningError(f"{what}至少应为 {least}，而不是 {int(value)}", "limits")
-    return int(value)
-
-
 def _smallest_cap(
     scores: np.ndarray,
     allowed: np.ndarray,
@@ -249,7 +239,7 @@ def assign_experts(
     locks = locks or PlanLocks()
     if len(expert_ids) == 0:
         raise PlanningError("没有可邀请的专家：请先导入专家或扩大专家范围", "no_experts")
-    k = _whole_number(max_sessions_per_expert, "每位专家场次上限", least=1)
+    k = whole_number(max_sessions_per_expert, "每位专家场次上限", least=1, code="limits")
     if len(set(expert_ids)) != len(expert_ids):
         raise PlanningError("专家列表中有重复的专家", "duplicate")
     mat = as_matrix(affinity)
@@ -266,21 +256,22 @@ def assign_experts(
         if unknown:
             raise PlanningError(f"专家席位中的分场 {unknown[0]} 不存在：请检查分场编号", "seats")
         seat_arr = np.array(
-            [_whole_number(seats.get(key, 0), f"分场 {key} 的专家席位") for key in keys], float
+            [whole_number(seats.get(key, 0), f"分场 {key} 的专家席位", code="limits")
+             for key in keys], float
         )
     else:
-        seat_arr = np.full(len(keys), float(_whole_number(seats, "每场专家席位")))
+        seat_arr = np.full(len(keys), float(whole_number(seats, "每场专家席位", code="limits")))
     n_experts = len(expert_ids)
     cap_arr = np.full(n_experts, k, dtype=int)
     for e, value in (expert_caps or {}).items():
         if e not in e_index:
             raise PlanningError(f"场次上限中的专家 {e} 不在可邀请专家之中", "limits")
-        cap_arr[e_index[e]] = _whole_number(value, f"专家 {e} 的场次上限")
+        cap_arr[e_index[e]] = whole_number(value, f"专家 {e} 的场次上限", code="limits")
     min_arr = np.zeros(n_experts, dtype=int)
     for e, value in (min_sessions or {}).items():
         if e not in e_index:
             raise PlanningError(f"最少场次中的专家 {e} 不在可邀请专家之中", "limits")
-        min_arr[e_index[e]] = _whole_number(value, f"专家 {e} 的最少场次")
+        min_arr[e_index[e]] = whole_number(value, f"专家 {e} 的最少场次", code="limits")
         if min_arr[e_index[e]] > cap_arr[e_index[e]]:
             raise PlanningError(
                 f"专家 {e} 的最少场次（{min_arr[e_index[e]]}）大于其场次上限"

@@ -12,6 +12,7 @@ from matching.planning.records import (
     PlanningError,
     SessionTimetable,
     UnplacedMeeting,
+    whole_number,
 )
 
 __all__ = ["fit_rounds", "schedule_meetings"]
@@ -333,10 +334,8 @@ def fit_rounds(
     unplaced : tuple of UnplacedMeeting
         Each with the reason in Chinese.
     """
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 0:
-        raise PlanningError(f"洽谈轮数应为非负整数，而不是“{n_rounds}”", "input")
-    if isinstance(n_tables, bool) or not isinstance(n_tables, int) or n_tables < 1:
-        raise PlanningError(f"洽谈桌数应为正整数，而不是“{n_tables}”", "input")
+    n_rounds = whole_number(n_rounds, "洽谈轮数")
+    n_tables = whole_number(n_tables, "洽谈桌数", least=1)
     by_id = {d.id: d for d in demands}
     load: Counter[Hashable] = Counter()
     kept: list[tuple[Hashable, Hashable]] = []

@@ -115,7 +115,7 @@ def test_contradictory_pins_are_refused_with_the_reason(needs, message):
     (slots(1), [], None, "至少设置 1 间会议室"),
     (slots(1), [Room("R0", 3.5)], None, "容量应为正整数"),
     (slots(1), [Room("R0", "80")], None, "容量应为正整数"),
-    (slots(1), [Room("R0", 0)], None, "应至少为 1"),
+    (slots(1), [Room("R0", 0)], None, "至少应为 1"),
     (slots(1), rooms(10, 10)[:1] * 2, None, "出现了两次"),
     (slots(1), rooms(10), {("expert", 1): ["T7"]}, "不是本次会议的时段"),
 ])
@@ -210,11 +210,11 @@ def plan3() -> SessionPlan:
 def test_seats_are_checked_without_type_errors():
     aff = np.ones((4, 3))
     ids, dids = [f"X{i}" for i in range(4)], ["D0", "D1", "D2"]
-    with pytest.raises(PlanningError, match="应为整数，而不是 1.5"):
+    with pytest.raises(PlanningError, match="每场专家席位应为非负整数，而不是“1.5”"):
         assign_experts(plan3(), aff, ids, dids, seats=1.5)
     with pytest.raises(PlanningError, match="分场 S7 不存在"):
         assign_experts(plan3(), aff, ids, dids, seats={"S0": 1, "S7": 1})
-    with pytest.raises(PlanningError, match="应为整数"):
+    with pytest.raises(PlanningError, match="分场 S0 的专家席位应为非负整数，而不是“two”"):
         assign_experts(plan3(), aff, ids, dids, seats={"S0": "two"})
 
 
