@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.services import accounts
 from app.services.meetings import read
-from models import Match, MatchmakingMeeting
+from models import BackgroundJob, Match, MatchmakingMeeting
 from tests.test_meeting_service import form, small_world
 
 
@@ -207,7 +207,7 @@ def test_planning_runs_in_the_background_with_a_progress_bar(app, client, sessio
     """With background jobs on, the form returns at once; the job row carries the progress."""
     import time
 
-    from models import BackgroundJob
+
 
     app.config["BACKGROUND_JOBS"] = True
     login(client, "hsadmin")
@@ -261,3 +261,20 @@ def test_moves_pins_and_refused_edits(client, session, demo):
     assert "已固定给第3场" in taken.get_data(as_text=True)
     session.expire_all()
     assert read.counts(session) == before and (s1.slot_key, s1.pinned) != ("D1S4", True)
+
+
+def test_a_refused_replan_job_leaves_the_plan_as_it_was(client, session, demo):
+    login(client, "hsadmin")
+    plan_via_form(client)
+    meeting = session.scalar(select(MatchmakingMeeting))
+    before = {ms.id: sorted(sd.demand_id for sd in ms.demands) for ms in meeting.sessions}
+    meeting.params = {**meeting.params, "n_sessions": 2, "max_demands": 3}  # 9 demands: no way
+    session.commit()
+    assert client.post(f"/meetings/{meeting.id}/replan").status_code == 302
+    session.expire_all()
+    job = session.get(BackgroundJob, meeting.params["job_id"])
+    assert job.status == "failed" and "分成 2 场无法满足" in job.message
+    after = {ms.id: sorted(sd.demand_id for sd in ms.demands) for ms in meeting.sessions}
+    assert after == before and meeting.status == "planned"
+    html = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert "上次重新分场失败，方案未改动" in html

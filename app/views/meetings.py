@@ -207,18 +207,17 @@ def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
 @bp.post("/<int:meeting_id>/replan")
 @organisers
 def replan(meeting_id: int):
-    """Re-plan everything that is not locked."""
+    """Re-plan everything that is not locked, as a background job."""
     session = get_session()
     meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        notes = _attempt(session, lambda: meeting_plan.replan(session, current_user, meeting))
+        job_id = _attempt(session, lambda: jobs.submit_replan(session, current_user, meeting))
     except DomainError as exc:
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)
-    audit(session, "replan", "meeting", meeting.id, {"sessions": len(meeting.sessions)})
-    flash("已重新分场：锁定的分场、需求和专家席位保持不变。", "success")
-    for note in notes:
-        flash(note, "warning")
+    audit(session, "replan", "meeting", meeting.id, {"job": job_id})
+    _start_plan(meeting.id, job_id)
+    flash("已提交重新分场：锁定的分场、需求和专家席位保持不变。", "info")
     return _back(meeting_id)
 
 

@@ -88,7 +88,7 @@ def test_plan_edit_lock_replan_confirm_and_download(page, world, artifacts):
     page.get_by_text("已锁定：").wait_for()
     assert "locked" in page.locator("details.session-card").first.get_attribute("class")
     page.click("#replan-btn")
-    page.get_by_text("已重新分场").wait_for()
+    page.get_by_text("已提交重新分场").wait_for()
     first = page.locator("details.session-card").first
     first.locator("summary").click()
     first.locator("tr[data-demand]").first.wait_for()

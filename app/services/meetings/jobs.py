@@ -19,7 +19,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.errors import DomainError
+from app.errors import Conflict, DomainError
+from app.services.meetings.access import check_editable, check_organiser
 from app.services.meetings.inputs import PlanInput
 from app.services.meetings.plan import (
     PLAN_STEPS,
@@ -27,6 +28,7 @@ from app.services.meetings.plan import (
     compute_plan,
     meeting_demands,
     new_meeting,
+    replan,
     write_plan,
 )
 from models import BackgroundJob, MatchmakingMeeting, User
@@ -51,6 +53,23 @@ def submit_plan(session: Session, user: Any, inp: PlanInput) -> tuple[Matchmakin
     meeting.params = {**meeting.params, "job_id": job.id}
     session.flush()
     return meeting, job.id
+
+
+def submit_replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> int:
+    """Queue a re-plan of a saved meeting (checked now, computed by the job); return the job id."""
+    check_organiser(user)
+    check_editable(meeting)
+    job = job_of(session, meeting)
+    if job is not None and job.status in ("queued", "running"):
+        raise Conflict("该对接会正在规划中，请等待当前规划完成。", field="status")
+    job = BackgroundJob(kind=JOB_KIND, status="queued", total=len(PLAN_STEPS), done=0,
+                        message="排队中")
+    session.add(job)
+    session.flush()
+    params = {k: v for k, v in meeting.params.items() if k != "plan_error"}
+    meeting.params = {**params, "job_id": job.id}
+    session.flush()
+    return job.id
 
 
 def job_of(session: Session, meeting: MatchmakingMeeting) -> BackgroundJob | None:
@@ -81,14 +100,19 @@ def run_plan_job(unit_of_work: UnitOfWork, meeting_id: int, job_id: int, user_id
             if meeting is None or user is None:
                 raise DomainError("对接会或用户已不存在。")
             snapshot = index.get(session) if index is not None else None
-            demands = meeting_demands(session, meeting)
-            ctx, plan, assignment = compute_plan(session, meeting, demands, snapshot=snapshot,
-                                                 progress=progress)
-            write_plan(session, ctx, plan, assignment, progress=progress)
+            if meeting.status == "draft":
+                demands = meeting_demands(session, meeting)
+                ctx, plan, assignment = compute_plan(session, meeting, demands,
+                                                     snapshot=snapshot, progress=progress)
+                write_plan(session, ctx, plan, assignment, progress=progress)
+                message = f"已生成 {len(meeting.sessions)} 个分场"
+            else:
+                notes = replan(session, user, meeting, snapshot=snapshot, progress=progress)
+                message = "已重新分场：锁定的分场、需求和专家席位保持不变。" + "".join(notes)
             # the job row is written by this unit of work, so "done" and the plan commit together
             session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(
                 status="done", done=len(PLAN_STEPS), finished_at=clock.now(),
-                message=f"已生成 {len(meeting.sessions)} 个分场"))
+                message=message[:500]))
     except DomainError as exc:
         _refused(unit_of_work, meeting_id, job_id, exc.message, exc.field)
     except Exception:  # the page must not poll forever

@@ -155,7 +155,8 @@ def context_for(session: Session, meeting: MatchmakingMeeting) -> PlanContext:
     return build_context(session, meeting, meeting_demands(session, meeting), dict(meeting.params))
 
 
-def replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> list[str]:
+def replan(session: Session, user: Any, meeting: MatchmakingMeeting, *,
+           snapshot: Any = None, progress: Progress = _no_progress) -> list[str]:
     """Re-plan everything that is not locked; return notes for the organiser.
 
     Locked sessions stay whole (demands, experts, other invitees, timetable); locked
@@ -165,7 +166,9 @@ def replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> list[str
     """
     check_organiser(user)
     check_editable(meeting)
-    ctx = context_for(session, meeting)
+    progress(0, PLAN_STEPS[0])
+    ctx = build_context(session, meeting, meeting_demands(session, meeting),
+                        dict(meeting.params), snapshot=snapshot)
     notes: list[str] = []
     locked_sessions = [ms for ms in meeting.sessions if ms.locked]
     pinned = [(sd.demand_id, key_of(ms)) for ms in meeting.sessions if not ms.locked
@@ -186,9 +189,12 @@ def replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> list[str
                       placements=tuple(pinned), expert_seats=tuple(seat_locks))
     conflicts = [(int(e), f"K{s}") for e, s in ctx.params.get("removed", [])]
     try:
-        plan, assignment = solve(session, ctx, locks, conflicts, seats_by_key)
+        progress(1, PLAN_STEPS[1])
+        plan, assignment = solve(session, ctx, locks, conflicts, seats_by_key,
+                                 on_step=lambda: progress(2, PLAN_STEPS[2]))
     except PlanningError as exc:
         raise planning_error(exc, meeting) from None
+    progress(3, PLAN_STEPS[3])
     # Seats inside a locked session are kept by the solver (as locks) and by apply_plan.
     apply_plan(session, ctx, plan, assignment)
     meeting.status = "planned"
