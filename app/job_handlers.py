@@ -118,14 +118,19 @@ def run_import(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
 # -- meeting plans --------------------------------------------------------------------------------
 @handler("plan_meeting")
 def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
-    """Plan a meeting: ``app.services.meetings.run_plan_job(db, job_id, progress, **params)``."""
-    from .services import meetings
+    """Plan a meeting (app/services/meetings/jobs.py); its refusal fails the job."""
+    from models import BackgroundJob
 
-    run = getattr(meetings, "run_plan_job", None)
-    if run is None:
-        raise JobFailed("对接会排程功能尚未接入任务队列（缺少 run_plan_job）。")
-    params = {k: v for k, v in ctx.params.items() if k != "task"}
-    return run(ctx.db, ctx.job_id, ctx.progress, **params)
+    from .services.meetings import jobs as meeting_jobs
+
+    meeting_jobs.run_plan_job(ctx.db.unit_of_work, int(ctx.params["meeting_id"]), ctx.job_id,
+                              int(ctx.params["user_id"]))
+    with ctx.db.Session() as session:
+        job = session.get(BackgroundJob, ctx.job_id)
+        status, message = job.status, job.message or ""
+    if status == "failed":
+        raise JobFailed(message)
+    return message, None
 
 
 # -- index builds ---------------------------------------------------------------------------------

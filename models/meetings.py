@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime, utcnow
@@ -51,6 +51,11 @@ class MeetingSession(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     locked: Mapped[bool] = mapped_column(default=False)
+    #: The agenda: the time slot (``D1S2`` = day 1, slot 2) and room the session is held in;
+    #: ``pinned`` keeps it there through re-plans (the organiser put it there).
+    slot_key: Mapped[str | None] = mapped_column(String(20))
+    room: Mapped[str | None] = mapped_column(String(100))
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     meeting: Mapped[MatchmakingMeeting] = relationship(back_populates="sessions")
     industry: Mapped[Industry | None] = relationship()

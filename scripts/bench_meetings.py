@@ -18,52 +18,70 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.meeting_records import (
-    MeetingDemand,
-    MeetingEnterprise,
-    MeetingInvestor,
-    SessionLimits,
-)
-from matching.meetings import (
+from matching.planning import (
     assign_experts,
     bigram_analyze,
     invite_others,
     plan_sessions,
     propose_pairs,
     schedule_meetings,
-    session_affinity,
 )
+from matching.planning.agenda import place_sessions
+from matching.planning.invitees import keep_one_place
+from matching.planning.records import (
+    MeetingDemand,
+    MeetingEnterprise,
+    MeetingInvestor,
+    Room,
+    SessionLimits,
+    SessionNeeds,
+    TimeSlot,
+)
+from matching.planning.timetable import fit_rounds
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nsfc-dev"
 STAGES = ["研发", "中试", "产业化"]
 
 
-def synthesize(n_demands: int, n_experts: int, seed: int) -> tuple[list, list, list, list]:
-    """Build demands, experts (id, text, institution), enterprises and investors."""
+def synthesize(n_demands: int, n_experts: int, seed: int, mixed: bool = False,
+               ) -> tuple[list, list, list, list]:
+    """Build demands, experts (id, text, institution), enterprises and investors.
+
+    About two demands per enterprise; an enterprise's demands are of its own industry, as a
+    registered enterprise has one (``mixed``: any enterprise for any demand, the old data).
+    """
     rng = np.random.default_rng(seed)
     rows = [json.loads(x) for x in (DATA / "demands.jsonl").read_text("utf-8").splitlines()]
     experts = [json.loads(x) for x in (DATA / "experts.jsonl").read_text("utf-8").splitlines()]
     by_industry = defaultdict(list)
     for r in rows:
         by_industry[r["industry"]].append(r)
+    industries = sorted(by_industry)
+    n_ent = n_demands // 2
+    home = {c: industries[c % len(industries)] for c in range(n_ent)}
+    pool = defaultdict(list)
+    for c, ind in home.items():
+        pool[ind].append(c)
     demands = []
     for i in range(n_demands):
         base = rows[i % len(rows)]
         other = by_industry[base["industry"]][int(rng.integers(len(by_industry[base["industry"]])))]
+        own = pool[base["industry"]] or list(range(n_ent))
+        owner = int(rng.integers(n_ent)) if mixed else own[int(rng.integers(len(own)))]
         demands.append(
             MeetingDemand(
                 id=f"D{i:05d}",
                 text=f"{base['text']}；{other['title']}",
                 industry=None if rng.random() < 0.1 else base["industry"],
                 planned_investment=float(rng.integers(1, 40) * 50),
-                enterprise_id=f"C{int(rng.integers(n_demands // 2)):05d}",
+                enterprise_id=f"C{owner:05d}",
                 stage=STAGES[int(rng.integers(3))],
             )
         )
@@ -79,11 +97,10 @@ def synthesize(n_demands: int, n_experts: int, seed: int) -> tuple[list, list, l
         k = int(rng.integers(1, 4))
         picked = [titles[int(rng.integers(len(titles)))] for _ in range(k)]
         synth.append((f"X{j:05d}", "；".join(picked), f"I{int(rng.integers(300)):03d}"))
-    industries = sorted(by_industry)
     enterprises = [
         MeetingEnterprise(
             id=f"C{c:05d}",
-            industry=industries[int(rng.integers(len(industries)))],
+            industry=home[c],
             text=rows[int(rng.integers(len(rows)))]["title"],
         )
         for c in range(n_demands // 2)
@@ -117,18 +134,48 @@ def affinity_matrix(demands: list, experts: list, keep: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(len(experts), len(demands)))
 
 
+def agenda_grid(days: int, slots: int, rooms: int, rounds: int) -> tuple[list, list]:
+    """The benchmark's agenda: ``days`` x ``slots`` time slots, ``rooms`` rooms of mixed sizes."""
+    grid = [TimeSlot(key=f"D{d + 1}S{s + 1}", day=d, rounds=rounds)
+            for d in range(days) for s in range(slots)]
+    sizes = [160, 140, 120, 120, 100, 100, 90, 90, 80, 80, 60, 60]
+    halls = [Room(key=f"R{r + 1}", capacity=sizes[r % len(sizes)]) for r in range(rooms)]
+    return grid, halls
+
+
+def conflicts(placed: dict, people_of: dict) -> dict[str, int]:
+    """Count, per kind, the (person, slot) bookings beyond one: people in two places at once."""
+    seen: Counter = Counter()
+    for key, slot in placed.items():
+        for person in people_of[key]:
+            seen[(person, slot)] += 1
+    out: Counter = Counter()
+    for (person, _), n in seen.items():
+        if n > 1:
+            out[person[0]] += n - 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Time each stage of planning a large meeting and print the figures."""
+    """Time each stage of planning a large meeting and print the figures, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demands", type=int, default=2000)
     parser.add_argument("--experts", type=int, default=20000)
     parser.add_argument("--keep", type=int, default=100)
-    parser.add_argument("--seats", type=int, default=3)
+    parser.add_argument("--seats", type=int, default=12)
+    parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--rooms", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5, help="1:1 rounds a slot holds")
+    parser.add_argument("--tables", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixed-enterprises", action="store_true",
+                        help="any enterprise for any demand (enterprises across industries)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    demands, experts, enterprises, investors = synthesize(args.demands, args.experts, args.seed)
+    demands, experts, enterprises, investors = synthesize(args.demands, args.experts, args.seed,
+                                                          args.mixed_enterprises)
     t1 = time.perf_counter()
     affinity = affinity_matrix(demands, experts, args.keep)
     t2 = time.perf_counter()
@@ -136,10 +183,15 @@ def main(argv: list[str] | None = None) -> None:
         f"setup (not planner): synthesize {t1 - t0:.2f} s, affinity {t2 - t1:.2f} s "
         f"({affinity.nnz} non-zeros)"
     )
+    slots, rooms = agenda_grid(args.days, args.slots, args.rooms, args.rounds)
+    cells = len(slots) * len(rooms)
+    n_sessions = cells - args.rooms  # one slot's worth of cells left free for conflicts
+    lo = max(1, args.demands // (2 * n_sessions))
+    hi = -(-args.demands // n_sessions) * 2
 
     times = {}
     start = time.perf_counter()
-    plan = plan_sessions(demands, SessionLimits(4, 10), random_state=args.seed)
+    plan = plan_sessions(demands, SessionLimits(lo, hi, n_sessions), random_state=args.seed)
     times["sessions"] = time.perf_counter() - start
 
     expert_ids = [e for e, _, _ in experts]
@@ -147,16 +199,6 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     assignment = assign_experts(plan, affinity, expert_ids, demand_ids, seats=args.seats)
     times["experts"] = time.perf_counter() - start
-
-    scores = session_affinity(plan, affinity, demand_ids)
-    used: set[int] = set()
-    greedy = 0.0
-    for s in range(len(plan.sessions)):  # per-session top-k in plan order, for comparison
-        order = [e for e in np.argsort(-scores[:, s], kind="stable")[: 10 * args.seats]]
-        for e in [e for e in order if e not in used][: args.seats]:
-            used.add(e)
-            greedy += scores[e, s]
-    print(f"greedy per-session top-{args.seats}: total affinity {greedy:.2f}")
 
     start = time.perf_counter()
     invitees = invite_others(
@@ -169,14 +211,52 @@ def main(argv: list[str] | None = None) -> None:
     )
     times["other invitees"] = time.perf_counter() - start
 
+    by_id = {d.id: d for d in demands}
+    people_of, needs = {}, []
+    for session, inv in zip(plan.sessions, invitees, strict=True):
+        owners = {by_id[d].enterprise_id for d in session.demand_ids}
+        people = {("expert", e) for e in assignment.experts_of(session.key)}
+        people |= {("enterprise", c) for c in owners}
+        people_of[session.key] = people
+        size = len(owners) + len(people) - len(owners) + len(inv.investor_ids) + len(
+            inv.institution_ids) + len([c for c in inv.enterprise_ids if c not in owners])
+        needs.append(SessionNeeds(session.key, size, tuple(sorted(people))))
     start = time.perf_counter()
-    timetables = []
+    agenda = place_sessions(needs, slots, rooms)
+    placed = {p.session_key: p.slot_key for p in agenda.placements}
+    kept = keep_one_place(invitees, placed)
+    times["agenda"] = time.perf_counter() - start
+    for inv in kept:
+        people_of[inv.session_key] |= {("investor", v) for v in inv.investor_ids}
+        people_of[inv.session_key] |= {("related", c) for c in inv.enterprise_ids}
+
+    start = time.perf_counter()
+    timetables, unplaced = [], 0
+    rounds_of = {s.key: s.rounds for s in slots}
     for session in plan.sessions:
         pairs = propose_pairs(session, assignment, affinity, expert_ids, demand_ids)
+        order = sorted(range(len(pairs)), key=lambda i: (i % 2, i))  # first choices first
+        fit, missed = fit_rounds([pairs[i] for i in order], demands,
+                                 n_rounds=rounds_of.get(placed.get(session.key), 0),
+                                 n_tables=args.tables)
+        unplaced += len(missed)
         timetables.append(
-            schedule_meetings(pairs, demands, session_key=session.key, n_tables=args.seats)
+            schedule_meetings(fit, demands, session_key=session.key, n_tables=args.tables)
         )
     times["pairs + timetables"] = time.perf_counter() - start
+
+    # who is where in each 1:1 round, across parallel sessions
+    round_clash = Counter()
+    for table in timetables:
+        slot = placed.get(table.session_key)
+        for m in table.meetings:
+            round_clash[(("expert", m.expert_id), slot, m.slot)] += 1
+            round_clash[(("enterprise", m.enterprise_id), slot, m.slot)] += 1
+    round_conflicts = sum(n - 1 for n in round_clash.values() if n > 1)
+    size_of = {n.key: n.size for n in needs}
+    cap_of = {r.key: r.capacity for r in rooms}
+    overflows = sum(1 for p in agenda.placements if size_of[p.session_key] > cap_of[p.room_key])
+    clash = conflicts(placed, people_of)
 
     sizes = [len(s.demand_ids) for s in plan.sessions]
     print(
@@ -184,19 +264,26 @@ def main(argv: list[str] | None = None) -> None:
         f"(sizes {min(sizes)}-{max(sizes)}), {len(assignment.seats)} expert seats, "
         f"total affinity {assignment.total_affinity:.2f}"
     )
-    print(
-        f"invitees per session: {np.mean([len(i.enterprise_ids) for i in invitees]):.1f} "
-        f"enterprises, {np.mean([len(i.investor_ids) for i in invitees]):.1f} investors, "
-        f"{np.mean([len(i.institution_ids) for i in invitees]):.1f} institutions"
-    )
+    print(f"agenda: {len(slots)} slots x {len(rooms)} rooms, {len(agenda.placements)} placed, "
+          f"{len(agenda.unplaced)} unplaced; advice: {' / '.join(agenda.advice) or '-'}")
     n_meet = sum(len(t.meetings) for t in timetables)
-    print(
-        f"1:1 meetings: {n_meet}, slots per session {np.mean([t.n_slots for t in timetables]):.1f}"
-        f", idle gaps in all {sum(t.idle_gaps for t in timetables)}"
-    )
+    print(f"1:1 meetings: {n_meet} placed, {unplaced} unplaced, rounds per session "
+          f"{np.mean([t.n_slots for t in timetables]):.1f}")
     for name, sec in times.items():
         print(f"  {name:<20} {sec:6.2f} s")
-    print(f"  {'planner total':<20} {sum(times.values()):6.2f} s")
+    total = sum(times.values())
+    print(f"  {'planner total':<20} {total:6.2f} s")
+    print(json.dumps({
+        "plan_seconds": round(total, 2), "sessions": len(plan.sessions),
+        "placed_sessions": len(agenda.placements), "unplaced_sessions": len(agenda.unplaced),
+        "expert_conflicts": clash.get("expert", 0),
+        "enterprise_conflicts": clash.get("enterprise", 0),
+        "investor_conflicts": clash.get("investor", 0),
+        "related_enterprise_conflicts": clash.get("related", 0),
+        "round_conflicts": round_conflicts, "room_overflows": overflows,
+        "unplaced_meetings": unplaced, "meetings": n_meet,
+        "days": args.days, "slots_per_day": args.slots, "rooms": args.rooms,
+    }, ensure_ascii=False))
 
 
 if __name__ == "__main__":

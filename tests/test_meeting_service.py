@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import clock
 from app.errors import Conflict, DomainError, Forbidden, NotFound
-from app.services import meeting_exports as X
-from app.services import meetings as M
+from app.services.meetings import access, edit, exports, inputs, outcomes, read
+from app.services.meetings import plan as meeting_plan
 from app.services.programme import books
-from models import District, Industry, Match, MatchEvent, User
+from models import District, Industry, Match, MatchEvent, MatchmakingMeeting, User
 from tests import factories as f
 
 TOPICS = {
@@ -63,8 +64,12 @@ def small_world(session, *, experts: bool = True, district: str = "洪山区") -
     return {"demands": demands, "industries": industries}
 
 
+#: A day in the future whenever the suite runs (a meeting may not be dated in the past).
+HELD_ON = (clock.today() + timedelta(days=30)).isoformat()
+
+
 def form(**over) -> dict:
-    data = {"title": "洪山区专题对接会", "held_on": "2026-12-10", "venue": "洪山区科创中心",
+    data = {"title": "洪山区专题对接会", "held_on": HELD_ON, "venue": "洪山区科创中心",
             "min_demands": "2", "max_demands": "4", "seats": "2",
             "max_sessions_per_expert": "1", "tables": "2", "slot_minutes": "20"}
     data.update(over)
@@ -72,7 +77,7 @@ def form(**over) -> dict:
 
 
 def plan(session, user, **over):
-    return M.plan_meeting(session, user, M.parse_plan_form(form(**over), user))
+    return meeting_plan.plan_meeting(session, user, inputs.parse_plan_form(form(**over), user))
 
 
 @pytest.fixture
@@ -103,7 +108,7 @@ def test_plan_makes_sessions_with_experts_invitees_and_a_timetable(session, worl
         seen_experts.update(i.expert_id for i in experts)
         assert {i.kind for i in ms.invitations} >= {"expert", "institution", "enterprise"}
         # demand owners are invited (and can be checked in) as enterprises of their session
-        assert M.owner_ids(ms) <= {i.enterprise_id for i in ms.invitations
+        assert read.owner_ids(ms) <= {i.enterprise_id for i in ms.invitations
                                    if i.kind == "enterprise"}
         # every demand meets someone; nobody is double-booked in a slot
         assert {s.demand_id for s in ms.slots} == {sd.demand_id for sd in ms.demands}
@@ -111,11 +116,11 @@ def test_plan_makes_sessions_with_experts_invitees_and_a_timetable(session, worl
         assert max(by_slot.values()) == 1
         assert max(Counter((s.slot, s.table_no) for s in ms.slots).values()) == 1
         assert all(s.table_no < 2 for s in ms.slots)
-        assert M.local(ms.starts_at).hour == 9 and ms.ends_at > ms.starts_at
+        assert read.local(ms.starts_at).hour == 9 and ms.ends_at > ms.starts_at
     assert max(seen_experts.values()) == 1  # at most one session per expert
     # experts are invited to the session of their own topic
     for ms in meeting.sessions:
-        topics = {M.names(session, meeting).experts[i.expert_id].name[:-3]
+        topics = {read.names(session, meeting).experts[i.expert_id].name[:-3]
                   for i in ms.invitations if i.kind == "expert"}
         assert len(topics) == 1
 
@@ -123,20 +128,20 @@ def test_plan_makes_sessions_with_experts_invitees_and_a_timetable(session, worl
 def test_replan_keeps_locked_session_placement_and_seat(session, world, admin):
     meeting = plan(session, admin)
     s1, s2, s3 = meeting.sessions
-    M.set_lock(session, admin, meeting, "session", s1.id, True)
+    edit.set_lock(session, admin, meeting, "session", s1.id, True)
     kept = ({sd.demand_id for sd in s1.demands}, {i.expert_id for i in s1.invitations
                                                   if i.kind == "expert"},
             {(s.demand_id, s.expert_id, s.slot, s.table_no) for s in s1.slots})
     moved_demand = s2.demands[0].demand_id
     s3_before = {sd.demand_id for sd in s3.demands}
-    M.move_demand(session, admin, meeting, moved_demand, s3.id)
+    edit.move_demand(session, admin, meeting, moved_demand, s3.id)
     assert all(sd.locked for sd in s2.demands) and all(sd.locked for sd in s3.demands)
     seat = next(i for i in s3.invitations if i.kind == "expert")
-    M.set_lock(session, admin, meeting, "seat", seat.id, True)
+    edit.set_lock(session, admin, meeting, "seat", seat.id, True)
     seat_expert, s3_id = seat.expert_id, s3.id
     session.commit()
 
-    notes = M.replan(session, admin, meeting)
+    notes = meeting_plan.replan(session, admin, meeting)
     session.commit()
     assert notes == []
     by_id = {ms.id: ms for ms in meeting.sessions}
@@ -156,19 +161,19 @@ def test_replan_keeps_locked_session_placement_and_seat(session, world, admin):
 def test_edits_refuse_locked_sessions_and_limits(session, world, admin):
     meeting = plan(session, admin)
     s1, s2, _ = meeting.sessions
-    M.set_lock(session, admin, meeting, "session", s1.id, True)
+    edit.set_lock(session, admin, meeting, "session", s1.id, True)
     with pytest.raises(Conflict, match="已锁定"):
-        M.move_demand(session, admin, meeting, s2.demands[0].demand_id, s1.id)
+        edit.move_demand(session, admin, meeting, s2.demands[0].demand_id, s1.id)
     expert = next(i for i in s2.invitations if i.kind == "expert")
     with pytest.raises(DomainError, match="场次上限 1"):
-        M.add_expert(session, admin, meeting, meeting.sessions[2].id, expert.expert_id)
+        edit.add_expert(session, admin, meeting, meeting.sessions[2].id, expert.expert_id)
     # removing an expert keeps them out of that session on the next re-plan
-    M.set_lock(session, admin, meeting, "session", s1.id, False)
+    edit.set_lock(session, admin, meeting, "session", s1.id, False)
     removed = expert.expert_id
-    M.remove_expert(session, admin, meeting, expert.id)
+    edit.remove_expert(session, admin, meeting, expert.id)
     assert removed not in {i.expert_id for i in s2.invitations if i.kind == "expert"}
     assert len([i for i in s2.invitations if i.kind == "expert"]) == 1
-    M.replan(session, admin, meeting)
+    meeting_plan.replan(session, admin, meeting)
     for ms in meeting.sessions:
         if ms.id == s2.id:
             assert removed not in {i.expert_id for i in ms.invitations if i.kind == "expert"}
@@ -178,43 +183,43 @@ def test_replan_error_names_sessions_and_changes_nothing(session, world, admin):
     meeting = plan(session, admin)
     s1, s2, s3 = meeting.sessions
     for sd in list(s1.demands)[:2]:
-        M.move_demand(session, admin, meeting, sd.demand_id, s3.id)  # s3 now holds 5 > 4
+        edit.move_demand(session, admin, meeting, sd.demand_id, s3.id)  # s3 now holds 5 > 4
     session.commit()
-    before = M.counts(session)
+    before = read.counts(session)
     with pytest.raises(DomainError) as err:
-        M.replan(session, admin, meeting)
+        meeting_plan.replan(session, admin, meeting)
     assert f"第{s3.seq}场" in err.value.message and "K" not in err.value.message
     assert "最多需求数调到 5" in err.value.message
-    assert M.counts(session) == before
+    assert read.counts(session) == before
 
 
 def test_move_expert_locks_the_seat_and_rebuilds_timetables(session, world, admin):
     meeting = plan(session, admin)
     s1, s2, _ = meeting.sessions
     inv = next(i for i in s1.invitations if i.kind == "expert")
-    moved = M.move_expert(session, admin, meeting, inv.id, s2.id)
+    moved = edit.move_expert(session, admin, meeting, inv.id, s2.id)
     assert moved.locked and moved.session is s2
     assert len([i for i in s2.invitations if i.kind == "expert"]) == 3
     assert moved.expert_id not in {s.expert_id for s in s1.slots}
-    inst = M.names(session, meeting).experts[moved.expert_id].institution_id
+    inst = read.names(session, meeting).experts[moved.expert_id].institution_id
     assert inst in {i.institution_id for i in s2.invitations if i.kind == "institution"}
 
 
 def test_confirm_refuses_further_planning(session, world, admin):
     meeting = plan(session, admin)
-    M.confirm(session, admin, meeting)
+    edit.confirm(session, admin, meeting)
     session.commit()
-    before = M.counts(session)
+    before = read.counts(session)
     with pytest.raises(Conflict, match="不能再调整"):
-        M.replan(session, admin, meeting)
+        meeting_plan.replan(session, admin, meeting)
     with pytest.raises(Conflict):
-        M.move_demand(session, admin, meeting, meeting.sessions[0].demands[0].demand_id,
+        edit.move_demand(session, admin, meeting, meeting.sessions[0].demands[0].demand_id,
                       meeting.sessions[1].id)
     with pytest.raises(Conflict):
-        M.set_lock(session, admin, meeting, "session", meeting.sessions[0].id, True)
+        edit.set_lock(session, admin, meeting, "session", meeting.sessions[0].id, True)
     with pytest.raises(Conflict):
-        M.confirm(session, admin, meeting)
-    assert M.counts(session) == before
+        edit.confirm(session, admin, meeting)
+    assert read.counts(session) == before
     assert meeting.status == "confirmed"
 
 
@@ -226,37 +231,43 @@ def test_confirm_refuses_further_planning(session, world, admin):
     ({"min_demands": "4", "max_demands": "4"}, "min_demands", "无法分成每场 4–4 项"),
     ({"n_sessions": "2", "max_demands": "3"}, "n_sessions", "分成 2 场无法满足"),
     ({"seats": "4"}, "seats", "专家席位"),
-    ({"arrangement": "parallel", "max_sessions_per_expert": "2"}, "max_sessions_per_expert",
-     "同时进行"),
+    ({"held_on": "2020-01-01"}, "held_on", "不能安排在过去"),
+    ({"rooms": "1号厅:八十"}, "rooms", "容纳人数应为正整数"),
+    ({"rooms": "1号厅"}, "rooms", "名称:容纳人数"),
+    ({"slot_times": "10:00-09:00"}, "slot_times", "结束时间不晚于开始时间"),
+    ({"slot_times": "09:00-10:30, 10:00-11:00"}, "slot_times", "重叠"),
+    ({"people": "专家 查无此人 | 1"}, "people", "没有名为“查无此人”的专家"),
+    ({"people": "专家 battery专家0 | 99"}, "people", "1–4 之间的时段序号"),
+    ({"people": "老师 张三"}, "people", "第 1 行应以"),
     ({"title": ""}, "title", "请填写对接会名称"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(session, world, admin, over, field, text):
-    before = M.counts(session)
+    before = read.counts(session)
     with pytest.raises(DomainError) as err:
         plan(session, admin, **over)
     assert err.value.field == field
     assert text in err.value.message
-    assert M.counts(session) == before  # autoflush: pending rows would be counted too
+    assert read.counts(session) == before  # autoflush: pending rows would be counted too
     assert before["matchmaking_meeting"] == 0
 
 
 def test_one_demand_is_refused(session, world, admin):
     pick = world["demands"][0]
-    before = M.counts(session)
-    inp = M.parse_plan_form(form(), admin, {"demand_ids": [str(pick.id)]})
+    before = read.counts(session)
+    inp = inputs.parse_plan_form(form(), admin, {"demand_ids": [str(pick.id)]})
     with pytest.raises(DomainError, match="只选择了 1 项需求") as err:
-        M.plan_meeting(session, admin, inp)
+        meeting_plan.plan_meeting(session, admin, inp)
     assert err.value.field == "demands"
-    assert M.counts(session) == before
+    assert read.counts(session) == before
 
 
 def test_zero_experts_is_refused(app, session, admin):
     small_world(session, experts=False)
-    before = M.counts(session)
+    before = read.counts(session)
     with pytest.raises(DomainError, match="没有可邀请的专家") as err:
         plan(session, admin)
     assert err.value.field == "seats"
-    assert M.counts(session) == before
+    assert read.counts(session) == before
 
 
 def test_district_admin_sees_only_own_district(session, world, admin):
@@ -265,8 +276,8 @@ def test_district_admin_sees_only_own_district(session, world, admin):
     meeting = plan(session, admin)
     assert meeting.district_id == admin.district_id
     with pytest.raises(NotFound):
-        M.get_meeting(session, other, meeting.id)
-    assert M.get_meeting(session, city, meeting.id) is meeting
+        access.get_meeting(session, other, meeting.id)
+    assert access.get_meeting(session, city, meeting.id) is meeting
     # another district's admin can neither name Hongshan nor reach its demands
     with pytest.raises(Forbidden, match="本区"):
         plan(session, other, district_id=str(admin.district_id))
@@ -279,19 +290,20 @@ def test_district_admin_sees_only_own_district(session, world, admin):
 def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
     meeting = plan(session, admin)
     with pytest.raises(Conflict, match="确认后"):
-        M.record_outcome(session, admin, meeting, meeting.sessions[0].slots[0].id, "interested")
-    M.confirm(session, admin, meeting)
+        outcomes.record_outcome(session, admin, meeting, meeting.sessions[0].slots[0].id,
+                                "interested")
+    edit.confirm(session, admin, meeting)
     invs = [i.id for ms in meeting.sessions for i in ms.invitations][:3]
-    assert M.check_in(session, admin, meeting, invs) == 3
+    assert outcomes.check_in(session, admin, meeting, invs) == 3
     slot = meeting.sessions[0].slots[0]
-    M.record_outcome(session, admin, meeting, slot.id, "interested")
+    outcomes.record_outcome(session, admin, meeting, slot.id, "interested")
     match = session.scalar(select(Match).where(Match.demand_id == slot.demand_id,
                                                Match.expert_id == slot.expert_id))
     assert match.status == "introduced"
     assert match.demand.status == "matched"
     with pytest.raises(DomainError, match="合同金额"):
-        M.record_followup(session, admin, meeting, slot.id, agreement=True, amount=None)
-    M.record_followup(session, admin, meeting, slot.id, agreement=True, amount="120",
+        outcomes.record_followup(session, admin, meeting, slot.id, agreement=True, amount=None)
+    outcomes.record_followup(session, admin, meeting, slot.id, agreement=True, amount="120",
                       on=date(2027, 6, 10), note="签订技术开发合同")
     assert (match.status, match.contract_amount) == ("signed", 120.0)
     events = list(session.scalars(select(MatchEvent).where(MatchEvent.match_id == match.id)
@@ -303,24 +315,30 @@ def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
     case = books.draft_case_from_match(session, match.id)
     assert case.meeting_id == meeting.id and meeting.title in case.summary
     other = meeting.sessions[1].slots[0]
-    M.record_outcome(session, admin, meeting, other.id, "not_interested")
-    closed = M.record_followup(session, admin, meeting, other.id, agreement=False, note="需求变更")
+    outcomes.record_outcome(session, admin, meeting, other.id, "not_interested")
+    closed = outcomes.record_followup(session, admin, meeting, other.id, agreement=False,
+                                      note="需求变更")
     assert closed.status == "closed" and "未达成合作" in closed.reason
 
 
 def test_agenda_and_invitation_workbooks_read_back(session, world, admin):
     meeting = plan(session, admin)
-    wb = load_workbook(io.BytesIO(X.agenda_xlsx(session, meeting)))
-    assert wb.sheetnames == ["议程", "一对一洽谈"]
+    wb = load_workbook(io.BytesIO(exports.agenda_xlsx(session, meeting)))
+    assert wb.sheetnames == ["议程", "分场需求", "一对一洽谈"]
     rows = list(wb["议程"].iter_rows(values_only=True))
-    assert rows[0][:3] == ("分场", "分场名称", "主题词")
-    assert len(rows) - 1 == 9
-    titles = {r[6] for r in rows[1:]}
-    assert titles == {d.title for d in world["demands"]}
+    assert rows[0][:5] == ("日期", "时间", "会议室", "容纳人数", "分场")
+    assert len(rows) - 1 == 3
+    # by day, time slot, then room: the three small sessions share the first slot, in the
+    # smallest rooms that seat them (4号厅 40, 2号厅 and 3号厅 60; 1号厅 80 stays free)
+    assert [r[2] for r in rows[1:]] == ["2号厅", "3号厅", "4号厅"]
+    assert all(r[1].endswith("09:00–" + r[1][-5:]) for r in rows[1:])
+    assert all(r[8] <= r[3] for r in rows[1:])  # everyone invited fits the room
+    demands = list(wb["分场需求"].iter_rows(values_only=True))
+    assert {r[6] for r in demands[1:]} == {d.title for d in world["demands"]}
     slots = list(wb["一对一洽谈"].iter_rows(values_only=True))
     assert len(slots) - 1 == sum(len(ms.slots) for ms in meeting.sessions)
-    assert slots[1][3] == "09:30"  # 09:00 + 30 minutes of demand presentations
-    wb = load_workbook(io.BytesIO(X.invitations_xlsx(session, meeting, admin)))
+    assert slots[1][1] == "09:30"  # 09:00 + 30 minutes of demand presentations
+    wb = load_workbook(io.BytesIO(exports.invitations_xlsx(session, meeting, admin)))
     assert wb.sheetnames == ["专家", "相关企业", "创投机构", "高校院所", "需求企业"]
     owners = list(wb["需求企业"].iter_rows(values_only=True))
     assert len(owners) - 1 == 9 and owners[0][-1] == "签到"
@@ -332,32 +350,69 @@ def test_agenda_and_invitation_workbooks_read_back(session, world, admin):
 def test_ics_per_session_follows_rfc5545(session, world, admin):
     meeting = plan(session, admin, title="测试会,含逗号;和分号", venue="武汉\\光谷")
     ms = meeting.sessions[0]
-    data = X.session_ics(session, meeting, ms)
+    data = exports.session_ics(session, meeting, ms)
     assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")
     assert all(len(line) <= 75 for line in data.split(b"\r\n"))
     data.decode("utf-8")  # folding never splits a character
-    lines = X.unfold(data)
+    lines = exports.unfold(data)
     assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
     props = dict(line.split(":", 1) for line in lines)
     assert props["VERSION"] == "2.0"
-    assert props["DTSTART"] == "20261210T010000Z"  # 09:00 in Wuhan
+    assert props["DTSTART"] == HELD_ON.replace("-", "") + "T010000Z"  # 09:00 in Wuhan
     assert props["DTEND"] > props["DTSTART"]
     assert props["UID"].startswith(f"meeting-{meeting.id}-session-{ms.id}@")
     assert props["SUMMARY"].startswith("测试会\\,含逗号\\;和分号·")
-    assert props["LOCATION"] == "武汉\\\\光谷"
+    assert props["LOCATION"] == f"武汉\\\\光谷，{ms.room}"
     assert "\\n" in props["DESCRIPTION"] and "一对一洽谈" in props["DESCRIPTION"]
+
+
+def test_ics_of_one_persons_own_agenda(session, world, admin):
+    meeting = plan(session, admin)
+    ms = meeting.sessions[1]
+    expert = next(i.expert_id for i in ms.invitations if i.kind == "expert")
+    name, data = exports.person_ics(session, meeting, "expert", expert)
+    lines = exports.unfold(data)
+    events = [i for i, line in enumerate(lines) if line == "BEGIN:VEVENT"]
+    mine = [s for s in ms.slots if s.expert_id == expert]
+    assert len(events) == 1 + len(mine) > 1  # the session, then each of their 1:1 meetings
+    summaries = [line for line in lines if line.startswith("SUMMARY:")]
+    assert ms.title.split("：")[0] in summaries[0] and summaries[1].startswith("SUMMARY:一对一洽谈")
+    assert not any(o.title in "".join(summaries) for o in meeting.sessions if o is not ms)
+    owner = session.get(type(world["demands"][0]), ms.demands[0].demand_id).enterprise_id
+    assert exports.person_ics(session, meeting, "enterprise", owner)[0]
+    with pytest.raises(DomainError, match="不在本次对接会中"):
+        exports.person_ics(session, meeting, "expert", 10**9)
 
 
 def test_ics_needs_a_date(session, world, admin):
     meeting = plan(session, admin, held_on="")
     with pytest.raises(DomainError, match="尚未确定日期"):
-        X.session_ics(session, meeting, meeting.sessions[0])
+        exports.session_ics(session, meeting, meeting.sessions[0])
 
 
 def test_fold_and_escape():
-    assert X.ics_escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
-    folded = X.fold("DESCRIPTION:" + "汉" * 60)
+    assert exports.ics_escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
+    folded = exports.fold("DESCRIPTION:" + "汉" * 60)
     parts = folded.split("\r\n")
     assert all(len(p.encode()) <= 75 for p in parts)
     assert all(p.startswith(" ") for p in parts[1:])
     assert "".join([parts[0]] + [p[1:] for p in parts[1:]]) == "DESCRIPTION:" + "汉" * 60
+
+
+def test_a_meeting_at_nine_reads_nine_after_a_round_trip(session, world, admin):
+    """09:00 Beijing is stored as 01:00 UTC and reads back as 09:00 (SQLite and PostgreSQL)."""
+    meeting = plan(session, admin, slot_times="09:00-10:30, 10:45-12:15", intro_minutes="30",
+                   slot_minutes="20")
+    meeting_id = meeting.id
+    session.commit()
+    session.expire_all()  # read the columns back from the database, not from memory
+    again = session.get(MatchmakingMeeting, meeting_id)
+    first = again.sessions[0]
+    assert first.starts_at.utcoffset() == timedelta(0)  # aware UTC from the column type
+    assert (first.starts_at.hour, first.starts_at.minute) == (1, 0)
+    assert read.local(first.starts_at).strftime("%H:%M") == "09:00"
+    assert clock.fmt(first.starts_at, "%H:%M") == "09:00"
+    assert read.slot_time(again, first, 0).strftime("%H:%M") == "09:30"
+    lines = exports.unfold(exports.session_ics(session, again, first))
+    day = HELD_ON.replace("-", "")
+    assert f"DTSTART:{day}T010000Z" in lines

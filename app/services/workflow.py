@@ -641,6 +641,13 @@ def apply_system_transition(session: Session, match: Match, target: str, *, user
     match.updated_at = now
     session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=old,
                            to_status=target, reason=reason, contract_amount=amount))
+    demand = match.demand
+    if old is None and demand is not None and demand.status == "published":
+        # the demand's first match: published -> matched, as proposing does
+        _demand_event(session, user, demand, "published", "matched", reason)
+        demand.status = "matched"
+        demand.updated_at = now
+    session.flush()
     return match
 
 

@@ -5,48 +5,41 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
-from models import Demand, District, Industry, MatchmakingMeeting, TechField
+from app.policy.roles import Role
+from app.policy.statuses import MEETING_STATUS_LABELS
+from app.services.meetings import access, context, edit, exports, inputs, jobs, read
+from app.services.meetings import outcomes as meeting_outcomes
+from app.services.meetings import plan as meeting_plan
+from models import MatchmakingMeeting
 
-from ..db import get_session
-from ..errors import DomainError
-from ..security import PUBLIC_STATUSES, roles_required
-from ..services import meeting_exports as X
-from ..services import meetings as M
+from ..db import after_commit, get_session
+from ..errors import DomainError, NotFound
+from ..jobs import queue as job_queue
+from ..security import roles_required
 from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-organisers = roles_required(*M.ORGANISER_ROLES)
+organisers = roles_required(*access.ORGANISER_ROLES)
 
 SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting.created_at,
          "title": MatchmakingMeeting.title}
 
 
-
-
-def _options(session) -> dict:
-    districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
-    if current_user.role != "city_admin":
-        districts = [(i, n) for i, n in districts if i == current_user.district_id]
-    # Only industries and fields that published demands in the user's scope use, with counts.
-    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
-    if current_user.role != "city_admin":
-        scope.append(Demand.district_id == current_user.district_id)
-
-    def used(model, column):
-        rows = session.execute(
-            select(model.id, model.name, func.count(Demand.id)).join(Demand, column == model.id)
-            .where(*scope).group_by(model.id, model.name, model.code).order_by(model.code))
-        return [(i, f"{name}（{n}）") for i, name, n in rows]
-
-    return {"districts": districts, "industries": used(Industry, Demand.industry_id),
-            "fields": used(TechField, Demand.tech_field_id)}
 
 
 @bp.get("/")
@@ -56,22 +49,23 @@ def index():
     session = get_session()
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or ""
-    stmt = select(MatchmakingMeeting).where(M.meeting_filter(current_user))
+    stmt = select(MatchmakingMeeting).where(access.meeting_filter(current_user))
     if q:
         stmt = stmt.where(or_(MatchmakingMeeting.title.ilike(_like(q), escape="\\"),
                               MatchmakingMeeting.venue.ilike(_like(q), escape="\\")))
-    if status in M.MEETING_STATUS_LABELS:
+    if status in MEETING_STATUS_LABELS:
         stmt = stmt.where(MatchmakingMeeting.status == status)
     stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-created_at")
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
     return render_template("meetings/index.html", page=page, sort=sort, q=q, status=status,
-                           statuses=list(M.MEETING_STATUS_LABELS.items()))
+                           statuses=list(MEETING_STATUS_LABELS.items()))
 
 
 def _form_defaults() -> dict:
     return {"min_demands": "3", "max_demands": "8", "seats": "3", "max_sessions_per_expert": "1",
-            "slot_minutes": "20", "tables": "4", "start_time": "09:00", "intro_minutes": "30",
-            "pairs_per_demand": "2", "arrangement": "parallel",
+            "slot_minutes": "20", "tables": "4", "intro_minutes": "30",
+            "pairs_per_demand": "2", "n_days": "1", "slot_times": inputs.DEFAULT_SLOTS,
+            "rooms": inputs.DEFAULT_ROOMS,
             "district_id": str(current_user.district_id or "")}
 
 
@@ -85,24 +79,43 @@ def new():
         form = request.form.to_dict()
         multi = {k: request.form.getlist(k) for k in ("industry_ids", "field_ids")}
         try:
-            inp = M.parse_plan_form(form, current_user, multi)
-            meeting = M.plan_meeting(session, current_user, inp)
+            inp = inputs.parse_plan_form(form, current_user, multi)
+            meeting, job_id = jobs.submit_plan(session, current_user, inp)
         except DomainError as exc:
-            session.rollback()
-            errors = field_errors(exc)
+            errors = field_errors(exc)  # the 422 rolls the request back
         else:
             audit(session, "plan", "meeting", meeting.id,
-                  {"sessions": len(meeting.sessions), "demands": len(meeting.params["demand_ids"])})
-            session.commit()
-            flash(f"已生成分场方案：{len(meeting.sessions)} 个分场，"
-                  f"{len(meeting.params['demand_ids'])} 项需求。", "success")
+                  {"demands": len(meeting.params["demand_ids"]), "job": job_id})
+            _start_plan(meeting.id, job_id)
+            n_demands = len(meeting.params["demand_ids"])
+            flash(f"已提交规划：{n_demands} 项需求，正在分场、邀请专家和排议程。", "info")
             return redirect(url_for(".detail", meeting_id=meeting.id))
         selected = {k: [int(v) for v in vs if v.isdigit()] for k, vs in multi.items()}
     else:
         form = _form_defaults()
         selected = {"industry_ids": [], "field_ids": []}
+    options = context.plan_form_options(session, current_user)
     return render_template("meetings/form.html", form=form, errors=errors, selected=selected,
-                           **_options(session)), 422 if errors else 200
+                           **options), 422 if errors else 200
+
+
+def _start_plan(meeting_id: int, job_id: int) -> None:
+    """Put the plan's job row on the job queue once this request has committed."""
+    after_commit(lambda: job_queue().push(job_id))
+
+
+@bp.get("/<int:meeting_id>/progress")
+@organisers
+def progress(meeting_id: int):
+    """The planning job's progress bar (htmx polls it); a finished job refreshes the page."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    job = jobs.job_of(session, meeting)
+    resp = Response(render_template("meetings/_progress.html", meeting=meeting, job=job,
+                                    steps=meeting_plan.PLAN_STEPS))
+    if job is None or job.status in ("done", "failed"):
+        resp.headers["HX-Refresh"] = "true"
+    return resp
 
 
 @bp.get("/preview")
@@ -114,31 +127,54 @@ def preview():
     form.setdefault("title", "预览")
     multi = {k: request.args.getlist(k) for k in ("industry_ids", "field_ids")}
     try:
-        inp = M.parse_plan_form(form, current_user, multi)
-        demands = M.find_demands(session, current_user, inp)
+        inp = inputs.parse_plan_form(form, current_user, multi)
+        demands = context.find_demands(session, current_user, inp)
         message = None
     except DomainError as exc:
         demands, message = [], exc.message
     return render_template("meetings/_preview.html", demands=demands, message=message)
 
 
-def _detail_context(session, meeting) -> dict:
-    n = M.names(session, meeting)
-    grids = {ms.id: M.grid(ms) for ms in meeting.sessions}
+def _detail_context(session, meeting, only=None) -> dict:
+    n = read.names(session, meeting, only)
+    shown = [only] if only is not None else meeting.sessions
+    grids = {ms.id: read.grid(ms) for ms in shown}
     candidates = {int(k): [(int(e), a) for e, a in v]
                   for k, v in (meeting.params.get("candidates") or {}).items()}
-    return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "M": M,
-            "editable": meeting.status in M.EDITABLE,
+    return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "read": read,
+            "editable": meeting.status in access.EDITABLE, "agenda": read.agenda_view(meeting),
+            "unplaced_meetings": meeting.params.get("unplaced_meetings") or {},
             "inferred": {int(k): v for k, v in (meeting.params.get("inferred") or {}).items()}}
 
 
 @bp.get("/<int:meeting_id>")
 @organisers
 def detail(meeting_id: int):
-    """The proposal: sessions with theme words, demands, invitees and 1:1 timetables."""
+    """The proposal: progress while planning, the agenda grid, sessions collapsed with counts."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    return render_template("meetings/detail.html", **_detail_context(session, meeting))
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    return render_template("meetings/detail.html", meeting=meeting, read=read,
+                           editable=meeting.status in access.EDITABLE,
+                           agenda=read.agenda_view(meeting),
+                           counts=read.session_counts(session, meeting),
+                           job=jobs.job_of(session, meeting), steps=meeting_plan.PLAN_STEPS)
+
+
+@bp.get("/<int:meeting_id>/sessions/<int:session_id>")
+@organisers
+def session_body(meeting_id: int, session_id: int):
+    """One session's demands, invitees and 1:1 timetable (loaded when it is expanded)."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    ms = edit.session_of(meeting, session_id)
+    return render_template("meetings/_session.html", ms=ms,
+                           **_detail_context(session, meeting, ms))
+
+
+def _attempt(session, call):
+    """Run a service call in a savepoint: a refused change leaves nothing behind."""
+    with session.begin_nested():
+        return call()
 
 
 def _back(meeting_id: int, anchor: str | None = None):
@@ -147,16 +183,14 @@ def _back(meeting_id: int, anchor: str | None = None):
 
 
 def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
-    """Run an edit on the meeting; commit once, or roll back and flash the Chinese message."""
+    """Run an edit on the meeting; a refused edit is undone and its Chinese message flashed."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        result = fn(session, meeting)
+        result = _attempt(session, lambda: fn(session, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(exc.message, "danger")
         return _back(meeting_id, anchor)
-    session.commit()
     if ok:
         flash(ok.format(result=result), "success")
     return _back(meeting_id, anchor)
@@ -165,20 +199,17 @@ def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
 @bp.post("/<int:meeting_id>/replan")
 @organisers
 def replan(meeting_id: int):
-    """Re-plan everything that is not locked."""
+    """Re-plan everything that is not locked, as a background job."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        notes = M.replan(session, current_user, meeting)
+        job_id = _attempt(session, lambda: jobs.submit_replan(session, current_user, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)
-    audit(session, "replan", "meeting", meeting.id, {"sessions": len(meeting.sessions)})
-    session.commit()
-    flash("已重新分场：锁定的分场、需求和专家席位保持不变。", "success")
-    for note in notes:
-        flash(note, "warning")
+    audit(session, "replan", "meeting", meeting.id, {"job": job_id})
+    _start_plan(meeting.id, job_id)
+    flash("已提交重新分场：锁定的分场、需求和专家席位保持不变。", "info")
     return _back(meeting_id)
 
 
@@ -187,7 +218,7 @@ def replan(meeting_id: int):
 def confirm(meeting_id: int):
     """Confirm the plan (no more planning)."""
     def run(session, meeting):
-        M.confirm(session, current_user, meeting)
+        edit.confirm(session, current_user, meeting)
         audit(session, "confirm", "meeting", meeting.id, {})
     return _act(meeting_id, run, "方案已确认，可以导出议程和邀请名单。")
 
@@ -196,7 +227,7 @@ def confirm(meeting_id: int):
 @organisers
 def held(meeting_id: int):
     """Mark the meeting as held."""
-    return _act(meeting_id, lambda s, m: M.mark_held(s, current_user, m),
+    return _act(meeting_id, lambda s, m: edit.mark_held(s, current_user, m),
                 "已标记为已召开，请登记签到和洽谈结果。")
 
 
@@ -205,49 +236,65 @@ def held(meeting_id: int):
 def delete(meeting_id: int):
     """Delete a meeting that is not confirmed."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        M.delete_meeting(session, current_user, meeting)
+        _attempt(session, lambda: edit.delete_meeting(session, current_user, meeting))
     except DomainError as exc:
-        session.rollback()
         flash(exc.message, "danger")
         return _back(meeting_id)
     audit(session, "delete", "meeting", meeting_id, {})
-    session.commit()
     flash("对接会已删除。", "success")
     return redirect(url_for(".index"))
+
+
+def _target(meeting):
+    """The target session of a move: a session id, or what the searchable picker sent."""
+    to = _int(request.form.get("to_session_id"))
+    if to is not None:
+        return edit.session_of(meeting, to)
+    return edit.resolve_session(meeting, request.form.get("to_session"))
+
+
+@bp.post("/<int:meeting_id>/sessions/<int:session_id>/place")
+@organisers
+def place(meeting_id: int, session_id: int):
+    """Pin a session to a time slot and room, or let the agenda place it again."""
+    slot_key = request.form.get("slot_key") or None
+    room = request.form.get("room") or None
+    return _act(meeting_id,
+                lambda s, m: edit.place_session(s, current_user, m, session_id, slot_key, room),
+                "已固定分场的时段和会议室，其余分场已重新排入议程。" if slot_key or room
+                else "已解除固定，该分场由系统重新安排。", f"session-{session_id}")
 
 
 @bp.post("/<int:meeting_id>/demands/<int:demand_id>/move")
 @organisers
 def move_demand(meeting_id: int, demand_id: int):
     """Move a demand to another session (the placement is then locked)."""
-    to = _int(request.form.get("to_session_id"))
-    if to is None:
-        flash("请选择目标分场。", "danger")
-        return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: M.move_demand(s, current_user, m, demand_id, to),
-                "需求已移到目标分场；这两个分场的需求位置已锁定，重新分场时保持不变。",
-                f"session-{to}")
+    def run(session, meeting):
+        target = _target(meeting)
+        edit.move_demand(session, current_user, meeting, demand_id, target.id)
+        return target.seq
+    return _act(meeting_id, run, "需求已移到第{result}场；这两个分场的需求位置已锁定，"
+                "重新分场时保持不变。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/move")
 @organisers
 def move_expert(meeting_id: int, invitation_id: int):
     """Move an expert to another session (the seat is then locked)."""
-    to = _int(request.form.get("to_session_id"))
-    if to is None:
-        flash("请选择目标分场。", "danger")
-        return _back(meeting_id)
-    return _act(meeting_id, lambda s, m: M.move_expert(s, current_user, m, invitation_id, to),
-                "专家已移到目标分场；席位和该分场的需求位置已锁定。", f"session-{to}")
+    def run(session, meeting):
+        target = _target(meeting)
+        edit.move_expert(session, current_user, meeting, invitation_id, target.id)
+        return target.seq
+    return _act(meeting_id, run, "专家已移到第{result}场；席位和该分场的需求位置已锁定。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/remove")
 @organisers
 def remove_expert(meeting_id: int, invitation_id: int):
     """Remove an expert from a session."""
-    return _act(meeting_id, lambda s, m: M.remove_expert(s, current_user, m, invitation_id),
+    return _act(meeting_id, lambda s, m: edit.remove_expert(s, current_user, m, invitation_id),
                 "已移出该专家；重新分场时不会再邀请其到该分场。")
 
 
@@ -260,7 +307,7 @@ def add_expert(meeting_id: int, session_id: int):
         flash("请选择要添加的专家。", "danger")
         return _back(meeting_id, f"session-{session_id}")
     return _act(meeting_id,
-                lambda s, m: M.add_expert(s, current_user, m, session_id, expert_id),
+                lambda s, m: edit.add_expert(s, current_user, m, session_id, expert_id),
                 "已添加专家；席位和该分场的需求位置已锁定。", f"session-{session_id}")
 
 
@@ -270,7 +317,7 @@ def rename(meeting_id: int, session_id: int):
     """Rename a session."""
     title = request.form.get("title", "")
     return _act(meeting_id,
-                lambda s, m: M.rename_session(s, current_user, m, session_id, title),
+                lambda s, m: edit.rename_session(s, current_user, m, session_id, title),
                 "分场名称已修改。", f"session-{session_id}")
 
 
@@ -286,7 +333,7 @@ def lock(meeting_id: int):
         return _back(meeting_id)
     verb = "已锁定" if locked else "已解锁"
     return _act(meeting_id,
-                lambda s, m: M.set_lock(s, current_user, m, kind, item, locked),
+                lambda s, m: edit.set_lock(s, current_user, m, kind, item, locked),
                 verb + "：{result}", request.form.get("anchor"))
 
 
@@ -296,8 +343,8 @@ def lock(meeting_id: int):
 def agenda_xlsx(meeting_id: int):
     """Download the agenda workbook."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    return xlsx_response(X.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    return xlsx_response(exports.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
 
 
 @bp.get("/<int:meeting_id>/invitations.xlsx")
@@ -305,11 +352,10 @@ def agenda_xlsx(meeting_id: int):
 def invitations_xlsx(meeting_id: int):
     """Download the invitation lists (one sheet per invitee kind)."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    data = X.invitations_xlsx(session, meeting, current_user)
-    if current_user.role == "city_admin":
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    data = exports.invitations_xlsx(session, meeting, current_user)
+    if current_user.role == Role.CITY_ADMIN:
         audit(session, "export_contacts", "meeting", meeting.id, {"what": "invitations"})
-        session.commit()
     return xlsx_response(data, f"{meeting.title}-邀请名单.xlsx")
 
 
@@ -318,21 +364,39 @@ def invitations_xlsx(meeting_id: int):
 def session_ics(meeting_id: int, session_id: int):
     """Download one session as an iCalendar file."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     ms = next((s for s in meeting.sessions if s.id == session_id), None)
     if ms is None:
-        from ..errors import NotFound
+
 
         raise NotFound("分场不存在。")
     try:
-        data = X.session_ics(session, meeting, ms, host=request.host.split(":")[0])
+        data = exports.session_ics(session, meeting, ms, host=request.host.split(":")[0])
     except DomainError as exc:
         flash(exc.message, "danger")
         return _back(meeting_id)
+    return _ics_response(data, f"{meeting.title}-第{ms.seq}分场.ics", f"session-{ms.seq}.ics")
+
+
+@bp.get("/<int:meeting_id>/people/<kind>/<int:person_id>.ics")
+@organisers
+def person_ics(meeting_id: int, kind: str, person_id: int):
+    """Download one person's own agenda (their sessions and 1:1 meetings) as iCalendar."""
+    session = get_session()
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    try:
+        name, data = exports.person_ics(session, meeting, kind, person_id,
+                                        host=request.host.split(":")[0])
+    except DomainError as exc:
+        flash(exc.message, "danger")
+        return _back(meeting_id)
+    return _ics_response(data, f"{meeting.title}-{name}.ics", f"{kind}-{person_id}.ics")
+
+
+def _ics_response(data: bytes, name: str, ascii_name: str) -> Response:
     resp = Response(data, mimetype="text/calendar")
-    name = f"{meeting.title}-第{ms.seq}分场.ics"
     resp.headers["Content-Disposition"] = (
-        f"attachment; filename=session-{ms.seq}.ics; filename*=UTF-8''{quote(name)}")
+        f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}")
     return resp
 
 
@@ -341,8 +405,9 @@ def session_ics(meeting_id: int, session_id: int):
 def print_agenda(meeting_id: int):
     """A printable agenda page (print CSS hides the shell)."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
-    return render_template("meetings/print.html", **_detail_context(session, meeting))
+    meeting = access.get_meeting(session, current_user, meeting_id)
+    return render_template("meetings/print.html", ordered=exports.agenda_order(meeting),
+                           **_detail_context(session, meeting))
 
 
 # --- after the meeting ----------------------------------------------------------------------------
@@ -351,19 +416,40 @@ def print_agenda(meeting_id: int):
 def checkin(meeting_id: int):
     """Check in who attended."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     if request.method == "POST":
         ids = [int(v) for v in request.form.getlist("attended") if v.isdigit()]
         try:
-            n = M.check_in(session, current_user, meeting, ids)
+            n = _attempt(session, lambda: meeting_outcomes.check_in(session, current_user,
+                                                                   meeting, ids))
         except DomainError as exc:
-            session.rollback()
             flash(exc.message, "danger")
             return _back(meeting_id)
-        session.commit()
         flash(f"已保存签到：{n} 人（家）到场。", "success")
         return redirect(url_for(".checkin", meeting_id=meeting_id))
     return render_template("meetings/checkin.html", **_detail_context(session, meeting))
+
+
+def _record(session, meeting, slot_id: int | None, data) -> str:
+    """Record a pair's outcome or follow-up from the form; return the success message."""
+    if slot_id is None:
+        raise DomainError("洽谈记录不正确。", field="slot_id")
+    if data.get("what") == "outcome":
+        meeting_outcomes.record_outcome(session, current_user, meeting, slot_id,
+                                        data.get("outcome"))
+        return "已保存洽谈结果。"
+    agreement = {"1": True, "0": False}.get(data.get("agreement") or "")
+    on = None
+    if data.get("followup_on"):
+        try:
+            on = date.fromisoformat(data["followup_on"])
+        except ValueError:
+            raise DomainError("跟踪日期格式应为 YYYY-MM-DD。", field="followup_on") from None
+    match = meeting_outcomes.record_followup(session, current_user, meeting, slot_id,
+                                             agreement=agreement,
+                                             amount=data.get("followup_amount"), on=on,
+                                             note=data.get("followup", ""))
+    return "已保存跟踪记录" + ("，并更新对接状态。" if match is not None else "。")
 
 
 @bp.route("/<int:meeting_id>/outcomes", methods=["GET", "POST"])
@@ -371,42 +457,19 @@ def checkin(meeting_id: int):
 def outcomes(meeting_id: int):
     """Each 1:1 pair's immediate outcome, and the follow-up about six months later."""
     session = get_session()
-    meeting = M.get_meeting(session, current_user, meeting_id)
+    meeting = access.get_meeting(session, current_user, meeting_id)
     errors: dict[int, str] = {}
     if request.method == "POST":
         slot_id = _int(request.form.get("slot_id"))
-        what = request.form.get("what")
         try:
-            if slot_id is None:
-                raise DomainError("洽谈记录不正确。", field="slot_id")
-            if what == "outcome":
-                M.record_outcome(session, current_user, meeting, slot_id,
-                                 request.form.get("outcome"))
-                msg = "已保存洽谈结果。"
-            else:
-                raw = request.form.get("agreement")
-                agreement = {"1": True, "0": False}.get(raw or "")
-                on = None
-                if request.form.get("followup_on"):
-                    try:
-                        on = date.fromisoformat(request.form["followup_on"])
-                    except ValueError:
-                        raise DomainError("跟踪日期格式应为 YYYY-MM-DD。",
-                                          field="followup_on") from None
-                match = M.record_followup(session, current_user, meeting, slot_id,
-                                          agreement=agreement,
-                                          amount=request.form.get("followup_amount"),
-                                          on=on, note=request.form.get("followup", ""))
-                msg = "已保存跟踪记录" + ("，并更新对接状态。" if match is not None else "。")
+            msg = _attempt(session, lambda: _record(session, meeting, slot_id, request.form))
         except DomainError as exc:
-            session.rollback()
-            errors[slot_id or 0] = exc.message
-            meeting = M.get_meeting(session, current_user, meeting_id)
+            errors[slot_id or 0] = exc.message  # the savepoint is undone; the 422 rolls back
         else:
-            session.commit()
             flash(msg, "success")
             return redirect(url_for(".outcomes", meeting_id=meeting_id) + f"#slot-{slot_id}")
     ctx = _detail_context(session, meeting)
-    matches = {s.id: M.match_of(session, s) for ms in meeting.sessions for s in ms.slots}
+    matches = {s.id: meeting_outcomes.match_of(session, s)
+               for ms in meeting.sessions for s in ms.slots}
     return render_template("meetings/outcomes.html", errors=errors, matches=matches,
                            form=request.form, **ctx), 422 if errors else 200

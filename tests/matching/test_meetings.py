@@ -13,7 +13,15 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.meeting_records import (
+from matching.planning import (
+    assign_experts,
+    bigram_analyze,
+    invite_others,
+    plan_sessions,
+    propose_pairs,
+    schedule_meetings,
+)
+from matching.planning.records import (
     ExpertAssignment,
     MeetingDemand,
     MeetingEnterprise,
@@ -23,14 +31,6 @@ from matching.meeting_records import (
     Session,
     SessionLimits,
     SessionPlan,
-)
-from matching.meetings import (
-    assign_experts,
-    bigram_analyze,
-    invite_others,
-    plan_sessions,
-    propose_pairs,
-    schedule_meetings,
 )
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "nsfc-dev" / "demands.jsonl"

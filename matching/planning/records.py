@@ -1,6 +1,6 @@
 """Plain frozen records passed in and out of the matchmaking-meeting planner.
 
-The planner (:mod:`matching.meetings`) takes and returns only these records, so that it can be
+The planner (:mod:`matching.planning`) takes and returns only these records, so that it can be
 used and tested without Flask or a database. Ids are whatever the caller uses (database
 integers or strings); the planner only compares them for equality and hashes them.
 """
@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from numbers import Integral
 
 __all__ = [
+    "Agenda",
+    "Placement",
+    "Room",
+    "SessionNeeds",
+    "TimeSlot",
+    "UnplacedMeeting",
+    "whole_number",
     "ExpertAssignment",
     "ExpertSeat",
     "MeetingDemand",
@@ -45,6 +53,20 @@ class PlanningError(ValueError):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+def whole_number(value: object, what: str, *, least: int = 0, code: str = "input") -> int:
+    """Return ``value`` as an int, or raise PlanningError naming ``what`` (never a TypeError).
+
+    Whole floats (3.0) are accepted; strings, booleans, 3.5 and values below ``least`` are not.
+    """
+    kind = "正整数" if least >= 1 else "非负整数" if least == 0 else "整数"
+    integral = isinstance(value, Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not integral:
+        raise PlanningError(f"{what}应为{kind}，而不是“{value}”", code)
+    if int(value) < least:
+        raise PlanningError(f"{what}至少应为 {least}，而不是 {int(value)}", code)
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,3 +241,83 @@ class SessionTimetable:
     n_slots: int
     n_tables: int
     idle_gaps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A room of the meeting's venue and how many people it seats."""
+
+    key: str
+    capacity: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSlot:
+    """A time slot of the meeting (a half-day block, say); ``rounds`` 1:1 rounds fit in it.
+
+    ``day`` counts from 0; ``label`` is what organisers read (``第1天 09:00–10:30``).
+    """
+
+    key: str
+    day: int = 0
+    label: str = ""
+    rounds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNeeds:
+    """What a session needs from the agenda.
+
+    ``size`` is the number of people the room must seat; ``people`` are the participants
+    who cannot be in two sessions at once (experts, demand owners or their contact,
+    investors), as hashable ids such as ``("expert", 12)``; ``pin`` fixes the session to
+    ``(slot_key, room_key)``.
+    """
+
+    key: str
+    size: int
+    people: tuple[Id, ...] = ()
+    pin: tuple[str, str] | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A session placed in a time slot and a room."""
+
+    session_key: str
+    slot_key: str
+    room_key: str
+    pinned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Agenda:
+    """Where every session is held; sessions that cannot be placed, and what to change.
+
+    ``unplaced`` pairs a session key with the reason; ``advice`` lists the changes that would
+    let every session be placed (add a slot or room, split, move or drop named sessions).
+    ``exact`` says whether the count of placed sessions was proven maximal.
+    """
+
+    placements: tuple[Placement, ...]
+    unplaced: tuple[tuple[str, str], ...] = ()
+    advice: tuple[str, ...] = ()
+    exact: bool = False
+
+    def placement_of(self, session_key: str) -> Placement | None:
+        """Return the placement of ``session_key`` (``None`` when unplaced)."""
+        for p in self.placements:
+            if p.session_key == session_key:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UnplacedMeeting:
+    """A requested 1:1 meeting that the timetable could not place, and why (in Chinese)."""
+
+    demand_id: Id
+    expert_id: Id
+    reason: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openpyxl import Workbook
@@ -17,11 +17,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.errors import DomainError
+from app.security import can_see_contact, can_see_expert_contact, mask_phone
+from app.services.meetings import read
 from models import MatchmakingMeeting, MeetingSession
-
-from ..errors import DomainError
-from ..security import can_see_contact, can_see_expert_contact, mask_phone
-from . import meetings as M
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
@@ -69,52 +69,71 @@ def _save(wb: Workbook) -> bytes:
 
 
 def _when(ms: MeetingSession) -> str:
-    start, end = M.local(ms.starts_at), M.local(ms.ends_at)
+    start, end = read.local(ms.starts_at), read.local(ms.ends_at)
     if start is None:
         return "待定"
     return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}" if end else f"{start:%Y-%m-%d %H:%M}"
 
 
+def agenda_order(meeting: MatchmakingMeeting) -> list[MeetingSession]:
+    """Return the sessions by day, time slot and room (unplaced sessions last)."""
+    grid = read.agenda_view(meeting)
+    slot_pos = {key: i for i, key in enumerate(grid.labels)}
+    room_pos = {key: i for i, (key, _) in enumerate(grid.rooms)}
+    return sorted(meeting.sessions, key=lambda ms: (
+        slot_pos.get(ms.slot_key, len(slot_pos)), room_pos.get(ms.room, len(room_pos)), ms.seq))
+
+
 def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
-    """Return the agenda workbook: sessions with demands and experts, and the 1:1 timetable."""
-    n = M.names(session, meeting)
+    """Return the agenda workbook: by day, slot and room; each session's demands; the 1:1 rounds."""
+    n = read.names(session, meeting)
+    grid = read.agenda_view(meeting)
+    caps = dict(grid.rooms)
     wb = Workbook()
+    ordered = agenda_order(meeting)
     rows = []
-    for ms in meeting.sessions:
+    for ms in ordered:
         experts = [i for i in ms.invitations if i.kind == "expert"]
-        for k, sd in enumerate(ms.demands):
+        label = grid.labels.get(ms.slot_key, "未排入议程") if ms.slot_key else "未排入议程"
+        rows.append([label.split(" ")[0], _when(ms), ms.room or "", caps.get(ms.room, ""),
+                     ms.seq, ms.title, "、".join(ms.theme_words or []), len(ms.demands),
+                     len(ms.invitations), "、".join(read.invitee_name(i, n) for i in experts)])
+    _sheet(wb, "议程", ["日期", "时间", "会议室", "容纳人数", "分场", "分场名称", "主题词",
+                        "需求数", "受邀人数", "受邀专家"], rows, first=True)
+    demand_rows = []
+    for ms in ordered:
+        for sd in ms.demands:
             d = n.demands.get(sd.demand_id)
             ent = n.enterprises.get(d.enterprise_id) if d else None
-            rows.append([ms.seq, ms.title, "、".join(ms.theme_words or []), _when(ms),
-                         meeting.venue or "", d.code if d else "", d.title if d else "",
-                         ent.name if ent else "",
-                         "、".join(M.invitee_name(i, n) for i in experts) if k == 0 else ""])
-    _sheet(wb, "议程", ["分场", "分场名称", "主题词", "时间", "地点", "需求编号", "需求名称",
-                        "需求企业", "受邀专家"], rows, first=True)
+            demand_rows.append([ms.seq, ms.title, _when(ms), ms.room or "", meeting.venue or "",
+                                d.code if d else "", d.title if d else "",
+                                ent.name if ent else ""])
+    _sheet(wb, "分场需求", ["分场", "分场名称", "时间", "会议室", "地点", "需求编号", "需求名称",
+                            "需求企业"], demand_rows)
     slots = []
-    for ms in meeting.sessions:
+    for ms in ordered:
         for s in sorted(ms.slots, key=lambda s: (s.slot, s.table_no)):
             d = n.demands.get(s.demand_id)
             e = n.experts.get(s.expert_id)
             ent = n.enterprises.get(d.enterprise_id) if d else None
-            at = M.slot_time(meeting, ms, s.slot)
+            at = read.slot_time(meeting, ms, s.slot)
             inst = n.institutions.get(e.institution_id) if e else None
-            slots.append([ms.seq, ms.title, s.slot + 1, f"{at:%H:%M}" if at else "",
-                          s.table_no + 1, ent.name if ent else "", d.title if d else "",
-                          e.name if e else "", (e.institution.name if e and e.institution else
-                                                (inst.name if inst else ""))])
-    _sheet(wb, "一对一洽谈", ["分场", "分场名称", "轮次", "开始时间", "桌号", "企业", "需求名称",
-                             "专家", "专家单位"], slots)
+            slots.append([f"{at:%Y-%m-%d}" if at else "", f"{at:%H:%M}" if at else "",
+                          ms.room or "", ms.seq, ms.title, s.slot + 1, s.table_no + 1,
+                          ent.name if ent else "", d.title if d else "", e.name if e else "",
+                          inst.name if inst else ""])
+    _sheet(wb, "一对一洽谈", ["日期", "开始时间", "会议室", "分场", "分场名称", "轮次", "桌号",
+                             "企业", "需求名称", "专家", "专家单位"], slots)
     return _save(wb)
 
 
 def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -> bytes:
     """Return the invitation lists, one sheet per invitee kind, contact data by privacy tier."""
-    n = M.names(session, meeting)
+    n = read.names(session, meeting)
     wb = Workbook()
     experts, ents, invs, insts = [], [], [], []
     for ms in meeting.sessions:
-        owners = M.owner_ids(ms)
+        owners = read.owner_ids(ms)
         for i in ms.invitations:
             if i.kind == "enterprise" and i.enterprise_id in owners:
                 continue  # on the 需求企业 sheet
@@ -193,50 +212,101 @@ def _utc(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _event(uid: str, start: datetime, end: datetime, summary: str, location: str,
+           description: str, confirmed: bool, stamp: datetime) -> list[str]:
+    return ["BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{_utc(stamp)}", f"DTSTART:{_utc(start)}",
+            f"DTEND:{_utc(end)}", f"SUMMARY:{ics_escape(summary)}",
+            f"LOCATION:{ics_escape(location)}", f"DESCRIPTION:{ics_escape(description)}",
+            "STATUS:" + ("CONFIRMED" if confirmed else "TENTATIVE"), "END:VEVENT"]
+
+
+def _calendar(events: list[list[str]]) -> bytes:
+    props = ["BEGIN:VCALENDAR", "VERSION:2.0",
+             "PRODID:-//Wuhan S&T Bureau//Matchmaking Meetings//ZH", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH"]
+    for event in events:
+        props.extend(event)
+    props.append("END:VCALENDAR")
+    return ("\r\n".join(fold(p) for p in props) + "\r\n").encode("utf-8")
+
+
+def _where(meeting: MatchmakingMeeting, ms: MeetingSession) -> str:
+    return "，".join(x for x in (meeting.venue or "", ms.room or "") if x)
+
+
 def session_ics(session: Session, meeting: MatchmakingMeeting, ms: MeetingSession, *,
                 host: str = "wuhan-kjcg", now: datetime | None = None) -> bytes:
     """Return a VCALENDAR with the session as one VEVENT (agenda and 1:1 timetable inside)."""
-    start, end = M.local(ms.starts_at), M.local(ms.ends_at)
+    start, end = read.local(ms.starts_at), read.local(ms.ends_at)
     if start is None or end is None:
-        raise DomainError("对接会尚未确定日期，不能生成日历文件：请先填写会议日期并重新排期。",
-                            field="held_on")
-    n = M.names(session, meeting)
+        raise DomainError("该分场尚未确定日期和时段，不能生成日历文件：请先填写会议日期，"
+                          "并把该分场排入议程。", field="held_on")
+    n = read.names(session, meeting, ms)
     lines_desc = [f"主题词：{'、'.join(ms.theme_words or [])}", "需求："]
     for sd in ms.demands:
         d = n.demands.get(sd.demand_id)
         if d is not None:
             ent = n.enterprises.get(d.enterprise_id)
             lines_desc.append(f"- {d.title}（{ent.name if ent else ''}）")
-    experts = [M.invitee_name(i, n) for i in ms.invitations if i.kind == "expert"]
+    experts = [read.invitee_name(i, n) for i in ms.invitations if i.kind == "expert"]
     lines_desc.append("受邀专家：" + "、".join(experts))
     if ms.slots:
         lines_desc.append("一对一洽谈：")
         for s in sorted(ms.slots, key=lambda s: (s.slot, s.table_no)):
-            at = M.slot_time(meeting, ms, s.slot)
+            at = read.slot_time(meeting, ms, s.slot)
             d = n.demands.get(s.demand_id)
             e = n.experts.get(s.expert_id)
             lines_desc.append(f"{at:%H:%M} {s.table_no + 1}号桌 "
                               f"{d.title if d else ''} × {e.name if e else ''}")
-    stamp = now or datetime.now(UTC)
-    props = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Wuhan S&T Bureau//Matchmaking Meetings//ZH",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:meeting-{meeting.id}-session-{ms.id}@{host}",
-        f"DTSTAMP:{_utc(stamp)}",
-        f"DTSTART:{_utc(start)}",
-        f"DTEND:{_utc(end)}",
-        f"SUMMARY:{ics_escape(f'{meeting.title}·{ms.title}')}",
-        f"LOCATION:{ics_escape(meeting.venue or '')}",
-        f"DESCRIPTION:{ics_escape(chr(10).join(lines_desc))}",
-        "STATUS:" + ("CONFIRMED" if meeting.status in ("confirmed", "held") else "TENTATIVE"),
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return ("\r\n".join(fold(p) for p in props) + "\r\n").encode("utf-8")
+    event = _event(f"meeting-{meeting.id}-session-{ms.id}@{host}", start, end,
+                   f"{meeting.title}·{ms.title}", _where(meeting, ms), "\n".join(lines_desc),
+                   meeting.status in ("confirmed", "held"), now or clock.now())
+    return _calendar([event])
+
+
+PERSON_KINDS = {"expert": "专家", "enterprise": "企业", "investor": "创投机构"}
+
+
+def person_ics(session: Session, meeting: MatchmakingMeeting, kind: str, person_id: int, *,
+               host: str = "wuhan-kjcg", now: datetime | None = None) -> tuple[str, bytes]:
+    """Return (name, VCALENDAR) of one person's own agenda: their sessions and 1:1 meetings."""
+    if kind not in PERSON_KINDS:
+        raise DomainError("只能导出专家、企业或创投机构的个人日程。", field="kind")
+    n = read.names(session, meeting)
+    name = {"expert": n.experts, "enterprise": n.enterprises, "investor": n.investors}[kind]
+    person = name.get(person_id)
+    if person is None:
+        raise DomainError(f"该{PERSON_KINDS[kind]}不在本次对接会中。", field="person")
+    stamp, confirmed = now or clock.now(), meeting.status in ("confirmed", "held")
+    events: list[list[str]] = []
+    column = {"expert": "expert_id", "enterprise": "enterprise_id", "investor": "investor_id"}
+    for ms in agenda_order(meeting):
+        invited = any(getattr(i, column[kind]) == person_id for i in ms.invitations
+                      if i.kind == kind)
+        if not invited or ms.starts_at is None or ms.ends_at is None:
+            continue
+        start, end = read.local(ms.starts_at), read.local(ms.ends_at)
+        mine = [s for s in ms.slots if (kind == "expert" and s.expert_id == person_id) or (
+            kind == "enterprise" and n.demands.get(s.demand_id) is not None
+            and n.demands[s.demand_id].enterprise_id == person_id)]
+        desc = [f"主题词：{'、'.join(ms.theme_words or [])}"]
+        events.append(_event(f"meeting-{meeting.id}-session-{ms.id}-{kind}-{person_id}@{host}",
+                             start, end, f"{meeting.title}·{ms.title}", _where(meeting, ms),
+                             "\n".join(desc), confirmed, stamp))
+        minutes = int((meeting.params or {}).get("slot_minutes") or 20)
+        for s in sorted(mine, key=lambda s: s.slot):
+            at = read.slot_time(meeting, ms, s.slot)
+            d, e = n.demands.get(s.demand_id), n.experts.get(s.expert_id)
+            other = (n.enterprises.get(d.enterprise_id).name
+                     if kind == "expert" and d and d.enterprise_id in n.enterprises
+                     else (e.name if e else ""))
+            events.append(_event(
+                f"meeting-{meeting.id}-slot-{s.id}-{kind}-{person_id}@{host}", at,
+                at + timedelta(minutes=minutes), f"一对一洽谈：{other}（{s.table_no + 1}号桌）",
+                _where(meeting, ms), f"需求：{d.title if d else ''}", confirmed, stamp))
+    if not events:
+        raise DomainError(f"{person.name}在本次对接会中还没有排定时间的日程。", field="person")
+    return person.name, _calendar(events)
 
 
 def unfold(data: bytes) -> list[str]:
