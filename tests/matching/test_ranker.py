@@ -14,7 +14,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex, _fold_terms, _pair_runs
+from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex
+from matching.ranker.explain import fold_terms as _fold_terms
+from matching.ranker.explain import pair_runs as _pair_runs
 from matching.records import ExpertDoc, ItemDoc
 from matching.text import analyze, expert_tokens
 
