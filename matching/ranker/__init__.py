@@ -4,8 +4,7 @@ The lexical score of every expert is computed from the postings of the query's t
 (:mod:`matching.ranker.postings`); per-query z-score statistics over all experts come from sums
 over the experts the query touches plus closed-form terms of the others. With stored vectors
 (:class:`matching.semantic.ExpertVectors`) the semantic score is fused in
-(:mod:`matching.fusion`); at scale as a cascade: profile cosines for every expert, item evidence
-only for the best few hundred, z statistics of the semantic score from a fixed sample.
+(:func:`matching.fusion.fuse_vectors`, a cascade at scale).
 Explanations are built for the experts returned only (:mod:`matching.ranker.explain`).
 """
 
@@ -20,30 +19,31 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from matching.fusion import mix, standardise, zscore
+from matching.fusion import fuse, fuse_vectors, zscore
 from matching.ranker import explain
 from matching.ranker.postings import (
     TYPE_CODES,
     Postings,
+    Query,
     TokenIndex,
+    aggregate_items,
+    attribute_mask,
     count_matrix,
     dot,
-    member_mask,
+    floor_empty,
     members,
     std_from_variance,
     token_ids,
     top_indices,
 )
 from matching.records import ExpertDoc, RankedExpert
-from matching.semantic import ExpertVectors
+from matching.vectors import ExpertVectors  # noqa: TC001 - a documented parameter type
 
 __all__ = ["EmptyQueryError", "ExpertRanker", "TokenIndex", "zscore"]
 
 # Query tokens in at most this many profiles are always scored: among a few dozen experts a
 # token shared by half of them still tells them apart, and such collections are fast anyway.
 _MIN_SKIPPED_DF = 50
-#: Experts whose item evidence is scored exactly when the semantic cascade is on.
-CASCADE_CANDIDATES = 400
 
 
 class EmptyQueryError(ValueError):
@@ -54,22 +54,6 @@ class EmptyQueryError(ValueError):
             message
             or "需求文本中没有可用于匹配的关键词，请补充具体的技术问题、产品或工艺名称后再匹配。"
         )
-
-
-@dataclass(frozen=True)
-class _Query:
-    """A query's scored token ids with their weights and the per-query statistics."""
-
-    ids: np.ndarray  # scored token ids, sorted
-    tw: np.ndarray  # query-side type weight of each scored token
-    q_norm: float  # L2 norm of tw * idf^p over the scored tokens
-    a: np.ndarray  # cosine x q_norm per expert, float32 (0 where no scored token matches)
-    b: np.ndarray  # token part of the query likelihood per expert, float32
-    n_tokens: float  # sum of tw: weight of the length term
-    mean_a: float
-    std_a: float
-    mean_b: float
-    std_b: float
 
 
 @dataclass(frozen=True)
@@ -255,7 +239,7 @@ class ExpertRanker(BaseEstimator):
             return ids, tw
         return ids[keep], tw[keep]
 
-    def _lexical(self, query_tokens: Iterable[str]) -> tuple[_Query, np.ndarray, np.ndarray]:
+    def _lexical(self, query_tokens: Iterable[str]) -> tuple[Query, np.ndarray, np.ndarray]:
         """Score the query's postings; return them with all known ids and their type weights."""
         all_ids, all_tw = self._known(query_tokens)
         ids, tw = self._scored(all_ids, all_tw)
@@ -280,14 +264,14 @@ class ExpertRanker(BaseEstimator):
         var_b = (
             dot(b, b) + 2.0 * n_tokens * dot(b, self.length_term_) + n_tokens**2 * sum_l2
         ) / count - mean_b * mean_b
-        query = _Query(
+        query = Query(
             ids=ids, tw=tw, q_norm=q_norm, a=a32, b=b32, n_tokens=n_tokens,
             mean_a=mean_a, std_a=std_from_variance(var_a, mean_a),
             mean_b=mean_b, std_b=std_from_variance(var_b, mean_b),
         )
         return query, all_ids, all_tw
 
-    def _fused(self, q: _Query, idx: np.ndarray | None = None) -> np.ndarray:
+    def _fused(self, q: Query, idx: np.ndarray | None = None) -> np.ndarray:
         """Return the lexical z-score combination of the experts ``idx`` (all if None)."""
         a = (q.a if idx is None else q.a[idx]).astype(np.float64)
         b = (q.b if idx is None else q.b[idx]).astype(np.float64)
@@ -298,7 +282,7 @@ class ExpertRanker(BaseEstimator):
             + (1.0 - cw) * (b + q.n_tokens * length - q.mean_b) / q.std_b
         )
 
-    def _lexical_top(self, q: _Query, mask: np.ndarray, top: int) -> np.ndarray:
+    def _lexical_top(self, q: Query, mask: np.ndarray, top: int) -> np.ndarray:
         """Return the (unordered) indices of the ``top`` best experts within ``mask``, lexically."""
         # The fused score up to its constant, in float32 over all experts in place: cheaper
         # than gathering the candidates (most experts share some token with a query).
@@ -312,32 +296,17 @@ class ExpertRanker(BaseEstimator):
         final -= np.multiply(~mask, np.float32(1e30), dtype=np.float32)
         return top_indices(final, top)
 
-    def _dense(self, q: _Query) -> np.ndarray:
+    def _dense(self, q: Query) -> np.ndarray:
         """Return the lexical score of every expert, item level included."""
         score = self._fused(q)
         if self.item_weight > 0 and self.items_csc_ is not None and self.items_csc_.shape[0]:
             qa = (q.tw * self.idf_weight_[q.ids] / q.q_norm).astype(np.float32)
             item_scores = (self.items_csc_[:, q.ids] @ qa).astype(np.float64)
             mask = None if self.all_text_ else self.has_text_
-            z_i = zscore(self._aggregate_items(item_scores), mask)
+            z_i = zscore(aggregate_items(item_scores, self.item_owner_, self.item_indptr_,
+                                         self.item_aggregation), mask)
             score = (1.0 - self.item_weight) * score + self.item_weight * z_i
         return score
-
-    def _aggregate_items(self, item_scores: np.ndarray) -> np.ndarray:
-        n = self.n_experts_
-        owner = self.item_owner_
-        if self.item_aggregation == "max":
-            agg = np.zeros(n)
-            np.maximum.at(agg, owner, item_scores)
-            return agg
-        if self.item_aggregation == "mean":
-            sums = np.bincount(owner, weights=item_scores, minlength=n)
-            return sums / np.maximum(np.diff(self.item_indptr_), 1)
-        # top3: weights 1, 1/2, 1/3 over the expert's best three items.
-        order = np.lexsort((-item_scores, owner))
-        rank_in_owner = np.arange(len(order)) - self.item_indptr_[owner[order]]
-        weight = np.where(rank_in_owner < 3, 1.0 / (rank_in_owner + 1.0), 0.0)
-        return np.bincount(owner[order], weights=item_scores[order] * weight, minlength=n)
 
     def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
         """Return the lexical score of every expert, in ``fit`` order.
@@ -360,12 +329,12 @@ class ExpertRanker(BaseEstimator):
         """
         check_is_fitted(self, "vocabulary_")
         q, _, _ = self._lexical(query_tokens)
-        return _floor_empty(self._dense(q), self.has_text_)
+        return floor_empty(self._dense(q), self.has_text_)
 
     # ---------------------------------------------------------- fused ranking
     def _final(
         self,
-        q: _Query,
+        q: Query,
         semantic_scores: np.ndarray | None,
         semantic_weight: float,
         query_vector: np.ndarray | None,
@@ -377,31 +346,16 @@ class ExpertRanker(BaseEstimator):
             if vectors.profiles.shape[0] != self.n_experts_:
                 raise ValueError("vectors must have one profile row per expert")
             z_lex = zscore(self._dense(q), has_text)
+            final = fuse_vectors(z_lex, has_text, vectors, query_vector, semantic_weight)
             known = vectors.embedded & has_text
-            profile = vectors.profile_scores(query_vector)
-            if vectors.exact:
-                sem = vectors.scores(query_vector)
-                final = mix(z_lex, zscore(np.where(known, sem, np.nan)), semantic_weight)
-            else:
-                # The cascade: profile cosines stand in for the semantic score of everyone;
-                # the best few hundred get their item evidence; z statistics from the sample.
-                mean, std = vectors.statistics(query_vector, profile)
-                z_sem = standardise(np.where(known, profile, np.nan), mean, std)
-                final = mix(z_lex, z_sem, semantic_weight)
-                pool = np.where(has_text, final, -np.inf)
-                cand = top_indices(pool, min(CASCADE_CANDIDATES, pool.size))
-                cand = cand[known[cand]]
-                best, _ = vectors.best_items(query_vector, cand)
-                exact = standardise(vectors.combine(profile[cand], best), mean, std)
-                final[cand] = mix(z_lex[cand], exact, semantic_weight)
             return _Fused(final, has_text & ((q.a > 0) | known), z_lex, semantic=True)
         if semantic_scores is not None and semantic_weight > 0:
             sem = np.asarray(semantic_scores, dtype=np.float64)
             if sem.shape != (self.n_experts_,):
                 raise ValueError("semantic_scores must have one value per expert")
-            known = ~np.isnan(sem) & has_text
             z_lex = zscore(self._dense(q), has_text)
-            final = mix(z_lex, zscore(np.where(known, sem, np.nan)), semantic_weight)
+            final = fuse(z_lex, sem, semantic_weight, has_text, standardised=True).scores
+            known = ~np.isnan(sem) & has_text
             return _Fused(final, has_text & ((q.a > 0) | known), z_lex, semantic=True)
         final = self._dense(q) if self.item_weight > 0 else None
         return _Fused(final, q.a > 0)  # exactly the experts a scored token matches
@@ -467,8 +421,8 @@ class ExpertRanker(BaseEstimator):
         exclude = list(exclude_ids)
         if field_id is not None or industry_id is not None or institution_id is not None \
                 or academician_only or exclude:
-            mask &= self._filter_mask(field_id, industry_id, institution_id, academician_only,
-                                      exclude)
+            mask &= attribute_mask(self, field_id, industry_id, institution_id,
+                                   academician_only, exclude)
         n_candidates = int(np.count_nonzero(mask))
         if n_candidates == 0 or top <= 0:
             return []
@@ -539,34 +493,3 @@ class ExpertRanker(BaseEstimator):
                                np.zeros(rows.size, dtype=bool), [None] * rows.size)
         return {line.expert_id: (int(a + t) + 1, line)
                 for line, a, t in zip(lines, ahead.tolist(), ties.tolist(), strict=True)}
-
-    def _filter_mask(
-        self,
-        field_id: int | None,
-        industry_id: int | None,
-        institution_id: int | None,
-        academician_only: bool,
-        exclude_ids: Iterable[int | str],
-    ) -> np.ndarray:
-        keep = np.ones(self.n_experts_, dtype=bool)
-        if field_id is not None:
-            keep &= member_mask(self.field_members_, field_id, self.n_experts_)
-        if industry_id is not None:
-            keep &= member_mask(self.industry_members_, industry_id, self.n_experts_)
-        if institution_id is not None:
-            keep &= self.institution_ids_ == institution_id
-        if academician_only:
-            keep &= self.is_academician_
-        for eid in exclude_ids:
-            i = self.id_index_.get(eid)
-            if i is not None:
-                keep[i] = False
-        return keep
-
-
-def _floor_empty(score: np.ndarray, has_text: np.ndarray) -> np.ndarray:
-    if has_text.all() or not has_text.any():
-        return score
-    out = score.copy()
-    out[~has_text] = float(score[has_text].min()) - 1.0
-    return out

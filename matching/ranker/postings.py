@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -18,6 +19,10 @@ from scipy import sparse
 __all__ = [
     "TYPE_CODES",
     "Postings",
+    "Query",
+    "aggregate_items",
+    "attribute_mask",
+    "floor_empty",
     "TokenIndex",
     "count_matrix",
     "dot",
@@ -228,6 +233,54 @@ class Postings:
         return self.row_tokens[self.row_indptr[expert] : self.row_indptr[expert + 1]]
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query's scored token ids with their weights and the per-query statistics."""
+
+    ids: np.ndarray  # scored token ids, sorted
+    tw: np.ndarray  # query-side type weight of each scored token
+    q_norm: float  # L2 norm of tw * idf^p over the scored tokens
+    a: np.ndarray  # cosine x q_norm per expert, float32 (0 where no scored token matches)
+    b: np.ndarray  # token part of the query likelihood per expert, float32
+    n_tokens: float  # sum of tw: weight of the length term
+    mean_a: float
+    std_a: float
+    mean_b: float
+    std_b: float
+
+
+def aggregate_items(
+    item_scores: np.ndarray, owner: np.ndarray, indptr: np.ndarray, how: str
+) -> np.ndarray:
+    """Combine item scores per expert: ``"max"``, ``"mean"`` or ``"top3"`` (weights 1, 1/2, 1/3).
+
+    Parameters
+    ----------
+    item_scores : ndarray of shape (n_items,)
+    owner : ndarray of shape (n_items,)
+        Expert row of each item, non-decreasing.
+    indptr : ndarray of shape (n_experts + 1,)
+        Items of expert ``i`` are ``indptr[i]:indptr[i + 1]``.
+    how : {"max", "mean", "top3"}
+
+    Returns
+    -------
+    ndarray of shape (n_experts,)
+    """
+    n = indptr.size - 1
+    if how == "max":
+        agg = np.zeros(n)
+        np.maximum.at(agg, owner, item_scores)
+        return agg
+    if how == "mean":
+        sums = np.bincount(owner, weights=item_scores, minlength=n)
+        return sums / np.maximum(np.diff(indptr), 1)
+    order = np.lexsort((-item_scores, owner))
+    rank_in_owner = np.arange(len(order)) - indptr[owner[order]]
+    weight = np.where(rank_in_owner < 3, 1.0 / (rank_in_owner + 1.0), 0.0)
+    return np.bincount(owner[order], weights=item_scores[order] * weight, minlength=n)
+
+
 def top_indices(final: np.ndarray, top: int) -> np.ndarray:
     """Return the (unordered) indices of the ``top`` largest values of ``final``.
 
@@ -295,3 +348,38 @@ def member_mask(groups: dict[int, np.ndarray], key: int, n: int) -> np.ndarray:
     if idx is not None:
         mask[idx] = True
     return mask
+
+
+def attribute_mask(
+    model: Any,
+    field_id: int | None,
+    industry_id: int | None,
+    institution_id: int | None,
+    academician_only: bool,
+    exclude_ids: Iterable[int | str],
+) -> np.ndarray:
+    """Return the mask of a fitted ranker's experts that pass the filters of a request."""
+    n = model.n_experts_
+    keep = np.ones(n, dtype=bool)
+    if field_id is not None:
+        keep &= member_mask(model.field_members_, field_id, n)
+    if industry_id is not None:
+        keep &= member_mask(model.industry_members_, industry_id, n)
+    if institution_id is not None:
+        keep &= model.institution_ids_ == institution_id
+    if academician_only:
+        keep &= model.is_academician_
+    for eid in exclude_ids:
+        i = model.id_index_.get(eid)
+        if i is not None:
+            keep[i] = False
+    return keep
+
+
+def floor_empty(score: np.ndarray, has_text: np.ndarray) -> np.ndarray:
+    """Return ``score`` with experts without text put just below every expert with text."""
+    if has_text.all() or not has_text.any():
+        return score
+    out = score.copy()
+    out[~has_text] = float(score[has_text].min()) - 1.0
+    return out

@@ -360,3 +360,42 @@ def test_common_pair_not_scored_still_joins_a_span() -> None:
     terms = [t for t, _ in best.terms]
     assert "正极材料研究方法" in terms and "正极材料研" not in terms
     assert sum(s for _, s in best.terms) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_rank_of_gives_the_places_of_the_full_ranking(ranker: ExpertRanker) -> None:
+    q = analyze("离子电池负极材料")
+    full = ranker.rank(q, top=10)
+    places = ranker.rank_of(q, [r.expert_id for r in full][::-1] + ["unknown"])
+    assert {eid: n for eid, (n, _line) in places.items()} == {
+        r.expert_id: n for n, r in enumerate(full, 1)
+    }
+    assert all(line.score == pytest.approx(r.score) for r in full
+               for n, line in [places[r.expert_id]])
+
+
+def test_fused_cascade_agrees_with_the_exact_scores() -> None:
+    from matching.vectors import ExpertVectors
+
+    rng = np.random.default_rng(0)
+    n = 300
+    docs = [ExpertDoc(id=i, tokens=tuple(analyze(["锂电池涂布", "污水处理", "机器人视觉"][i % 3])),
+                      items=tuple(ItemDoc(str(k), ()) for k in range(i % 4))) for i in range(n)]
+    model = ExpertRanker().fit(docs)
+    profiles = rng.normal(size=(n, 16)).astype(np.float32)
+    owner = np.repeat(np.arange(n), [i % 4 for i in range(n)])
+    items = rng.normal(size=(owner.size, 16)).astype(np.float32)
+    qv = rng.normal(size=16).astype(np.float32)
+    exact = ExpertVectors(profiles, items, owner)
+    cascade = ExpertVectors(profiles, items, owner, exact_below=10, sample_size=n)
+    q = analyze("锂电池极片涂布")
+    kw = {"query_vector": qv, "semantic_weight": 0.75}
+    want = model.rank(q, top=10, vectors=exact, **kw)
+    got = model.rank(q, top=10, vectors=cascade, **kw)
+    # a sample of everyone gives the exact statistics; candidates get their exact scores
+    assert [r.expert_id for r in got] == [r.expert_id for r in want]
+    assert [r.score for r in got] == pytest.approx([r.score for r in want])
+    assert [r.semantic_item for r in want] == [
+        None if i % 4 < 2 else r.semantic_item for r, i in ((r, r.expert_id) for r in want)]
+    sem = exact.scores(qv)
+    assert [r.expert_id for r in model.rank(q, top=10, semantic_scores=sem, **kw)] == [
+        r.expert_id for r in want]

