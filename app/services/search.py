@@ -33,6 +33,7 @@ from matching.ranker import EmptyQueryError, ExpertRanker
 from matching.records import DemandDoc, ExpertDoc, ItemDoc, RankedExpert
 from matching.semantic import E5_DIM, bytes_to_matrix, bytes_to_vector
 from matching.similar import DemandIndex
+from matching.vectors import ExpertVectors
 from models import Demand, DomainTerm, Expert, ExpertItem
 
 from ..db import get_session
@@ -57,6 +58,7 @@ class Snapshot:
     vector_model: str | None
     built_at: float = field(default_factory=time.time)
     build_seconds: float = 0.0
+    expert_vectors: ExpertVectors | None = None  # the recipe's scoring of the vectors above
 
     @property
     def n_experts(self) -> int:
@@ -88,6 +90,7 @@ class Hit:
     semantic: bool
     vector_pending: bool
     semantic_item_title: str | None
+    percent: int = 0  # the score on the 0-100 scale (matching.fusion.percent)
 
     @property
     def semantic_only(self) -> bool:
@@ -166,6 +169,8 @@ def build_snapshot(session: Session, progress: Callable[[int, int], None] | None
         item_owner=item_owner if item_vectors is not None else None,
         item_titles=item_titles, demands=demands, vector_model=vector_model,
         build_seconds=time.perf_counter() - started,
+        expert_vectors=None if vectors is None else ExpertVectors(
+            vectors, item_vectors, item_owner if item_vectors is not None else None),
     )
 
 
@@ -324,7 +329,6 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
     if not tokens and demand is not None and demand.tokens:
         tokens = mtext.split_tokens(demand.tokens)
     tokens = tokens if tokens else query_tokens(text)
-    sem_scores = None
     weight = 0.0
     qvec = None
     semantic_on = h.encoder is not None
@@ -334,54 +338,28 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
                                                                            h.encoder.model_id)
         if qvec is None:
             qvec = h.encoder.encode_queries([text or (demand.text if demand else "")])[0]
-        sem_scores = (snap.vectors @ np.asarray(qvec, dtype=np.float32)).astype(np.float64)
         weight = float(current_app.config.get("SEMANTIC_WEIGHT", DEFAULT_SEMANTIC_WEIGHT))
     try:
+        # One ranking: the fusion, the cascade at scale and the "semantic carried" flag all
+        # live in matching/ (the code scripts/evaluate.py --semantic measures).
         ranked: list[RankedExpert] = snap.ranker.rank(
             tokens, top=top, field_id=field_id, institution_id=institution_id,
             academician_only=academician_only, exclude_ids=exclude_ids,
-            semantic_scores=sem_scores, semantic_weight=weight,
+            query_vector=qvec, vectors=snap.expert_vectors, semantic_weight=weight,
         )
     except EmptyQueryError as exc:
         raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
-    lexical_ids: set[int] | None = None
-    if sem_scores is not None and weight > 0:
-        # The semantic part carried an expert when words alone would not have listed it: at
-        # w = 0.75 the semantic share outweighs the lexical one for nearly every top expert,
-        # so comparing shares would put 语义相近 on every line.
-        lexical_ids = {int(r.expert_id) for r in snap.ranker.rank(
-            tokens, top=top, field_id=field_id, institution_id=institution_id,
-            academician_only=academician_only, exclude_ids=exclude_ids)}
-    id_index = {int(e): i for i, e in enumerate(snap.expert_ids)}
+    embedded = snap.expert_vectors.embedded if snap.expert_vectors is not None else None
     hits = []
     for r in ranked:
-        row = id_index[int(r.expert_id)]
-        has_vector = snap.vectors is not None and not bool(np.isnan(snap.vectors[row, 0]))
-        semantic = False
-        sem_item = None
-        if lexical_ids is not None and has_vector:
-            semantic = int(r.expert_id) not in lexical_ids
-            sem_item = _closest_item(snap, row, qvec)
+        row = snap.ranker.id_index_[r.expert_id]
+        has_vector = embedded is not None and bool(embedded[row])
         hits.append(Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
-                        best_item_title=r.best_item_title, semantic=semantic,
+                        best_item_title=r.best_item_title, semantic=r.semantic and has_vector,
                         vector_pending=semantic_on and not has_vector,
-                        semantic_item_title=sem_item))
+                        semantic_item_title=r.semantic_item_title,
+                        percent=r.percent))
     return hits, snap
-
-
-def _closest_item(snap: Snapshot, row: int, qvec: np.ndarray | None) -> str | None:
-    """Return the title of the expert's item closest in meaning to the query vector."""
-    if snap.item_vectors is None or snap.item_owner is None or qvec is None:
-        return None
-    # items are stored grouped by expert, in expert order
-    lo = int(np.searchsorted(snap.item_owner, row, side="left"))
-    hi = int(np.searchsorted(snap.item_owner, row, side="right"))
-    if hi <= lo:
-        return None
-    cos = snap.item_vectors[lo:hi].astype(np.float32) @ np.asarray(qvec, dtype=np.float32)
-    if np.all(np.isnan(cos)):
-        return None
-    return snap.item_titles[lo + int(np.nanargmax(cos))]
 
 
 def similar_demands(session: Session, tokens: list[str], top: int = 5,
