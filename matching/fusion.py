@@ -207,9 +207,10 @@ def fuse_vectors(
     """Return every expert's final score: lexical z fused with the recipe's semantic z.
 
     Up to ``vectors.exact_below`` experts every semantic score is exact. Above it, a cascade:
-    profile cosines stand in for every expert's semantic score, z statistics come from the
-    fixed sample of :class:`~matching.vectors.ExpertVectors`, and the ``candidates`` best
-    experts by that estimate get their exact score with item evidence.
+    profile cosines in a principal subspace stand in for every expert's semantic score, z
+    statistics come from the fixed sample of :class:`~matching.vectors.ExpertVectors`, and
+    the ``candidates`` best experts by that estimate get their exact score (full profile
+    cosine and item evidence).
 
     Parameters
     ----------
@@ -231,18 +232,18 @@ def fuse_vectors(
     from matching.ranker.postings import top_indices
 
     known = vectors.embedded & has_text
-    profile = vectors.profile_scores(query_vector)
     if vectors.exact:
         sem = np.where(known, vectors.scores(query_vector), np.nan)
         return mix(z_lexical, zscore(sem), weight)
-    mean, std = vectors.statistics(query_vector, profile)
+    mean, std = vectors.statistics(query_vector)
+    profile = vectors.approximate_profile_scores(query_vector)
     final = mix(z_lexical, standardise(np.where(known, profile, np.nan), mean, std), weight)
     pool = np.where(has_text, final, -np.inf)
     cand = top_indices(pool, min(candidates, pool.size))
     cand = cand[known[cand]]
     best, _ = vectors.best_items(query_vector, cand)
-    exact = standardise(vectors.combine(profile[cand], best), mean, std)
-    final[cand] = mix(z_lexical[cand], exact, weight)
+    exact = vectors.combine(vectors.profile_scores_of(query_vector, cand), best)
+    final[cand] = mix(z_lexical[cand], standardise(exact, mean, std), weight)
     return final
 
 

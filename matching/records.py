@@ -41,7 +41,9 @@ class RankedExpert:
     (closest in words); ``semantic_item`` the item closest in meaning (experts with two items
     or more, when vectors were used). ``semantic`` is True when the semantic part carried the
     expert: words alone would not have listed it. ``percent`` is the score on a 0-100 scale
-    (:func:`matching.fusion.percent`).
+    (:func:`matching.fusion.percent`). ``chips`` are the terms a person reads as reasons
+    (:func:`matching.ranker.explain.readable`); ``minor_terms`` the rest (single characters,
+    numbers, fragments), ``minor_share`` their share of the lexical score.
     """
 
     expert_id: int | str
@@ -53,6 +55,9 @@ class RankedExpert:
     semantic_item: int | None = None
     semantic_item_title: str | None = None
     percent: int = 0
+    chips: tuple[tuple[str, float], ...] = ()
+    minor_terms: tuple[str, ...] = ()
+    minor_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,8 +122,8 @@ def test_expert_vectors_best_item_and_cascade_statistics():
     # above exact_below, z statistics come from a fixed sample of embedded experts
     sampled = ExpertVectors(profiles, items, owner, sample_size=10, exact_below=5)
     assert sampled.sample is not None and sampled.sample.size == 10
-    mean, std = sampled.statistics(q, sampled.profile_scores(q))
-    assert mean == pytest.approx(float(np.mean(np.array(want)[sampled.sample])))
+    mean, std = sampled.statistics(q)
+    assert mean == pytest.approx(float(np.mean(np.array(want)[sampled.sample])), abs=1e-3)
     assert std > 0
 
 
