@@ -32,7 +32,7 @@ class ExpertVectors:
     item_owner : ndarray of shape (n_items,), optional
         Row in ``profiles`` of each item's expert, non-decreasing.
     item_share : float, default=ITEM_SHARE
-    sample_size : int, default=2048
+    sample_size : int, default=1024
         Embedded experts on which the z statistics of the semantic score are computed once the
         collection is larger than ``exact_below`` (a fixed sample, drawn with ``random_state``).
     exact_below : int, default=5000
@@ -59,7 +59,7 @@ class ExpertVectors:
         items: np.ndarray | None = None,
         item_owner: np.ndarray | None = None,
         item_share: float = ITEM_SHARE,
-        sample_size: int = 2048,
+        sample_size: int = 1024,
         exact_below: int = 5000,
         stage_dims: int = 128,
         random_state: int = 0,
@@ -147,11 +147,12 @@ class ExpertVectors:
         return out
 
     def best_items(
-        self, query_vector: np.ndarray, rows: np.ndarray
+        self, query_vector: np.ndarray, rows: np.ndarray, with_index: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (best item cosine, its index among the expert's items) of the experts ``rows``.
 
-        Experts without item vectors of their own get NaN and -1.
+        Experts without item vectors of their own get NaN and -1; ``with_index=False`` skips
+        the index (all -1).
         """
         rows = np.asarray(rows, dtype=np.int64)
         best = np.full(rows.size, np.nan)
@@ -163,12 +164,21 @@ class ExpertVectors:
         has = count > 0
         if not has.any():
             return best, where
-        sel = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-        cos = (self.items[sel].astype(np.float32, copy=False)
-               @ np.asarray(query_vector, dtype=np.float32)).astype(np.float64)
-        cos[self.item_missing[sel]] = -np.inf  # not embedded yet
+        q = np.asarray(query_vector, dtype=np.float32)
+        if rows.size == self.item_indptr.size - 1 and np.array_equal(rows, np.arange(rows.size)):
+            # every expert: one product over the contiguous item matrix, no gather
+            cos = (self.items.astype(np.float32, copy=False) @ q).astype(np.float64)
+            missing = self.item_missing
+        else:
+            sel = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+            cos = (self.items[sel].astype(np.float32, copy=False) @ q).astype(np.float64)
+            missing = self.item_missing[sel]
+        cos[missing] = -np.inf  # not embedded yet
         run_start = np.cumsum(count) - count  # offset of each expert's run in ``cos``
         best[has] = np.maximum.reduceat(cos, run_start[has])
+        if not with_index:
+            best[np.isneginf(best)] = np.nan
+            return best, where
         owner = np.repeat(np.arange(rows.size), count)
         local = np.arange(cos.size) - run_start[owner]
         hit = np.flatnonzero(cos >= best[owner])
@@ -196,7 +206,7 @@ class ExpertVectors:
         """
         profile = self.profile_scores(query_vector)
         rows = np.arange(profile.size)
-        best, _ = self.best_items(query_vector, rows)
+        best, _ = self.best_items(query_vector, rows, with_index=False)
         return self.combine(profile, best)
 
     def statistics(self, query_vector: np.ndarray) -> tuple[float, float]:

@@ -24,6 +24,7 @@ __all__ = [
     "fold_terms",
     "pair_runs",
     "query_boundaries",
+    "query_context",
     "ranked",
     "readable",
     "spans",
@@ -107,8 +108,17 @@ def _is_reason(term: str, words: dict[str, str], text: str, bounds: frozenset[in
     return any(plain in word and plain in sub_words(word) for word in words.values())
 
 
+def query_context(query_tokens: Sequence[str]) -> tuple[str, frozenset[int], dict[str, str]]:
+    """Return what :func:`readable` needs of a query: its text, word boundaries and words."""
+    text, bounds = query_boundaries(query_tokens)
+    words = {re.sub(r"[\W_]+", "", t[2:]): t[2:] for t in query_tokens if t.startswith("w:")}
+    return text, bounds, words
+
+
 def readable(
-    terms: Sequence[tuple[str, float]], query_tokens: Sequence[str]
+    terms: Sequence[tuple[str, float]],
+    query_tokens: Sequence[str],
+    context: tuple[str, frozenset[int], dict[str, str]] | None = None,
 ) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...], float]:
     """Split an expert's terms into chips a person reads as reasons and the minor evidence.
 
@@ -124,6 +134,8 @@ def readable(
         Terms and shares from :func:`fold_terms`.
     query_tokens : sequence of str
         The query's tokens in :func:`matching.text.analyze` order.
+    context : tuple, optional
+        :func:`query_context` of the tokens, when already computed for this query.
 
     Returns
     -------
@@ -133,8 +145,7 @@ def readable(
     minor_share : float
         Their share of the lexical score.
     """
-    text, bounds = query_boundaries(query_tokens)
-    words = {re.sub(r"[\W_]+", "", t[2:]): t[2:] for t in query_tokens if t.startswith("w:")}
+    text, bounds, words = context or query_context(query_tokens)
     chips, minor, share = [], [], 0.0
     for term, value in terms:
         plain = term.replace(" ", "")
@@ -196,6 +207,7 @@ def ranked(
     if unscored.size:  # both sorted
         at_q = np.minimum(np.searchsorted(q.ids, unscored), max(q.ids.size - 1, 0))
         unscored = unscored[q.ids[at_q] != unscored] if q.ids.size else unscored
+    context = query_context(query_tokens)
     out = []
     for k, (i, v, b) in enumerate(zip(idx.tolist(), values.tolist(), best, strict=True)):
         sel = rows == i
@@ -212,7 +224,7 @@ def ranked(
         first = int(model.item_indptr_[i])
         title = None if b is None else model.item_titles_[first + b]
         s_item = semantic_items[k]
-        chips, minor, minor_share = readable(terms, query_tokens)
+        chips, minor, minor_share = readable(terms, query_tokens, context)
         out.append(
             RankedExpert(
                 expert_id=model.expert_ids_[i],
