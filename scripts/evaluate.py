@@ -73,8 +73,12 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
 def expert_doc(record: dict) -> ExpertDoc:
     """Turn one experts.jsonl record into the ExpertDoc the service would store."""
     items = [(it.get("title", ""), it.get("text", "")) for it in record.get("items") or []]
-    summary = "" if items else record.get("text", "")
-    tokens = mtext.expert_tokens("", "", summary, items)
+    if "research_fields" in record or "summary" in record:  # a profile with the service's parts
+        tokens = mtext.expert_tokens("", record.get("research_fields", ""),
+                                     record.get("summary", ""), items)
+    else:
+        summary = "" if items else record.get("text", "")
+        tokens = mtext.expert_tokens("", "", summary, items)
     return ExpertDoc(
         id=record["id"],
         tokens=tuple(tokens),

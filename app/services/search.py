@@ -91,6 +91,9 @@ class Hit:
     vector_pending: bool
     semantic_item_title: str | None
     percent: int = 0  # the score on the 0-100 scale (matching.fusion.percent)
+    chips: tuple[tuple[str, float], ...] = ()  # terms a person reads as reasons
+    minor_terms: tuple[str, ...] = ()  # single characters, numbers, fragments: one grey line
+    minor_share: float = 0.0
 
     @property
     def semantic_only(self) -> bool:
@@ -358,7 +361,8 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
                         best_item_title=r.best_item_title, semantic=r.semantic and has_vector,
                         vector_pending=semantic_on and not has_vector,
                         semantic_item_title=r.semantic_item_title,
-                        percent=r.percent))
+                        percent=r.percent, chips=r.chips, minor_terms=r.minor_terms,
+                        minor_share=r.minor_share))
     return hits, snap
 
 

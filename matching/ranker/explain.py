@@ -41,7 +41,9 @@ _NOT_A_REASON = re.compile(rf"(?:[\d.,%~\-]*(?:{_UNITS})?|(?:{_UNITS}))", re.IGN
 _ASCII = re.compile(r"[0-9a-z.\-]+", re.IGNORECASE)
 
 
-def query_boundaries(query_tokens: Sequence[str]) -> tuple[str, frozenset[int]]:
+def query_boundaries(
+    query_tokens: Sequence[str],
+) -> tuple[str, frozenset[int], frozenset[int]]:
     """Rebuild the query's text (word characters only) and the offsets where its words begin/end.
 
     :func:`matching.text.analyze` writes the words first, then for each stretch of text its
@@ -57,8 +59,8 @@ def query_boundaries(query_tokens: Sequence[str]) -> tuple[str, frozenset[int]]:
     -------
     text : str
         The stretches joined without separators.
-    boundaries : frozenset of int
-        Offsets in ``text`` where a word or a stretch starts or ends.
+    starts, ends : frozenset of int
+        Offsets in ``text`` where a word (or a stretch) starts, and where one ends.
     """
     words = [t[2:] for t in query_tokens if t.startswith("w:")]
     parts: list[str] = []
@@ -79,20 +81,25 @@ def query_boundaries(query_tokens: Sequence[str]) -> tuple[str, frozenset[int]]:
     text = "".join(parts)
     bounds = {0, len(text)}
     pos = 0
-    for part in parts:
+    for part in parts:  # a stretch ends where a non-word character was
         pos += len(part)
         bounds.add(pos)
+    starts, ends = set(bounds), set(bounds)
     pointer = 0
     for word in words:
         plain = re.sub(r"[\W_]+", "", word)
         at = text.find(plain, pointer) if plain else -1
         if at >= 0:
-            bounds.update((at, at + len(plain)))
+            starts.add(at)
+            ends.add(at + len(plain))
             pointer = at + len(plain)
-    return text, frozenset(bounds)
+    # A phrase must begin where a word begins and end where a word ends: not 检测与 (与 is a
+    # stopword, not a word of the query) nor 与涂.
+    return text, frozenset(starts), frozenset(ends)
 
 
-def _is_reason(term: str, words: dict[str, str], text: str, bounds: frozenset[int]) -> bool:
+def _is_reason(term: str, words: dict[str, str], text: str,
+               bounds: tuple[frozenset[int], frozenset[int]]) -> bool:
     """Whether a matched term reads as a reason: a word, whole words, or a word inside a word."""
     plain = re.sub(r"[\W_]+", "", term)
     if plain in words:
@@ -101,24 +108,24 @@ def _is_reason(term: str, words: dict[str, str], text: str, bounds: frozenset[in
         return False  # car of CAR-T, ion of Li-ion: only whole ASCII words are reasons
     start = text.find(plain)
     while start >= 0:  # a phrase of whole words: 电池包热失控
-        if start in bounds and start + len(plain) in bounds:
+        if start in bounds[0] and start + len(plain) in bounds[1]:
             return True
         start = text.find(plain, start + 1)
     # a dictionary word inside one of the query's words: 密度 of 面密度, 控制 of 闭环控制
     return any(plain in word and plain in sub_words(word) for word in words.values())
 
 
-def query_context(query_tokens: Sequence[str]) -> tuple[str, frozenset[int], dict[str, str]]:
+def query_context(query_tokens: Sequence[str]) -> tuple[str, Any, dict[str, str]]:
     """Return what :func:`readable` needs of a query: its text, word boundaries and words."""
-    text, bounds = query_boundaries(query_tokens)
+    text, starts, ends = query_boundaries(query_tokens)
     words = {re.sub(r"[\W_]+", "", t[2:]): t[2:] for t in query_tokens if t.startswith("w:")}
-    return text, bounds, words
+    return text, (starts, ends), words
 
 
 def readable(
     terms: Sequence[tuple[str, float]],
     query_tokens: Sequence[str],
-    context: tuple[str, frozenset[int], dict[str, str]] | None = None,
+    context: tuple[str, Any, dict[str, str]] | None = None,
 ) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...], float]:
     """Split an expert's terms into chips a person reads as reasons and the minor evidence.
 

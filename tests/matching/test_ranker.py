@@ -412,10 +412,10 @@ def test_chips_are_words_phrases_and_words_inside_words() -> None:
     q = analyze(COATING + "，精度60μm，2014年")
     terms = [("锂电池", 0.2), ("面密度", 0.1), ("密度", 0.1), ("片涂", 0.05), ("在线检测", 0.1),
              ("60", 0.05), ("2014年", 0.05), ("锂", 0.1), ("μm", 0.05), ("控制", 0.1),
-             ("环控", 0.1)]
+             ("环控", 0.05), ("检测与", 0.05)]
     chips, minor, share = readable(terms, q)
     assert [t for t, _ in chips] == ["锂电池", "面密度", "密度", "在线检测", "控制"]
-    assert set(minor) == {"锂", "片涂", "60", "2014年", "μm", "环控"}
+    assert set(minor) == {"锂", "片涂", "60", "2014年", "μm", "环控", "检测与"}
     assert minor[0] == "锂"  # single characters first in the grey line
     assert share == pytest.approx(0.4)
     chips, minor, _ = readable([("car", 0.3), ("car-t", 0.3), ("包热", 0.2), ("电池包热失控", 0.2)],
