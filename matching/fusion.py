@@ -7,6 +7,7 @@ demands (:func:`choose_weight_cv`), never on the demands it is scored on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,7 +57,7 @@ def percent(score: float) -> int:
     -------
     int
     """
-    if not np.isfinite(score) or score <= 0:
+    if not math.isfinite(score) or score <= 0:  # a Python float: math, not numpy (per line)
         return 0
     return int(round(100.0 * min(score / FULL_SCALE_Z, 1.0)))
 

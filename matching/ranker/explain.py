@@ -215,19 +215,22 @@ def ranked(
         at_q = np.minimum(np.searchsorted(q.ids, unscored), max(q.ids.size - 1, 0))
         unscored = unscored[q.ids[at_q] != unscored] if q.ids.size else unscored
     context = query_context(query_tokens)
+    # the postings of each expert, grouped once (rows come expert by expert, in idx order)
+    order = np.argsort(rows, kind="stable")
+    bounds_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False))
+    ends_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False), side="right")
+    token_at = model.tokens_[q.ids[at[order]]].tolist() if order.size else []
+    contrib_of = contrib[order].tolist()
     out = []
     for k, (i, v, b) in enumerate(zip(idx.tolist(), values.tolist(), best, strict=True)):
-        sel = rows == i
+        lo, hi = int(bounds_of[k]), int(ends_of[k])
         links: list[str] = []
         if unscored.size and runs:
             row = postings.row(i)
             if row.size:  # sorted token ids of the expert's profile
                 at_row = np.minimum(np.searchsorted(row, unscored), row.size - 1)
                 links = model.tokens_[unscored[row[at_row] == unscored]].tolist()
-        terms = fold_terms(
-            model.tokens_[q.ids[at[sel]]].tolist(), contrib[sel].tolist(), model.max_terms,
-            runs, links,
-        )
+        terms = fold_terms(token_at[lo:hi], contrib_of[lo:hi], model.max_terms, runs, links)
         first = int(model.item_indptr_[i])
         title = None if b is None else model.item_titles_[first + b]
         s_item = semantic_items[k]
