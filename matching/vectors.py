@@ -38,10 +38,12 @@ class ExpertVectors:
     exact_below : int, default=5000
         Up to this many experts every score is exact; above it
         :func:`matching.fusion.fuse_vectors` runs a cascade.
-    stage_dims : int, default=128
+    stage_dims : int, default=64
         Above ``exact_below``, the first stage of the cascade scores every profile in a
-        ``stage_dims``-dimensional principal subspace of the sample's profiles (a quarter of
-        the memory traffic of the full 384-dimensional product); candidates get exact cosines.
+        ``stage_dims``-dimensional principal subspace of the sample's profiles (a sixth of the
+        memory traffic of the full 384-dimensional product); candidates get exact cosines. On
+        nsfc-dev with the cascade forced on, 64 and 128 dimensions both gave nDCG@10 0.4417
+        against 0.4424 exact.
     random_state : int, default=0
 
     Attributes
@@ -61,7 +63,7 @@ class ExpertVectors:
         item_share: float = ITEM_SHARE,
         sample_size: int = 1024,
         exact_below: int = 5000,
-        stage_dims: int = 128,
+        stage_dims: int = 64,
         random_state: int = 0,
     ) -> None:
         self.profiles = np.ascontiguousarray(profiles, dtype=np.float32)
