@@ -42,7 +42,7 @@ class RankedExpert:
     or more, when vectors were used). ``semantic`` is True when the semantic part carried the
     expert: words alone would not have listed it. ``percent`` is the score on a 0-100 scale
     (:func:`matching.fusion.percent`). ``chips`` are the terms a person reads as reasons
-    (:func:`matching.ranker.explain.readable`); ``minor_terms`` the rest (single characters,
+    (:func:`matching.ranker.reasons.readable`); ``minor_terms`` the rest (single characters,
     numbers, fragments), ``minor_share`` their share of the lexical score.
     """
 

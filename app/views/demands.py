@@ -586,7 +586,7 @@ def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str
         e = experts.get(h.expert_id)
         if e is None:
             continue
-        # Chips are the terms a person reads as reasons (matching.ranker.explain.readable);
+        # Chips are the terms a person reads as reasons (matching.ranker.reasons.readable);
         # single characters, numbers and fragments are one grey line.
         shown = list(h.chips)
         terms = [t for t, _s in shown]

@@ -407,7 +407,7 @@ COATING = "锂电池极片涂布面密度在线检测与闭环控制系统开发
 
 
 def test_chips_are_words_phrases_and_words_inside_words() -> None:
-    from matching.ranker.explain import readable
+    from matching.ranker.reasons import readable
 
     q = analyze(COATING + "，精度60μm，2014年")
     terms = [("锂电池", 0.2), ("面密度", 0.1), ("密度", 0.1), ("片涂", 0.05), ("在线检测", 0.1),
