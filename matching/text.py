@@ -122,10 +122,14 @@ def initialize(extra_terms: Iterable[str] = ()) -> None:
             for term in load_user_terms():
                 _TOKENIZER.add_word(term)
             _state["ready"] = True
+        added = False
         for term in extra_terms:
             term = term.strip()
             if term and not any(ch.isspace() for ch in term):
                 _TOKENIZER.add_word(term)
+                added = True
+        if added:
+            sub_words.cache_clear()
 
 
 def _join_compounds(pieces: list[str]) -> list[str]:
@@ -284,15 +288,16 @@ def token_text(token: str) -> str:
     return token[2:] if len(token) > 2 and token[1] == ":" else token
 
 
-def sub_words(word: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def sub_words(word: str) -> tuple[str, ...]:
     """Return the shorter dictionary words inside ``word`` (jieba's search mode), itself included.
 
     Explanations use it to tell a word inside a word (密度 of 面密度) from a fragment (环控 of
-    闭环控制).
+    闭环控制). Cached; :func:`initialize` with new terms clears the cache.
     """
     if not _state["ready"]:
         initialize()
-    return [w for w in _TOKENIZER.cut_for_search(word) if _WORD_CHAR.search(w)]
+    return tuple(w for w in _TOKENIZER.cut_for_search(word) if _WORD_CHAR.search(w))
 
 
 def keyword_part(text: str) -> str:
