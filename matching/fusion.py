@@ -7,30 +7,59 @@ demands (:func:`choose_weight_cv`), never on the demands it is scored on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import KFold
 
+from matching.vectors import ExpertVectors
+
 __all__ = [
     "DEFAULT_SEMANTIC_WEIGHT",
-    "DEFAULT_ITEM_WEIGHT",
     "FusedScores",
     "WeightChoice",
     "zscore",
+    "standardise",
+    "mix",
     "fuse",
+    "fuse_vectors",
+    "percent",
     "choose_weight_cv",
     "cv_select",
 ]
 
-#: Semantic weight the service uses, chosen by 5-fold cross-validation over the demands of
-#: nsfc-dev (see docs/semantic.md for the table and the command that produced it).
+#: Semantic weight the service uses, chosen by 5-fold cross-validation (10 fold seeds) over the
+#: demands of nsfc-dev (see docs/matching.md for the table and the command that produced it).
 DEFAULT_SEMANTIC_WEIGHT: float = 0.75
 
-#: Share of the best item's cosine in an expert's semantic score (0 = whole profile only).
-#: Cross-validation on nsfc-dev did not favour item-level scoring (docs/semantic.md).
-DEFAULT_ITEM_WEIGHT: float = 0.0
+
+#: Experts whose item evidence is scored exactly when the semantic cascade is on.
+CASCADE_CANDIDATES: int = 400
+
+#: Final score (a per-demand z-score) shown as 100 on the 0-100 scale; see :func:`percent`.
+FULL_SCALE_Z: float = 6.0
+
+
+def percent(score: float) -> int:
+    """Return a final score on the 0-100 scale a person reads.
+
+    The final score is a z-score over all experts for this demand: 0 is an average expert,
+    each point one standard deviation above the average. The scale is linear from 0 (average
+    or below) to 100 at :data:`FULL_SCALE_Z` deviations or more.
+
+    Parameters
+    ----------
+    score : float
+
+    Returns
+    -------
+    int
+    """
+    if not math.isfinite(score) or score <= 0:  # a Python float: math, not numpy (per line)
+        return 0
+    return int(round(100.0 * min(score / FULL_SCALE_Z, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -80,33 +109,55 @@ class WeightChoice:
     cv_per_query: np.ndarray
 
 
-def zscore(x: np.ndarray) -> np.ndarray:
-    """Standardise scores of one query, ignoring NaN.
+def zscore(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Standardise scores of one query, ignoring NaN: the one z-score of the package.
 
     Parameters
     ----------
     x : array-like of shape (n_experts,)
         NaN marks a missing score; it stays NaN.
+    mask : ndarray of bool, optional
+        Entries the mean and deviation are computed on (with the finite ones); every finite
+        entry is standardised with them. All entries by default.
 
     Returns
     -------
     ndarray of shape (n_experts,), float64
-        ``(x - mean) / std`` over the finite entries; all zeros when they do not vary (or are
-        fewer than two), so a constant signal adds nothing instead of dividing by zero.
+        ``(x - mean) / std``; all zeros when the reference entries do not vary (or are fewer
+        than two), so a constant signal adds nothing instead of dividing by zero.
     """
     arr = np.asarray(x, dtype=np.float64)
     out = np.full(arr.shape, np.nan)
     finite = np.isfinite(arr)
-    if finite.sum() < 2:
+    ref = finite if mask is None else finite & mask
+    if ref.sum() < 2:
         out[finite] = 0.0
         return out
-    vals = arr[finite]
+    vals = arr[ref]
     std = vals.std()
-    out[finite] = 0.0 if std <= 1e-12 else (vals - vals.mean()) / std
+    out[finite] = 0.0 if std <= 1e-12 else (arr[finite] - vals.mean()) / std
     return out
 
 
-def fuse(lexical: np.ndarray, semantic: np.ndarray | None, weight: float) -> FusedScores:
+def standardise(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Return ``(x - mean) / std`` with statistics computed elsewhere (a sample, closed form)."""
+    return (np.asarray(x, dtype=np.float64) - mean) / (std if std > 1e-12 else 1.0)
+
+
+def mix(z_lexical: np.ndarray, z_semantic: np.ndarray, weight: float) -> np.ndarray:
+    """Return ``(1 - weight) z_lexical + weight z_semantic``; ``z_lexical`` where it is NaN."""
+    return np.where(
+        np.isnan(z_semantic), z_lexical, (1.0 - weight) * z_lexical + weight * z_semantic
+    )
+
+
+def fuse(
+    lexical: np.ndarray,
+    semantic: np.ndarray | None,
+    weight: float,
+    mask: np.ndarray | None = None,
+    standardised: bool = False,
+) -> FusedScores:
     """Mix per-query z-scores of the two signals: ``(1 - weight) z(lex) + weight z(sem)``.
 
     Parameters
@@ -118,6 +169,10 @@ def fuse(lexical: np.ndarray, semantic: np.ndarray | None, weight: float) -> Fus
         returns the lexical z-scores.
     weight : float
         Semantic weight in [0, 1].
+    mask : ndarray of bool, optional
+        Experts the z statistics are computed on (those with text); all by default.
+    standardised : bool, default=False
+        ``lexical`` is already a z-score: used as it is.
 
     Returns
     -------
@@ -127,7 +182,7 @@ def fuse(lexical: np.ndarray, semantic: np.ndarray | None, weight: float) -> Fus
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must lie in [0, 1], got {weight}")
-    z_lex = zscore(lexical)
+    z_lex = np.asarray(lexical, dtype=np.float64) if standardised else zscore(lexical, mask)
     if semantic is None:
         return FusedScores(z_lex, np.ones(z_lex.shape, dtype=bool))
     sem = np.asarray(semantic, dtype=np.float64)
@@ -136,9 +191,61 @@ def fuse(lexical: np.ndarray, semantic: np.ndarray | None, weight: float) -> Fus
     missing = ~np.isfinite(sem)
     if weight == 0.0:
         return FusedScores(z_lex, missing)
-    z_sem = zscore(sem)
-    fused = np.where(missing, z_lex, (1.0 - weight) * z_lex + weight * np.nan_to_num(z_sem))
-    return FusedScores(fused, missing)
+    if mask is not None:
+        missing |= ~mask
+        sem = np.where(missing, np.nan, sem)
+    return FusedScores(mix(z_lex, zscore(sem), weight), missing)
+
+
+def fuse_vectors(
+    z_lexical: np.ndarray,
+    has_text: np.ndarray,
+    vectors: ExpertVectors,
+    query_vector: np.ndarray,
+    weight: float,
+    candidates: int = CASCADE_CANDIDATES,
+) -> np.ndarray:
+    """Return every expert's final score: lexical z fused with the recipe's semantic z.
+
+    Up to ``vectors.exact_below`` experts every semantic score is exact. Above it, a cascade:
+    profile cosines in a principal subspace stand in for every expert's semantic score, z
+    statistics come from the fixed sample of :class:`~matching.vectors.ExpertVectors`, and
+    the ``candidates`` best experts by that estimate get their exact score (full profile
+    cosine and item evidence).
+
+    Parameters
+    ----------
+    z_lexical : ndarray of shape (n_experts,)
+        Lexical z-scores of the demand.
+    has_text : ndarray of shape (n_experts,), bool
+        Experts with text (the others are never fused).
+    vectors : ExpertVectors
+    query_vector : ndarray of shape (dim,)
+    weight : float
+        Semantic weight in [0, 1].
+    candidates : int, default=CASCADE_CANDIDATES
+
+    Returns
+    -------
+    ndarray of shape (n_experts,), float64
+        ``z_lexical`` where the expert has no vector.
+    """
+    from matching.ranker.postings import top_indices
+
+    known = vectors.embedded & has_text
+    if vectors.exact:
+        sem = np.where(known, vectors.scores(query_vector), np.nan)
+        return mix(z_lexical, zscore(sem), weight)
+    mean, std = vectors.statistics(query_vector)
+    profile = vectors.approximate_profile_scores(query_vector)
+    final = mix(z_lexical, standardise(np.where(known, profile, np.nan), mean, std), weight)
+    pool = np.where(has_text, final, -np.inf)
+    cand = top_indices(pool, min(candidates, pool.size))
+    cand = cand[known[cand]]
+    best, _ = vectors.best_items(query_vector, cand)
+    exact = vectors.combine(vectors.profile_scores_of(query_vector, cand), best)
+    final[cand] = mix(z_lexical[cand], standardise(exact, mean, std), weight)
+    return final
 
 
 def choose_weight_cv(

@@ -37,7 +37,13 @@ class RankedExpert:
     """One line of a ranking, with its explanation.
 
     ``terms`` are (term, share) pairs, largest share first; shares are the fraction of the
-    lexical score each matched term contributed. ``best_item`` indexes ``ExpertDoc.items``.
+    lexical score each matched term contributed. ``best_item`` indexes ``ExpertDoc.items``
+    (closest in words); ``semantic_item`` the item closest in meaning (experts with two items
+    or more, when vectors were used). ``semantic`` is True when the semantic part carried the
+    expert: words alone would not have listed it. ``percent`` is the score on a 0-100 scale
+    (:func:`matching.fusion.percent`). ``chips`` are the terms a person reads as reasons
+    (:func:`matching.ranker.reasons.readable`); ``minor_terms`` the rest (single characters,
+    numbers, fragments), ``minor_share`` their share of the lexical score.
     """
 
     expert_id: int | str
@@ -45,6 +51,13 @@ class RankedExpert:
     terms: tuple[tuple[str, float], ...] = ()
     best_item: int | None = None
     best_item_title: str | None = None
+    semantic: bool = False
+    semantic_item: int | None = None
+    semantic_item_title: str | None = None
+    percent: int = 0
+    chips: tuple[tuple[str, float], ...] = ()
+    minor_terms: tuple[str, ...] = ()
+    minor_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

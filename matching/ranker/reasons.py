@@ -1,0 +1,149 @@
+"""Which matched terms a person reads as reasons: chips, and the rest for one grey line.
+
+Display only, like the rest of :mod:`matching.ranker.explain`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from matching.text import sub_words
+
+__all__ = ["query_boundaries", "query_context", "readable"]
+
+_UNITS = (
+    "mm|cm|dm|km|nm|um|μm|m|mg|kg|g|t|ml|l|mpa|kpa|gpa|pa|hz|khz|mhz|ghz|kw|kwh|mw|w|kv|mv|v|"
+    "ma|a|db|ppm|ppb|rpm|s|ms|min|h|"
+    "℃|°c|%|‰|吨|千克|公斤|克|毫克|米|毫米|厘米|微米|纳米|公里|千米|升|毫升|秒|毫秒|分钟|小时|天|"
+    "周|月|年|元|万元|亿元|万|亿|千|百|倍|次|个|件|台|套|项|级|度|伏|安|瓦|千瓦|兆帕|赫兹|分贝"
+)
+#: Not a reason a person reads: numbers, years, units, numbers with units (60, 2014年, mm, 0.1微米).
+_NOT_A_REASON = re.compile(rf"(?:[\d.,%~\-]*(?:{_UNITS})?|(?:{_UNITS}))", re.IGNORECASE)
+_ASCII = re.compile(r"[0-9a-z.\-]+", re.IGNORECASE)
+
+
+def query_boundaries(
+    query_tokens: Sequence[str],
+) -> tuple[str, frozenset[int], frozenset[int]]:
+    """Rebuild the query's text (word characters only) and the offsets where its words begin/end.
+
+    :func:`matching.text.analyze` writes the words first, then for each stretch of text its
+    characters followed by its pairs, so the stretches and the word positions inside them can be
+    recovered from the tokens alone.
+
+    Parameters
+    ----------
+    query_tokens : sequence of str
+        The query's tokens in :func:`matching.text.analyze` order.
+
+    Returns
+    -------
+    text : str
+        The stretches joined without separators.
+    starts, ends : frozenset of int
+        Offsets in ``text`` where a word (or a stretch) starts, and where one ends.
+    """
+    words = [t[2:] for t in query_tokens if t.startswith("w:")]
+    parts: list[str] = []
+    chars: list[str] = []
+    n_pairs = 0
+    for token in (*query_tokens, "c:"):  # the sentinel closes the last stretch
+        if token.startswith("c:") and n_pairs:
+            # the last n_pairs + 1 characters form a stretch; any before it are single ones
+            cut = len(chars) - (n_pairs + 1)
+            parts.extend(chars[:max(cut, 0)])
+            parts.append("".join(chars[max(cut, 0):]))
+            chars, n_pairs = [], 0
+        if token.startswith("c:"):
+            chars.append(token[2:])
+        elif token.startswith("b:"):
+            n_pairs += 1
+    parts.extend(chars[:-1] if chars else [])  # characters left over: single stretches
+    text = "".join(parts)
+    bounds = {0, len(text)}
+    pos = 0
+    for part in parts:  # a stretch ends where a non-word character was
+        pos += len(part)
+        bounds.add(pos)
+    starts, ends = set(bounds), set(bounds)
+    pointer = 0
+    for word in words:
+        plain = re.sub(r"[\W_]+", "", word)
+        at = text.find(plain, pointer) if plain else -1
+        if at >= 0:
+            starts.add(at)
+            ends.add(at + len(plain))
+            pointer = at + len(plain)
+    # A phrase must begin where a word begins and end where a word ends: not 检测与 (与 is a
+    # stopword, not a word of the query) nor 与涂.
+    return text, frozenset(starts), frozenset(ends)
+
+
+def _is_reason(term: str, words: dict[str, str], text: str,
+               bounds: tuple[frozenset[int], frozenset[int]]) -> bool:
+    """Whether a matched term reads as a reason: a word, whole words, or a word inside a word."""
+    plain = re.sub(r"[\W_]+", "", term)
+    if plain in words:
+        return True
+    if _ASCII.fullmatch(term):
+        return False  # car of CAR-T, ion of Li-ion: only whole ASCII words are reasons
+    start = text.find(plain)
+    while start >= 0:  # a phrase of whole words: 电池包热失控
+        if start in bounds[0] and start + len(plain) in bounds[1]:
+            return True
+        start = text.find(plain, start + 1)
+    # a dictionary word inside one of the query's words: 密度 of 面密度, 控制 of 闭环控制
+    return any(plain in word and plain in sub_words(word) for word in words.values())
+
+
+def query_context(query_tokens: Sequence[str]) -> tuple[str, Any, dict[str, str]]:
+    """Return what :func:`readable` needs of a query: its text, word boundaries and words."""
+    text, starts, ends = query_boundaries(query_tokens)
+    words = {re.sub(r"[\W_]+", "", t[2:]): t[2:] for t in query_tokens if t.startswith("w:")}
+    return text, (starts, ends), words
+
+
+def readable(
+    terms: Sequence[tuple[str, float]],
+    query_tokens: Sequence[str],
+    context: tuple[str, Any, dict[str, str]] | None = None,
+) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...], float]:
+    """Split an expert's terms into chips a person reads as reasons and the minor evidence.
+
+    A chip is a term of at least two characters of the demand that is not a number, a year or
+    a unit, and that is a word of the demand, a phrase of whole words (电池包热失控) or a
+    dictionary word inside one of its words (密度 of 面密度); not a fragment across words (包热
+    of 电池包|热失控) or inside one (环控 of 闭环控制); an ASCII term must be a whole word (not
+    car of CAR-T).
+
+    Parameters
+    ----------
+    terms : sequence of (str, float)
+        Terms and shares from :func:`fold_terms`.
+    query_tokens : sequence of str
+        The query's tokens in :func:`matching.text.analyze` order.
+    context : tuple, optional
+        :func:`query_context` of the tokens, when already computed for this query.
+
+    Returns
+    -------
+    chips : tuple of (str, float)
+    minor : tuple of str
+        The other matched terms (single characters first), for one grey line.
+    minor_share : float
+        Their share of the lexical score.
+    """
+    text, bounds, words = context or query_context(query_tokens)
+    chips, minor, share = [], [], 0.0
+    for term, value in terms:
+        plain = term.replace(" ", "")
+        if (len(plain) < 2 or _NOT_A_REASON.fullmatch(plain)
+                or not _is_reason(plain, words, text, bounds)):
+            minor.append(term)
+            share += value
+        else:
+            chips.append((term, value))
+    minor.sort(key=len)
+    return tuple(chips), tuple(minor), share
