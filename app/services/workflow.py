@@ -15,8 +15,7 @@ Pages show buttons from :func:`demand_actions` / :func:`match_actions`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +30,6 @@ from models import (
     Expert,
     Industry,
     Match,
-    MatchEvent,
     TechField,
     utcnow,
 )
@@ -39,16 +37,17 @@ from models import (
 from .. import clock
 from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..policy import access
-from ..policy.roles import Role
-from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES, MATCH_STATUS_LABELS
+from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES
 from . import fields, sequences
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
-from .search.ranking import rank_of_experts
-
-LIAISON = (Role.DISTRICT_LIAISON,)
-DISTRICT_ADMIN = (Role.DISTRICT_ADMIN,)
-CITY = (Role.CITY_ADMIN,)
-CAMPUS = (Role.CAMPUS_LIAISON,)
+from .state_machines import (
+    DEMAND_TRANSITIONS,
+    LIAISON,
+    find,
+    reason_for,
+    role_of,
+    user_id_of,
+)
 
 #: Roles that may create and edit demands (in their own district, while draft or returned).
 EDIT_ROLES = LIAISON
@@ -56,101 +55,10 @@ EDITABLE_STATUSES = EDITABLE_DEMAND_STATUSES
 DEMAND_CODE_PREFIX = "XQ"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One allowed status change: the action, from which statuses, to which, by which roles."""
-
-    action: str
-    label: str  # the verb shown to users: 提交, 发布, 退回 ...
-    sources: tuple[str, ...]
-    target: str
-    roles: tuple[str, ...]
-    reason_required: bool = False
-
-
-#: The demand state machine. "match" is done by :func:`propose_matches`; a demand that may not
-#: be published can still be sent privately to chosen experts after the district admin's review.
-DEMAND_TRANSITIONS: tuple[Transition, ...] = (
-    Transition("submit", "提交", ("draft", "returned"), "submitted", LIAISON),
-    Transition("publish", "发布", ("submitted",), "published", DISTRICT_ADMIN),
-    Transition("return", "退回", ("submitted",), "returned", DISTRICT_ADMIN,
-               reason_required=True),
-    Transition("match", "推荐专家", ("published", "matched"), "matched",
-               LIAISON + DISTRICT_ADMIN + CITY),
-    Transition("match", "推荐专家", ("submitted",), "matched", DISTRICT_ADMIN + CITY),
-    Transition("close", "关闭", ("draft", "returned"), "closed", LIAISON + DISTRICT_ADMIN + CITY),
-    Transition("close", "关闭", ("submitted", "published", "matched"), "closed",
-               DISTRICT_ADMIN + CITY),
-)
-
-#: The match state machine; every step is the campus liaison's of the expert's institution.
-MATCH_TRANSITIONS: tuple[Transition, ...] = (
-    Transition("accept", "接受", ("proposed",), "accepted", CAMPUS + CITY),
-    Transition("decline", "拒绝", ("proposed",), "declined", CAMPUS + CITY, reason_required=True),
-    Transition("introduce", "引荐", ("accepted",), "introduced", CAMPUS + CITY),
-    Transition("negotiate", "进入洽谈", ("introduced",), "negotiating", CAMPUS + CITY),
-    Transition("sign", "签约", ("introduced", "negotiating"), "signed", CAMPUS + CITY),
-    Transition("close", "关闭", ("proposed", "accepted", "introduced", "negotiating"), "closed",
-               CAMPUS + CITY, reason_required=True),
-)
-MATCH_ACTION_ALIASES = {"negotiating": "negotiate", "introduced": "introduce",
-                        "accepted": "accept", "declined": "decline", "signed": "sign",
-                        "closed": "close"}
-
-DEMAND_ACTIONS = tuple(dict.fromkeys(t.action for t in DEMAND_TRANSITIONS))
-MATCH_ACTIONS = tuple(dict.fromkeys(t.action for t in MATCH_TRANSITIONS))
-
-
 class IncompleteDemand(DomainError):
     """A demand is too vague or incomplete to be submitted; `errors` carries the hints."""
 
     status = 422
-
-
-# --- helpers ------------------------------------------------------------------------------------
-def _role(user: Any) -> str | None:
-    return getattr(user, "role", None) if user is not None else None
-
-
-def _label(transitions: Iterable[Transition], action: str) -> str:
-    return next((t.label for t in transitions if t.action == action), action)
-
-
-def _find(transitions: Iterable[Transition], action: str, status: str,
-          labels: Mapping[str, str], user: Any) -> Transition:
-    """Return the transition for (action, status, role) or raise Forbidden / Conflict."""
-    candidates = [t for t in transitions if t.action == action]
-    if not candidates:
-        raise DomainError(f"未知的操作：{action}", field="action")
-    role = _role(user)
-    if not any(role in t.roles for t in candidates):
-        raise Forbidden(f"您的角色无权执行「{candidates[0].label}」操作。")
-    from_here = [t for t in candidates if status in t.sources]
-    if not from_here:
-        raise Conflict(
-            f"当前状态「{labels.get(status, status)}」不能{candidates[0].label}。",
-            field="status",
-        )
-    allowed = [t for t in from_here if role in t.roles]
-    if not allowed:
-        raise Forbidden(
-            f"当前状态「{labels.get(status, status)}」下，您的角色无权{candidates[0].label}。"
-        )
-    return allowed[0]
-
-
-def _reason(reason: str | None, required: bool, label: str) -> str | None:
-    text = (reason or "").strip() or None
-    if required and not text:
-        raise DomainError(f"请填写{label}的原因。", field="reason")
-    if text and len(text) > 2000:
-        raise DomainError("原因不能超过 2000 字。", field="reason")
-    return text
-
-
-def _user_id(user: Any) -> int | None:
-    # An ApiClient has an id too, but events point at user accounts only.
-    return getattr(user, "id", None) if hasattr(user, "username") else None
 
 
 def sent_institution_ids(session: Session, demand_id: int) -> set[int]:
@@ -181,7 +89,7 @@ def _check_district(user: Any, demand: Demand) -> None:
 
 def _demand_event(session: Session, user: Any, demand: Demand, old: str | None, new: str,
                   reason: str | None) -> DemandEvent:
-    event = DemandEvent(demand=demand, user_id=_user_id(user), at=utcnow(), from_status=old,
+    event = DemandEvent(demand=demand, user_id=user_id_of(user), at=utcnow(), from_status=old,
                         to_status=new, reason=reason)
     session.add(event)
     return event
@@ -208,14 +116,6 @@ def next_demand_code(session: Session, year: int | None = None) -> str:
         code = f"{prefix}{sequences.next_value(session, f'demand_code:{year}', highest_stored):06d}"
         if session.scalar(select(Demand.id).where(Demand.code == code)) is None:
             return code
-
-
-def _contract_amount(value: Any) -> float:
-    """Return a signed contract's amount in 万元: a finite number above 0."""
-    amount = fields.check_number(value, "contract_amount", "合同金额")
-    if amount is None or amount <= 0:
-        raise DomainError("签约须填写大于 0 的合同金额（万元）。", field="contract_amount")
-    return amount
 
 
 def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> Enterprise | None:
@@ -298,7 +198,7 @@ def _apply(session: Session, user: Any, demand: Demand, data: Mapping[str, Any])
 
 def create_demand(session: Session, user: Any, data: Mapping[str, Any]) -> Demand:
     """Record a new draft demand in the liaison's district."""
-    if _role(user) not in EDIT_ROLES:
+    if role_of(user) not in EDIT_ROLES:
         raise Forbidden("只有区派联络员可以录入需求。")
     district_id = getattr(user, "district_id", None)
     if district_id is None:
@@ -324,7 +224,7 @@ def update_demand(session: Session, user: Any, demand: Demand,
     """Edit a draft or returned demand of the liaison's own district."""
     if not can_view_demand(session, user, demand):
         raise NotFound("需求不存在，或您无权查看。")
-    if _role(user) not in EDIT_ROLES:
+    if role_of(user) not in EDIT_ROLES:
         raise Forbidden("只有区派联络员可以修改需求。")
     _check_district(user, demand)
     if demand.status not in EDITABLE_STATUSES:
@@ -369,9 +269,9 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
         raise DomainError("推荐专家请使用 propose_matches。", field="action")
     if not can_view_demand(session, user, demand):
         raise NotFound("需求不存在，或您无权查看。")
-    t = _find(DEMAND_TRANSITIONS, action, demand.status, DEMAND_STATUS_LABELS, user)
+    t = find(DEMAND_TRANSITIONS, action, demand.status, DEMAND_STATUS_LABELS, user)
     _check_district(user, demand)
-    why = _reason(reason, t.reason_required, t.label)
+    why = reason_for(reason, t.reason_required, t.label)
     override = None
     now = utcnow()
     if action == "submit":
@@ -478,7 +378,7 @@ def import_demand_status(demand: Demand, status: str, *, reason: str) -> None:
 
 def demand_actions(session: Session, user: Any, demand: Demand) -> list[str]:
     """Return the actions `user` may take on a demand now (edit, submit, publish ...)."""
-    role = _role(user)
+    role = role_of(user)
     if not can_view_demand(session, user, demand):
         return []
     if not access.can_manage_demand(user, demand):
@@ -496,197 +396,25 @@ def demand_actions(session: Session, user: Any, demand: Demand) -> list[str]:
     return out
 
 
-# --- matches --------------------------------------------------------------------------------------
-def _explanation(hit: Any, rank: int | None, version: Any) -> dict[str, Any]:
-    if hit is None:
-        return {"rank": None, "terms": [], "best_item_title": None, "semantic": False,
-                "semantic_item_title": None, "index_version": version}
-    return {
-        "rank": rank,
-        "terms": [[t, round(float(s), 4)] for t, s in hit.terms],
-        "best_item_title": hit.best_item_title,
-        "semantic": bool(hit.semantic),
-        "semantic_item_title": hit.semantic_item_title,
-        "index_version": version,
-    }
+# The match writer lives in services/matches.py; these names are read from there.
+from .matches import (  # noqa: E402
+    MATCH_ACTION_ALIASES,
+    MATCH_TRANSITIONS,
+    accept_match,
+    apply_system_transition,
+    can_view_match,
+    close_match,
+    decline_match,
+    get_match,
+    introduce_match,
+    match_actions,
+    negotiate_match,
+    propose_matches,
+    sign_match,
+    transition_match,
+)
 
-
-
-def propose_matches(session: Session, user: Any, demand: Demand, expert_ids: Iterable[int],
-                    note: str | None = None) -> list[Match]:
-    """Send a shortlist of experts for a demand to their institutions' campus liaisons.
-
-    Creates one `proposed` Match per new expert with the ranker's score and explanation, moves
-    the demand to `matched`, and records the events. Experts already on the list are skipped.
-    """
-    if not can_view_demand(session, user, demand):
-        raise NotFound("需求不存在，或您无权查看。")
-    t = _find(DEMAND_TRANSITIONS, "match", demand.status, DEMAND_STATUS_LABELS, user)
-    _check_district(user, demand)
-    if demand.status == "submitted" and demand.publishable:
-        raise Conflict("可公开发布的需求请先发布，再推荐专家。", field="status")
-    ids = list(dict.fromkeys(int(i) for i in expert_ids))
-    if not ids:
-        raise DomainError("请至少选择一位专家。", field="expert_ids")
-    if len(ids) > 50:
-        raise DomainError("一次最多推荐 50 位专家。", field="expert_ids")
-    experts = {e.id: e for e in session.scalars(select(Expert).where(Expert.id.in_(ids)))}
-    missing = [i for i in ids if i not in experts]
-    if missing:
-        raise DomainError(f"专家不存在：{', '.join(map(str, missing))}", field="expert_ids")
-    existing = set(session.scalars(
-        select(Match.expert_id).where(Match.demand_id == demand.id, Match.expert_id.in_(ids))))
-    new_ids = [i for i in ids if i not in existing]
-    if not new_ids:
-        raise Conflict("所选专家均已在该需求的对接名单中。", field="expert_ids")
-    chosen = rank_of_experts(session, demand, new_ids)
-    ranked, version = chosen.ranks, chosen.version
-    why = _reason(note, False, "推荐")
-    now = utcnow()
-    created = []
-    for expert_id in new_ids:
-        rank, hit = ranked.get(expert_id, (None, None))
-        match = Match(demand=demand, expert=experts[expert_id], status="proposed",
-                      score=round(float(hit.score), 6) if hit is not None else None,
-                      explanation=_explanation(hit, rank, version),
-                      proposed_by_id=_user_id(user), created_at=now, updated_at=now)
-        session.add(match)
-        session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=None,
-                               to_status="proposed", reason=why))
-        created.append(match)
-    if demand.status != t.target:
-        old = demand.status
-        demand.status = t.target
-        demand.updated_at = now
-        _demand_event(session, user, demand, old, t.target,
-                      why or f"推荐专家 {len(created)} 位")
-    session.flush()
-    return created
-
-
-def can_view_match(session: Session, user: Any, match: Match) -> bool:
-    """Return whether `user` may see a match (the rule is app.policy.access.can_view_match)."""
-    return access.can_view_match(user, match)
-
-
-def get_match(session: Session, user: Any, match_id: int) -> Match:
-    """Return a match the user may see, else raise NotFound."""
-    match = session.get(Match, match_id)
-    if match is None or not can_view_match(session, user, match):
-        raise NotFound("对接记录不存在，或您无权查看。")
-    return match
-
-
-def transition_match(session: Session, user: Any, match: Match, action: str, *,
-                     reason: str | None = None,
-                     contract_amount: float | None = None) -> Match:
-    """Apply a campus transition (accept, decline, introduce, negotiate, sign, close)."""
-    action = MATCH_ACTION_ALIASES.get(action, action)
-    if not can_view_match(session, user, match):
-        raise NotFound("对接记录不存在，或您无权查看。")
-    t = _find(MATCH_TRANSITIONS, action, match.status, MATCH_STATUS_LABELS, user)
-    if not access.can_act_on_match(user, match):
-        raise Forbidden("只能处理本单位专家的对接。")
-    why = _reason(reason, t.reason_required, t.label)
-    amount = None
-    if action == "sign":
-        amount = _contract_amount(contract_amount)
-        match.contract_amount = amount
-    if why is not None:
-        match.reason = why
-    old = match.status
-    now = utcnow()
-    match.status = t.target
-    match.updated_at = now
-    session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=old,
-                           to_status=t.target, reason=why, contract_amount=amount))
-    session.flush()
-    return match
-
-
-#: Changes made by the system on a person's behalf (meeting outcomes, imports): from -> to.
-#: None is a match created by the change. Terminal statuses (declined, signed, closed) stay.
-SYSTEM_MATCH_TRANSITIONS: dict[str | None, tuple[str, ...]] = {
-    None: ("proposed", "accepted", "introduced", "negotiating", "signed", "closed"),
-    "proposed": ("accepted", "introduced", "negotiating", "signed", "closed"),
-    "accepted": ("introduced", "negotiating", "signed", "closed"),
-    "introduced": ("negotiating", "signed", "closed"),
-    "negotiating": ("signed", "closed"),
-    "signed": ("signed",),  # a corrected contract amount
-}
-
-
-def apply_system_transition(session: Session, match: Match, target: str, *, user: Any = None,
-                            reason: str, contract_amount: float | None = None) -> Match:
-    """Move a match to `target` on the system's authority (a meeting outcome), with an event.
-
-    The only writer of ``Match.status`` besides :func:`transition_match`; refuses a change the
-    system table does not allow with a Chinese message naming both statuses.
-    """
-    old = match.status  # None: a match this change creates
-    allowed = SYSTEM_MATCH_TRANSITIONS.get(old, ())
-    if target not in allowed:
-        raise Conflict(f"对接状态「{MATCH_STATUS_LABELS.get(old or '', old or '新建')}」"
-                       f"不能改为「{MATCH_STATUS_LABELS.get(target, target)}」。", field="status")
-    amount = None
-    if target == "signed":
-        amount = _contract_amount(contract_amount)
-        if old == "signed" and match.contract_amount == amount:
-            return match
-        match.contract_amount = amount
-    if target == "closed":
-        match.reason = reason
-    now = utcnow()
-    match.status = target
-    match.updated_at = now
-    session.add(MatchEvent(match=match, user_id=_user_id(user), at=now, from_status=old,
-                           to_status=target, reason=reason, contract_amount=amount))
-    demand = match.demand
-    if old is None and demand is not None and demand.status == "published":
-        # the demand's first match: published -> matched, as proposing does
-        _demand_event(session, user, demand, "published", "matched", reason)
-        demand.status = "matched"
-        demand.updated_at = now
-    session.flush()
-    return match
-
-
-def accept_match(session: Session, user: Any, match: Match, reason: str | None = None) -> Match:
-    """Accept a proposed match on behalf of the expert's institution."""
-    return transition_match(session, user, match, "accept", reason=reason)
-
-
-def decline_match(session: Session, user: Any, match: Match, reason: str) -> Match:
-    """Decline a proposed match with a reason."""
-    return transition_match(session, user, match, "decline", reason=reason)
-
-
-def introduce_match(session: Session, user: Any, match: Match, reason: str | None = None) -> Match:
-    """Record that the expert and the enterprise were introduced."""
-    return transition_match(session, user, match, "introduce", reason=reason)
-
-
-def negotiate_match(session: Session, user: Any, match: Match, reason: str | None = None) -> Match:
-    """Record that the two sides are negotiating."""
-    return transition_match(session, user, match, "negotiate", reason=reason)
-
-
-def sign_match(session: Session, user: Any, match: Match, contract_amount: float,
-               reason: str | None = None) -> Match:
-    """Record a signed contract with its amount (10k CNY, > 0)."""
-    return transition_match(session, user, match, "sign", reason=reason,
-                            contract_amount=contract_amount)
-
-
-def close_match(session: Session, user: Any, match: Match, reason: str) -> Match:
-    """Close a match that ends without a contract, with a reason."""
-    return transition_match(session, user, match, "close", reason=reason)
-
-
-def match_actions(session: Session, user: Any, match: Match) -> list[str]:
-    """Return the actions `user` may take on a match now."""
-    role = _role(user)
-    if not access.can_act_on_match(user, match):
-        return []
-    return [t.action for t in MATCH_TRANSITIONS
-            if match.status in t.sources and role in t.roles]
+__all__ = ["MATCH_ACTION_ALIASES", "MATCH_TRANSITIONS", "accept_match", "apply_system_transition",
+           "can_view_match", "close_match", "decline_match", "get_match", "introduce_match",
+           "match_actions", "negotiate_match", "propose_matches", "sign_match",
+           "transition_match"]
