@@ -39,7 +39,7 @@ def main() -> None:
 
     from app import create_app
     from app.services import demo
-    from app.services import workflow as wf
+    from app.services import matches as match_writer
     from models import Demand, User
 
     path = Path(args.db or f"/tmp/bench_propose_{args.experts}.db")
@@ -68,7 +68,7 @@ def main() -> None:
             if len(ids) < 3:
                 continue
             t0 = time.perf_counter()
-            wf.propose_matches(session, admin, d, ids)
+            match_writer.propose_matches(session, admin, d, ids)
             times.append((time.perf_counter() - t0) * 1000)
             session.rollback()
         n_experts = app.extensions["search_index"].snapshot.n_experts

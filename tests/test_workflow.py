@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import Conflict, DomainError, Forbidden, NotFound
+from app.services import matches as match_writer
 from app.services import workflow as wf
 from app.services.workflow import IncompleteDemand
 from models import District, TechField, User
@@ -18,7 +19,7 @@ _users = itertools.count(1)
 GOOD = dict(
     title="高镍三元锂电池包热失控预警系统开发",
     problem="现有电池包热失控预警依赖温度阈值，预警时间不足30秒，无法满足整车安全要求，"
-            "需解决多传感器融合与早期气体检测难题。",
+    "需解决多传感器融合与早期气体检测难题。",
     goals="热失控预警时间≥5分钟，误报率≤1%，系统成本低于2000元/套。",
     investment=200,
     keywords=["热失控", "电池管理系统", "气体传感器"],
@@ -57,9 +58,13 @@ def people(app, session):
 
 
 def draft(session, who, **over):
-    data = {**GOOD, "enterprise_name": "武汉锂安科技有限公司", "new_enterprise": True,
-            "tech_field_id": field_id(session),
-            **over}
+    data = {
+        **GOOD,
+        "enterprise_name": "武汉锂安科技有限公司",
+        "new_enterprise": True,
+        "tech_field_id": field_id(session),
+        **over,
+    }
     return wf.create_demand(session, who, data)
 
 
@@ -70,7 +75,8 @@ def test_create_gives_a_code_and_a_draft_event(session, people):
     assert d.code.startswith("XQ") and d.code[2:6].isdigit() and d.code[6] == "-"
     assert int(d2.code[-6:]) == int(d.code[-6:]) + 1
     assert [(e.from_status, e.to_status, e.user_id) for e in d.events] == [
-        (None, "draft", people["liaison"].id)]
+        (None, "draft", people["liaison"].id)
+    ]
     assert d.tokens  # stored at write time
 
 
@@ -82,23 +88,31 @@ def test_full_happy_path_records_every_event(app, session, people):
         d = draft(session, people["liaison"])
         wf.submit_demand(session, people["liaison"], d)
         wf.publish_demand(session, people["admin"], d)
-        matches = wf.propose_matches(session, people["liaison"], d, [e1.id, e2.id])
+        matches = match_writer.propose_matches(session, people["liaison"], d, [e1.id, e2.id])
     assert d.status == "matched" and d.published_at and d.submitted_at
     m1 = next(m for m in matches if m.expert_id == e1.id)
     assert m1.status == "proposed" and m1.score > 0
     assert m1.explanation["rank"] == 1 and m1.explanation["terms"]
     campus = people["campus"]
-    wf.accept_match(session, campus, m1)
-    wf.introduce_match(session, campus, m1)
-    wf.negotiate_match(session, campus, m1)
-    wf.sign_match(session, campus, m1, 35.5)
+    match_writer.accept_match(session, campus, m1)
+    match_writer.introduce_match(session, campus, m1)
+    match_writer.negotiate_match(session, campus, m1)
+    match_writer.sign_match(session, campus, m1, 35.5)
     assert m1.status == "signed" and m1.contract_amount == 35.5
     assert [e.to_status for e in m1.events] == [
-        "proposed", "accepted", "introduced", "negotiating", "signed"]
+        "proposed",
+        "accepted",
+        "introduced",
+        "negotiating",
+        "signed",
+    ]
     assert m1.events[-1].contract_amount == 35.5 and m1.events[-1].user_id == campus.id
     assert [(e.from_status, e.to_status) for e in d.events] == [
-        (None, "draft"), ("draft", "submitted"), ("submitted", "published"),
-        ("published", "matched")]
+        (None, "draft"),
+        ("draft", "submitted"),
+        ("submitted", "published"),
+        ("published", "matched"),
+    ]
 
 
 # --- illegal transitions ----------------------------------------------------------------------
@@ -128,7 +142,8 @@ def test_illegal_demand_transitions(session, people, status, actor, action, exc,
 
 
 def test_publishable_private_demand_of_another_district_is_visible_but_not_editable(
-        session, people):
+    session, people
+):
     d = f.demand(session, "锂电池热失控预警", status="published", publishable=True)
     # Published: the other district sees it, but may not act on it.
     assert wf.get_demand(session, people["other_admin"], d.id) is d
@@ -166,8 +181,15 @@ def test_edit_only_in_draft_or_returned(session, people):
 
 
 def test_vague_demand_is_refused_with_hints(session, people):
-    d = draft(session, people["liaison"], title="提高产品质量", problem="希望提高产品质量。",
-              goals="", keywords=[], tech_field_id=None)
+    d = draft(
+        session,
+        people["liaison"],
+        title="提高产品质量",
+        problem="希望提高产品质量。",
+        goals="",
+        keywords=[],
+        tech_field_id=None,
+    )
     with pytest.raises(IncompleteDemand) as err:
         wf.submit_demand(session, people["liaison"], d)
     codes = {e["code"] for e in err.value.errors}
@@ -201,7 +223,7 @@ def _proposed(app, session, people):
     session.commit()
     d = f.demand(session, "锂电池热失控预警", "电池热失控", "预警≥5分钟", status="published")
     with app.test_request_context():
-        (m,) = wf.propose_matches(session, people["liaison"], d, [e.id])
+        (m,) = match_writer.propose_matches(session, people["liaison"], d, [e.id])
     return m
 
 
@@ -209,7 +231,7 @@ def _step(session, who, m, action):
     extra = {"reason": "时间冲突"} if action in ("decline", "close") else {}
     if action == "sign":
         extra["contract_amount"] = 10
-    wf.transition_match(session, who, m, action, **extra)
+    match_writer.transition_match(session, who, m, action, **extra)
 
 
 @pytest.mark.parametrize("steps, action, exc, fragment", MATCH_ILLEGAL)
@@ -227,25 +249,25 @@ def test_illegal_match_transitions(app, session, people, steps, action, exc, fra
 def test_match_roles_and_scope(app, session, people):
     m = _proposed(app, session, people)
     with pytest.raises(NotFound):  # another institution's liaison does not see it
-        wf.accept_match(session, people["other_campus"], m)
+        match_writer.accept_match(session, people["other_campus"], m)
     with pytest.raises(Forbidden):  # the district sees it but campus decides
-        wf.accept_match(session, people["liaison"], m)
+        match_writer.accept_match(session, people["liaison"], m)
     with pytest.raises(DomainError) as err:
-        wf.decline_match(session, people["campus"], m, "")
+        match_writer.decline_match(session, people["campus"], m, "")
     assert err.value.field == "reason"
-    wf.decline_match(session, people["city"], m, "专家出国")  # the city may act too
+    match_writer.decline_match(session, people["city"], m, "专家出国")  # the city may act too
     assert m.status == "declined" and m.reason == "专家出国"
     assert m.events[-1].user_id == people["city"].id
-    assert wf.match_actions(session, people["campus"], m) == []
+    assert match_writer.match_actions(session, people["campus"], m) == []
 
 
 def test_propose_twice_skips_existing_and_refuses_all_duplicates(app, session, people):
     m = _proposed(app, session, people)
     with app.test_request_context(), pytest.raises(Conflict):
-        wf.propose_matches(session, people["liaison"], m.demand, [m.expert_id])
+        match_writer.propose_matches(session, people["liaison"], m.demand, [m.expert_id])
     d = f.demand(session, "未发布需求", status="draft")
     with app.test_request_context(), pytest.raises(Conflict) as err:
-        wf.propose_matches(session, people["liaison"], d, [m.expert_id])
+        match_writer.propose_matches(session, people["liaison"], d, [m.expert_id])
     assert "当前状态「草稿」不能推荐专家" in err.value.message
 
 
@@ -259,7 +281,7 @@ def test_actions_for_buttons(session, people):
 
 def test_system_transitions_follow_their_table(session):
     from app.errors import Conflict, DomainError
-    from app.services.workflow import apply_system_transition
+    from app.services.matches import apply_system_transition
     from models import Match, MatchEvent
     from tests import factories
 
@@ -272,8 +294,10 @@ def test_system_transitions_follow_their_table(session):
     session.flush()
     assert match.status == "signed" and match.contract_amount == 30
     events = session.query(MatchEvent).filter_by(match_id=match.id).order_by(MatchEvent.id).all()
-    assert [(ev.from_status, ev.to_status) for ev in events] == [(None, "introduced"),
-                                                                 ("introduced", "signed")]
+    assert [(ev.from_status, ev.to_status) for ev in events] == [
+        (None, "introduced"),
+        ("introduced", "signed"),
+    ]
     with pytest.raises(Conflict, match="已签约.*洽谈中"):
         apply_system_transition(session, match, "negotiating", reason="回退")
     with pytest.raises(DomainError, match="合同金额"):

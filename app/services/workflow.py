@@ -394,27 +394,3 @@ def demand_actions(session: Session, user: Any, demand: Demand) -> list[str]:
                 continue  # a publishable demand is published first, then matched
             out.append(t.action)
     return out
-
-
-# The match writer lives in services/matches.py; these names are read from there.
-from .matches import (  # noqa: E402
-    MATCH_ACTION_ALIASES,
-    MATCH_TRANSITIONS,
-    accept_match,
-    apply_system_transition,
-    can_view_match,
-    close_match,
-    decline_match,
-    get_match,
-    introduce_match,
-    match_actions,
-    negotiate_match,
-    propose_matches,
-    sign_match,
-    transition_match,
-)
-
-__all__ = ["MATCH_ACTION_ALIASES", "MATCH_TRANSITIONS", "accept_match", "apply_system_transition",
-           "can_view_match", "close_match", "decline_match", "get_match", "introduce_match",
-           "match_actions", "negotiate_match", "propose_matches", "sign_match",
-           "transition_match"]

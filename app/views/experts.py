@@ -23,7 +23,7 @@ from ..db import get_session
 from ..errors import Forbidden, NotFound
 from ..policy import access
 from ..policy.roles import Role
-from ..policy.statuses import ENGAGED_MATCH_STATUSES
+from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
 from ..security import (
     DISTRICT_ROLES,
     can_see_expert_contact,
@@ -38,7 +38,7 @@ from ..services.experts import ITEM_KIND_LABELS
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
-from ..services.workflow import MATCH_STATUS_LABELS, can_view_match
+from ..services.matches import can_view_match
 from .imports import handle_upload
 
 bp = Blueprint("experts", __name__, url_prefix="/experts")
@@ -47,14 +47,14 @@ EDITORS = (Role.CAMPUS_LIAISON, Role.CITY_ADMIN)
 #: Match statuses after which the district that sent the demand may reveal the expert's contact.
 
 
-
-
 def _options(session: Session) -> dict[str, Any]:
     return {
-        "institutions": [(i.id, i.name) for i in session.scalars(
-            select(Institution).order_by(Institution.name))],
-        "fields": [(f.id, f.name) for f in session.scalars(select(TechField).order_by(
-            TechField.code))],
+        "institutions": [
+            (i.id, i.name) for i in session.scalars(select(Institution).order_by(Institution.name))
+        ],
+        "fields": [
+            (f.id, f.name) for f in session.scalars(select(TechField).order_by(TechField.code))
+        ],
         "item_kinds": list(ITEM_KIND_LABELS.items()),
     }
 
@@ -70,21 +70,37 @@ def may_reveal(session: Session, user: Any, expert: Expert) -> bool:
     """Return whether a district role may reveal the contact (their demand's match accepted)."""
     if getattr(user, "role", None) not in DISTRICT_ROLES or user.district_id is None:
         return False
-    return session.scalar(
-        select(Match.id).join(Demand, Demand.id == Match.demand_id)
-        .where(Match.expert_id == expert.id, Demand.district_id == user.district_id,
-               Match.status.in_(ENGAGED_MATCH_STATUSES)).limit(1)
-    ) is not None
+    return (
+        session.scalar(
+            select(Match.id)
+            .join(Demand, Demand.id == Match.demand_id)
+            .where(
+                Match.expert_id == expert.id,
+                Demand.district_id == user.district_id,
+                Match.status.in_(ENGAGED_MATCH_STATUSES),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # --- list ------------------------------------------------------------------------------------
 def _match_count():
-    return (select(func.count(Match.id)).where(Match.expert_id == Expert.id)
-            .correlate(Expert).scalar_subquery())
+    return (
+        select(func.count(Match.id))
+        .where(Match.expert_id == Expert.id)
+        .correlate(Expert)
+        .scalar_subquery()
+    )
 
 
-SORTS = {"name": Expert.name, "institution": Institution.name, "title": Expert.title,
-         "updated_at": Expert.updated_at}
+SORTS = {
+    "name": Expert.name,
+    "institution": Institution.name,
+    "title": Expert.title,
+    "updated_at": Expert.updated_at,
+}
 
 
 def _filtered(args: Any):
@@ -92,9 +108,13 @@ def _filtered(args: Any):
     q = (args.get("q") or "").strip()
     if q:
         pattern = _like(q)
-        stmt = stmt.where(or_(Expert.name.ilike(pattern, escape="\\"),
-                              Expert.research_fields.ilike(pattern, escape="\\"),
-                              Expert.team.ilike(pattern, escape="\\")))
+        stmt = stmt.where(
+            or_(
+                Expert.name.ilike(pattern, escape="\\"),
+                Expert.research_fields.ilike(pattern, escape="\\"),
+                Expert.team.ilike(pattern, escape="\\"),
+            )
+        )
     inst = _int(args.get("institution"))
     if inst:
         stmt = stmt.where(Expert.institution_id == inst)
@@ -115,18 +135,30 @@ def index():
     stmt = _filtered(request.args)
     sorts = {**SORTS, "matches": _match_count()}
     stmt, sort = apply_sort(stmt, request.args.get("sort"), sorts, "name")
-    stmt = stmt.order_by(Expert.id).options(selectinload(Expert.institution),
-                                            selectinload(Expert.tech_field))
+    stmt = stmt.order_by(Expert.id).options(
+        selectinload(Expert.institution), selectinload(Expert.tech_field)
+    )
     if request.args.get("export") == "xlsx":
         return _export(session, stmt)
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
-    counts = dict(session.execute(
-        select(Match.expert_id, func.count()).where(
-            Match.expert_id.in_([e.id for e in page.items])).group_by(Match.expert_id)).all())
-    return render_template("experts/index.html", page=page, sort=sort, counts=counts,
-                           can_new=may_edit(current_user), args=request.args,
-                           can_import=current_user.role in EDITORS,
-                           show_contact=current_user.role in EDITORS, **_options(session))
+    counts = dict(
+        session.execute(
+            select(Match.expert_id, func.count())
+            .where(Match.expert_id.in_([e.id for e in page.items]))
+            .group_by(Match.expert_id)
+        ).all()
+    )
+    return render_template(
+        "experts/index.html",
+        page=page,
+        sort=sort,
+        counts=counts,
+        can_new=may_edit(current_user),
+        args=request.args,
+        can_import=current_user.role in EDITORS,
+        show_contact=current_user.role in EDITORS,
+        **_options(session),
+    )
 
 
 def _export(session: Session, stmt):
@@ -137,16 +169,29 @@ def _export(session: Session, stmt):
         headers += ["联系电话", "电子邮箱"]
     rows = []
     for e in session.scalars(stmt):
-        row: list[Any] = [e.name, e.institution.name, e.title, e.research_fields,
-                          e.tech_field.name if e.tech_field else "", bool(e.is_academician),
-                          e.team]
+        row: list[Any] = [
+            e.name,
+            e.institution.name,
+            e.title,
+            e.research_fields,
+            e.tech_field.name if e.tech_field else "",
+            bool(e.is_academician),
+            e.team,
+        ]
         if contact:
             full = can_see_expert_contact(current_user, e.institution_id)
-            row += [e.phone if full else mask_phone(e.phone),
-                    e.email if full else mask_email(e.email)]
+            row += [
+                e.phone if full else mask_phone(e.phone),
+                e.email if full else mask_email(e.email),
+            ]
         rows.append(row)
-    audit(session, "export", "expert", None, {"rows": len(rows), "contact": contact,
-                                              "filters": request.args.to_dict()})
+    audit(
+        session,
+        "export",
+        "expert",
+        None,
+        {"rows": len(rows), "contact": contact, "filters": request.args.to_dict()},
+    )
     return xlsx_response(rows_to_xlsx(headers, rows, "专家"), "专家列表.xlsx")
 
 
@@ -160,25 +205,38 @@ def _get(session: Session, expert_id: int) -> Expert:
 
 def _detail(session: Session, expert: Expert, *, revealed: bool = False):
     full = can_see_expert_contact(current_user, expert.institution_id) or revealed
-    matches = list(session.scalars(
-        select(Match).where(Match.expert_id == expert.id)
-        .options(selectinload(Match.demand).selectinload(Demand.enterprise),
-                 selectinload(Match.demand).selectinload(Demand.district))
-        .order_by(Match.created_at.desc())))
+    matches = list(
+        session.scalars(
+            select(Match)
+            .where(Match.expert_id == expert.id)
+            .options(
+                selectinload(Match.demand).selectinload(Demand.enterprise),
+                selectinload(Match.demand).selectinload(Demand.district),
+            )
+            .order_by(Match.created_at.desc())
+        )
+    )
     visible = [mt for mt in matches if can_view_match(session, current_user, mt)]
     by_status: dict[str, int] = {}
     for mt in matches:
         by_status[mt.status] = by_status.get(mt.status, 0) + 1
     return render_template(
-        "experts/detail.html", expert=expert, full=full, revealed=revealed,
+        "experts/detail.html",
+        expert=expert,
+        full=full,
+        revealed=revealed,
         phone=(expert.phone or "") if full else mask_phone(expert.phone),
         email=(expert.email or "") if full else mask_email(expert.email),
-        can_reveal=not full and may_reveal(session, current_user, expert)
+        can_reveal=not full
+        and may_reveal(session, current_user, expert)
         and bool(expert.phone or expert.email),
-        can_edit=may_edit(current_user, expert), matches=visible,
+        can_edit=may_edit(current_user, expert),
+        matches=visible,
         hidden=len(matches) - len(visible),
-        by_status=by_status, status_labels=MATCH_STATUS_LABELS,
-        kind_labels=ITEM_KIND_LABELS)
+        by_status=by_status,
+        status_labels=MATCH_STATUS_LABELS,
+        kind_labels=ITEM_KIND_LABELS,
+    )
 
 
 @bp.get("/<int:expert_id>")
@@ -199,9 +257,17 @@ def reveal(expert_id: int):
         return redirect(url_for("experts.detail", expert_id=expert.id))
     if not may_reveal(session, current_user, expert):
         raise Forbidden("只有需求已被该专家接受对接的区，才能查看专家的完整联系方式。")
-    audit(session, "view_contact", "expert", expert.id,
-          {"role": current_user.role, "district_id": current_user.district_id,
-           "institution_id": expert.institution_id})
+    audit(
+        session,
+        "view_contact",
+        "expert",
+        expert.id,
+        {
+            "role": current_user.role,
+            "district_id": current_user.district_id,
+            "institution_id": expert.institution_id,
+        },
+    )
     return _detail(session, expert, revealed=True)
 
 
@@ -216,23 +282,32 @@ def _form_items(form: Any) -> list[dict[str, str]]:
     def at(values: list[str], i: int) -> str:
         return (values[i] if i < len(values) else "").strip()
 
-    return [{"kind": at(kinds, i), "title": at(titles, i), "year": at(years, i),
-             "text": at(texts, i)} for i in range(n)]
+    return [
+        {"kind": at(kinds, i), "title": at(titles, i), "year": at(years, i), "text": at(texts, i)}
+        for i in range(n)
+    ]
 
 
 def _expert_form(expert: Expert) -> dict[str, Any]:
     return {
-        "name": expert.name, "institution_id": expert.institution_id, "title": expert.title or "",
-        "research_fields": expert.research_fields or "", "summary": expert.summary or "",
-        "is_academician": bool(expert.is_academician), "team": expert.team or "",
-        "tech_field_id": expert.tech_field_id or "", "phone": expert.phone or "",
+        "name": expert.name,
+        "institution_id": expert.institution_id,
+        "title": expert.title or "",
+        "research_fields": expert.research_fields or "",
+        "summary": expert.summary or "",
+        "is_academician": bool(expert.is_academician),
+        "team": expert.team or "",
+        "tech_field_id": expert.tech_field_id or "",
+        "phone": expert.phone or "",
         "email": expert.email or "",
     }
 
 
 def _item_rows(expert: Expert) -> list[dict[str, str]]:
-    return [{"kind": i.kind, "title": i.title, "year": str(i.year or ""), "text": i.text or ""}
-            for i in expert.items]
+    return [
+        {"kind": i.kind, "title": i.title, "year": str(i.year or ""), "text": i.text or ""}
+        for i in expert.items
+    ]
 
 
 def _institution_of_form(session: Session, form: dict[str, Any]) -> int | None:
@@ -244,33 +319,64 @@ def _institution_of_form(session: Session, form: dict[str, Any]) -> int | None:
 def _form_page(expert: Expert | None):
     session = get_session()
     if request.method == "GET":
-        form = _expert_form(expert) if expert else {
-            "institution_id": current_user.institution_id or ""}
+        form = (
+            _expert_form(expert)
+            if expert
+            else {"institution_id": current_user.institution_id or ""}
+        )
         items = _item_rows(expert) if expert else []
         if not items:
             items = [{"kind": "project", "title": "", "year": "", "text": ""}]
-        return render_template("experts/form.html", expert=expert, form=form, items=items,
-                               errors={}, **_options(session))
+        return render_template(
+            "experts/form.html",
+            expert=expert,
+            form=form,
+            items=items,
+            errors={},
+            **_options(session),
+        )
     form = request.form.to_dict()
     form["is_academician"] = form.get("is_academician") in ("1", "on", "true")
     items = _form_items(request.form)
     op = request.form.get("op", "save")
     if op == "add_item":
         items.append({"kind": "project", "title": "", "year": "", "text": ""})
-        return render_template("experts/form.html", expert=expert, form=form, items=items,
-                               errors={}, focus_last=True, **_options(session))
+        return render_template(
+            "experts/form.html",
+            expert=expert,
+            form=form,
+            items=items,
+            errors={},
+            focus_last=True,
+            **_options(session),
+        )
     if op.startswith("remove_item-"):
         index = _int(op.rsplit("-", 1)[1])
         if index is not None and 0 <= index < len(items):
             del items[index]
-        return render_template("experts/form.html", expert=expert, form=form, items=items,
-                               errors={}, **_options(session))
-    change = expert_writer.validate(session, form | {"items": items},
-                                    institution_id=_institution_of_form(session, form),
-                                    expert=expert)
+        return render_template(
+            "experts/form.html",
+            expert=expert,
+            form=form,
+            items=items,
+            errors={},
+            **_options(session),
+        )
+    change = expert_writer.validate(
+        session,
+        form | {"items": items},
+        institution_id=_institution_of_form(session, form),
+        expert=expert,
+    )
     if change.errors:
-        return render_template("experts/form.html", expert=expert, form=form, items=items,
-                               errors=change.errors, **_options(session)), 422
+        return render_template(
+            "experts/form.html",
+            expert=expert,
+            form=form,
+            items=items,
+            errors=change.errors,
+            **_options(session),
+        ), 422
     saved, _changed = expert_writer.save(session, change, expert)
     flash(f"已保存专家 {saved.name} 的资料，匹配索引将自动更新。", "success")
     return redirect(url_for("experts.detail", expert_id=saved.id))
@@ -302,4 +408,3 @@ def edit(expert_id: int):
 def import_page():
     """Import experts (and their items) from .xlsx/.csv; campus liaisons: own institution only."""
     return handle_upload("experts")
-

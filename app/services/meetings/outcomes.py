@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import Conflict, DomainError, NotFound
+from app.services.matches import apply_system_transition
 from app.services.meetings.access import (
     check_organiser,
 )
 from app.services.meetings.read import (
     OUTCOME_LABELS,
 )
-from app.services.workflow import apply_system_transition
 from models import (
     Demand,
     Match,
@@ -32,8 +32,9 @@ def _after(meeting: MatchmakingMeeting) -> None:
         raise Conflict("对接会确认后才能登记签到和洽谈结果。", field="status")
 
 
-def check_in(session: Session, user: Any, meeting: MatchmakingMeeting,
-             attended_ids: Iterable[int]) -> int:
+def check_in(
+    session: Session, user: Any, meeting: MatchmakingMeeting, attended_ids: Iterable[int]
+) -> int:
     """Record who attended: invitations in `attended_ids` True, every other False."""
     check_organiser(user)
     _after(meeting)
@@ -59,21 +60,34 @@ def _user_id(user: Any) -> int | None:
     return getattr(user, "id", None) if hasattr(user, "username") else None
 
 
-def _match_to(session: Session, user: Any, meeting: MatchmakingMeeting, slot: MeetingSlot,
-              target: str, reason: str, amount: float | None = None) -> Match:
+def _match_to(
+    session: Session,
+    user: Any,
+    meeting: MatchmakingMeeting,
+    slot: MeetingSlot,
+    target: str,
+    reason: str,
+    amount: float | None = None,
+) -> Match:
     """Create or move the Match of a 1:1 pair to `target`, with an event naming the meeting."""
     match = match_of(session, slot)
     if match is None:
         demand = session.get(Demand, slot.demand_id)  # loaded first: no flush of a status-less row
         now = utcnow()
-        match = Match(demand=demand, expert_id=slot.expert_id, proposed_by_id=_user_id(user),
-                      created_at=now, updated_at=now,
-                      explanation={"source": "meeting", "meeting_id": meeting.id})
+        match = Match(
+            demand=demand,
+            expert_id=slot.expert_id,
+            proposed_by_id=_user_id(user),
+            created_at=now,
+            updated_at=now,
+            explanation={"source": "meeting", "meeting_id": meeting.id},
+        )
         session.add(match)
     elif match.status == target and (amount is None or match.contract_amount == amount):
         return match
-    apply_system_transition(session, match, target, user=user, reason=reason,
-                            contract_amount=amount)
+    apply_system_transition(
+        session, match, target, user=user, reason=reason, contract_amount=amount
+    )
     return match
 
 
@@ -81,8 +95,9 @@ def _match_to(session: Session, user: Any, meeting: MatchmakingMeeting, slot: Me
 _BEFORE_INTRODUCED = ("proposed", "accepted")
 
 
-def record_outcome(session: Session, user: Any, meeting: MatchmakingMeeting, slot_id: int,
-                   outcome: str | None) -> MeetingSlot:
+def record_outcome(
+    session: Session, user: Any, meeting: MatchmakingMeeting, slot_id: int, outcome: str | None
+) -> MeetingSlot:
     """Record a 1:1 pair's immediate outcome; 有意向 marks the pair's match as introduced."""
     check_organiser(user)
     _after(meeting)
@@ -95,18 +110,35 @@ def record_outcome(session: Session, user: Any, meeting: MatchmakingMeeting, slo
         raise DomainError("洽谈结果只能是“有意向”或“无意向”。", field="outcome")
     slot.outcome = outcome
     if outcome == "interested":
-        match = session.scalar(select(Match).where(Match.demand_id == slot.demand_id,
-                                                   Match.expert_id == slot.expert_id))
+        match = session.scalar(
+            select(Match).where(
+                Match.demand_id == slot.demand_id, Match.expert_id == slot.expert_id
+            )
+        )
         if match is None or match.status in _BEFORE_INTRODUCED:
-            _match_to(session, user, meeting, slot, "introduced",
-                      f"需求对接会「{meeting.title}」一对一洽谈，双方有合作意向")
+            _match_to(
+                session,
+                user,
+                meeting,
+                slot,
+                "introduced",
+                f"需求对接会「{meeting.title}」一对一洽谈，双方有合作意向",
+            )
     session.flush()
     return slot
 
 
-def record_followup(session: Session, user: Any, meeting: MatchmakingMeeting, slot_id: int, *,
-                    agreement: bool | None, amount: Any = None, on: date | None = None,
-                    note: str = "") -> Match | None:
+def record_followup(
+    session: Session,
+    user: Any,
+    meeting: MatchmakingMeeting,
+    slot_id: int,
+    *,
+    agreement: bool | None,
+    amount: Any = None,
+    on: date | None = None,
+    note: str = "",
+) -> Match | None:
     """Record the follow-up of a pair (about six months later) and carry it to the match.
 
     Agreement with a contract amount signs the match (then a typical case can be drafted from
@@ -138,19 +170,32 @@ def record_followup(session: Session, user: Any, meeting: MatchmakingMeeting, sl
     if agreement is None:
         return None
     if agreement:
-        return _match_to(session, user, meeting, slot, "signed",
-                         f"需求对接会「{meeting.title}」后续跟踪：达成合作" + (f"。{note}" if note
-                                                                               else ""), value)
-    match = session.scalar(select(Match).where(Match.demand_id == slot.demand_id,
-                                               Match.expert_id == slot.expert_id))
+        return _match_to(
+            session,
+            user,
+            meeting,
+            slot,
+            "signed",
+            f"需求对接会「{meeting.title}」后续跟踪：达成合作" + (f"。{note}" if note else ""),
+            value,
+        )
+    match = session.scalar(
+        select(Match).where(Match.demand_id == slot.demand_id, Match.expert_id == slot.expert_id)
+    )
     if match is not None and match.status in ("signed", "closed"):
         return match
-    return _match_to(session, user, meeting, slot, "closed",
-                     f"需求对接会「{meeting.title}」后续跟踪：未达成合作" + (f"。{note}" if note
-                                                                             else ""))
+    return _match_to(
+        session,
+        user,
+        meeting,
+        slot,
+        "closed",
+        f"需求对接会「{meeting.title}」后续跟踪：未达成合作" + (f"。{note}" if note else ""),
+    )
 
 
 def match_of(session: Session, slot: MeetingSlot) -> Match | None:
     """Return the match of a 1:1 pair, if any."""
-    return session.scalar(select(Match).where(Match.demand_id == slot.demand_id,
-                                              Match.expert_id == slot.expert_id))
+    return session.scalar(
+        select(Match).where(Match.demand_id == slot.demand_id, Match.expert_id == slot.expert_id)
+    )

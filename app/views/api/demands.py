@@ -12,6 +12,7 @@ from models import Demand, Expert, Match
 from ...db import get_session
 from ...errors import NotFound
 from ...security import PUBLIC_STATUSES, api_token_required, demand_filter
+from ...services import matches as match_writer
 from ...services import serializers as ser
 from ...services import workflow as wf
 from ...services.search import rank_text
@@ -63,8 +64,10 @@ def _demand_out(session, demand: Demand) -> dict:
 
 
 def _hits_out(session, hits, snap, proposed: set[int] = frozenset()) -> dict:
-    experts = {e.id: e for e in session.scalars(
-        select(Expert).where(Expert.id.in_([h.expert_id for h in hits])))}
+    experts = {
+        e.id: e
+        for e in session.scalars(select(Expert).where(Expert.id.in_([h.expert_id for h in hits])))
+    }
     items = []
     for n, h in enumerate(hits, 1):
         if h.expert_id in experts:
@@ -88,8 +91,14 @@ def list_demands(args: dict):
     query = select(Demand).where(where)
     if args.get("q"):
         like = f"%{args['q']}%"
-        query = query.where(or_(Demand.title.ilike(like), Demand.problem.ilike(like),
-                                Demand.goals.ilike(like), Demand.code.ilike(like)))
+        query = query.where(
+            or_(
+                Demand.title.ilike(like),
+                Demand.problem.ilike(like),
+                Demand.goals.ilike(like),
+                Demand.code.ilike(like),
+            )
+        )
     if args.get("status"):
         query = query.where(Demand.status == args["status"])
     if args.get("district") is not None:
@@ -101,8 +110,12 @@ def list_demands(args: dict):
         query = query.where(Demand.tech_field_id == args["field"])
     query = query.order_by(Demand.updated_at.desc(), Demand.id.desc())
     rows, total = _page(query, args, session)
-    return {"items": [ser.demand_dict(d, detail=False) for d in rows], "page": args["page"],
-            "per_page": args["per_page"], "total": total}
+    return {
+        "items": [ser.demand_dict(d, detail=False) for d in rows],
+        "page": args["page"],
+        "per_page": args["per_page"],
+        "total": total,
+    }
 
 
 @bp.route("/demands", methods=["POST"])
@@ -141,8 +154,7 @@ def update_demand(data: dict, demand_id: int):
     return out
 
 
-@bp.route("/demands/<int:demand_id>/<any(submit,publish,return,close):action>",
-          methods=["POST"])
+@bp.route("/demands/<int:demand_id>/<any(submit,publish,return,close):action>", methods=["POST"])
 @api_token_required
 @bp.arguments(ReasonIn)
 @bp.response(200, DemandOut)
@@ -170,10 +182,16 @@ def rank_for_demand(args: dict, demand_id: int):
     from matching import text as mtext
 
     tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
-    hits, snap = rank_text(session, demand.text, args["top"], field_id=args.get("field"),
-                           institution_id=args.get("institution"),
-                           academician_only=args["academician"], tokens=tokens,
-                           demand=demand)
+    hits, snap = rank_text(
+        session,
+        demand.text,
+        args["top"],
+        field_id=args.get("field"),
+        institution_id=args.get("institution"),
+        academician_only=args["academician"],
+        tokens=tokens,
+        demand=demand,
+    )
     proposed = set(session.scalars(select(Match.expert_id).where(Match.demand_id == demand.id)))
     return _hits_out(session, hits, snap, proposed)
 
@@ -187,7 +205,9 @@ def propose(data: dict, demand_id: int):
     session = get_session()
     user = _need_user()
     demand = wf.get_demand(session, user, demand_id)
-    created = wf.propose_matches(session, user, demand, data["expert_ids"], data.get("note"))
+    created = match_writer.propose_matches(
+        session, user, demand, data["expert_ids"], data.get("note")
+    )
     items = [ser.match_dict(m) for m in created]
     return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
 
@@ -205,7 +225,12 @@ def match_text(data: dict):
         raise ValidationProblem("参数「text」有误：需求文本不能为空。", field="text")
     _check_field(session, data.get("field"))
     _check_institution(session, data.get("institution"))
-    hits, snap = rank_text(session, data["text"], data["top"], field_id=data.get("field"),
-                           institution_id=data.get("institution"),
-                           academician_only=data["academician"])
+    hits, snap = rank_text(
+        session,
+        data["text"],
+        data["top"],
+        field_id=data.get("field"),
+        institution_id=data.get("institution"),
+        academician_only=data["academician"],
+    )
     return _hits_out(session, hits, snap)

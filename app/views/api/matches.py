@@ -9,8 +9,8 @@ from models import Demand, Expert, Match
 from ...db import get_session
 from ...policy.scope import match_scope
 from ...security import api_token_required
+from ...services import matches as match_writer
 from ...services import serializers as ser
-from ...services import workflow as wf
 from . import _need_user, _page, _user, bp
 from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
 
@@ -24,15 +24,23 @@ def list_matches(args: dict):
     """List matches in the caller's scope (API clients: those of published demands)."""
     session = get_session()
     user = _user()
-    query = (select(Match).join(Demand, Demand.id == Match.demand_id)
-             .join(Expert, Expert.id == Match.expert_id).where(match_scope(user)))
+    query = (
+        select(Match)
+        .join(Demand, Demand.id == Match.demand_id)
+        .join(Expert, Expert.id == Match.expert_id)
+        .where(match_scope(user))
+    )
     if args.get("status"):
         query = query.where(Match.status == args["status"])
     if args.get("demand") is not None:
         query = query.where(Match.demand_id == args["demand"])
     rows, total = _page(query.order_by(Match.updated_at.desc(), Match.id.desc()), args, session)
-    return {"items": [ser.match_dict(m) for m in rows], "page": args["page"],
-            "per_page": args["per_page"], "total": total}
+    return {
+        "items": [ser.match_dict(m) for m in rows],
+        "page": args["page"],
+        "per_page": args["per_page"],
+        "total": total,
+    }
 
 
 @bp.route("/matches/<int:match_id>")
@@ -42,12 +50,17 @@ def show_match(match_id: int):
     """Show one match with its history."""
     session = get_session()
     user = _need_user()
-    match = wf.get_match(session, user, match_id)
-    return ser.match_dict(match, events=True, actions=wf.match_actions(session, user, match))
+    match = match_writer.get_match(session, user, match_id)
+    return ser.match_dict(
+        match, events=True, actions=match_writer.match_actions(session, user, match)
+    )
 
 
-@bp.route("/matches/<int:match_id>/<any(accept,decline,introduce,negotiate,negotiating,sign,"
-          "close):action>", methods=["POST"])
+@bp.route(
+    "/matches/<int:match_id>/<any(accept,decline,introduce,negotiate,negotiating,sign,"
+    "close):action>",
+    methods=["POST"],
+)
 @api_token_required
 @bp.arguments(MatchTransitionIn)
 @bp.response(200, MatchOut)
@@ -55,8 +68,16 @@ def transition_match(data: dict, match_id: int, action: str):
     """Accept, decline (reason), introduce, negotiate, sign (amount > 0) or close (reason)."""
     session = get_session()
     user = _need_user()
-    match = wf.get_match(session, user, match_id)
-    wf.transition_match(session, user, match, action, reason=data.get("reason"),
-                        contract_amount=data.get("contract_amount"))
-    out = ser.match_dict(match, events=True, actions=wf.match_actions(session, user, match))
+    match = match_writer.get_match(session, user, match_id)
+    match_writer.transition_match(
+        session,
+        user,
+        match,
+        action,
+        reason=data.get("reason"),
+        contract_amount=data.get("contract_amount"),
+    )
+    out = ser.match_dict(
+        match, events=True, actions=match_writer.match_actions(session, user, match)
+    )
     return out

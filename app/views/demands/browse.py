@@ -18,10 +18,10 @@ from models import (
 from ... import clock
 from ...db import get_session
 from ...policy.scope import demand_scope
+from ...policy.statuses import DEMAND_STATUS_LABELS
 from ...security import (
     roles_required,
 )
-from ...services import workflow as wf
 from ...services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ...services.listing import like as _like
 from ...services.listing import to_date as _day
@@ -54,7 +54,7 @@ def _filtered(session: Session, args: Mapping[str, str]) -> tuple[Any, dict[str,
         stmt = stmt.join(Enterprise, Enterprise.id == Demand.enterprise_id).where(or_(
             Demand.title.ilike(like, escape="\\"), Demand.code.ilike(like, escape="\\"),
             Enterprise.name.ilike(like, escape="\\")))
-    if f["status"] in wf.DEMAND_STATUS_LABELS:
+    if f["status"] in DEMAND_STATUS_LABELS:
         stmt = stmt.where(Demand.status == f["status"])
     else:
         f["status"] = ""
@@ -100,7 +100,7 @@ def index():
                  d.industry.name if d.industry else "",
                  d.tech_field.name if d.tech_field else "", list(d.keywords or []),
                  d.investment, d.cooperation_mode, d.deadline, bool(d.publishable),
-                 wf.DEMAND_STATUS_LABELS.get(d.status, d.status),
+                 DEMAND_STATUS_LABELS.get(d.status, d.status),
                  d.liaison.name if d.liaison else "", clock.local_naive(d.created_at),
                  clock.local_naive(d.submitted_at)) for d in session.scalars(stmt))
         return xlsx_response(rows_to_xlsx(EXPORT_HEADERS, rows, "需求列表"), "需求列表.xlsx")

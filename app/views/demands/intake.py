@@ -22,7 +22,7 @@ from models import (
 from ...db import get_session, keep_on_refusal
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.scope import demand_scope
-from ...policy.statuses import ENGAGED_MATCH_STATUSES
+from ...policy.statuses import DEMAND_STATUS_LABELS, ENGAGED_MATCH_STATUSES
 from ...security import (
     roles_required,
 )
@@ -196,7 +196,7 @@ def edit(demand_id: int):
     if demand.district_id != user.district_id:
         raise Forbidden("只能修改本区的需求。")
     if demand.status not in wf.EDITABLE_STATUSES:
-        flash(f"当前状态「{wf.DEMAND_STATUS_LABELS[demand.status]}」的需求不能修改。", "warning")
+        flash(f"当前状态「{DEMAND_STATUS_LABELS[demand.status]}」的需求不能修改。", "warning")
         return redirect(url_for("demands.detail", demand_id=demand.id))
     if request.method == "POST":
         return _save(session, demand)

@@ -26,6 +26,7 @@ from ...errors import DomainError, Forbidden, NotFound
 from ...security import (
     roles_required,
 )
+from ...services import matches as match_writer
 from ...services import search
 from ...services import workflow as wf
 from ...services.listing import to_int as _int
@@ -40,24 +41,46 @@ from . import (
 # --- 匹配专家 ---------------------------------------------------------------------------------
 def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str, Any]:
     """Rank experts for a demand with the page's filters; `error` when the text is unusable."""
-    filters = {"field": _int(args.get("field")), "institution": _int(args.get("institution")),
-               "academician": args.get("academician") in ("1", "on", "true"),
-               "top": min(max(_int(args.get("top")) or 20, 5), 100)}
+    filters = {
+        "field": _int(args.get("field")),
+        "institution": _int(args.get("institution")),
+        "academician": args.get("academician") in ("1", "on", "true"),
+        "top": min(max(_int(args.get("top")) or 20, 5), 100),
+    }
     tokens = mtext.split_tokens(demand.tokens) if demand.tokens else None
     try:
         hits, _snap = search.rank_text(
-            session, demand.text, filters["top"], field_id=filters["field"],
-            institution_id=filters["institution"], academician_only=filters["academician"],
-            tokens=tokens, demand=demand)
+            session,
+            demand.text,
+            filters["top"],
+            field_id=filters["field"],
+            institution_id=filters["institution"],
+            academician_only=filters["academician"],
+            tokens=tokens,
+            demand=demand,
+        )
     except DomainError as exc:
         return {"filters": filters, "error": exc.message, "rows": []}
     ids = [h.expert_id for h in hits]
-    experts = {e.id: e for e in session.scalars(
-        select(Expert).where(Expert.id.in_(ids))
-        .options(selectinload(Expert.institution), selectinload(Expert.tech_field),
-                 selectinload(Expert.items)))} if ids else {}
-    proposed = {m.expert_id: m for m in session.scalars(
-        select(Match).where(Match.demand_id == demand.id))}
+    experts = (
+        {
+            e.id: e
+            for e in session.scalars(
+                select(Expert)
+                .where(Expert.id.in_(ids))
+                .options(
+                    selectinload(Expert.institution),
+                    selectinload(Expert.tech_field),
+                    selectinload(Expert.items),
+                )
+            )
+        }
+        if ids
+        else {}
+    )
+    proposed = {
+        m.expert_id: m for m in session.scalars(select(Match).where(Match.demand_id == demand.id))
+    }
     rows = []
     for rank, h in enumerate(hits, 1):
         e = experts.get(h.expert_id)
@@ -68,18 +91,25 @@ def _rank(session: Session, demand: Demand, args: Mapping[str, str]) -> dict[str
         shown = list(h.chips)
         terms = [t for t, _s in shown]
         item = next((i for i in e.items if i.title == h.best_item_title), None)
-        rows.append({
-            "rank": rank, "hit": h, "expert": e, "pct": h.percent,
-            "terms": shown, "minor": h.minor_terms, "char_share": h.minor_share,
-            "weak": h.score <= 0,
-            "best_item": highlight(h.best_item_title, terms) if h.best_item_title else None,
-            "best_item_kind": item.kind if item is not None else None,
-            "best_item_text": highlight(_snippet(item.text, terms), terms)
-            if item is not None and item.text and item.text.strip() != item.title.strip()
-            else None,
-            "fields": highlight(e.research_fields, terms),
-            "match": proposed.get(e.id),
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "hit": h,
+                "expert": e,
+                "pct": h.percent,
+                "terms": shown,
+                "minor": h.minor_terms,
+                "char_share": h.minor_share,
+                "weak": h.score <= 0,
+                "best_item": highlight(h.best_item_title, terms) if h.best_item_title else None,
+                "best_item_kind": item.kind if item is not None else None,
+                "best_item_text": highlight(_snippet(item.text, terms), terms)
+                if item is not None and item.text and item.text.strip() != item.title.strip()
+                else None,
+                "fields": highlight(e.research_fields, terms),
+                "match": proposed.get(e.id),
+            }
+        )
     return {"filters": filters, "error": None, "rows": rows}
 
 
@@ -92,7 +122,7 @@ def _snippet(text: str | None, terms: list[str], width: int = 120) -> str:
     lower = text.lower()
     pos = min((p for p in (lower.find(w.lower()) for w in words if w) if p >= 0), default=0)
     start = max(0, pos - width // 3)
-    return ("…" if start else "") + text[start:start + width] + "…"
+    return ("…" if start else "") + text[start : start + width] + "…"
 
 
 def _can_search(user: Any, demand: Demand) -> None:
@@ -105,18 +135,26 @@ def _destinations(session: Session, matches: list[Match]) -> list[dict[str, Any]
     by_inst: dict[int, dict[str, Any]] = {}
     for m in matches:
         inst = m.expert.institution
-        entry = by_inst.setdefault(inst.id, {"institution": inst.name, "experts": [],
-                                             "liaisons": []})
+        entry = by_inst.setdefault(
+            inst.id, {"institution": inst.name, "experts": [], "liaisons": []}
+        )
         entry["experts"].append(m.expert.name)
     if by_inst:
         today = clock.today()
-        for liaison in session.scalars(select(Liaison).where(
-                Liaison.kind == "campus", Liaison.institution_id.in_(list(by_inst)))):
+        for liaison in session.scalars(
+            select(Liaison).where(
+                Liaison.kind == "campus", Liaison.institution_id.in_(list(by_inst))
+            )
+        ):
             if liaison.active_on(today):
                 by_inst[liaison.institution_id]["liaisons"].append(liaison.name)
-        for u in session.scalars(select(User).where(
-                User.role == "campus_liaison", User.active.is_(True),
-                User.institution_id.in_(list(by_inst)))):
+        for u in session.scalars(
+            select(User).where(
+                User.role == "campus_liaison",
+                User.active.is_(True),
+                User.institution_id.in_(list(by_inst)),
+            )
+        ):
             names = by_inst[u.institution_id]["liaisons"]
             if u.display_name not in names:
                 names.append(u.display_name)
@@ -135,8 +173,9 @@ def experts(demand_id: int):
     if request.method == "POST":
         ids = [i for i in (_int(v) for v in request.form.getlist("expert_ids")) if i]
         try:
-            created = wf.propose_matches(session, user, demand, ids,
-                                         request.form.get("note") or None)
+            created = match_writer.propose_matches(
+                session, user, demand, ids, request.form.get("note") or None
+            )
         except DomainError as exc:
             if isinstance(exc, Forbidden | NotFound):
                 raise
@@ -145,17 +184,31 @@ def experts(demand_id: int):
             sent = _destinations(session, created)
             for s in sent:
                 who = "、".join(s["liaisons"]) or "暂无在岗驻校联络员，请联系市科技局"
-                flash(f"已发送给{s['institution']}驻校联络员（{who}）：专家 "
-                      f"{'、'.join(s['experts'])}。", "success")
-            return redirect(url_for("demands.experts", demand_id=demand.id,
-                                    **{k: v for k, v in request.args.items()}))
+                flash(
+                    f"已发送给{s['institution']}驻校联络员（{who}）：专家 "
+                    f"{'、'.join(s['experts'])}。",
+                    "success",
+                )
+            return redirect(
+                url_for(
+                    "demands.experts",
+                    demand_id=demand.id,
+                    **{k: v for k, v in request.args.items()},
+                )
+            )
     result = _rank(session, demand, request.args)
     actions = wf.demand_actions(session, user, demand)
-    institutions = [(i.id, i.name) for i in session.scalars(
-        select(Institution).order_by(Institution.name))]
+    institutions = [
+        (i.id, i.name) for i in session.scalars(select(Institution).order_by(Institution.name))
+    ]
     fields = [(t.id, t.name) for t in session.scalars(select(TechField).order_by(TechField.id))]
-    return render_template("demands/experts.html", demand=demand, result=result,
-                           can_send="match" in actions, institutions=institutions,
-                           tech_fields=fields, error=error,
-                           selected={_int(v) for v in request.form.getlist("expert_ids")}
-                           ), 422 if error else 200
+    return render_template(
+        "demands/experts.html",
+        demand=demand,
+        result=result,
+        can_send="match" in actions,
+        institutions=institutions,
+        tech_fields=fields,
+        error=error,
+        selected={_int(v) for v in request.form.getlist("expert_ids")},
+    ), 422 if error else 200
