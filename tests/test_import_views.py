@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app.views import imports as import_views
+from app.views import uploads as import_views
 from models import AuditEvent, BackgroundJob, Enterprise, Expert
 from tests.test_match_views import USERS, World, build_world, login
 

@@ -18,7 +18,7 @@ AREAS = [
     "visits",
     "registries",
     "admin",
-    "imports",
+    "uploads",
     "api",
 ]
 

@@ -39,7 +39,7 @@ from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
 from ..services.matches import can_view_match
-from .imports import handle_upload
+from .uploads import handle_upload
 
 bp = Blueprint("experts", __name__, url_prefix="/experts")
 

@@ -1,6 +1,6 @@
 """导入: upload .xlsx/.csv for experts, demands, enterprises and the roster, scoped by role.
 
-The import service (app/services/imports.py) is not scoped: this page decides which kinds a role
+The import service (app/services/imports/) is not scoped: this page decides which kinds a role
 may import and refuses rows outside the user's institution or district with a row-level report
 before anything is written. Small files are imported in the request; big ones (more than
 ``IMPORT_INLINE_ROWS`` rows) as a queued job (app/jobs.py) whose :class:`BackgroundJob` row
