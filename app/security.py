@@ -15,7 +15,6 @@ from flask import Flask, current_app, request, url_for
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.routing import BuildError
 
 from .auth import sessions
 from .auth.decorators import api_token_required, login_required, roles_required
@@ -149,13 +148,10 @@ def limit_view(app: Flask, endpoint: str, limit_config_key: str, methods: list[s
 
 # --- URLs ---------------------------------------------------------------------------------------
 def safe_url(endpoint: str, **values: Any) -> str:
-    """Return url_for(endpoint), or '#' when that page does not exist (yet)."""
+    """Return url_for(endpoint) (a path is returned as it is); a mistyped endpoint fails loudly."""
     if endpoint.startswith("/"):
         return endpoint
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return "#"
+    return url_for(endpoint, **values)
 
 
 def url_with(**changes: Any) -> str:

@@ -167,22 +167,6 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def xlsx_response(data: bytes, filename: str):
-    """Return a Flask download response for xlsx bytes (UTF-8 file name)."""
-    from urllib.parse import quote
-
-    from flask import Response
-
-    resp = Response(
-        data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    ascii_name = "export.xlsx"
-    resp.headers["Content-Disposition"] = (
-        f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"
-    )
-    return resp
-
-
 def field_errors(exc: Exception) -> dict[str, str]:
     """Turn a DomainError (its `errors` list or `field`) into {field: message} for templates."""
     out: dict[str, str] = {}

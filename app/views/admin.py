@@ -34,9 +34,10 @@ from ..services import accounts
 from ..services import audit as audit_log_service
 from ..services.audit import audit
 from ..services.indexing import apply_domain_term, bump_version
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
+from .downloads import xlsx_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 city_only = roles_required(Role.CITY_ADMIN)

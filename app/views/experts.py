@@ -35,10 +35,11 @@ from ..security import (
 from ..services import experts as expert_writer
 from ..services.audit import audit
 from ..services.experts import ITEM_KIND_LABELS
-from ..services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import apply_sort, paginate, rows_to_xlsx
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
 from ..services.matches import can_view_match
+from .downloads import xlsx_response
 from .uploads import handle_upload
 
 bp = Blueprint("experts", __name__, url_prefix="/experts")

@@ -40,10 +40,11 @@ from ..security import (
 from ..services import matches as match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, xlsx_response
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx
 from ..services.listing import like as _like
 from ..services.listing import to_date as _day
 from ..services.listing import to_int as _int
+from .downloads import xlsx_response
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
 

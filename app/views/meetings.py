@@ -29,9 +29,10 @@ from ..errors import DomainError, NotFound
 from ..jobs import queue as job_queue
 from ..security import roles_required
 from ..services.audit import audit
-from ..services.listing import apply_sort, field_errors, paginate, xlsx_response
+from ..services.listing import apply_sort, field_errors, paginate
 from ..services.listing import like as _like
 from ..services.listing import to_int as _int
+from .downloads import xlsx_response
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
 organisers = roles_required(*access.ORGANISER_ROLES)

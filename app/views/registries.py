@@ -16,7 +16,8 @@ from ..policy.roles import Role, is_city
 from ..security import mask_email, mask_phone, reveal_contact, roles_required
 from ..services import registries
 from ..services.audit import record
-from ..services.listing import paginate, rows_to_xlsx, to_int, xlsx_response
+from ..services.listing import paginate, rows_to_xlsx, to_int
+from .downloads import xlsx_response
 
 bp = Blueprint("registries", __name__)
 district_users = roles_required(Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)

@@ -33,7 +33,7 @@ from ..security import login_required
 from ..services import imports as svc
 from ..services import tabular
 from ..services.audit import audit
-from ..services.listing import xlsx_response
+from .downloads import xlsx_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("imports", __name__, url_prefix="/imports")

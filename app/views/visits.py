@@ -17,8 +17,9 @@ from ..policy.roles import DISTRICT_ROLES, Role, is_city
 from ..security import roles_required
 from ..services import programme_exports, visits
 from ..services.audit import record
-from ..services.listing import paginate, rows_to_xlsx, to_int, xlsx_response
+from ..services.listing import paginate, rows_to_xlsx, to_int
 from ..services.programme.queries import districts_of
+from .downloads import xlsx_response
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
 readers = roles_required(Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)

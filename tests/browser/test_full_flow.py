@@ -106,7 +106,7 @@ def test_full_flow(browser, flow_data, artifacts):
     ctx, page, errors2 = _as(browser, server, "dhliaison")
     page.goto(demand_url + "/experts")
     rows = page.locator("tr.expert-row")
-    names = [rows.nth(i).locator("label").inner_text() for i in range(min(rows.count(), 3))]
+    names = [rows.nth(i).locator("a.expert-link").inner_text() for i in range(min(rows.count(), 3))]
     assert names[:2] == ["李储能", "王传感"] or names[:2] == ["王传感", "李储能"]
     for name in ("李储能", "王传感"):
         page.locator("tr.expert-row", has_text=name).locator("input.pick").check()

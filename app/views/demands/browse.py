@@ -22,10 +22,11 @@ from ...policy.statuses import DEMAND_STATUS_LABELS
 from ...security import (
     roles_required,
 )
-from ...services.listing import apply_sort, paginate, rows_to_xlsx, xlsx_response
+from ...services.listing import apply_sort, paginate, rows_to_xlsx
 from ...services.listing import like as _like
 from ...services.listing import to_date as _day
 from ...services.listing import to_int as _int
+from ..downloads import xlsx_response
 from . import (
     ALL_ROLES,
     _options,

@@ -13,12 +13,13 @@ from ...errors import DomainError, NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
 from ...services import programme_exports
 from ...services.audit import record
-from ...services.listing import Page, paginate, rows_to_xlsx, to_int, xlsx_response
+from ...services.listing import Page, paginate, rows_to_xlsx, to_int
 from ...services.programme import books as programme_books
 from ...services.programme import lists
 from ...services.programme import roster as programme_roster
 from ...services.programme.lists import CASE_STATUS_LABELS
 from ...services.programme.rules import ASSESSMENT_RESULTS
+from ..downloads import xlsx_response
 from .common import (
     INVALID,
     admins,

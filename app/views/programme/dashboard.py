@@ -10,10 +10,11 @@ from models import District
 from ...db import get_session
 from ...errors import NotFound
 from ...services import programme_exports, visits
-from ...services.listing import rows_to_xlsx, xlsx_response
+from ...services.listing import rows_to_xlsx
 from ...services.programme import dashboard as programme_dashboard
 from ...services.programme import rules
 from ...services.programme.scoreboard import scoreboard
+from ..downloads import xlsx_response
 from .common import admins, all_districts, bp, int_arg, liaison_or_404, scope, year_arg, years
 
 

@@ -16,10 +16,11 @@ from ...forms.programme import FilingForm, LiaisonForm, ReplaceForm
 from ...security import mask_phone, reveal_contact
 from ...services import programme_exports
 from ...services.audit import record
-from ...services.listing import paginate, rows_to_xlsx, xlsx_response
+from ...services.listing import paginate, rows_to_xlsx
 from ...services.programme import lists
 from ...services.programme import quota as programme_quota
 from ...services.programme import roster as programme_roster
+from ..downloads import xlsx_response
 from .common import (
     INVALID,
     admins,
