@@ -26,6 +26,7 @@ from models import Demand, District
 from .. import clock
 from ..policy.statuses import DEMAND_STATUS_LABELS
 from .programme import lists, quota, roster, rules, scoreboard
+from .spreadsheets import safe_value
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
 QUOTA_HEADERS = ["序号", "责任单位", "现有联络员人数", "新选派联络员人数", "选派后联络员总人数"]
@@ -53,13 +54,6 @@ def _save(wb: Workbook) -> bytes:
     return buf.getvalue()
 
 
-def _safe(value: Any) -> Any:
-    """Keep user text from being read as a formula (xlsx injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def _title(ws: Worksheet, row: int, text: str, ncols: int, *, font: Font = _TITLE_FONT,
            align: Alignment = _CENTER, height: float = 36) -> None:
     ws.cell(row=row, column=1, value=text).font = font
@@ -79,7 +73,7 @@ def _table(ws: Worksheet, first_row: int, headers: Sequence[str],
     r = first_row
     for r, values in enumerate(rows, start=first_row + 1):
         for c, v in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=_safe(v))
+            cell = ws.cell(row=r, column=c, value=safe_value(v))
             cell.font, cell.border = _BODY_FONT, _BORDER
             cell.alignment = _LEFT if c in left_cols else _CENTER
     for c, w in enumerate(widths, start=1):

@@ -31,13 +31,13 @@ def unneutralise(text: str) -> str:
 
 
 def safe_value(value: Any) -> Any:
-    """Return a value as a cell shows it: 是/否, Beijing time, joined lists, quoted formulas."""
+    """Return a value as a cell holds it: 是/否, Beijing time, joined lists, quoted formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, datetime):
-        return clock.fmt(value)
+    if isinstance(value, datetime):  # an instant becomes Beijing wall time; wall time stays
+        return clock.local_naive(value) if value.tzinfo else value
     if isinstance(value, date):
         return value
     if isinstance(value, int):

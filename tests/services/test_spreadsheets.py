@@ -24,7 +24,7 @@ def test_plain_text_and_values_stay():
     assert safe_value(["=a", "b"]) == "'=a、b"
     assert safe_value(float("inf")) == ""
     assert safe_value(True) == "是"
-    assert safe_value(datetime(2026, 1, 1, 16, 30, tzinfo=UTC)) == "2026-01-02 00:30"  # Beijing
+    assert safe_value(datetime(2026, 1, 1, 16, 30, tzinfo=UTC)) == datetime(2026, 1, 2, 0, 30)
 
 
 def test_list_export_has_no_formula_cells():

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.policy.roles import Role
-from app.security import PUBLIC_STATUSES
+from app.policy.statuses import PUBLIC_DEMAND_STATUSES as PUBLIC_STATUSES
 from app.services.meetings.access import (
     check_organiser,
 )

@@ -19,23 +19,13 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import DomainError
-from app.security import can_see_contact, can_see_expert_contact, mask_phone
+from app.policy.privacy import can_read_expert_contact as can_see_expert_contact
+from app.policy.privacy import can_see_contact, mask_phone
 from app.services.meetings import read
+from app.services.spreadsheets import safe_value
 from models import MatchmakingMeeting, MeetingSession
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never a formula from user data
-    return value
 
 
 def _width(value: Any) -> int:
@@ -53,7 +43,7 @@ def _sheet(wb: Workbook, title: str, headers: Sequence[str], rows: Iterable[Sequ
         c.alignment = Alignment(horizontal="center", vertical="center")
     widths = [_width(h) for h in headers]
     for row in rows:
-        values = [_cell(v) for v in row]
+        values = [safe_value(v) for v in row]
         ws.append(values)
         for i, v in enumerate(values[: len(widths)]):
             widths[i] = max(widths[i], min(_width(v), 60))
