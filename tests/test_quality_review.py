@@ -137,3 +137,29 @@ def test_panel_and_server_agree_on_keywords(client, session, world):
     assert 'data-code="too_many_keywords"' in panel
     resp = client.post("/demands/new", data={**six, "action": "draft"})
     assert resp.status_code == 422 and "关键词最多 5 个" in resp.get_data(as_text=True)
+
+
+def test_review_queue_searches_pages_and_exports(client, session):
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.services import accounts
+    from tests import factories as f
+
+    accounts.ensure_demo_users(session)
+    f.demand(session, "东湖待审：膜分离工艺", "膜污染严重，通量下降30%", "通量衰减≤10%",
+             status="submitted", district="东湖高新区")
+    f.demand(session, "东湖待审：电池热失控预警", "预警时间不足", "预警≥5分钟",
+             status="submitted", district="东湖高新区")
+    session.commit()
+    resp = client.post("/login", data={"username": "dhadmin",
+                                       "password": accounts.DEMO_PASSWORD})
+    assert resp.status_code == 302
+    page = client.get("/demands/review?q=膜分离").get_data(as_text=True)
+    assert "膜分离工艺" in page and "电池热失控预警" not in page
+    data = client.get("/demands/review?export=xlsx").get_data()
+    ws = load_workbook(io.BytesIO(data)).active
+    assert ws.cell(1, 1).value == "需求编号" and ws.max_row == 3
+    titles = {ws.cell(r, 2).value for r in (2, 3)}
+    assert titles == {"东湖待审：膜分离工艺", "东湖待审：电池热失控预警"}

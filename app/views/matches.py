@@ -30,6 +30,7 @@ from models import (
 from .. import clock
 from ..db import attempt, get_session
 from ..errors import Conflict, DomainError
+from ..policy.roles import Role
 from ..policy.scope import match_scope
 from ..policy.statuses import MATCH_STATUS_LABELS
 from ..security import (
@@ -163,7 +164,7 @@ def index():
         statuses=[(s, STATUS_LABELS[s]) for s in MATCH_STATUSES],
         args=request.args,
         districts=districts if role not in DISTRICT_ROLES else [],
-        institutions=institutions if role != "campus_liaison" else [],
+        institutions=institutions if role != Role.CAMPUS_LIAISON else [],
     )
 
 
@@ -259,7 +260,7 @@ def _proposal_notes(session: Session, match_ids: list[int]) -> dict[int, str]:
 
 
 @bp.get("/campus")
-@roles_required("campus_liaison")
+@roles_required(Role.CAMPUS_LIAISON)
 def campus_queue():
     """List the matches proposed to the liaison's institution: accept, decline, follow up."""
     return _queue(get_session(), request.args.get("tab", "pending"))

@@ -29,6 +29,7 @@ from models import BackgroundJob, District, Enterprise, Institution
 
 from ..db import get_session
 from ..errors import Forbidden, ImportFailed, NotFound
+from ..policy.roles import Role
 from ..security import login_required
 from ..services import imports as svc
 from ..services import tabular
@@ -47,9 +48,9 @@ KIND_TITLES = {"experts": "专家导入", "demands": "需求导入", "enterprise
                "roster": "联络员名册导入"}
 #: Which kinds each role may import (scope inside the kind is checked row by row).
 ROLE_KINDS: dict[str, tuple[str, ...]] = {
-    "city_admin": ("experts", "demands", "enterprises", "roster"),
-    "district_admin": ("demands", "enterprises", "roster"),
-    "campus_liaison": ("experts",),
+    Role.CITY_ADMIN: ("experts", "demands", "enterprises", "roster"),
+    Role.DISTRICT_ADMIN: ("demands", "enterprises", "roster"),
+    Role.CAMPUS_LIAISON: ("experts",),
 }
 
 
@@ -78,12 +79,12 @@ class Scope:
 
 def _scope(session: Session, user: Any) -> Scope:
     role = getattr(user, "role", None)
-    if role == "campus_liaison":
+    if role == Role.CAMPUS_LIAISON:
         inst = session.get(Institution, user.institution_id) if user.institution_id else None
         if inst is None:
             raise Forbidden("您的账号未关联所驻高校院所，不能导入专家。")
         return Scope(institution=inst.name)
-    if role == "district_admin":
+    if role == Role.DISTRICT_ADMIN:
         district = session.get(District, user.district_id) if user.district_id else None
         if district is None:
             raise Forbidden("您的账号未关联所属区，不能导入。")
@@ -243,7 +244,7 @@ def job_status(job_id: int):
     if job is None or not job.kind.startswith("import:"):
         abort(404)
     owner = job.kind.split(":")[-1]
-    if owner != str(current_user.id) and current_user.role != "city_admin":
+    if owner != str(current_user.id) and current_user.role != Role.CITY_ADMIN:
         abort(404)
     from ..services.jobs import reap_stale
 

@@ -17,6 +17,7 @@ from models import (
 
 from ... import clock
 from ...db import get_session
+from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS
 from ...security import (
@@ -67,7 +68,7 @@ def _filtered(session: Session, args: Mapping[str, str]) -> tuple[Any, dict[str,
         else:
             f[key] = ""
     district = _int(f["district_id"])
-    if district is not None and user.role == "city_admin":
+    if district is not None and user.role == Role.CITY_ADMIN:
         stmt = stmt.where(Demand.district_id == district)
     else:
         f["district_id"] = ""

@@ -21,6 +21,7 @@ from models import (
 
 from ...db import get_session, keep_on_refusal
 from ...errors import DomainError, Forbidden, NotFound
+from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS, ENGAGED_MATCH_STATUSES
 from ...security import (
@@ -177,7 +178,7 @@ def _render_form(session: Session, demand: Demand | None, form: Mapping[str, Any
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required("district_liaison")
+@roles_required(Role.DISTRICT_LIAISON)
 def new():
     """Record a new demand (district liaison): save as draft or submit for review."""
     session = get_session()
@@ -187,7 +188,7 @@ def new():
 
 
 @bp.route("/<int:demand_id>/edit", methods=["GET", "POST"])
-@roles_required("district_liaison")
+@roles_required(Role.DISTRICT_LIAISON)
 def edit(demand_id: int):
     """Edit a draft or returned demand of the liaison's district."""
     session = get_session()
@@ -277,7 +278,7 @@ def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[d
 
 
 @bp.post("/check")
-@roles_required("district_liaison")
+@roles_required(Role.DISTRICT_LIAISON)
 def check():
     """Return the effectiveness hints and similar demands for the form as typed (htmx)."""
     session = get_session()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
     Demand,
+    Enterprise,
     Expert,
     Match,
 )
@@ -17,12 +18,14 @@ from models import (
 from ...db import attempt, get_session
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.access import can_view_match
+from ...policy.roles import Role
 from ...security import (
     roles_required,
 )
 from ...services import workflow as wf
 from ...services.contacts import demand_contact
-from ...services.listing import paginate
+from ...services.listing import like, paginate, rows_to_xlsx
+from ..downloads import xlsx_response
 from . import (
     ALL_ROLES,
     FIELD_LABELS,
@@ -60,7 +63,7 @@ def detail(demand_id: int):
 
 
 @bp.post("/<int:demand_id>/<any(submit,publish,return,close):action>")
-@roles_required("district_liaison", "district_admin", "city_admin")
+@roles_required(Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
 def transition(demand_id: int, action: str):
     """Submit, publish, return (reason required) or close a demand."""
     session = get_session()
@@ -76,7 +79,7 @@ def transition(demand_id: int, action: str):
     except wf.IncompleteDemand as exc:
         flash(exc.message + " " + "；".join(p["message"] for p in exc.errors), "danger")
         return redirect(url_for("demands.edit", demand_id=demand_id)
-                        if user.role == "district_liaison"
+                        if user.role == Role.DISTRICT_LIAISON
                         else url_for("demands.detail", demand_id=demand_id))
     except DomainError as exc:
         if isinstance(exc, Forbidden | NotFound):
@@ -106,6 +109,20 @@ def review_page(session: Session, errors: Mapping[int, str] | None = None,
             .options(selectinload(Demand.enterprise), selectinload(Demand.liaison),
                      selectinload(Demand.tech_field), selectinload(Demand.industry))
             .order_by(Demand.submitted_at.asc().nulls_last(), Demand.id))
+    q = (request.args.get("q") or "").strip()
+    if q:
+        stmt = stmt.join(Enterprise, Enterprise.id == Demand.enterprise_id).where(or_(
+            Demand.code.ilike(like(q)), Demand.title.ilike(like(q)),
+            Enterprise.name.ilike(like(q))))
+    if request.args.get("export") == "xlsx":
+        rows = []
+        for d in session.scalars(stmt):
+            report, problems = wf.check_quality(d)
+            rows.append([d.code, d.title, d.enterprise.name if d.enterprise else "",
+                         d.liaison.name if d.liaison else "", d.submitted_at,
+                         "需求具体" if report.verdict == "specific" else "需求不够具体",
+                         report.score, "；".join(p["message"] for p in problems)])
+        return xlsx_response(rows_to_xlsx(REVIEW_HEADERS, rows, "待审核需求"), "待审核需求.xlsx")
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
     checks = {d.id: wf.check_quality(d) for d in page.items}
     recent = wf.recent_overrides(session, user.district_id)
@@ -115,8 +132,12 @@ def review_page(session: Session, errors: Mapping[int, str] | None = None,
                            names=_user_names(session, [e.user_id for e, _d in recent])), status
 
 
+REVIEW_HEADERS = ["需求编号", "需求名称", "需求企业", "联络员", "提交时间", "有效性检查", "完整度",
+                  "提示"]
+
+
 @bp.get("/review")
-@roles_required("district_admin")
+@roles_required(Role.DISTRICT_ADMIN)
 def review_queue():
     """List the submitted demands of the admin's district: publish or return with a reason."""
     return review_page(get_session())

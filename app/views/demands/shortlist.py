@@ -23,6 +23,7 @@ from models import (
 from ... import clock
 from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
+from ...policy.roles import Role
 from ...security import (
     roles_required,
 )
@@ -126,7 +127,7 @@ def _snippet(text: str | None, terms: list[str], width: int = 120) -> str:
 
 
 def _can_search(user: Any, demand: Demand) -> None:
-    if user.role != "city_admin" and user.district_id != demand.district_id:
+    if user.role != Role.CITY_ADMIN and user.district_id != demand.district_id:
         raise Forbidden("只能为本区的需求匹配专家。")
 
 
@@ -150,7 +151,7 @@ def _destinations(session: Session, matches: list[Match]) -> list[dict[str, Any]
                 by_inst[liaison.institution_id]["liaisons"].append(liaison.name)
         for u in session.scalars(
             select(User).where(
-                User.role == "campus_liaison",
+                User.role == Role.CAMPUS_LIAISON,
                 User.active.is_(True),
                 User.institution_id.in_(list(by_inst)),
             )
