@@ -206,14 +206,12 @@ def handle_upload(kind: str):
         return _render(kind, status=202, filename=filename, job=job)
     try:
         result = svc.import_file(session, kind, filename, data)
-    except ImportFailed as exc:
-        session.rollback()
+    except ImportFailed as exc:  # the 422 rolls the request back: nothing half-written
         return _render(kind, status=422, filename=filename, errors=exc.errors,
                        message=exc.message)
     audit(session, "import", kind, None,
           {"file": filename[:200], "rows": result.rows, "created": result.created,
            "updated": result.updated, "unchanged": result.unchanged})
-    session.commit()
     return _render(kind, filename=filename, result=result)
 
 
