@@ -6,7 +6,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.services import accounts
-from tests.test_meeting_service import HELD_ON, small_world
+from tests.services.test_meeting_service import HELD_ON, small_world
 
 from .conftest import login
 

@@ -1,3 +1,3 @@
 """Fixtures shared with the page tests."""
 
-from tests.test_demand_views import world  # noqa: F401 (a fixture)
+from tests.views.test_demand_views import world  # noqa: F401 (a fixture)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Demand, Enterprise, Expert
-from tests.test_api import api_client, bearer
-from tests.test_demand_views import GOOD, login
+from tests.views.test_api import api_client, bearer
+from tests.views.test_demand_views import GOOD, login
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 

@@ -21,7 +21,7 @@ from sqlalchemy import select  # noqa: E402
 
 from models import ApiClient  # noqa: E402
 from tests import factories as f  # noqa: E402
-from tests.test_api import api_client  # noqa: E402
+from tests.views.test_api import api_client  # noqa: E402
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from models import ApiClient, Expert, Institution
 from tests import factories as f
-from tests.test_api import api_client, bearer
+from tests.views.test_api import api_client, bearer
 
 
 def test_expert_list_answers_with_data_and_masks_contacts(client, session):

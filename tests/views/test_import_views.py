@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.views import uploads as import_views
 from models import AuditEvent, BackgroundJob, Enterprise, Expert
-from tests.test_match_views import USERS, World, build_world, login
+from tests.views.test_match_views import USERS, World, build_world, login
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.services import accounts
 from app.services.meetings import read
 from models import BackgroundJob, Match, MatchmakingMeeting
-from tests.test_meeting_service import form, small_world
+from tests.services.test_meeting_service import form, small_world
 
 
 @pytest.fixture

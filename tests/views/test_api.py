@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from app.security import hash_token
 from models import ApiClient, Enterprise, Expert, TechField
 from tests import factories as f
-from tests.test_workflow import GOOD, user
+from tests.services.test_workflow import GOOD, user
 
 PROBLEM = "application/problem+json"
 

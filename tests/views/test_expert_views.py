@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.services.indexing import EXPERTS, current_version
 from models import AuditEvent, Expert, Institution, Match
-from tests.test_match_views import USERS, World, build_world, login
+from tests.views.test_match_views import USERS, World, build_world, login
 
 
 @pytest.fixture
