@@ -22,6 +22,7 @@ from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..policy import access
 from ..policy.statuses import DEMAND_STATUS_LABELS, MATCH_STATUS_LABELS
 from . import fields
+from .audit import record
 from .search.ranking import rank_of_experts
 from .state_machines import (
     DEMAND_TRANSITIONS,
@@ -109,6 +110,9 @@ def propose_matches(session: Session, user: Any, demand: Demand, expert_ids: Ite
         _demand_event(session, user, demand, old, t.target,
                       why or f"推荐专家 {len(created)} 位")
     session.flush()
+    record(session, user, "match.propose", "demand", demand.id,
+           after=f"推荐专家 {len(created)} 位：" + "、".join(experts[i].name for i in new_ids),
+           reason=why)
     return created
 
 
@@ -149,6 +153,9 @@ def transition_match(session: Session, user: Any, match: Match, action: str, *,
     session.add(MatchEvent(match=match, user_id=user_id_of(user), at=now, from_status=old,
                            to_status=t.target, reason=why, contract_amount=amount))
     session.flush()
+    record(session, user, f"match.{action}", "match", match.id,
+           before=MATCH_STATUS_LABELS.get(old, old), after=MATCH_STATUS_LABELS[t.target],
+           reason=why if amount is None else f"{why or ''} 合同金额 {amount:g} 万元".strip())
     return match
 
 

@@ -39,6 +39,7 @@ from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..policy import access
 from ..policy.statuses import DEMAND_STATUS_LABELS, EDITABLE_DEMAND_STATUSES
 from . import fields, sequences
+from .audit import record
 from .indexing import DEMANDS, bump_version, refresh_demand_tokens
 from .state_machines import (
     DEMAND_TRANSITIONS,
@@ -215,6 +216,8 @@ def create_demand(session: Session, user: Any, data: Mapping[str, Any]) -> Deman
     session.add(demand)
     session.flush()
     _demand_event(session, user, demand, None, "draft", None)
+    record(session, user, "demand.create", "demand", demand.id,
+           after=DEMAND_STATUS_LABELS["draft"])
     bump_version(session, DEMANDS)
     return demand
 
@@ -236,6 +239,7 @@ def update_demand(session: Session, user: Any, demand: Demand,
     refresh_demand_tokens(demand)
     demand.updated_at = utcnow()
     session.flush()
+    record(session, user, "demand.update", "demand", demand.id)
     bump_version(session, DEMANDS)
     return demand
 
@@ -298,6 +302,9 @@ def transition_demand(session: Session, user: Any, demand: Demand, action: str,
     event = _demand_event(session, user, demand, old, t.target, why)
     if action == "publish":
         event.quality_override = override
+    record(session, user, f"demand.{action}", "demand", demand.id,
+           before=DEMAND_STATUS_LABELS.get(old, old), after=DEMAND_STATUS_LABELS[t.target],
+           reason=why or override)
     session.flush()
     if action in ("submit", "close"):
         bump_version(session, DEMANDS)  # the similar-demands index reads non-draft demands

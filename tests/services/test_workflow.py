@@ -302,3 +302,25 @@ def test_system_transitions_follow_their_table(session):
         apply_system_transition(session, match, "negotiating", reason="回退")
     with pytest.raises(DomainError, match="合同金额"):
         apply_system_transition(session, match, "signed", reason="x", contract_amount=0)
+
+
+def test_every_demand_and_match_action_is_one_operation_log_row(session, people):
+    from sqlalchemy import select
+
+    from app.services.audit import ACTION_LABELS
+    from models import AuditEvent
+    from tests import factories
+
+    d = draft(session, people["liaison"])
+    wf.transition_demand(session, people["liaison"], d, "submit")
+    wf.transition_demand(session, people["admin"], d, "publish")
+    expert = factories.expert(session, "审计专家", ["电池热失控预警"])
+    (match,) = match_writer.propose_matches(session, people["admin"], d, [expert.id])
+    match_writer.transition_match(session, people["city"], match, "decline", reason="档期冲突")
+    rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [r.action for r in rows] == ["demand.create", "demand.submit", "demand.publish",
+                                        "match.propose", "match.decline"]
+    assert all(r.action in ACTION_LABELS for r in rows)
+    assert rows[2].detail == {"before": "待审核", "after": "已发布"}
+    assert rows[4].detail["reason"] == "档期冲突" and rows[4].entity_id == match.id
+    assert "审计专家" in rows[3].detail["after"]
