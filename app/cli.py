@@ -148,14 +148,32 @@ def embed_command(threads: int) -> None:
 
 @click.command("create-api-client")
 @click.argument("name")
-def create_api_client_command(name: str) -> None:
+@click.option("--scope", "scopes", multiple=True, default=("read", "rank"), show_default=True,
+              help="权限：read、rank、push_experts（可重复）")
+@click.option("--institution", "institutions", multiple=True,
+              help="push_experts 可推送的高校院所名称（可重复）")
+def create_api_client_command(name: str, scopes: tuple[str, ...],
+                              institutions: tuple[str, ...]) -> None:
     """Create an API client and print its token once (it is stored only as a hash)."""
+    from sqlalchemy import select
+
+    from models import Institution
+
     from .errors import DomainError
     from .services.accounts import create_api_client
+    from .services.fields import normalise_name
 
     try:
         with _db().Session.begin() as session:
-            _client, token = create_api_client(session, name, None)
+            ids = []
+            for raw in institutions:
+                found = session.scalar(select(Institution.id)
+                                       .where(Institution.name == normalise_name(raw)))
+                if found is None:
+                    raise DomainError(f"高校院所「{raw}」不存在。", field="institution")
+                ids.append(found)
+            _client, token = create_api_client(session, name, None, scopes=scopes,
+                                               institution_ids=ids)
     except DomainError as exc:
         click.echo(exc.message, err=True)
         sys.exit(1)

@@ -38,7 +38,9 @@ export SEMANTIC_ENABLED=0 JSON_LOGS=1 WORKERS=2 PYTHONUNBUFFERED=1
 .venv/bin/python -c "from app import create_app; from app.services import demo
 db = create_app().extensions['db']
 with db.unit_of_work() as s: demo.load(s, n_experts=300, n_demands=50)" 2>/dev/null
-TOKEN="$(.venv/bin/flask --app app create-api-client 双机测试 | tail -1)"
+INST="$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select name from institution order by id limit 1")"
+TOKEN="$(.venv/bin/flask --app app create-api-client 双机测试 --scope read --scope rank \
+  --scope push_experts --institution "$INST" | tail -1)"
 for host in A B; do
   port=$PORT_A; [ "$host" = B ] && port=$PORT_B
   PORT=$port .venv/bin/gunicorn --config scripts/gunicorn_conf.py wsgi:app >"$TMP/web-$host.log" 2>&1 &
@@ -53,9 +55,9 @@ echo "==> host A :$PORT_A and host B :$PORT_B up (PostgreSQL $DB, Redis :$REDIS_
 api() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 api -X POST "http://127.0.0.1:$PORT_B/api/v1/match" -d '{"text":"warm up 锂电池","top":1}' >/dev/null
 WORD="钙钛矿叠层光伏组件封装湿热老化"
-INST="$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select name from institution order by id limit 1")"
 PUT="$(api -X PUT "http://127.0.0.1:$PORT_A/api/v1/experts" -d "{\"experts\":[{\"institution\":\"$INST\",\"name\":\"双机测试专家\",\"research_fields\":\"$WORD\",\"items\":[{\"title\":\"$WORD 研究\"}]}]}")"
 echo "==> PUT an expert on host A: $PUT"
+echo "$PUT" | grep -q '"ids":\[' || { echo "the push was refused"; exit 1; }
 NEW_ID="$(echo "$PUT" | sed -E 's/.*"ids":\[([0-9]+)\].*/\1/')"
 START=$(date +%s.%N)
 while true; do
