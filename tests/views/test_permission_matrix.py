@@ -39,7 +39,6 @@ from models import (
     BackgroundJob,
     Case,
     Demand,
-    District,
     Enterprise,
     Expert,
     Institution,
@@ -91,15 +90,11 @@ class World:
     values: dict[str, int] = field(default_factory=dict)
 
 
-def _district(session, name: str) -> District:
-    return session.scalar(select(District).where(District.name == name))
-
-
 def _build(session) -> World:
     """Two districts (东湖高新区 is the signed-in users', 洪山区 not), two universities (武汉大学,
     华中科技大学), and one or more records of every kind on each side."""
     users = {u.username: u for u in accounts.ensure_demo_users(session)}
-    dh, hs = _district(session, "东湖高新区"), _district(session, "洪山区")
+    dh, hs = (factories.district_named(session, name) for name in ("东湖高新区", "洪山区"))
     whu = session.scalar(select(Institution).where(Institution.name == "武汉大学"))
     hust = factories.institution(session, "华中科技大学")
     e_whu = factories.expert(session, "李激光", ["激光熔覆涂层"], inst="武汉大学")
