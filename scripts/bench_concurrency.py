@@ -14,18 +14,16 @@ and, last, one JSON object.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
 import logging
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
+from _http import scratch_database, signed_in
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -66,10 +64,7 @@ def _client(base: str, username: str, stop: threading.Event, seq: list[int],
 
 def _create_until(base: str, username: str, stop: threading.Event, seq: list[int],
                   statuses: Counter, lock: threading.Lock) -> None:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    form = urllib.parse.urlencode({"username": username, "password": PASSWORD}).encode()
-    opener.open(urllib.request.Request(f"{base}/login", data=form), timeout=30).read()
+    opener, _ = signed_in(base, username, PASSWORD)
     while not stop.is_set():
         with lock:
             seq[0] += 1
@@ -99,10 +94,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    if args.database_url and "test" not in args.database_url.rsplit("/", 1)[-1]:
-        parser.error("the benchmark wipes its database: give a database whose name has 'test'")
+    url, _tmp = scratch_database(parser, args.database_url, "benchmark", "bench.db")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app, names = _prepare(url, args.clients)
     server = make_server("127.0.0.1", 0, app, threaded=True)

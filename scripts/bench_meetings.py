@@ -25,14 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.planning import (
-    assign_experts,
-    bigram_analyze,
-    invite_others,
-    plan_sessions,
-    propose_pairs,
-    schedule_meetings,
-)
+from matching import planning
 from matching.planning.agenda import place_sessions
 from matching.planning.invitees import keep_one_place
 from matching.planning.records import (
@@ -120,7 +113,7 @@ def synthesize(n_demands: int, n_experts: int, seed: int, mixed: bool = False,
 
 def affinity_matrix(demands: list, experts: list, keep: int) -> sp.csr_matrix:
     """Experts x demands TF-IDF cosine, each demand keeping its ``keep`` best experts."""
-    vec = TfidfVectorizer(analyzer=bigram_analyze, sublinear_tf=True)
+    vec = TfidfVectorizer(analyzer=planning.bigram_analyze, sublinear_tf=True)
     xe = vec.fit_transform([t for _, t, _ in experts])
     xd = vec.transform([d.text for d in demands])
     rows, cols, vals = [], [], []
@@ -159,16 +152,11 @@ def conflicts(placed: dict, people_of: dict) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     """Time each stage of planning a large meeting and print the figures, JSON last."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--demands", type=int, default=2000)
-    parser.add_argument("--experts", type=int, default=20000)
-    parser.add_argument("--keep", type=int, default=100)
-    parser.add_argument("--seats", type=int, default=12)
-    parser.add_argument("--days", type=int, default=2)
-    parser.add_argument("--slots", type=int, default=4)
-    parser.add_argument("--rooms", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5, help="1:1 rounds a slot holds")
-    parser.add_argument("--tables", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
+    sizes = {"demands": 2000, "experts": 20000, "keep": 100, "seats": 12, "days": 2, "slots": 4,
+             "rooms": 8, "rounds": 5, "tables": 12, "seed": 0}
+    for name, default in sizes.items():
+        parser.add_argument(f"--{name}", type=int, default=default,
+                            help="1:1 rounds a slot holds" if name == "rounds" else None)
     parser.add_argument("--mixed-enterprises", action="store_true",
                         help="any enterprise for any demand (enterprises across industries)")
     args = parser.parse_args(argv)
@@ -191,17 +179,18 @@ def main(argv: list[str] | None = None) -> None:
 
     times = {}
     start = time.perf_counter()
-    plan = plan_sessions(demands, SessionLimits(lo, hi, n_sessions), random_state=args.seed)
+    plan = planning.plan_sessions(demands, SessionLimits(lo, hi, n_sessions),
+                                  random_state=args.seed)
     times["sessions"] = time.perf_counter() - start
 
     expert_ids = [e for e, _, _ in experts]
     demand_ids = [d.id for d in demands]
     start = time.perf_counter()
-    assignment = assign_experts(plan, affinity, expert_ids, demand_ids, seats=args.seats)
+    assignment = planning.assign_experts(plan, affinity, expert_ids, demand_ids, seats=args.seats)
     times["experts"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    invitees = invite_others(
+    invitees = planning.invite_others(
         plan,
         demands,
         assignment=assignment,
@@ -234,14 +223,14 @@ def main(argv: list[str] | None = None) -> None:
     timetables, unplaced = [], 0
     rounds_of = {s.key: s.rounds for s in slots}
     for session in plan.sessions:
-        pairs = propose_pairs(session, assignment, affinity, expert_ids, demand_ids)
+        pairs = planning.propose_pairs(session, assignment, affinity, expert_ids, demand_ids)
         order = sorted(range(len(pairs)), key=lambda i: (i % 2, i))  # first choices first
         fit, missed = fit_rounds([pairs[i] for i in order], demands,
                                  n_rounds=rounds_of.get(placed.get(session.key), 0),
                                  n_tables=args.tables)
         unplaced += len(missed)
         timetables.append(
-            schedule_meetings(fit, demands, session_key=session.key, n_tables=args.tables)
+            planning.schedule_meetings(fit, demands, session_key=session.key, n_tables=args.tables)
         )
     times["pairs + timetables"] = time.perf_counter() - start
 

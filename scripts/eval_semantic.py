@@ -14,7 +14,6 @@ the constants are chosen on 4 folds. Vectors come from the cache of ``scripts/ev
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from collections import Counter
@@ -25,21 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nsfc-dev"
 
 
-def _load_evaluate():
-    """Import scripts/evaluate.py (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("_evaluate", ROOT / "scripts" / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the comparison and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args(argv)
-    ev = _load_evaluate()
+    import evaluate as ev  # scripts/ is on sys.path: it is this script's folder
+
     from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
     from matching.vectors import ITEM_SHARE
 

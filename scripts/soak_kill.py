@@ -14,14 +14,11 @@ be in the database. Prints one JSON object last; ``missing`` must be 0.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -32,25 +29,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import scratch_database, signed_in  # noqa: E402
 from bench_concurrency import PASSWORD, _prepare  # noqa: E402
 
 from app.services import reference  # noqa: E402
 from models import Demand  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-_TOKEN = re.compile(r'name="csrf[-_]token" (?:content|value)="([^"]+)"')
 
 
-def _session(base: str, username: str) -> tuple[urllib.request.OpenerDirector, str]:
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    page = opener.open(f"{base}/login", timeout=30).read().decode()
-    token = _TOKEN.search(page).group(1)
-    form = urllib.parse.urlencode({"username": username, "password": PASSWORD,
-                                   "csrf_token": token}).encode()
-    opener.open(urllib.request.Request(f"{base}/login", data=form), timeout=30).read()
-    page = opener.open(f"{base}/", timeout=30).read().decode()
-    return opener, _TOKEN.search(page).group(1)
+def _session(base: str, username: str) -> tuple[urllib.request.OpenerDirector, str | None]:
+    return signed_in(base, username, PASSWORD)
 
 
 def _writer(base: str, username: str, stop: threading.Event, acked: list[int],
@@ -95,10 +84,7 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=3)
     parser.add_argument("--port", type=int, default=8350)
     args = parser.parse_args()
-    tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite:///{Path(tmp.name) / 'soak.db'}"
-    if args.database_url and "test" not in args.database_url.rsplit("/", 1)[-1]:
-        parser.error("the soak wipes its database: give a database whose name has 'test'")
+    url, _tmp = scratch_database(parser, args.database_url, "soak", "soak.db")
     app, names = _prepare(url, args.clients)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "soak-" + "k" * 40,
            "SEMANTIC_ENABLED": "0", "DEMO_MODE": "0", "PORT": str(args.port), "WORKERS": "2",

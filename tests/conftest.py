@@ -53,14 +53,20 @@ TEST_CONFIG = {
 }
 
 
-@pytest.fixture
-def app(migrated: Database):
-    """Return an app on the migrated test database; rows are wiped after each test."""
-    application = create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url})
+def app_on(migrated: Database, **config):
+    """Yield an app on the migrated test database with `config` over TEST_CONFIG; wipe its rows
+    afterwards (the body of every app fixture)."""
+    application = create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url, **config})
     yield application
     with application.extensions["db"].Session.begin() as session:
         reference.clear_all(session)
     application.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def app(migrated: Database):
+    """Return an app on the migrated test database; rows are wiped after each test."""
+    yield from app_on(migrated)
 
 
 @pytest.fixture
@@ -75,14 +81,19 @@ def runner(app):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def session(app):
-    """Return a session on the test database (the test commits what it needs)."""
-    with app.app_context():
-        s = app.extensions["db"].Session()
+def session_on(application):
+    """Yield a session of `application` inside its app context; roll back and close after."""
+    with application.app_context():
+        s = application.extensions["db"].Session()
         yield s
         s.rollback()
         s.close()
+
+
+@pytest.fixture
+def session(app):
+    """Return a session on the test database (the test commits what it needs)."""
+    yield from session_on(app)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,19 @@ from models import (
 )
 
 _seq = itertools.count(1)
+#: The password of the users the view tests create (valid under the password policy).
+PASSWORD = "Test@2022pass"
+
+
+def district_named(session, name: str) -> District:
+    """Return the district of that name (reference data)."""
+    return session.scalar(select(District).where(District.name == name))
+
+
+def login(client, username: str, password: str = PASSWORD) -> None:
+    """Sign a user in through the login form of a test client."""
+    resp = client.post("/login", data={"username": username, "password": password})
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:300]
 
 
 def institution(session, name: str = "测试大学") -> Institution:
@@ -54,7 +67,7 @@ def expert(session, name: str, items: list[str], *, inst: str = "测试大学",
 
 def enterprise(session, name: str = "武汉测试科技有限公司", district: str = "洪山区") -> Enterprise:
     """Write an enterprise in a district."""
-    d = session.scalar(select(District).where(District.name == district))
+    d = district_named(session, district)
     ent = session.scalar(select(Enterprise).where(Enterprise.name == name))
     if ent is None:
         ent = Enterprise(name=name, district=d)

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.services import reference
+from app.services import accounts, reference
 from tests.conftest import TEST_CONFIG
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,6 +44,13 @@ def live_server(migrated) -> Iterator[LiveServer]:
         with app.extensions["db"].Session.begin() as session:
             reference.clear_all(session)
         app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def demo_users(live_server) -> None:
+    """Write the demo accounts (password accounts.DEMO_PASSWORD) on the live server's database."""
+    with live_server.app.extensions["db"].Session.begin() as session:
+        accounts.ensure_demo_users(session)
 
 
 @pytest.fixture(scope="session")

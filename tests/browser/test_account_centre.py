@@ -12,12 +12,6 @@ pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Quiet-river-77"
 
 
-@pytest.fixture
-def demo_users(live_server):
-    with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
-
-
 def test_profile_from_the_user_menu_and_password_change(page, demo_users, artifacts):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

@@ -15,8 +15,6 @@ from models import (
     Demand,
     District,
     Enterprise,
-    Expert,
-    Institution,
     Liaison,
     Match,
     MatchEvent,
@@ -24,6 +22,7 @@ from models import (
     Training,
 )
 
+from .. import factories
 from .conftest import login
 
 pytestmark = pytest.mark.browser
@@ -32,9 +31,7 @@ pytestmark = pytest.mark.browser
 def _fill(session) -> None:
     """A small programme: two staffed districts, demands along the funnel, a training, a case."""
     accounts.ensure_demo_users(session)
-    inst = Institution(name="浏览器测试大学")
-    expert = Expert(name="周教授", institution=inst, title="教授")
-    session.add(expert)
+    expert = factories.expert(session, "周教授", [], inst="浏览器测试大学")
     for name, n in (("洪山区", 15), ("江岸区", 4)):
         d = session.scalar(select(District).where(District.name == name))
         park = Park(name=f"{name}创新园", district=d)

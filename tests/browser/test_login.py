@@ -11,12 +11,6 @@ from .conftest import login
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo_users(live_server):
-    with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
-
-
 def test_city_admin_home_and_users_page(page, demo_users, artifacts):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

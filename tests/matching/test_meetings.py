@@ -389,22 +389,10 @@ def test_hall_violation_is_reported() -> None:
 
 def test_invite_others() -> None:
     demands = [
-        MeetingDemand(
-            id="d1",
-            text="锂电池正极材料",
-            industry="新能源",
-            planned_investment=300,
-            enterprise_id="own",
-            stage="中试",
-        ),
-        MeetingDemand(
-            id="d2",
-            text="储能电池管理",
-            industry="新能源",
-            planned_investment=200,
-            enterprise_id="own2",
-            stage="研发",
-        ),
+        MeetingDemand(id=key, text=text, industry="新能源", planned_investment=money,
+                      enterprise_id=firm, stage=stage)
+        for key, text, money, firm, stage in (("d1", "锂电池正极材料", 300, "own", "中试"),
+                                              ("d2", "储能电池管理", 200, "own2", "研发"))
     ]
     plan = SessionPlan(
         (

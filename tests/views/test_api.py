@@ -232,6 +232,18 @@ def test_push_experts_upserts_and_reindexes(client, world, session):
     assert r.status_code == 422 and r.json["field"] == "experts.0.institution"
 
 
+def test_a_push_only_token_reads_nothing(client, world, session):
+    """Regression: a push-only token listed every published demand's matches (decline reasons,
+    contract amounts); the match list asks for the read scope like the other lists."""
+    row = session.scalar(select(ApiClient))
+    row.scopes, row.institution_ids = ["push_experts"], [world["e1"].institution_id]
+    session.commit()
+    for path in ("/api/v1/matches", "/api/v1/demands", "/api/v1/experts"):
+        r = client.get(path, headers=bearer(world["token"]))
+        assert r.status_code == 403 and r.mimetype == PROBLEM, path
+        assert "读取已发布需求和专家" in r.json["detail"]
+
+
 def test_openapi_document_lists_the_paths(client):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200

@@ -82,30 +82,28 @@ def test_template_has_the_columns(client, world):
     assert header[:2] == ["姓名", "所在单位"]
 
 
-def test_campus_liaison_cannot_import_other_institutions(client, world, session):
+def _refused_expert_import(client, session, rows: list[list[str]]) -> str:
+    """Upload experts as 武汉大学's liaison; assert the 422 and that no expert was written."""
     login(client, "whuliaison")
     before = _count(session, Expert)
-    data = _csv([EXPERT_HEADER, ["新专家甲", "武汉大学", "机器人", "否"],
-                 ["新专家乙", "华中科技大学", "储能", "否"]])
-    resp = _upload(client, "/experts/import", data)
+    resp = _upload(client, "/experts/import", _csv([EXPERT_HEADER, *rows]))
     assert resp.status_code == 422
-    text = resp.get_data(as_text=True)
+    assert _count(session, Expert) == before
+    return resp.get_data(as_text=True)
+
+
+def test_campus_liaison_cannot_import_other_institutions(client, world, session):
+    text = _refused_expert_import(client, session, [["新专家甲", "武汉大学", "机器人", "否"],
+                                                    ["新专家乙", "华中科技大学", "储能", "否"]])
     assert "第 3 行" in text and "所在单位" in text and "只能导入本单位（武汉大学）的专家" in text
     assert "第 2 行" not in text
-    assert _count(session, Expert) == before
 
 
 def test_bad_cells_are_reported_by_row_and_nothing_is_written(client, world, session):
-    login(client, "whuliaison")
-    before = _count(session, Expert)
-    data = _csv([EXPERT_HEADER, ["新专家甲", "武汉大学", "机器人", "也许"],
-                 ["", "武汉大学", "储能", "否"]])
-    resp = _upload(client, "/experts/import", data)
-    assert resp.status_code == 422
-    text = resp.get_data(as_text=True)
+    text = _refused_expert_import(client, session, [["新专家甲", "武汉大学", "机器人", "也许"],
+                                                    ["", "武汉大学", "储能", "否"]])
     assert "未写入任何数据" in text
     assert "第 2 行" in text and "是否院士" in text and "第 3 行" in text and "不能为空" in text
-    assert _count(session, Expert) == before
 
 
 def test_successful_import_shows_the_summary_and_is_audited(client, world, session):

@@ -31,6 +31,13 @@ def plan_via_form(client, **over):
     return client.post("/meetings/new", data=form(**over))
 
 
+def planned_meeting(client, session) -> MatchmakingMeeting:
+    """Sign in 洪山区's admin and plan a meeting through the form; return it."""
+    login(client, "hsadmin")
+    plan_via_form(client)
+    return session.scalar(select(MatchmakingMeeting))
+
+
 def test_anonymous_is_sent_to_login(client, demo):
     resp = client.get("/meetings/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
@@ -119,9 +126,7 @@ def test_a_plan_the_planner_refuses_shows_why_and_writes_no_sessions(client, ses
 
 
 def test_edit_lock_replan_confirm_and_exports(client, session, demo):
-    login(client, "hsadmin")
-    plan_via_form(client)
-    meeting = session.scalar(select(MatchmakingMeeting))
+    meeting = planned_meeting(client, session)
     s1, s2, s3 = meeting.sessions
     demand_id = s2.demands[0].demand_id
     resp = client.post(f"/meetings/{meeting.id}/demands/{demand_id}/move",
@@ -161,9 +166,7 @@ def test_edit_lock_replan_confirm_and_exports(client, session, demo):
 
 
 def test_checkin_outcome_and_followup_pages(client, session, demo):
-    login(client, "hsadmin")
-    plan_via_form(client)
-    meeting = session.scalar(select(MatchmakingMeeting))
+    meeting = planned_meeting(client, session)
     assert client.get(f"/meetings/{meeting.id}/checkin").status_code == 200
     client.post(f"/meetings/{meeting.id}/confirm")
     session.expire_all()
@@ -231,9 +234,7 @@ def test_planning_runs_in_the_background_with_a_progress_bar(app, client, sessio
 
 
 def test_moves_pins_and_refused_edits(client, session, demo):
-    login(client, "hsadmin")
-    plan_via_form(client)
-    meeting = session.scalar(select(MatchmakingMeeting))
+    meeting = planned_meeting(client, session)
     s1, s2, s3 = meeting.sessions
     demand_id = s1.demands[0].demand_id
     # the searchable picker sends what the organiser typed or picked: "第3场 …"
@@ -264,9 +265,7 @@ def test_moves_pins_and_refused_edits(client, session, demo):
 
 
 def test_a_refused_replan_job_leaves_the_plan_as_it_was(client, session, demo):
-    login(client, "hsadmin")
-    plan_via_form(client)
-    meeting = session.scalar(select(MatchmakingMeeting))
+    meeting = planned_meeting(client, session)
     before = {ms.id: sorted(sd.demand_id for sd in ms.demands) for ms in meeting.sessions}
     meeting.params = {**meeting.params, "n_sessions": 2, "max_demands": 3}  # 9 demands: no way
     session.commit()

@@ -10,19 +10,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.services import accounts
-from models import AuditEvent, Case, District, DistrictQuota, Liaison, Training
-
-PASSWORD = "Test@2022pass"
-
-
-def _district(session, name: str) -> District:
-    return session.scalar(select(District).where(District.name == name))
+from models import AuditEvent, Case, DistrictQuota, Liaison, Training
+from tests.factories import PASSWORD, district_named, login
 
 
 @pytest.fixture
 def people(session):
     """A city admin, a 洪山区 admin, and two liaisons in 洪山区 and one in 武昌区."""
-    hs, wc = _district(session, "洪山区"), _district(session, "武昌区")
+    hs, wc = district_named(session, "洪山区"), district_named(session, "武昌区")
     accounts.create_user(session, "city1", PASSWORD, "市局", "city_admin")
     accounts.create_user(session, "hs1", PASSWORD, "洪山区局", "district_admin",
                          district_id=hs.id)
@@ -37,13 +32,9 @@ def people(session):
     return {"hs": hs.id, "wc": wc.id, "a": a.id, "b": b.id, "c": c.id}
 
 
-def _login(client, username: str) -> None:
-    resp = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert resp.status_code in (302, 303), resp.data[:300]
-
 
 def test_pages_render_for_the_city(client, people):
-    _login(client, "city1")
+    login(client, "city1")
     for url in ("/programme/quota", "/programme/quota?year=2023&edit=1",
                 f"/programme/roster?district={people['hs']}", "/programme/roster?kind=campus",
                 "/programme/replacements", "/programme/trainings?year=2022",
@@ -64,7 +55,7 @@ def test_pages_render_for_the_city(client, people):
 
 
 def test_district_admin_is_scoped(client, people):
-    _login(client, "hs1")
+    login(client, "hs1")
     # asking for another district shows their own
     page = client.get(f"/programme/roster?district={people['wc']}").get_data(as_text=True)
     assert "洪一" in page and "武一" not in page
@@ -80,7 +71,7 @@ def test_district_admin_is_scoped(client, people):
 
 
 def test_city_edits_quota(client, session, people):
-    _login(client, "city1")
+    login(client, "city1")
     form = {f"existing_{d}": "5" for d in range(1, 15)} | {f"new_{d}": "1" for d in range(1, 15)}
     form[f"existing_{people['hs']}"] = "15"
     resp = client.post("/programme/quota?year=2024", data=form)
@@ -96,7 +87,7 @@ def test_city_edits_quota(client, session, people):
 
 
 def test_replacement_flow_and_filing(client, session, people):
-    _login(client, "hs1")
+    login(client, "hs1")
     resp = client.post(f"/programme/roster/{people['a']}/replace", data={
         "end_date": "2022-06-30", "end_reason": "工作岗位调整", "name": "洪三",
         "phone": "13611112222", "keep": "1"})
@@ -111,13 +102,13 @@ def test_replacement_flow_and_filing(client, session, people):
     assert session.get(Liaison, new.id).filed_on == date(2022, 7, 8)
     # the city sees the history of every district
     client.post("/logout")
-    _login(client, "city1")
+    login(client, "city1")
     page = client.get("/programme/replacements").get_data(as_text=True)
     assert "洪三" in page and "2022-07-08" in page and "工作岗位调整" in page
 
 
 def test_roster_export_by_city_is_audited(client, session, people):
-    _login(client, "city1")
+    login(client, "city1")
     resp = client.get(f"/programme/roster?district={people['hs']}&export=xlsx")
     assert resp.status_code == 200
     ws = load_workbook(io.BytesIO(resp.data)).active
@@ -128,7 +119,7 @@ def test_roster_export_by_city_is_audited(client, session, people):
 
 
 def test_forms_save_and_report_errors(client, session, people):
-    _login(client, "hs1")
+    login(client, "hs1")
     resp = client.post("/programme/roster/new", data={"name": "", "start_date": "2022-01-01"})
     assert resp.status_code == 422 and "请填写姓名" in resp.get_data(as_text=True)
     resp = client.post("/programme/roster/new", data={"name": "洪新", "start_date": "01/02/2022"})
@@ -179,7 +170,7 @@ def test_anonymous_and_liaison_are_refused(client, session, people):
     accounts.create_user(session, "li1", PASSWORD, "联络员", "district_liaison",
                          district_id=people["hs"])
     session.commit()
-    _login(client, "li1")
+    login(client, "li1")
     assert client.get("/programme/dashboard").status_code == 403
 
 
@@ -200,14 +191,14 @@ def test_home_figures_are_the_dashboards(client, session, people, monkeypatch):
     mine = next(p for p in board.districts[0].liaisons if p.liaison.id == nov.id)
     assert mine.demand_target == 0
 
-    _login(client, "hsnov")
+    login(client, "hsnov")
     page = client.get("/").get_data(as_text=True)
     assert "我的 2025 年度数据" in page
     published = page.split("本年发布需求", 1)[1].split("figure-note", 1)[0]
     assert "目标 0 项" in published and "目标 2 项" not in published
 
     client.get("/logout")
-    _login(client, "hs1")
+    login(client, "hs1")
     page = client.get("/").get_data(as_text=True)
     target = int(board.districts[0].rules["demands"].target)
     published = page.split("本年发布需求", 1)[1].split("figure-note", 1)[0]
@@ -227,7 +218,7 @@ def test_book_lists_search_page_and_export(client, session, people):
                      enterprise_name="某电池公司"))
     session.add(Case(district_id=hs, year=2022, title="芯片案例", status="draft"))
     session.commit()
-    _login(client, "city1")
+    login(client, "city1")
     first = client.get("/programme/trainings?year=2022").get_data(as_text=True)
     assert "共 25 条，第 1 / 2 页" in first and "培训24" in first and "培训04" not in first
     second = client.get("/programme/trainings?year=2022&page=2").get_data(as_text=True)
@@ -280,7 +271,7 @@ def test_book_lists_search_page_and_export(client, session, people):
     assert names >= {"洪一", "武一"}
 
     client.get("/logout")
-    _login(client, "hs1")
+    login(client, "hs1")
     own = client.get("/programme/roster?district=").get_data(as_text=True)
     assert "武一" not in own and "洪一" in own  # a district admin has no 全市 view
 
@@ -288,7 +279,7 @@ def test_book_lists_search_page_and_export(client, session, people):
 def test_operation_log_in_chinese_one_row_per_action(client, session, people):
     from app.services import audit
 
-    _login(client, "hs1")
+    login(client, "hs1")
     client.post("/programme/trainings/new", data={"held_on": "2022-05-06", "topic": "日志培训"})
     client.post("/programme/assessments/new", data={
         "liaison_id": str(people["a"]), "year": "2022", "result": "良好", "reviewer": "王科长",
@@ -310,7 +301,7 @@ def test_operation_log_in_chinese_one_row_per_action(client, session, people):
     session.rollback()
 
     client.get("/logout")
-    _login(client, "city1")
+    login(client, "city1")
     page = client.get("/admin/audit-log").get_data(as_text=True)
     assert "登记培训会" in page and "登记考核" in page and "考核结果：良好" in page
     table = page.split('id="audit-table"', 1)[1]
@@ -324,7 +315,7 @@ def test_one_product_name_and_signing_legend(client, people):
     name = client.application.config["PRODUCT_NAME"]
     login_page = client.get("/login").get_data(as_text=True)
     assert login_page.count(name) >= 2  # tab and heading
-    _login(client, "city1")
+    login(client, "city1")
     page = client.get("/programme/dashboard?year=2022").get_data(as_text=True)
     assert page.count(name) >= 3  # tab, sidebar, footer
     assert "按签约日期" in page and "按需求登记年度" in page and 'id="coverage-card"' in page

@@ -9,19 +9,16 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.services import accounts
-from models import AuditEvent, District, Enterprise, Institution, Investor, Park
+from models import AuditEvent, Enterprise, Institution, Investor, Park
+from tests.factories import PASSWORD, district_named, login
 
-PASSWORD = "Test@2022pass"
 VALID_CODE = "91110108551385082Q"
 
-
-def _district(session, name: str) -> District:
-    return session.scalar(select(District).where(District.name == name))
 
 
 @pytest.fixture
 def firms(session):
-    hs, wc = _district(session, "洪山区"), _district(session, "武昌区")
+    hs, wc = district_named(session, "洪山区"), district_named(session, "武昌区")
     park = Park(name="洪山登记园", district=hs)
     inst = Institution(name="登记测试大学")
     session.add(inst)
@@ -42,13 +39,9 @@ def firms(session):
     return {"a": a.id, "b": b.id, "hs": hs.id, "wc": wc.id, "park": park.id}
 
 
-def _login(client, username: str) -> None:
-    resp = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert resp.status_code in (302, 303), resp.data[:300]
-
 
 def test_district_sees_its_enterprises_with_full_contact(client, session, firms):
-    _login(client, "hsr")
+    login(client, "hsr")
     page = client.get("/enterprises").get_data(as_text=True)
     assert "武汉洪登科技有限公司" in page and "武汉武登科技有限公司" not in page
     detail = client.get(f"/enterprises/{firms['a']}").get_data(as_text=True)
@@ -60,7 +53,7 @@ def test_district_sees_its_enterprises_with_full_contact(client, session, firms)
 
 
 def test_city_sees_all_and_reads_other_districts_contact_audited_once(client, session, firms):
-    _login(client, "cityr")
+    login(client, "cityr")
     page = client.get("/enterprises").get_data(as_text=True)
     assert "武汉洪登科技有限公司" in page and "武汉武登科技有限公司" in page
     client.get(f"/enterprises/{firms['a']}")
@@ -71,7 +64,7 @@ def test_city_sees_all_and_reads_other_districts_contact_audited_once(client, se
     assert ws.cell(row=1, column=8).value == "联系电话" and ws.max_row == 3
 
 
-def test_contact_is_masked_outside_the_owning_district(session, firms):
+def test_contact_is_masked_outside_the_owningdistrict_named(session, firms):
     """The mask follows app.security: a district user of another district sees 138****1234."""
     from app.security import can_see_contact, mask_phone
 
@@ -82,7 +75,7 @@ def test_contact_is_masked_outside_the_owning_district(session, firms):
 
 
 def test_enterprise_form_checks_name_and_credit_code(client, session, firms):
-    _login(client, "hsr")
+    login(client, "hsr")
     resp = client.post("/enterprises/new", data={"name": "武汉洪登科技有限公司 "})
     assert resp.status_code == 422 and "企业库已有" in resp.get_data(as_text=True)
     resp = client.post("/enterprises/new", data={"name": "武汉新登科技有限公司",
@@ -103,7 +96,7 @@ def test_enterprise_form_checks_name_and_credit_code(client, session, firms):
 
 
 def test_parks_investors_institutions(client, session, firms):
-    _login(client, "hsr")
+    login(client, "hsr")
     assert "洪山登记园" in client.get("/parks").get_data(as_text=True)
     park = client.get(f"/parks/{firms['park']}").get_data(as_text=True)
     assert "武汉洪登科技有限公司" in park
@@ -112,7 +105,7 @@ def test_parks_investors_institutions(client, session, firms):
     assert session.scalar(select(Park).where(Park.name == "洪山新园")).district_id == firms["hs"]
     assert client.post("/investors/new", data={"name": "某创投"}).status_code == 403
     client.get("/logout")
-    _login(client, "cityr")
+    login(client, "cityr")
     resp = client.post("/investors/new", data={"name": "武汉某某创业投资管理有限公司",
                                                "stages": ["天使轮", "A轮"], "ticket_min": "100",
                                                "ticket_max": "50"})
@@ -130,6 +123,6 @@ def test_parks_investors_institutions(client, session, firms):
 
 
 def test_campus_liaison_has_no_enterprise_registry(client, session, firms):
-    _login(client, "whur")
+    login(client, "whur")
     assert client.get("/enterprises").status_code == 403
     assert client.get("/enterprises/lookup?q=武汉").status_code == 403

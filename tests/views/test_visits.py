@@ -11,19 +11,14 @@ from sqlalchemy import select
 
 from app import clock
 from app.services import accounts, visits
-from models import AuditEvent, Demand, District, Enterprise, Industry, Liaison, Park, Visit
-
-PASSWORD = "Test@2022pass"
-
-
-def _district(session, name: str) -> District:
-    return session.scalar(select(District).where(District.name == name))
+from models import AuditEvent, Demand, Enterprise, Industry, Liaison, Park, Visit
+from tests.factories import PASSWORD, district_named, login
 
 
 @pytest.fixture
 def world(session):
     """Two 洪山区 liaisons (one with an account), a 武昌区 liaison, parks and key firms."""
-    hs, wc = _district(session, "洪山区"), _district(session, "武昌区")
+    hs, wc = district_named(session, "洪山区"), district_named(session, "武昌区")
     industry = session.scalar(select(Industry).order_by(Industry.code))
     park = Park(name="洪山光谷园", district=hs)
     other_park = Park(name="洪山孵化器", district=hs, kind="incubator")
@@ -57,13 +52,9 @@ def world(session):
             "demand": demand.id}
 
 
-def _login(client, username: str) -> None:
-    resp = client.post("/login", data={"username": username, "password": PASSWORD})
-    assert resp.status_code in (302, 303), resp.data[:300]
-
 
 def test_liaison_records_a_visit_and_scope_follows_roles(client, session, world):
-    _login(client, "hsl")
+    login(client, "hsl")
     today = clock.today().isoformat()
     resp = client.post("/visits/new", data={
         "visited_on": today, "enterprise_id": str(world["firm"]), "people_met": "技术总监 某某",
@@ -91,17 +82,17 @@ def test_liaison_records_a_visit_and_scope_follows_roles(client, session, world)
     assert session.query(Visit).count() == 1
 
     client.get("/logout")
-    _login(client, "hsl2")  # another liaison of the district: not theirs
+    login(client, "hsl2")  # another liaison of the district: not theirs
     assert client.get(f"/visits/{visit.id}").status_code == 404
     assert "武汉洪测激光有限公司" not in client.get("/visits").get_data(as_text=True)
     client.get("/logout")
-    _login(client, "hsa")
+    login(client, "hsa")
     assert client.get(f"/visits/{visit.id}").status_code == 200
     client.get("/logout")
-    _login(client, "wca")
+    login(client, "wca")
     assert client.get(f"/visits/{visit.id}").status_code == 404
     client.get("/logout")
-    _login(client, "cityv")
+    login(client, "cityv")
     assert "武汉洪测激光有限公司" in client.get("/visits").get_data(as_text=True)
     assert client.get("/visits/new").status_code == 403
 
@@ -126,7 +117,7 @@ def test_coverage_and_monthly_report(client, session, world):
     assert mine.demands_recorded == 1
     assert view.industries[0][1] == 1
 
-    _login(client, "hsa")
+    login(client, "hsa")
     page = client.get(f"/visits/coverage?year={year}").get_data(as_text=True)
     assert "洪山孵化器" in page and "武汉洪测材料有限公司" in page and "50%" in page
     resp = client.get(f"/visits/report?liaison={world['a']}&month={today.year}-{today.month}")
@@ -138,7 +129,7 @@ def test_coverage_and_monthly_report(client, session, world):
     assert client.get(f"/visits/report?liaison={world['c']}").status_code == 404
     assert client.get(f"/visits/report?liaison={world['a']}&month=2026-13").status_code == 400
     client.get("/logout")
-    _login(client, "cityv")
+    login(client, "cityv")
     city = client.get(f"/visits/coverage?year={year}").get_data(as_text=True)
     assert "各区走访覆盖" in city and "洪山区" in city and "洪甲" not in city
 

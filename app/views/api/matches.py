@@ -11,7 +11,7 @@ from ...policy.scope import match_scope
 from ...security import api_token_required
 from ...services import matches as match_writer
 from ...services import serializers as ser
-from . import _need_user, _page, _user, bp
+from . import _need_user, _page, _user, bp, require_scope
 from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
 
 
@@ -21,7 +21,8 @@ from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
 @bp.arguments(MatchListArgs, location="query")
 @bp.response(200, MatchPage)
 def list_matches(args: dict):
-    """List matches in the caller's scope (API clients: those of published demands)."""
+    """List matches in the caller's scope (API clients with the read scope: published demands')."""
+    require_scope("read")
     session = get_session()
     user = _user()
     query = (
