@@ -3,14 +3,16 @@ and edit, scoped by role (a district its own rows, the city all)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import District, Enterprise, Expert, Industry, Institution, Investor, Liaison, Park
 
 from ..db import get_session
-from ..errors import DomainError, Forbidden, NotFound
+from ..errors import NotFound
 from ..forms.registries import EnterpriseForm, InstitutionForm, InvestorForm, ParkForm
 from ..policy.roles import Role, is_city
 from ..security import mask_email, mask_phone, reveal_contact, roles_required
@@ -18,11 +20,11 @@ from ..services import registries
 from ..services.audit import record
 from ..services.listing import paginate, rows_to_xlsx, to_int
 from .downloads import xlsx_response
+from .editing import edit_page
 
 bp = Blueprint("registries", __name__)
 district_users = roles_required(Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
 admins = roles_required(Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
-INVALID = 422
 
 
 def _districts(session) -> list[District]:
@@ -41,27 +43,21 @@ def _parks_of(session, district_id: int | None) -> list[Park]:
     return list(session.scalars(stmt))
 
 
-def _errors(exc: DomainError) -> dict[str, str]:
-    """Return a service's field errors; refusals (403/404) are not form errors."""
-    if isinstance(exc, Forbidden | NotFound):
-        raise exc
-    return {e["field"]: e["message"] for e in exc.errors or []} or {
-        exc.field or "_form": exc.message}
+def _get(session, model: type, row_id: int, missing: str) -> Any:
+    """Return a city-wide registry row (investor, institution) or NotFound."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
-def _changes(before: dict, after: dict) -> tuple[dict, dict]:
-    keys = [k for k in after if before.get(k) != after.get(k)]
-    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+def _saved(row: Park | Investor | Institution) -> str:
+    return f"{row.name} 已保存。"
 
 
 # --- 企业库 ------------------------------------------------------------------------------------
 ENTERPRISE_HEADERS = ["企业名称", "统一社会信用代码", "所属区", "园区/孵化器", "行业", "重点企业",
                       "联系人", "联系电话", "电子邮箱"]
-
-
-def _enterprise_snapshot(e: Enterprise) -> dict:
-    return {"企业名称": e.name, "信用代码": e.credit_code or "", "园区": e.park.name if e.park
-            else "", "重点企业": "是" if e.is_key else "否", "联系人": e.contact_person or ""}
 
 
 @bp.get("/enterprises")
@@ -128,38 +124,26 @@ def edit_enterprise(enterprise_id: int | None = None):
     session = get_session()
     e = registries.get_enterprise(session, current_user, enterprise_id) if enterprise_id \
         else None
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = EnterpriseForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            before = _enterprise_snapshot(e) if e else {}
-            data = registries.EnterpriseInput(
-                name=form.name.data or "", credit_code=form.credit_code.data or "",
-                district_id=to_int(request.form.get("district_id")),
-                park_id=to_int(request.form.get("park_id")),
-                industry_id=to_int(request.form.get("industry_id")), is_key=form.is_key.data,
-                address=form.address.data or "", contact_person=form.contact_person.data or "",
-                contact_phone=form.contact_phone.data or "",
-                contact_email=form.contact_email.data or "")
-            try:
-                saved = registries.save_enterprise(session, current_user, data, e)
-            except DomainError as exc:
-                errors, status = _errors(exc), INVALID
-            else:
-                old, new = _changes(before, _enterprise_snapshot(saved))
-                record(session, current_user, "enterprise.update" if e else "enterprise.create",
-                       "enterprise", saved.id, before=old or None, after=new)
-                flash(f"企业 {saved.name} 已保存。", "success")
-                return redirect(url_for(".enterprise", enterprise_id=saved.id))
     district_id = e.district_id if e else (None if is_city(current_user)
                                            else current_user.district_id)
-    return render_template("registries/enterprise_form.html", e=e, errors=errors,
-                           form=request.form, districts=_districts(session),
-                           parks=_parks_of(session, district_id),
-                           industries=_industries(session)), status
+
+    def save(form: EnterpriseForm) -> Enterprise:
+        data = registries.EnterpriseInput(
+            name=form.name.data or "", credit_code=form.credit_code.data or "",
+            district_id=to_int(request.form.get("district_id")),
+            park_id=to_int(request.form.get("park_id")),
+            industry_id=to_int(request.form.get("industry_id")), is_key=form.is_key.data,
+            address=form.address.data or "", contact_person=form.contact_person.data or "",
+            contact_phone=form.contact_phone.data or "",
+            contact_email=form.contact_email.data or "")
+        return registries.save_enterprise(session, current_user, data, e)
+
+    return edit_page(EnterpriseForm, save, template="registries/enterprise_form.html",
+                     saved=lambda row: f"企业 {row.name} 已保存。",
+                     done=lambda row: url_for(".enterprise", enterprise_id=row.id),
+                     context=lambda: {"e": e, "districts": _districts(session),
+                                      "parks": _parks_of(session, district_id),
+                                      "industries": _industries(session)})
 
 
 # --- 园区/孵化器 -----------------------------------------------------------------------------
@@ -200,28 +184,14 @@ def edit_park(park_id: int | None = None):
     """Add or edit a park or incubator."""
     session = get_session()
     p = registries.get_park(session, current_user, park_id) if park_id else None
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = ParkForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                saved = registries.save_park(
-                    session, current_user, name=form.name.data or "",
-                    kind=request.form.get("kind", ""),
-                    district_id=to_int(request.form.get("district_id")), park=p)
-            except DomainError as exc:
-                errors, status = _errors(exc), INVALID
-            else:
-                record(session, current_user, "park.update" if p else "park.create", "park",
-                       saved.id, after={"名称": saved.name})
-                flash(f"{saved.name} 已保存。", "success")
-                return redirect(url_for(".park", park_id=saved.id))
-    return render_template("registries/simple_form.html", kind="park", obj=p, errors=errors,
-                           form=request.form, districts=_districts(session),
-                           kinds=registries.PARK_KINDS), status
+    return edit_page(
+        ParkForm, lambda form: registries.save_park(
+            session, current_user, name=form.name.data or "", kind=request.form.get("kind", ""),
+            district_id=to_int(request.form.get("district_id")), park=p),
+        template="registries/simple_form.html", saved=_saved,
+        done=lambda row: url_for(".park", park_id=row.id),
+        context={"kind": "park", "obj": p, "districts": _districts(session),
+                 "kinds": registries.PARK_KINDS})
 
 
 # --- 创投机构 ----------------------------------------------------------------------------------
@@ -248,9 +218,7 @@ def investors():
 @admins
 def investor(investor_id: int):
     """Show a venture-capital firm."""
-    v = get_session().get(Investor, investor_id)
-    if v is None:
-        raise NotFound("创投机构不存在。")
+    v = _get(get_session(), Investor, investor_id, "创投机构不存在。")
     return render_template("registries/investor.html", v=v,
                            phone=v.contact_phone if is_city(current_user)
                            else mask_phone(v.contact_phone))
@@ -262,38 +230,24 @@ def investor(investor_id: int):
 def edit_investor(investor_id: int | None = None):
     """Add or edit a venture-capital firm (the city keeps this registry)."""
     session = get_session()
-    v = session.get(Investor, investor_id) if investor_id else None
-    if investor_id and v is None:
-        raise NotFound("创投机构不存在。")
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = InvestorForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                saved = registries.save_investor(
-                    session, current_user, name=form.name.data or "",
-                    stages=request.form.getlist("stages"),
-                    ticket_min=float(form.ticket_min.data) if form.ticket_min.data is not None
-                    else None,
-                    ticket_max=float(form.ticket_max.data) if form.ticket_max.data is not None
-                    else None, focus=form.focus.data or "",
-                    contact_person=form.contact_person.data or "",
-                    contact_phone=form.contact_phone.data or "",
-                    industry_ids=[int(x) for x in request.form.getlist("industry_ids")
-                                  if x.isdigit()], investor=v)
-            except DomainError as exc:
-                errors, status = _errors(exc), INVALID
-            else:
-                record(session, current_user, "investor.update" if v else "investor.create",
-                       "investor", saved.id, after={"名称": saved.name})
-                flash(f"{saved.name} 已保存。", "success")
-                return redirect(url_for(".investor", investor_id=saved.id))
-    return render_template("registries/simple_form.html", kind="investor", obj=v,
-                           errors=errors, form=request.form, industries=_industries(session),
-                           stages=registries.INVESTMENT_STAGES), status
+    v = _get(session, Investor, investor_id, "创投机构不存在。") if investor_id else None
+
+    def save(form: InvestorForm) -> Investor:
+        low, high = form.ticket_min.data, form.ticket_max.data
+        return registries.save_investor(
+            session, current_user, name=form.name.data or "",
+            stages=request.form.getlist("stages"),
+            ticket_min=float(low) if low is not None else None,
+            ticket_max=float(high) if high is not None else None, focus=form.focus.data or "",
+            contact_person=form.contact_person.data or "",
+            contact_phone=form.contact_phone.data or "",
+            industry_ids=[int(x) for x in request.form.getlist("industry_ids") if x.isdigit()],
+            investor=v)
+
+    return edit_page(InvestorForm, save, template="registries/simple_form.html", saved=_saved,
+                     done=lambda row: url_for(".investor", investor_id=row.id),
+                     context={"kind": "investor", "obj": v, "industries": _industries(session),
+                              "stages": registries.INVESTMENT_STAGES})
 
 
 # --- 高校院所 ----------------------------------------------------------------------------------
@@ -319,9 +273,7 @@ def institutions():
 def institution(institution_id: int):
     """Show an institution: its campus liaisons and how many experts it has."""
     session = get_session()
-    i = session.get(Institution, institution_id)
-    if i is None:
-        raise NotFound("高校院所不存在。")
+    i = _get(session, Institution, institution_id, "高校院所不存在。")
     people = list(session.scalars(select(Liaison).where(Liaison.institution_id == i.id,
                                                         Liaison.end_date.is_(None))))
     count = session.scalar(select(func.count()).select_from(Expert)
@@ -336,29 +288,12 @@ def institution(institution_id: int):
 def edit_institution(institution_id: int | None = None):
     """Add or edit a university or institute (the city keeps this registry)."""
     session = get_session()
-    i = session.get(Institution, institution_id) if institution_id else None
-    if institution_id and i is None:
-        raise NotFound("高校院所不存在。")
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = InstitutionForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                saved = registries.save_institution(
-                    session, current_user, name=form.name.data or "",
-                    kind=request.form.get("kind", ""), city=form.city.data or "", institution=i)
-            except DomainError as exc:
-                errors, status = _errors(exc), INVALID
-            else:
-                record(session, current_user,
-                       "institution.update" if i else "institution.create", "institution",
-                       saved.id, after={"名称": saved.name})
-                flash(f"{saved.name} 已保存。", "success")
-                return redirect(url_for(".institution", institution_id=saved.id))
-    return render_template("registries/simple_form.html", kind="institution", obj=i,
-                           errors=errors, form=request.form,
-                           kinds=registries.INSTITUTION_KINDS), status
-
+    i = _get(session, Institution, institution_id, "高校院所不存在。") if institution_id \
+        else None
+    return edit_page(
+        InstitutionForm, lambda form: registries.save_institution(
+            session, current_user, name=form.name.data or "", kind=request.form.get("kind", ""),
+            city=form.city.data or "", institution=i),
+        template="registries/simple_form.html", saved=_saved,
+        done=lambda row: url_for(".institution", institution_id=row.id),
+        context={"kind": "institution", "obj": i, "kinds": registries.INSTITUTION_KINDS})
