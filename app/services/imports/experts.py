@@ -138,7 +138,7 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
     changed_any = False
     with session.no_autoflush:
         for _n, (change, expert) in _rows_of(list(enumerate(changes)), "experts", progress):
-            _saved, changed = expert_writer.save(session, change, expert, audit_action=None,
+            _saved, changed = expert_writer.save(session, change, expert, log=False,
                                                  bump=False)
             changed_any = changed_any or changed
             if expert is None:
