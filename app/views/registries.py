@@ -3,11 +3,12 @@ and edit, scoped by role (a district its own rows, the city all)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from models import District, Enterprise, Expert, Industry, Institution, Investor, Liaison, Park
 
@@ -21,6 +22,7 @@ from ..services.audit import record
 from ..services.listing import paginate, rows_to_xlsx, to_int
 from .downloads import xlsx_response
 from .editing import edit_page
+from .uploads import allowed_kinds
 
 bp = Blueprint("registries", __name__)
 district_users = roles_required(Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
@@ -55,9 +57,26 @@ def _saved(row: Park | Investor | Institution) -> str:
     return f"{row.name} 已保存。"
 
 
+def _list_page(session, kind: str, stmt: Select, headers: list[str],
+               export: Callable[[], list[list]], title: str, *, new_url: str | None,
+               **context: Any):
+    """Show a registry list (its page of ``stmt``) with 新增 (``new_url``, None when the user
+    may not add), 导入 (when the user may import the kind) and 导出, or answer the 导出
+    (``?export=xlsx``: ``export()`` gives the rows under ``headers``)."""
+    if request.args.get("export") == "xlsx":
+        return xlsx_response(rows_to_xlsx(headers, export(), title), f"{title}.xlsx")
+    import_url = url_for("imports.upload", kind=kind) if kind in allowed_kinds(current_user) \
+        else None
+    return render_template(f"registries/{kind}.html",
+                           page=paginate(session, stmt, request.args.get("page")),
+                           args=request.args, new_url=new_url, import_url=import_url, **context)
+
+
 # --- 企业库 ------------------------------------------------------------------------------------
 ENTERPRISE_HEADERS = ["企业名称", "统一社会信用代码", "所属区", "园区/孵化器", "行业", "重点企业",
                       "联系人", "联系电话", "电子邮箱"]
+INVESTOR_HEADERS = ["机构名称", "关注行业", "投资阶段", "单笔下限（万元）", "单笔上限（万元）",
+                    "联系人"]
 
 
 @bp.get("/enterprises")
@@ -71,7 +90,8 @@ def enterprises():
     stmt = registries.enterprises(current_user, q=args.get("q"), district_id=district_id,
                                   park_id=to_int(args.get("park")),
                                   industry_id=to_int(args.get("industry")), key=args.get("key"))
-    if args.get("export") == "xlsx":
+
+    def export() -> list[list]:
         rows = []
         for e in session.scalars(stmt):
             full = reveal_contact(session, current_user, e.district_id, "enterprise", e.id)
@@ -81,13 +101,12 @@ def enterprises():
                          e.contact_phone if full else mask_phone(e.contact_phone),
                          e.contact_email if full else mask_email(e.contact_email)])
         record(session, current_user, "export", "enterprises", None, after={"rows": len(rows)})
-        return xlsx_response(rows_to_xlsx(ENTERPRISE_HEADERS, rows, "企业库"), "企业库.xlsx")
-    return render_template(
-        "registries/enterprises.html", page=paginate(session, stmt, args.get("page")),
-        args=args, district_id=district_id, districts=_districts(session),
-        parks=_parks_of(session, district_id), industries=_industries(session),
-        can_add=current_user.role in (Role.DISTRICT_ADMIN, Role.CITY_ADMIN,
-                                      Role.DISTRICT_LIAISON))
+        return rows
+
+    return _list_page(session, "enterprises", stmt, ENTERPRISE_HEADERS, export, "企业库",
+                      new_url=url_for(".edit_enterprise"), district_id=district_id,
+                      districts=_districts(session), parks=_parks_of(session, district_id),
+                      industries=_industries(session))
 
 
 @bp.get("/enterprises/lookup")
@@ -156,14 +175,12 @@ def parks():
     district_id = to_int(args.get("district")) if is_city(current_user) else None
     stmt = registries.parks(current_user, q=args.get("q"), district_id=district_id,
                             kind=args.get("kind"))
-    if args.get("export") == "xlsx":
-        rows = [[p.name, registries.PARK_KINDS.get(p.kind, p.kind), p.district.name]
-                for p in session.scalars(stmt)]
-        return xlsx_response(rows_to_xlsx(["名称", "类型", "所属区"], rows, "园区孵化器"),
-                             "园区孵化器.xlsx")
-    return render_template("registries/parks.html", page=paginate(session, stmt,
-                                                                  args.get("page")),
-                           args=args, districts=_districts(session), kinds=registries.PARK_KINDS)
+    return _list_page(
+        session, "parks", stmt, ["名称", "类型", "所属区"],
+        lambda: [[p.name, registries.PARK_KINDS.get(p.kind, p.kind), p.district.name]
+                 for p in session.scalars(stmt)], "园区孵化器",
+        new_url=url_for(".edit_park"), districts=_districts(session),
+        kinds=registries.PARK_KINDS)
 
 
 @bp.get("/parks/<int:park_id>")
@@ -200,18 +217,14 @@ def edit_park(park_id: int | None = None):
 def investors():
     """List the venture-capital firms with their preferences (used by meeting invitations)."""
     session = get_session()
-    args = request.args
-    stmt = registries.investors(args.get("q"), to_int(args.get("industry")))
-    if args.get("export") == "xlsx":
-        rows = [[v.name, "、".join(i.name for i in v.industries), "、".join(v.stages or []),
-                 v.ticket_min or "", v.ticket_max or "", v.contact_person or ""]
-                for v in session.scalars(stmt)]
-        headers = ["机构名称", "关注行业", "投资阶段", "单笔下限（万元）", "单笔上限（万元）",
-                   "联系人"]
-        return xlsx_response(rows_to_xlsx(headers, rows, "创投机构"), "创投机构.xlsx")
-    return render_template("registries/investors.html", page=paginate(session, stmt,
-                                                                      args.get("page")),
-                           args=args, industries=_industries(session))
+    stmt = registries.investors(request.args.get("q"), to_int(request.args.get("industry")))
+    return _list_page(
+        session, "investors", stmt, INVESTOR_HEADERS,
+        lambda: [[v.name, "、".join(i.name for i in v.industries), "、".join(v.stages or []),
+                  v.ticket_min or "", v.ticket_max or "", v.contact_person or ""]
+                 for v in session.scalars(stmt)], "创投机构",
+        new_url=url_for(".edit_investor") if is_city(current_user) else None,
+        industries=_industries(session))
 
 
 @bp.get("/investors/<int:investor_id>")
@@ -256,16 +269,13 @@ def edit_investor(investor_id: int | None = None):
 def institutions():
     """List the universities and institutes with their expert counts."""
     session = get_session()
-    args = request.args
-    stmt = registries.institutions(args.get("q"), args.get("kind"))
-    if args.get("export") == "xlsx":
-        rows = [[i.name, registries.INSTITUTION_KINDS.get(i.kind, i.kind), i.city or "", n]
-                for i, n in session.execute(stmt)]
-        return xlsx_response(rows_to_xlsx(["名称", "类型", "所在城市", "专家人数"], rows,
-                                          "高校院所"), "高校院所.xlsx")
-    return render_template("registries/institutions.html",
-                           page=paginate(session, stmt, args.get("page")), args=args,
-                           kinds=registries.INSTITUTION_KINDS)
+    stmt = registries.institutions(request.args.get("q"), request.args.get("kind"))
+    return _list_page(
+        session, "institutions", stmt, ["名称", "类型", "所在城市", "专家人数"],
+        lambda: [[i.name, registries.INSTITUTION_KINDS.get(i.kind, i.kind), i.city or "", n]
+                 for i, n in session.execute(stmt)], "高校院所",
+        new_url=url_for(".edit_institution") if is_city(current_user) else None,
+        kinds=registries.INSTITUTION_KINDS)
 
 
 @bp.get("/institutions/<int:institution_id>")

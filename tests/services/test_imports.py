@@ -75,6 +75,14 @@ def sheet_values(data: bytes) -> dict[str, list[tuple]]:
     return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
 
 
+def row_errors(session, kind: str, filename: str, data: bytes) -> set[tuple]:
+    """Import a file that must fail; return its problems as (row, column, message)."""
+    with pytest.raises(ImportFailed) as exc:
+        imports.import_file(session, kind, filename, data)
+    assert "未写入任何数据" in exc.value.message
+    return {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+
+
 def count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
@@ -231,9 +239,7 @@ def test_empty_sheets_and_header_only_files(session, institutions):
 def test_wrong_columns_are_reported_at_the_header(session, institutions):
     rows = [["姓名", "学校", "职称/职务", "职称", "备注"],
             ["张伟", "武汉大学", "教授", "教授", "x"]]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "experts", "e.csv", csv_bytes(rows))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "experts", "e.csv", csv_bytes(rows))
     assert (1, "学校", "无法识别的列“学校”（第 B 列）") in errors
     assert (1, "职称/职务", "该列重复出现") in errors
     assert (1, "备注", "无法识别的列“备注”（第 E 列）") in errors
@@ -374,9 +380,7 @@ def test_demand_errors_name_row_column_and_value(session, enterprises):
         ["XQ2024001", "武汉光谷芯材有限公司", "重复", None, None, None, None, None, "词", None,
          None, None, None, None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "demands", "d.csv", csv_bytes(DEMANDS + bad))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "demands", "d.csv", csv_bytes(DEMANDS + bad))
     assert errors == {
         (4, "企业名称", "系统中没有企业'不存在的公司'，请先导入企业"),
         (4, "计划投入（万元）", "'十万' 不是数字"),
@@ -457,9 +461,7 @@ def test_enterprise_errors(session):
         ["抢代码公司", valid_code("91420100MA4K9999A"), "江岸区", None, None, None, None, None],
         ["同代码公司", CODE_A, "江岸区", None, None, None, None, None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "enterprises", "e.xlsx", xlsx({"企业": rows}))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "enterprises", "e.xlsx", xlsx({"企业": rows}))
     assert errors == {
         (5, "统一社会信用代码", f"'{CODE_A[:17]}1' 校验位错误（按 GB 32100 最后一位应为 J）"),
         (5, "所属区", "系统中没有区'江北区'"),
@@ -518,9 +520,7 @@ def test_roster_errors(session, enterprises):
         [4, "赵丽", None, "027-65692159", None, None, "东湖高新区", "2022-13-01"],
         [5, "孙八", None, None, None, None, "东湖高新区", None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "roster", "r.xlsx", roster_file(rows))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "roster", "r.xlsx", roster_file(rows))
     assert errors == {
         (7, "对接本区重点企业", "系统中没有企业'不存在公司'，请先导入企业"),
         (7, "对接本区重点企业", "企业'江岸精工机械有限公司'属于江岸区，不是东湖高新区"),
@@ -608,16 +608,14 @@ def test_park_errors_name_row_column_and_value(session):
     before = count(session, Park)
     rows = PARKS + [["光谷生物城", None, "东湖高新区"], ["某园", "科技城", "江北区"],
                     [None, None, "江岸区"]]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "parks", "p.xlsx", xlsx({"园区孵化器": rows}))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "parks", "p.xlsx", xlsx({"园区孵化器": rows}))
     assert errors == {
         (5, "名称", "与第 2 行重复（所属区和名称相同）"),
         (6, "类型", "'科技城' 应为“产业园区”或“孵化器”"),
         (6, "所属区", "系统中没有区'江北区'"),
         (7, "名称", "不能为空"),
     }
-    assert "未写入任何数据" in exc.value.message and count(session, Park) == before
+    assert count(session, Park) == before
 
 
 def test_investors_import_reads_industries_stages_and_tickets(session):
@@ -639,9 +637,7 @@ def test_investors_import_reads_industries_stages_and_tickets(session):
 def test_investor_errors(session):
     rows = [INVESTOR_HEAD, ["甲创投", "火星采矿业", "D轮", 500, 100, None, None, "电话"],
             ["甲创投", None, None, None, None, None, None, None]]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "investors", "v.xlsx", xlsx({"创投机构": rows}))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "investors", "v.xlsx", xlsx({"创投机构": rows}))
     assert errors == {
         (2, "关注行业", "系统中没有行业'火星采矿业'"),
         (2, "投资阶段",

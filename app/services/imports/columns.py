@@ -27,6 +27,9 @@ class Column:
     width: int | None = None
 
 
+#: How the registry imports find an existing row (app/services/registries.py clean_name).
+_SAME_NAME = "与已有记录同名（不计空格、全角半角）即更新该记录"
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "experts": (
         Column("姓名", "name", True, max_len=_len(Expert.name), width=12),
@@ -100,13 +103,14 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "parks": (
         Column("名称", "name", True, max_len=_len(Park.name), aliases=("园区名称", "园区/孵化器"),
-               width=28),
+               note=f"园区或孵化器全称；同一区内{_SAME_NAME}", width=28),
         Column("类型", "kind", note="产业园区 或 孵化器；空白时新园区按名称判断"
                                   "（含 孵化、众创、加速器 为孵化器），已有园区不变", width=10),
         Column("所属区", "district", True, note="如 东湖高新区", aliases=("所在区",)),
     ),
     "investors": (
-        Column("机构名称", "name", True, max_len=_len(Investor.name), aliases=("名称",), width=30),
+        Column("机构名称", "name", True, max_len=_len(Investor.name), aliases=("名称",),
+               note=f"机构全称；{_SAME_NAME}", width=30),
         Column("关注行业", "industries", note="国民经济行业分类大类代码或名称，多个用；分隔",
                width=30),
         Column("投资阶段", "stages", type="list",
@@ -122,7 +126,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "institutions": (
         Column("名称", "name", True, max_len=_len(Institution.name),
-               aliases=("单位名称", "高校院所名称"), width=28),
+               aliases=("单位名称", "高校院所名称"), note=f"单位全称；{_SAME_NAME}", width=28),
         Column("类型", "kind", note="高校 或 科研院所；空白时新单位按名称判断"
                                   "（含 大学、学院 为高校），已有单位不变", width=10),
         Column("所在城市", "city", max_len=_len(Institution.city), note="如 武汉"),

@@ -141,12 +141,7 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
             _saved, changed = expert_writer.save(session, change, expert, log=False,
                                                  bump=False)
             changed_any = changed_any or changed
-            if expert is None:
-                result.created += 1
-            elif changed:
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            result.count(expert is None, changed)
     session.flush()
     if changed_any:
         bump_version(session, EXPERTS)

@@ -54,10 +54,8 @@ def _import_institutions(session: Session, table: tabular.Table, problems: Probl
                 session.add(inst)
                 existing[rec["name"]] = inst
                 result.created += 1
-            elif _apply(inst, values):
-                result.updated += 1
             else:
-                result.unchanged += 1
+                result.count(False, _apply(inst, values))
     session.flush()
 
 

@@ -91,12 +91,7 @@ def _import_investors(session: Session, table: tabular.Table, problems: Problems
                     rec["industry_ids"]):
                 investor.industries = [by_id[i] for i in rec["industry_ids"]]
                 changed = True
-            if created:
-                result.created += 1
-            elif changed:
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            result.count(created, changed)
     session.flush()
 
 

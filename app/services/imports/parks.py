@@ -74,10 +74,8 @@ def _import_parks(session: Session, table: tabular.Table, problems: Problems,
                 session.add(park)
                 existing[key] = park
                 result.created += 1
-            elif rec.get("kind") and _apply(park, {"kind": rec["kind"]}):
-                result.updated += 1
             else:
-                result.unchanged += 1
+                result.count(False, bool(rec.get("kind")) and _apply(park, {"kind": rec["kind"]}))
     session.flush()
 
 

@@ -29,6 +29,15 @@ class ImportResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    def count(self, created: bool, changed: bool) -> None:
+        """Count one row of the file: new, changed, or left as it was."""
+        if created:
+            self.created += 1
+        elif changed:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
     def summary(self) -> str:
         """Return a one-line Chinese summary."""
         text = (f"{KIND_LABELS[self.kind]}导入完成：共 {self.rows} 行，新增 {self.created} 条，"

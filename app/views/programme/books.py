@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -62,14 +64,8 @@ def trainings():
 def edit_training(training_id: int | None = None):
     """Record a training: date, topic, attendees."""
     session = get_session()
-    t = session.get(Training, training_id) if training_id else None
-    if training_id and t is None:
-        raise NotFound("培训记录不存在。")
-    district_id = t.district_id if t else scope(request.values.get("district"))
-    if t:
-        own(t.district_id)
-    if request.method == "POST" and district_id is None:
-        district_id = scope(request.form.get("district_id"))
+    t = _row(session, Training, training_id, "培训记录不存在。")
+    district_id = _district_of(t)
 
     def save(form: TrainingForm) -> Training:
         saved = programme_books.save_training(
@@ -86,6 +82,27 @@ def edit_training(training_id: int | None = None):
             district_id), saved=lambda row: "培训记录已保存。",
         done=lambda row: url_for(".trainings", year=row.held_on.year),
         context=lambda: {"t": t, "district_id": district_id, **_people(session, district_id)})
+
+
+def _row(session, model: type, row_id: int | None, missing: str) -> Any:
+    """Return the row an edit page edits (None for a new one); one of another district (a
+    district admin's view) is not found."""
+    row = session.get(model, row_id) if row_id else None
+    if row_id and row is None:
+        raise NotFound(missing)
+    if row is not None and hasattr(row, "district_id"):
+        own(row.district_id)
+    return row
+
+
+def _district_of(row: Any) -> int | None:
+    """Return the district of an edit page: the row's, or the one asked (the city chooses)."""
+    if row is not None:
+        return row.district_id
+    district_id = scope(request.values.get("district"))
+    if request.method == "POST" and district_id is None:
+        district_id = scope(request.form.get("district_id"))
+    return district_id
 
 
 def _district_chosen(district_id: int | None):
@@ -148,14 +165,8 @@ def draft_case():
 def edit_case(case_id: int | None = None):
     """Write or edit a typical case; 报送 marks it reported (it then counts for the rule)."""
     session = get_session()
-    c = session.get(Case, case_id) if case_id else None
-    if case_id and c is None:
-        raise NotFound("案例不存在。")
-    if c:
-        own(c.district_id)
-    district_id = c.district_id if c else scope(request.values.get("district"))
-    if request.method == "POST" and district_id is None:
-        district_id = scope(request.form.get("district_id"))
+    c = _row(session, Case, case_id, "案例不存在。")
+    district_id = _district_of(c)
     before = {"状态": CASE_STATUS_LABELS[c.status]} if c else None
 
     def save(form: CaseForm) -> Case:
@@ -217,9 +228,7 @@ def _due_page(people: list, page: str | None) -> Page:
 def edit_assessment(assessment_id: int | None = None):
     """Record a liaison's yearly assessment: result, score, reviewer."""
     session = get_session()
-    a = session.get(Assessment, assessment_id) if assessment_id else None
-    if assessment_id and a is None:
-        raise NotFound("考核记录不存在。")
+    a = _row(session, Assessment, assessment_id, "考核记录不存在。")
     li = liaison_or_404(session, a.liaison_id if a else int_arg("liaison_id"))
     year = a.year if a else year_arg()
     before = {"考核结果": a.result} if a else None
