@@ -93,17 +93,14 @@ def run_import(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
     from models import User
 
     from .services import imports as svc
-    from .services.audit import audit
 
     p = ctx.params
     try:
         with ctx.db.unit_of_work() as session:
             result = svc.import_file(session, p["import_kind"], p["filename"], ctx.payload,
                                      progress=ctx.progress)
-            audit(session, "import", p["import_kind"], None,
-                  {"file": p["filename"][:200], "rows": result.rows, "created": result.created,
-                   "updated": result.updated, "unchanged": result.unchanged, "job": ctx.job_id},
-                  user=session.get(User, p["user_id"]), ip=p.get("ip"))
+            svc.record_run(session, session.get(User, p["user_id"]), result, p["filename"],
+                           job_id=ctx.job_id, ip=p.get("ip"))
     except ImportFailed as exc:
         raise JobFailed(import_message(exc.message, exc.errors), {"errors": exc.errors}) from exc
     except Exception as exc:

@@ -43,9 +43,11 @@ ACTION_LABELS: dict[str, str] = {
     "case.draft": "生成案例草稿", "assessment.create": "登记考核", "assessment.update": "修改考核",
     "visit.create": "登记走访", "enterprise.create": "新增企业", "enterprise.update": "修改企业",
     "enterprise.import": "导入企业", "park.create": "新增园区孵化器",
-    "park.update": "修改园区孵化器",
+    "park.update": "修改园区孵化器", "park.import": "导入园区孵化器",
     "investor.create": "新增创投机构", "investor.update": "修改创投机构",
+    "investor.import": "导入创投机构",
     "institution.create": "新增高校院所", "institution.update": "修改高校院所",
+    "institution.import": "导入高校院所", "roster.import": "导入联络员名册",
     # accounts and system
     "user.create": "新增用户", "user.update": "修改用户", "user.enable": "启用用户",
     "user.disable": "停用用户", "user.reset_password": "重置密码",
@@ -142,15 +144,17 @@ def _add(session: Session, user: Any, action: str, entity: str, entity_id: int |
 
 
 def record(session: Session, user: Any, action: str, entity: str, entity_id: int | None, *,
-           before: Any = None, after: Any = None, reason: str | None = None) -> AuditEvent:
+           before: Any = None, after: Any = None, reason: str | None = None,
+           ip: str | None = None) -> AuditEvent:
     """Log one business action or admin change: who, what object, from and to, and why.
 
     `before` / `after` are small JSON-able values (a status, or {字段: 值} of what changed);
-    write them in Chinese where a user reads them. Never commits.
+    write them in Chinese where a user reads them. `ip` is for work done outside a request
+    (a background import); a request's own is found by itself. Never commits.
     """
     detail = {k: v for k, v in (("before", before), ("after", after), ("reason", reason))
               if v not in (None, "", {}, [])}
-    return _add(session, user, action, entity, entity_id, detail or None, None)
+    return _add(session, user, action, entity, entity_id, detail or None, ip)
 
 
 def audit(session: Session, action: str, entity: str, entity_id: int | None = None,

@@ -2,7 +2,9 @@
 
 Validation is here once (phone, e-mail, lengths, item kinds, years and count), institution
 names are normalised so "武汉大学 " or a full-width variant never makes a second institution,
-and a partial write (API push, import) changes only the fields it was given.
+and a partial write (API push, import) changes only the fields it was given. A save that
+changes an expert writes one 操作日志 row (app/services/audit.py ``record``); an import writes
+one row for its whole run instead.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from models import Expert, ExpertItem, Institution, TechField
 
-from .audit import audit
+from .audit import record
 from .fields import (
     MAX_ITEMS,
     FieldError,
@@ -144,12 +146,56 @@ def validate(session: Session, data: Mapping[str, Any], *, institution_id: int |
                        errors=errors)
 
 
+#: The log's Chinese names of the fields; long texts and contacts are logged as changed only.
+LOG_LABELS = {"name": "姓名", "title": "职称/职务", "team": "团队", "tech_field_id": "技术领域",
+              "is_academician": "是否院士", "research_fields": "研究方向", "summary": "简介",
+              "phone": "联系电话", "email": "电子邮箱", "items": "成果"}
+_LOGGED_AS_CHANGED = ("research_fields", "summary", "phone", "email")
+_CHANGED = "（已修改）"
+
+
+def _logged_fields(expert: Expert) -> dict[str, Any]:
+    values = {key: getattr(expert, key) for key in LOG_LABELS if key != "items"}
+    return values | {"items": len(expert.items)}
+
+
+def _shown(session: Session, key: str, value: Any) -> Any:
+    if key == "tech_field_id":
+        tech = session.get(TechField, value) if value else None
+        return tech.name if tech else ""
+    if key == "is_academician":
+        return "是" if value else "否"
+    if key == "items":
+        return f"{value} 项"
+    return value or ""
+
+
+def _log(session: Session, user: Any, expert: Expert, created: bool,
+         before: dict[str, Any]) -> None:
+    """Write the save's one log row: for an update the fields that changed, from and to."""
+    after = _logged_fields(expert)
+    keys = [k for k in after if created and after[k] or not created and before[k] != after[k]]
+    old = {LOG_LABELS[k]: _shown(session, k, before[k]) for k in keys
+           if not created and k not in _LOGGED_AS_CHANGED}
+    new = {LOG_LABELS[k]: _CHANGED if k in _LOGGED_AS_CHANGED else _shown(session, k, after[k])
+           for k in keys}
+    institution = session.get(Institution, expert.institution_id)
+    record(session, user, "expert.create" if created else "expert.update", "expert", expert.id,
+           before=old or None, after={"所在单位": institution.name if institution else "",
+                                      **new} if created else new)
+
+
 def save(session: Session, change: ExpertInput, expert: Expert | None = None, *,
-         audit_action: str | None = "save", bump: bool = True) -> tuple[Expert, bool]:
-    """Write a validated change; return (expert, whether anything changed). Never commits."""
+         log: bool = True, bump: bool = True, user: Any = None) -> tuple[Expert, bool]:
+    """Write a validated change; return (expert, whether anything changed). Never commits.
+
+    A change is logged (one row, ``user`` or the request's user) unless ``log`` is False (an
+    import logs its whole run).
+    """
     if change.errors:
         raise ValueError("save() needs a change without errors")
     created = expert is None
+    before = {} if expert is None else _logged_fields(expert)
     if expert is None:
         expert = Expert(name=change.name, institution_id=change.institution_id,
                         is_academician=False)
@@ -169,8 +215,7 @@ def save(session: Session, change: ExpertInput, expert: Expert | None = None, *,
         refresh_expert_tokens(expert)
         if bump:  # a single write; a batch (import) bumps once and flushes at its end
             bump_version(session, EXPERTS)
-        if audit_action:
+        if log:
             session.flush()
-            audit(session, "create" if created else "update", "expert", expert.id,
-                  {"name": expert.name, "items": len(expert.items)})
+            _log(session, user, expert, created, before)
     return expert, changed

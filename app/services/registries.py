@@ -2,12 +2,14 @@
 writer of each, and the lookups pages need. Takes a session, never commits.
 
 Contact data of an enterprise is the private tier (PRODUCT.md): the page decides with
-app.security.reveal_contact whether to show it in full or masked.
+app.security.reveal_contact whether to show it in full or masked. Each save writes one 操作日志
+row (who, the object, what changed from and to) through app/services/audit.py ``record``; the
+imports (app/services/imports/) write one row per run.
 """
 
 from __future__ import annotations
 
-import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,8 @@ from models import (
 from ..demo.content import is_valid_credit_code
 from ..errors import DomainError, Forbidden, NotFound
 from ..policy.roles import DISTRICT_ROLES, Role
+from .audit import record
+from .fields import normalise_name
 from .listing import like
 
 PARK_KINDS = {"park": "产业园区", "incubator": "孵化器"}
@@ -37,9 +41,28 @@ INSTITUTION_KINDS = {"university": "高校", "institute": "科研院所"}
 INVESTMENT_STAGES = ("种子期", "天使轮", "A轮", "B轮", "C轮及以后", "Pre-IPO")
 
 
+#: Shown in the log instead of a private value (a phone, an e-mail) that changed.
+CHANGED = "（已修改）"
+
+
 def clean_name(text: str | None) -> str:
-    """Normalise a name: full-width to half-width, inner and outer spaces removed."""
-    return "".join(unicodedata.normalize("NFKC", text or "").split())
+    """Return a registry name in normal form: fields.normalise_name, and no inner spaces
+    (an organisation's Chinese name has none: "武汉 某某大学" is "武汉某某大学")."""
+    return normalise_name(text).replace(" ", "")
+
+
+def _log(session: Session, user: Any, entity: str, row: Any, before: dict | None,
+         after: dict, private: Iterable[str] = ()) -> None:
+    """Write the one log row of a save: the fields that changed, from and to (private values
+    are not written, only that they changed)."""
+    if before is None:
+        shown = {k: (CHANGED if k in private else v) for k, v in after.items() if v}
+        record(session, user, f"{entity}.create", entity, row.id, after=shown)
+        return
+    keys = [k for k in after if before.get(k) != after[k]]
+    record(session, user, f"{entity}.update", entity, row.id,
+           before={k: before.get(k) for k in keys if k not in private} or None,
+           after={k: (CHANGED if k in private else after[k]) for k in keys})
 
 
 def district_scope(user: Any, column: Any) -> Any:
@@ -179,6 +202,7 @@ def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
         errors.append({"field": "park_id", "message": "请选择本区的产业园区（孵化器）"})
     if errors:
         raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    before = _enterprise_fields(enterprise) if enterprise is not None else None
     if enterprise is None:
         enterprise = Enterprise(name=name, district_id=district_id)
         session.add(enterprise)
@@ -192,7 +216,19 @@ def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
     enterprise.contact_phone = data.contact_phone.strip() or None
     enterprise.contact_email = data.contact_email.strip() or None
     session.flush()
+    session.refresh(enterprise, ["district", "industry"])
+    _log(session, user, "enterprise", enterprise, before, _enterprise_fields(enterprise),
+         private=("联系电话", "电子邮箱"))
     return enterprise
+
+
+def _enterprise_fields(e: Enterprise) -> dict:
+    return {"企业名称": e.name, "信用代码": e.credit_code or "",
+            "所属区": e.district.name if e.district else "",
+            "园区": e.park.name if e.park else "",
+            "行业": e.industry.name if e.industry else "", "重点企业": "是" if e.is_key else "否",
+            "地址": e.address or "", "联系人": e.contact_person or "",
+            "联系电话": e.contact_phone or "", "电子邮箱": e.contact_email or ""}
 
 
 # --- parks ----------------------------------------------------------------------------------
@@ -248,12 +284,20 @@ def save_park(session: Session, user: Any, *, name: str, kind: str, district_id:
         errors.append({"field": "name", "message": f"本区已有“{name}”"})
     if errors:
         raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    before = _park_fields(park) if park is not None else None
     if park is None:
         park = Park(name=name, kind=kind, district_id=district_id)
         session.add(park)
     park.name, park.kind, park.district_id = name, kind, district_id
     session.flush()
+    session.refresh(park, ["district"])
+    _log(session, user, "park", park, before, _park_fields(park))
     return park
+
+
+def _park_fields(p: Park) -> dict:
+    return {"名称": p.name, "类型": PARK_KINDS.get(p.kind, p.kind),
+            "所属区": p.district.name if p.district else ""}
 
 
 # --- investors and institutions (city-wide registries) -------------------------------------
@@ -289,6 +333,7 @@ def save_investor(session: Session, user: Any, *, name: str, stages: list[str],
         errors.append({"field": "stages", "message": "请从列表中选择投资阶段"})
     if errors:
         raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    before = _investor_fields(investor) if investor is not None else None
     if investor is None:
         investor = Investor(name=name)
         session.add(investor)
@@ -300,7 +345,18 @@ def save_investor(session: Session, user: Any, *, name: str, stages: list[str],
     investor.industries = list(session.scalars(select(Industry).where(
         Industry.id.in_(industry_ids))))
     session.flush()
+    _log(session, user, "investor", investor, before, _investor_fields(investor),
+         private=("联系电话",))
     return investor
+
+
+def _investor_fields(v: Investor) -> dict:
+    return {"机构名称": v.name, "关注行业": "、".join(i.name for i in v.industries),
+            "投资阶段": "、".join(v.stages or []),
+            "单笔下限（万元）": "" if v.ticket_min is None else f"{v.ticket_min:g}",
+            "单笔上限（万元）": "" if v.ticket_max is None else f"{v.ticket_max:g}",
+            "投资偏好": v.focus or "", "联系人": v.contact_person or "",
+            "联系电话": v.contact_phone or ""}
 
 
 def institutions(q: str | None = None, kind: str | None = None) -> Select:
@@ -331,10 +387,17 @@ def save_institution(session: Session, user: Any, *, name: str, kind: str, city:
         errors.append({"field": "name", "message": f"已有“{name}”"})
     if errors:
         raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    before = _institution_fields(institution) if institution is not None else None
     if institution is None:
         institution = Institution(name=name)
         session.add(institution)
     institution.name, institution.kind = name, kind
     institution.city = clean_name(city) or None
     session.flush()
+    _log(session, user, "institution", institution, before, _institution_fields(institution))
     return institution
+
+
+def _institution_fields(i: Institution) -> dict:
+    return {"名称": i.name, "类型": INSTITUTION_KINDS.get(i.kind, i.kind),
+            "所在城市": i.city or ""}

@@ -1,4 +1,5 @@
-"""导入: upload .xlsx/.csv for experts, demands, enterprises and the roster, scoped by role.
+"""导入: upload .xlsx/.csv for experts, demands, enterprises, the roster and the registries
+(parks/incubators, venture-capital firms, universities/institutes), scoped by role.
 
 The import service (app/services/imports/) is not scoped: this page decides which kinds a role
 may import and refuses rows outside the user's institution or district with a row-level report
@@ -33,7 +34,6 @@ from ..policy.roles import Role
 from ..security import login_required
 from ..services import imports as svc
 from ..services import tabular
-from ..services.audit import audit
 from .downloads import xlsx_response
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,24 @@ IMPORT_INLINE_ROWS = 2000
 REPORT_LIMIT = 500
 
 KIND_TITLES = {"experts": "专家导入", "demands": "需求导入", "enterprises": "企业导入",
-               "roster": "联络员名册导入"}
-#: Which kinds each role may import (scope inside the kind is checked row by row).
+               "roster": "联络员名册导入", "parks": "园区/孵化器导入", "investors": "创投机构导入",
+               "institutions": "高校院所导入"}
+#: The registry list page an import belongs to (its breadcrumb and the way back).
+KIND_LISTS = {"enterprises": ("企业库", "registries.enterprises"),
+              "parks": ("园区/孵化器", "registries.parks"),
+              "investors": ("创投机构", "registries.investors"),
+              "institutions": ("高校院所", "registries.institutions")}
+#: Which kinds each role may import (scope inside the kind is checked row by row). As in the
+#: registries' writers (app/services/registries.py): a district keeps its own enterprises and
+#: parks; the city alone keeps the venture-capital firms and the universities/institutes.
 ROLE_KINDS: dict[str, tuple[str, ...]] = {
-    Role.CITY_ADMIN: ("experts", "demands", "enterprises", "roster"),
-    Role.DISTRICT_ADMIN: ("demands", "enterprises", "roster"),
+    Role.CITY_ADMIN: ("experts", "demands", "enterprises", "roster", "parks", "investors",
+                      "institutions"),
+    Role.DISTRICT_ADMIN: ("demands", "enterprises", "roster", "parks"),
     Role.CAMPUS_LIAISON: ("experts",),
 }
-
+#: Kinds whose rows name their district in a 所属区 column.
+DISTRICT_KINDS = ("enterprises", "roster", "parks")
 
 
 def allowed_kinds(user: Any) -> tuple[str, ...]:
@@ -143,7 +153,7 @@ def scope_problems(session: Session, user: Any, kind: str,
         mine = _norm(scope.district)
         for sheet, table in tables:
             for row in table.rows:
-                if kind in ("enterprises", "roster"):
+                if kind in DISTRICT_KINDS:
                     value = row.values.get("所属区")
                     if value is not None and _norm(value) and _norm(value) != mine:
                         add(row.number, "所属区",
@@ -168,8 +178,10 @@ def _row_count(tables: list[tuple[str | None, tabular.Table]]) -> int:
 # --- the page ----------------------------------------------------------------------------------
 def _render(kind: str, *, status: int = 200, **context: Any):
     errors = context.get("errors") or []
+    back = KIND_LISTS.get(kind)
     return render_template(
         "imports/upload.html", kind=kind, title=KIND_TITLES[kind],
+        back=(back[0], url_for(back[1])) if back else None,
         columns=[c for c in svc.COLUMNS[kind] if c.key != "items"],
         item_columns=svc.ITEM_COLUMNS if kind == "experts" else (),
         kinds=[(k, KIND_TITLES[k]) for k in allowed_kinds(current_user)],
@@ -209,9 +221,7 @@ def handle_upload(kind: str):
     except ImportFailed as exc:  # the 422 rolls the request back: nothing half-written
         return _render(kind, status=422, filename=filename, errors=exc.errors,
                        message=exc.message)
-    audit(session, "import", kind, None,
-          {"file": filename[:200], "rows": result.rows, "created": result.created,
-           "updated": result.updated, "unchanged": result.unchanged})
+    svc.record_run(session, current_user, result, filename)
     return _render(kind, filename=filename, result=result)
 
 
@@ -226,11 +236,9 @@ def upload(kind: str):
 @login_required
 def template_xlsx(kind: str):
     """Download the empty import template of a kind (headers, notes sheet)."""
-    if kind not in svc.COLUMNS:
-        raise NotFound("不支持的导入类型。")
-    if kind not in allowed_kinds(current_user):
-        raise Forbidden("您的角色无权导入该类数据。")
-    return xlsx_response(svc.template_xlsx(kind), f"{svc.KIND_LABELS[kind]}导入模板.xlsx")
+    _check_kind(kind)
+    label = svc.KIND_LABELS[kind].replace("/", "")  # no slash in a file name
+    return xlsx_response(svc.template_xlsx(kind), f"{label}导入模板.xlsx")
 
 
 @bp.get("/jobs/<int:job_id>")

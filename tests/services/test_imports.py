@@ -14,7 +14,17 @@ from app import clock
 from app.errors import ImportFailed
 from app.services import imports
 from app.services.indexing import current_version
-from models import Demand, DemandEvent, District, Enterprise, Expert, Institution, Liaison, Park
+from models import (
+    Demand,
+    DemandEvent,
+    District,
+    Enterprise,
+    Expert,
+    Institution,
+    Investor,
+    Liaison,
+    Park,
+)
 
 EXPERT_HEAD = ["姓名", "所在单位", "职称/职务", "研究方向", "简介", "是否院士", "团队", "技术领域",
                "联系电话", "电子邮箱"]
@@ -63,6 +73,14 @@ def sheet_values(data: bytes) -> dict[str, list[tuple]]:
     """Read every sheet of an .xlsx file as value tuples."""
     wb = load_workbook(io.BytesIO(data))
     return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def row_errors(session, kind: str, filename: str, data: bytes) -> set[tuple]:
+    """Import a file that must fail; return its problems as (row, column, message)."""
+    with pytest.raises(ImportFailed) as exc:
+        imports.import_file(session, kind, filename, data)
+    assert "未写入任何数据" in exc.value.message
+    return {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
 
 
 def count(session, model) -> int:
@@ -221,9 +239,7 @@ def test_empty_sheets_and_header_only_files(session, institutions):
 def test_wrong_columns_are_reported_at_the_header(session, institutions):
     rows = [["姓名", "学校", "职称/职务", "职称", "备注"],
             ["张伟", "武汉大学", "教授", "教授", "x"]]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "experts", "e.csv", csv_bytes(rows))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "experts", "e.csv", csv_bytes(rows))
     assert (1, "学校", "无法识别的列“学校”（第 B 列）") in errors
     assert (1, "职称/职务", "该列重复出现") in errors
     assert (1, "备注", "无法识别的列“备注”（第 E 列）") in errors
@@ -364,9 +380,7 @@ def test_demand_errors_name_row_column_and_value(session, enterprises):
         ["XQ2024001", "武汉光谷芯材有限公司", "重复", None, None, None, None, None, "词", None,
          None, None, None, None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "demands", "d.csv", csv_bytes(DEMANDS + bad))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "demands", "d.csv", csv_bytes(DEMANDS + bad))
     assert errors == {
         (4, "企业名称", "系统中没有企业'不存在的公司'，请先导入企业"),
         (4, "计划投入（万元）", "'十万' 不是数字"),
@@ -447,9 +461,7 @@ def test_enterprise_errors(session):
         ["抢代码公司", valid_code("91420100MA4K9999A"), "江岸区", None, None, None, None, None],
         ["同代码公司", CODE_A, "江岸区", None, None, None, None, None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "enterprises", "e.xlsx", xlsx({"企业": rows}))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "enterprises", "e.xlsx", xlsx({"企业": rows}))
     assert errors == {
         (5, "统一社会信用代码", f"'{CODE_A[:17]}1' 校验位错误（按 GB 32100 最后一位应为 J）"),
         (5, "所属区", "系统中没有区'江北区'"),
@@ -508,9 +520,7 @@ def test_roster_errors(session, enterprises):
         [4, "赵丽", None, "027-65692159", None, None, "东湖高新区", "2022-13-01"],
         [5, "孙八", None, None, None, None, "东湖高新区", None],
     ]
-    with pytest.raises(ImportFailed) as exc:
-        imports.import_file(session, "roster", "r.xlsx", roster_file(rows))
-    errors = {(e["row"], e["column"], e["message"]) for e in exc.value.errors}
+    errors = row_errors(session, "roster", "r.xlsx", roster_file(rows))
     assert errors == {
         (7, "对接本区重点企业", "系统中没有企业'不存在公司'，请先导入企业"),
         (7, "对接本区重点企业", "企业'江岸精工机械有限公司'属于江岸区，不是东湖高新区"),
@@ -557,3 +567,110 @@ def test_cli_import_reports_row_errors_and_fails(runner, session, enterprises, t
     result = runner.invoke(args=["export", "demands", str(out)])
     assert result.exit_code == 0
     assert len(sheet_values(out.read_bytes())["需求"]) == 8
+
+
+# ---------------------------------------------------------------------------------------------
+# Registries: parks/incubators, venture-capital firms, universities/institutes
+
+PARK_HEAD = ["名称", "类型", "所属区"]
+PARKS = [PARK_HEAD, ["光谷生物城", "产业园区", "东湖高新区"], ["洪山创业孵化器", None, "洪山区"],
+         ["江岸众创空间", "孵化器", "江岸区"]]
+INVESTOR_HEAD = ["机构名称", "关注行业", "投资阶段", "单笔投资下限（万元）", "单笔投资上限（万元）",
+                 "投资偏好", "联系人", "联系电话"]
+INVESTORS = [INVESTOR_HEAD,
+             ["武汉光谷创投有限公司", "39；计算机、通信和其他电子设备制造业", "天使轮、A轮",
+              100, 2000, "硬科技早期项目", "周经理", "027-87654321"],
+             ["长江产业基金", None, "B轮", None, None, None, None, None]]
+INSTITUTION_HEAD = ["名称", "类型", "所在城市"]
+INSTITUTIONS = [INSTITUTION_HEAD, ["武汉理工大学", None, "武汉"],
+                ["中国科学院武汉岩土力学研究所", "科研院所", "武汉"]]
+
+
+def test_parks_import_is_idempotent_and_names_are_compared_in_normal_form(session):
+    hi_tech = district(session, "东湖高新区")
+    session.add(Park(name="光谷生物城", kind="incubator", district_id=hi_tech.id))
+    session.commit()
+    result = imports.import_file(session, "parks", "p.xlsx", xlsx({"园区孵化器": PARKS}))
+    assert (result.created, result.updated, result.unchanged) == (2, 1, 0)
+    assert "园区/孵化器导入完成：共 3 行，新增 2 条，更新 1 条" in result.summary()
+    kinds = {p.name: p.kind for p in session.scalars(select(Park))}
+    assert kinds == {"光谷生物城": "park", "洪山创业孵化器": "incubator",
+                     "江岸众创空间": "incubator"}
+    session.commit()
+    spaced = [PARK_HEAD, ["光谷 生物城", None, "东湖高新区"],
+              ["洪山创业孵化器 ", "孵化器", "洪山区"]]
+    again = imports.import_file(session, "parks", "p.csv", csv_bytes(spaced))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert count(session, Park) == 3
+
+
+def test_park_errors_name_row_column_and_value(session):
+    before = count(session, Park)
+    rows = PARKS + [["光谷生物城", None, "东湖高新区"], ["某园", "科技城", "江北区"],
+                    [None, None, "江岸区"]]
+    errors = row_errors(session, "parks", "p.xlsx", xlsx({"园区孵化器": rows}))
+    assert errors == {
+        (5, "名称", "与第 2 行重复（所属区和名称相同）"),
+        (6, "类型", "'科技城' 应为“产业园区”或“孵化器”"),
+        (6, "所属区", "系统中没有区'江北区'"),
+        (7, "名称", "不能为空"),
+    }
+    assert count(session, Park) == before
+
+
+def test_investors_import_reads_industries_stages_and_tickets(session):
+    result = imports.import_file(session, "investors", "v.xlsx", xlsx({"创投机构": INVESTORS}))
+    assert result.created == 2
+    firm = session.scalars(select(Investor).where(Investor.name == "武汉光谷创投有限公司")).one()
+    assert [i.code for i in firm.industries] == ["39"]
+    assert firm.stages == ["天使轮", "A轮"] and (firm.ticket_min, firm.ticket_max) == (100, 2000)
+    session.commit()
+    exported = imports.export_xlsx(session, "investors")
+    assert sheet_values(exported)["创投机构"][0] == tuple(INVESTOR_HEAD)
+    again = imports.import_file(session, "investors", "export.xlsx", exported)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    changed = [INVESTOR_HEAD[:1] + ["投资阶段"], ["武汉光谷创投有限公司", "种子期"]]
+    third = imports.import_file(session, "investors", "v.csv", csv_bytes(changed))
+    assert (third.updated, firm.stages, firm.ticket_max) == (1, ["种子期"], 2000)
+
+
+def test_investor_errors(session):
+    rows = [INVESTOR_HEAD, ["甲创投", "火星采矿业", "D轮", 500, 100, None, None, "电话"],
+            ["甲创投", None, None, None, None, None, None, None]]
+    errors = row_errors(session, "investors", "v.xlsx", xlsx({"创投机构": rows}))
+    assert errors == {
+        (2, "关注行业", "系统中没有行业'火星采矿业'"),
+        (2, "投资阶段",
+         "'D轮' 不是投资阶段，应为 种子期、天使轮、A轮、B轮、C轮及以后、Pre-IPO 之一"),
+        (2, "单笔投资上限（万元）", "单笔投资上限 100 万元不能小于下限 500 万元"),
+        (2, "联系电话", "'电话' 不是有效的电话号码"),
+        (3, "机构名称", "与第 2 行重复（机构名称相同）"),
+    }
+    assert count(session, Investor) == 0
+
+
+def test_institutions_import_updates_rather_than_duplicates(session, institutions):
+    result = imports.import_file(session, "institutions", "i.xlsx",
+                                 xlsx({"高校院所": INSTITUTIONS + [["武汉 大学", None, "武汉"]]}))
+    assert (result.created, result.updated) == (2, 1)
+    kinds = {i.name: (i.kind, i.city) for i in session.scalars(select(Institution))}
+    assert kinds["武汉理工大学"] == ("university", "武汉")
+    assert kinds["中国科学院武汉岩土力学研究所"] == ("institute", "武汉")
+    assert kinds["武汉大学"] == ("university", "武汉") and "武汉 大学" not in kinds
+    session.commit()
+    again = imports.import_file(session, "institutions", "i.xlsx",
+                                imports.export_xlsx(session, "institutions"))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
+    with pytest.raises(ImportFailed) as exc:
+        imports.import_file(session, "institutions", "i.csv", csv_bytes(
+            [INSTITUTION_HEAD, ["某研究院", "公司", None]]))
+    assert exc.value.errors == [{"row": 2, "column": "类型",
+                                 "message": "'公司' 应为“高校”或“科研院所”"}]
+
+
+@pytest.mark.parametrize("kind, sheet, head", [("parks", "园区孵化器", PARK_HEAD),
+                                               ("investors", "创投机构", INVESTOR_HEAD),
+                                               ("institutions", "高校院所", INSTITUTION_HEAD)])
+def test_registry_templates(kind, sheet, head):
+    values = sheet_values(imports.template_xlsx(kind))
+    assert values[sheet] == [tuple(head)] and "填写说明" in values

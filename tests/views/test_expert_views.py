@@ -181,7 +181,7 @@ def test_edit_saves_items_refreshes_tokens_and_bumps_the_version(client, world, 
     assert "喷涂" in expert.tokens and all(i.tokens for i in expert.items)
     assert current_version(session, EXPERTS) == version + 1
     assert session.scalars(select(AuditEvent).where(AuditEvent.entity == "expert",
-                                                    AuditEvent.action == "update")).one()
+                                                    AuditEvent.action == "expert.update")).one()
 
 
 def test_add_and_remove_item_rows(client, world, session):

@@ -40,11 +40,11 @@ def _count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
-KINDS = ("experts", "demands", "enterprises", "roster")
+KINDS = ("experts", "demands", "enterprises", "roster", "parks", "investors", "institutions")
 ALLOWED = {
     "city": set(KINDS),
-    "dhadmin": {"demands", "enterprises", "roster"},
-    "hsadmin": {"demands", "enterprises", "roster"},
+    "dhadmin": {"demands", "enterprises", "roster", "parks"},
+    "hsadmin": {"demands", "enterprises", "roster", "parks"},
     "dhliaison": set(),
     "hsliaison": set(),
     "whuliaison": {"experts"},
@@ -117,8 +117,9 @@ def test_successful_import_shows_the_summary_and_is_audited(client, world, sessi
     session.expire_all()
     new = session.scalar(select(Expert).where(Expert.name == "新专家甲"))
     assert new.institution.name == "武汉大学" and new.tokens
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "import")).one()
-    assert event.entity == "experts" and event.detail["created"] == 1
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "expert.import")).one()
+    assert event.entity == "expert" and event.detail["after"]["新增"] == 1
+    assert event.detail["after"]["文件"] == "专家.csv" and "whuliaison" in event.actor
 
 
 def test_missing_file_is_an_error_next_to_the_field(client, world):
@@ -174,6 +175,8 @@ def test_big_files_run_as_a_background_job_with_progress(app, client, world, ses
     session.expire_all()
     assert session.get(BackgroundJob, job.id).status == "done"
     assert _count(session, Expert) == 7
+    run = session.scalars(select(AuditEvent).where(AuditEvent.action == "expert.import")).one()
+    assert run.detail["after"]["后台任务"] == job.id and run.detail["after"]["新增"] == 5
     client.post("/logout")
     login(client, "hustliaison")  # someone else's job
     assert client.get(f"/imports/jobs/{job.id}").status_code == 404
@@ -193,3 +196,105 @@ def test_failed_background_job_reports_rows(app, client, world, session, monkeyp
     fragment = client.get(f"/imports/jobs/{job.id}").get_data(as_text=True)
     assert "第 3 行" in fragment and "火星大学" in fragment
     assert session.scalar(select(Expert).where(Expert.name == "甲")) is None
+
+
+# --- the registries' imports (parks, investors, institutions) ---------------------------------
+@pytest.mark.parametrize("username, kinds", [
+    ("city", {"parks", "investors", "institutions"}), ("dhadmin", {"parks"})])
+def test_registry_lists_have_an_import_button_beside_new_and_export(client, world, username,
+                                                                     kinds):
+    login(client, username)
+    for kind in ("parks", "investors", "institutions"):
+        toolbar = client.get(f"/{kind}").get_data(as_text=True).split('class="toolbar', 1)[1]
+        toolbar = toolbar.split("</div>", 1)[0]
+        assert ("导出" in toolbar) and (f'href="/imports/{kind}"' in toolbar) == (kind in kinds)
+        assert ("新增" in toolbar) == (kind in kinds)
+
+
+def test_district_admin_imports_parks_only_in_their_district(client, world, session):
+    from models import Park
+
+    login(client, "dhadmin")
+    before = _count(session, Park)
+    bad = _csv([["名称", "类型", "所属区"], ["光谷新园", "产业园区", "东湖高新区"],
+                ["洪山新园", "产业园区", "洪山区"]])
+    resp = _upload(client, "/imports/parks", bad, "园区.csv")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "第 3 行" in text and "只能导入本区（东湖高新区）" in text
+    assert _count(session, Park) == before
+    assert 'href="/parks"' in text  # the breadcrumb leads back to the list
+
+
+def _multipart(fields: dict[str, str], name: str, filename: str, data: bytes
+               ) -> tuple[bytes, str]:
+    boundary = "----registry-import-test"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+             .encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                 f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+                 + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), boundary
+
+
+def test_park_import_through_real_http(app, world, session):
+    """Over a real socket: a file with a bad row is refused with the row, column and value
+    and writes nothing; the corrected file imports, re-importing updates nothing, and each
+    run is one 操作日志 row."""
+    import http.cookiejar
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from app.services import accounts
+    from models import Park
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def upload(data: bytes) -> tuple[int, str]:
+        body, boundary = _multipart({}, "file", "parks.csv", data)
+        req = urllib.request.Request(f"{base}/imports/parks", data=body, method="POST",
+                                     headers={"Content-Type":
+                                              f"multipart/form-data; boundary={boundary}"})
+        try:
+            with opener.open(req, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            with err:
+                return err.code, err.read().decode()
+
+    try:
+        login_form = urllib.parse.urlencode({"username": "city",
+                                             "password": accounts.DEMO_PASSWORD}).encode()
+        with opener.open(f"{base}/login", data=login_form, timeout=30) as resp:
+            assert resp.status == 200 and resp.url.rstrip("/") == base
+        before = _count(session, Park)
+        head = ["名称", "类型", "所属区"]
+        status, text = upload(_csv([head, ["汉阳造创意园", "产业园区", "汉阳区"],
+                                    ["江北孵化器", "孵化器", "江北区"]]))
+        assert status == 422 and "未写入任何数据" in text
+        assert "第 3 行" in text and "所属区" in text and "系统中没有区&#39;江北区&#39;" in text
+        assert _count(session, Park) == before
+        good = _csv([head, ["汉阳造创意园", "产业园区", "汉阳区"], ["江岸孵化器", "", "江岸区"]])
+        status, text = upload(good)
+        assert status == 200 and "园区/孵化器导入完成：共 2 行，新增 2 条" in text
+        status, text = upload(good)
+        assert status == 200 and "新增 0 条，更新 0 条，未变 2 条" in text
+        assert _count(session, Park) == before + 2
+        runs = session.scalars(select(AuditEvent).where(AuditEvent.action == "park.import")
+                               .order_by(AuditEvent.id)).all()
+        assert [r.detail["after"]["新增"] for r in runs] == [2, 0]
+        assert runs[0].entity == "park" and runs[0].detail["after"]["文件"] == "parks.csv"
+        with opener.open(f"{base}/imports/parks/template.xlsx", timeout=30) as resp:
+            header = [c.value for c in load_workbook(io.BytesIO(resp.read()))["园区孵化器"][1]]
+        assert header == head
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -1,4 +1,5 @@
-"""Bulk imports and exports of experts, demands, enterprises and the liaison roster.
+"""Bulk imports and exports of experts, demands, enterprises, the liaison roster, and the
+registries of parks/incubators, venture-capital firms and universities/institutes.
 
 Every import validates every row first and raises :class:`ImportFailed` with all problems
 (spreadsheet row, column header, what is wrong, in Chinese) before anything is written. Rows
@@ -7,9 +8,12 @@ values equal the stored ones is not touched. A column missing from the file leav
 of existing rows as it is; an empty cell in a present column clears it. Services never commit:
 the caller's transaction commits or rolls back.
 
+Each run writes one 操作日志 row with its counts (``record_run``, called by whoever runs it).
+
 Modules: columns (file columns, sheet titles), cells (cell parsers, problems, lookups),
-report (ImportResult, progress), reading (the file's tables), parks, and one module per kind
-(experts, demands, enterprises, roster) with its import and export.
+report (ImportResult, progress, the run's log row), reading (the file's tables), and one module
+per kind (experts, demands, enterprises, roster, parks, investors, institutions) with its
+import and export.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ from .columns import (
 from .demands import _export_demands, _import_demands
 from .enterprises import _export_enterprises, _import_enterprises
 from .experts import _export_experts, _import_experts
+from .institutions import _export_institutions, _import_institutions
+from .investors import _export_investors, _import_investors
+from .parks import _export_parks, _import_parks
 from .reading import _read
-from .report import ImportResult, Progress
+from .report import ImportResult, Progress, record_run
 from .roster import _export_roster, _import_roster
 
 __all__ = [
@@ -71,8 +78,18 @@ __all__ = [
     "parse_date",
     "parse_number",
     "parse_year",
+    "record_run",
     "template_xlsx",
 ]
+
+#: The import of each kind but experts and demands (which read more than their main table).
+_IMPORTERS = {"enterprises": _import_enterprises, "roster": _import_roster,
+              "parks": _import_parks, "investors": _import_investors,
+              "institutions": _import_institutions}
+_EXPORTERS = {"experts": _export_experts, "demands": _export_demands,
+              "enterprises": _export_enterprises, "roster": _export_roster,
+              "parks": _export_parks, "investors": _export_investors,
+              "institutions": _export_institutions}
 
 
 def import_file(session: Session, kind: str, filename: str, data: bytes,
@@ -92,21 +109,17 @@ def import_file(session: Session, kind: str, filename: str, data: bytes,
         _import_experts(session, table, items, problems, progress, result)
     elif kind == "demands":
         _import_demands(session, table, filename, problems, progress, result)
-    elif kind == "enterprises":
-        _import_enterprises(session, table, problems, progress, result)
     else:
-        _import_roster(session, table, problems, progress, result)
+        _IMPORTERS[kind](session, table, problems, progress, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def export_xlsx(session: Session, kind: str) -> bytes:
     """Export every row of a kind to .xlsx with the import columns (re-importable as is)."""
-    exporters = {"experts": _export_experts, "demands": _export_demands,
-                 "enterprises": _export_enterprises, "roster": _export_roster}
-    if kind not in exporters:
+    if kind not in _EXPORTERS:
         raise ImportFailed(f"不支持的导出类型：{kind}")
-    return exporters[kind](session)
+    return _EXPORTERS[kind](session)
 
 
 def template_xlsx(kind: str) -> bytes:

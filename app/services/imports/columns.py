@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import InstrumentedAttribute
 
-from models import Demand, Enterprise, Expert, ExpertItem, Liaison, Park
+from models import Demand, Enterprise, Expert, ExpertItem, Institution, Investor, Liaison, Park
 
 
 def _len(attr: InstrumentedAttribute) -> int | None:
@@ -26,6 +26,9 @@ class Column:
     aliases: tuple[str, ...] = ()
     width: int | None = None
 
+
+#: How the registry imports find an existing row (app/services/registries.py clean_name).
+_SAME_NAME = "与已有记录同名（不计空格、全角半角）即更新该记录"
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "experts": (
@@ -98,6 +101,36 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("起始日期", "start_date", type="date", note="开始担任联络员的日期，如 2022-03-10",
                aliases=("开始日期",)),
     ),
+    "parks": (
+        Column("名称", "name", True, max_len=_len(Park.name), aliases=("园区名称", "园区/孵化器"),
+               note=f"园区或孵化器全称；同一区内{_SAME_NAME}", width=28),
+        Column("类型", "kind", note="产业园区 或 孵化器；空白时新园区按名称判断"
+                                  "（含 孵化、众创、加速器 为孵化器），已有园区不变", width=10),
+        Column("所属区", "district", True, note="如 东湖高新区", aliases=("所在区",)),
+    ),
+    "investors": (
+        Column("机构名称", "name", True, max_len=_len(Investor.name), aliases=("名称",),
+               note=f"机构全称；{_SAME_NAME}", width=30),
+        Column("关注行业", "industries", note="国民经济行业分类大类代码或名称，多个用；分隔",
+               width=30),
+        Column("投资阶段", "stages", type="list",
+               note="种子期、天使轮、A轮、B轮、C轮及以后、Pre-IPO，多个用、或；分隔", width=20),
+        Column("单笔投资下限（万元）", "ticket_min", type="number", note="数字，单位万元",
+               aliases=("单笔下限（万元）", "单笔下限")),
+        Column("单笔投资上限（万元）", "ticket_max", type="number", note="数字，不小于下限",
+               aliases=("单笔上限（万元）", "单笔上限")),
+        Column("投资偏好", "focus", max_len=2000, width=40),
+        Column("联系人", "contact_person", max_len=_len(Investor.contact_person)),
+        Column("联系电话", "contact_phone", type="phone", max_len=_len(Investor.contact_phone),
+               aliases=("电话",), width=16),
+    ),
+    "institutions": (
+        Column("名称", "name", True, max_len=_len(Institution.name),
+               aliases=("单位名称", "高校院所名称"), note=f"单位全称；{_SAME_NAME}", width=28),
+        Column("类型", "kind", note="高校 或 科研院所；空白时新单位按名称判断"
+                                  "（含 大学、学院 为高校），已有单位不变", width=10),
+        Column("所在城市", "city", max_len=_len(Institution.city), note="如 武汉"),
+    ),
 }
 
 ITEM_COLUMNS: tuple[Column, ...] = (
@@ -110,8 +143,10 @@ ITEM_COLUMNS: tuple[Column, ...] = (
 )
 
 KINDS = tuple(COLUMNS)
-SHEET_TITLES = {"experts": "专家", "demands": "需求", "enterprises": "企业", "roster": "联络员"}
+SHEET_TITLES = {"experts": "专家", "demands": "需求", "enterprises": "企业", "roster": "联络员",
+                "parks": "园区孵化器", "investors": "创投机构", "institutions": "高校院所"}
 ITEM_SHEET = "成果"
 NOTES_SHEET = "填写说明"
 KIND_LABELS = {"experts": "专家", "demands": "需求", "enterprises": "企业",
-               "roster": "区派联络员"}
+               "roster": "区派联络员", "parks": "园区/孵化器", "investors": "创投机构",
+               "institutions": "高校院所"}

@@ -122,10 +122,7 @@ def _import_demands(session: Session, table: tabular.Table, filename: str, probl
                 if status is not None and status != demand.status:
                     workflow.import_demand_status(demand, status, reason=reason)
                     changed = True
-                if changed:
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
+                result.count(False, changed)
             if changed:
                 _stamp(demand)
                 refresh_demand_tokens(demand)

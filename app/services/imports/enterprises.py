@@ -71,11 +71,7 @@ def _import_enterprises(session: Session, table: tabular.Table, problems: Proble
             ent = existing.get(rec["name"])
             if ent is None:
                 session.add(Enterprise(name=rec["name"], **values))
-                result.created += 1
-            elif _apply(ent, values):
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            result.count(ent is None, ent is not None and _apply(ent, values))
     result.parks_created = parks.created
     session.flush()
 

@@ -138,15 +138,10 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
     changed_any = False
     with session.no_autoflush:
         for _n, (change, expert) in _rows_of(list(enumerate(changes)), "experts", progress):
-            _saved, changed = expert_writer.save(session, change, expert, audit_action=None,
+            _saved, changed = expert_writer.save(session, change, expert, log=False,
                                                  bump=False)
             changed_any = changed_any or changed
-            if expert is None:
-                result.created += 1
-            elif changed:
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            result.count(expert is None, changed)
     session.flush()
     if changed_any:
         bump_version(session, EXPERTS)

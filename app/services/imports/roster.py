@@ -81,12 +81,7 @@ def _import_roster(session: Session, table: tabular.Table, problems: Problems,
                 if {e.id for e in li.enterprises} != {e.id for e in new_ents}:
                     li.enterprises = new_ents
                     changed = True
-            if created:
-                result.created += 1
-            elif changed:
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            result.count(created, changed)
     result.parks_created = parks.created
     session.flush()
 

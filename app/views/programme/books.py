@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -9,7 +11,7 @@ from models import Assessment, Case, Match, Training
 
 from ... import clock
 from ...db import get_session
-from ...errors import DomainError, NotFound
+from ...errors import NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
 from ...services import programme_exports
 from ...services.audit import record
@@ -20,8 +22,8 @@ from ...services.programme import roster as programme_roster
 from ...services.programme.lists import CASE_STATUS_LABELS
 from ...services.programme.rules import ASSESSMENT_RESULTS
 from ..downloads import xlsx_response
+from ..editing import edit_page
 from .common import (
-    INVALID,
     admins,
     all_districts,
     bp,
@@ -29,7 +31,6 @@ from .common import (
     int_arg,
     ints,
     liaison_or_404,
-    merge_errors,
     own,
     scope,
     year_arg,
@@ -63,43 +64,57 @@ def trainings():
 def edit_training(training_id: int | None = None):
     """Record a training: date, topic, attendees."""
     session = get_session()
-    t = session.get(Training, training_id) if training_id else None
-    if training_id and t is None:
-        raise NotFound("培训记录不存在。")
-    district_id = t.district_id if t else scope(request.values.get("district"))
-    if t:
-        own(t.district_id)
-    errors: dict[str, str] = {}
-    status = 200
-    creating = t is None
-    if request.method == "POST":
-        if district_id is None:
-            district_id = scope(request.form.get("district_id"))
-        form = TrainingForm(request.form)
-        if district_id is None:
-            errors, status = {"district_id": "请选择所属区"}, INVALID
-        elif not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                t = programme_books.save_training(
-                    session, district_id=district_id, held_on=form.held_on.data,
-                    topic=form.topic.data or "", attendee_ids=ints("attendee_ids"),
-                    attendee_count=form.attendee_count.data, notes=form.notes.data or "",
-                    training=t)
-            except DomainError as exc:
-                errors, status = merge_errors({}, exc), INVALID
-            else:
-                record(session, current_user, "training.create" if creating
-                       else "training.update", "training", t.id,
-                       after={"培训日期": t.held_on.isoformat(), "培训主题": t.topic})
-                flash("培训记录已保存。", "success")
-                return redirect(url_for(".trainings", year=t.held_on.year))
-    people = programme_roster.roster(session, district_id, include_ended=True) \
-        if district_id else []
-    return render_template("programme/training_form.html", t=t, errors=errors, form=request.form,
-                           people=people, district_id=district_id,
-                           districts=all_districts(session) if city() else []), status
+    t = _row(session, Training, training_id, "培训记录不存在。")
+    district_id = _district_of(t)
+
+    def save(form: TrainingForm) -> Training:
+        saved = programme_books.save_training(
+            session, district_id=district_id, held_on=form.held_on.data,
+            topic=form.topic.data or "", attendee_ids=ints("attendee_ids"),
+            attendee_count=form.attendee_count.data, notes=form.notes.data or "", training=t)
+        record(session, current_user, "training.update" if t else "training.create",
+               "training", saved.id,
+               after={"培训日期": saved.held_on.isoformat(), "培训主题": saved.topic})
+        return saved
+
+    return edit_page(
+        TrainingForm, save, template="programme/training_form.html", check=_district_chosen(
+            district_id), saved=lambda row: "培训记录已保存。",
+        done=lambda row: url_for(".trainings", year=row.held_on.year),
+        context=lambda: {"t": t, "district_id": district_id, **_people(session, district_id)})
+
+
+def _row(session, model: type, row_id: int | None, missing: str) -> Any:
+    """Return the row an edit page edits (None for a new one); one of another district (a
+    district admin's view) is not found."""
+    row = session.get(model, row_id) if row_id else None
+    if row_id and row is None:
+        raise NotFound(missing)
+    if row is not None and hasattr(row, "district_id"):
+        own(row.district_id)
+    return row
+
+
+def _district_of(row: Any) -> int | None:
+    """Return the district of an edit page: the row's, or the one asked (the city chooses)."""
+    if row is not None:
+        return row.district_id
+    district_id = scope(request.values.get("district"))
+    if request.method == "POST" and district_id is None:
+        district_id = scope(request.form.get("district_id"))
+    return district_id
+
+
+def _district_chosen(district_id: int | None):
+    """Return the check of a new record's district (the city chooses one)."""
+    return lambda: {"district_id": "请选择所属区"} if district_id is None else {}
+
+
+def _people(session, district_id: int | None) -> dict:
+    """Return the district's liaisons (ended ones too) and, for the city, every district."""
+    return {"people": programme_roster.roster(session, district_id, include_ended=True)
+            if district_id else [],
+            "districts": all_districts(session) if city() else []}
 
 
 # --- typical cases ------------------------------------------------------------------------------
@@ -150,49 +165,31 @@ def draft_case():
 def edit_case(case_id: int | None = None):
     """Write or edit a typical case; 报送 marks it reported (it then counts for the rule)."""
     session = get_session()
-    c = session.get(Case, case_id) if case_id else None
-    if case_id and c is None:
-        raise NotFound("案例不存在。")
-    if c:
-        own(c.district_id)
-    district_id = c.district_id if c else scope(request.values.get("district"))
-    errors: dict[str, str] = {}
-    status = 200
+    c = _row(session, Case, case_id, "案例不存在。")
+    district_id = _district_of(c)
     before = {"状态": CASE_STATUS_LABELS[c.status]} if c else None
-    if request.method == "POST":
-        if district_id is None:
-            district_id = scope(request.form.get("district_id"))
-        form = CaseForm(request.form)
-        if district_id is None:
-            errors, status = {"district_id": "请选择所属区"}, INVALID
-        elif not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            amount = form.contract_amount.data
-            try:
-                c = programme_books.save_case(
-                    session, district_id=district_id, year=form.year.data,
-                    title=form.title.data or "", summary=form.summary.data or "",
-                    liaison_id=int_arg("liaison_id"),
-                    enterprise_name=form.enterprise_name.data or "",
-                    expert_name=form.expert_name.data or "",
-                    contract_amount=float(amount) if amount is not None else None,
-                    status="reported" if request.form.get("action") == "report" else "draft",
-                    case=c)
-            except DomainError as exc:
-                errors, status = merge_errors({}, exc), INVALID
-            else:
-                action = "case.report" if c.status == "reported" else (
-                    "case.update" if before else "case.create")
-                record(session, current_user, action, "case", c.id, before=before,
-                       after={"状态": CASE_STATUS_LABELS[c.status], "标题": c.title})
-                flash("案例已报送。" if c.status == "reported" else "案例草稿已保存。", "success")
-                return redirect(url_for(".cases", year=c.year))
-    people = programme_roster.roster(session, district_id, include_ended=True) \
-        if district_id else []
-    return render_template("programme/case_form.html", c=c, errors=errors, form=request.form,
-                           people=people, district_id=district_id, year=year_arg(),
-                           districts=all_districts(session) if city() else []), status
+
+    def save(form: CaseForm) -> Case:
+        amount = form.contract_amount.data
+        saved = programme_books.save_case(
+            session, district_id=district_id, year=form.year.data, title=form.title.data or "",
+            summary=form.summary.data or "", liaison_id=int_arg("liaison_id"),
+            enterprise_name=form.enterprise_name.data or "",
+            expert_name=form.expert_name.data or "",
+            contract_amount=float(amount) if amount is not None else None,
+            status="reported" if request.form.get("action") == "report" else "draft", case=c)
+        action = "case.report" if saved.status == "reported" else (
+            "case.update" if before else "case.create")
+        record(session, current_user, action, "case", saved.id, before=before,
+               after={"状态": CASE_STATUS_LABELS[saved.status], "标题": saved.title})
+        return saved
+
+    return edit_page(
+        CaseForm, save, template="programme/case_form.html", check=_district_chosen(district_id),
+        saved=lambda row: "案例已报送。" if row.status == "reported" else "案例草稿已保存。",
+        done=lambda row: url_for(".cases", year=row.year),
+        context=lambda: {"c": c, "district_id": district_id, "year": year_arg(),
+                         **_people(session, district_id)})
 
 
 # --- assessments ------------------------------------------------------------------------------
@@ -231,35 +228,26 @@ def _due_page(people: list, page: str | None) -> Page:
 def edit_assessment(assessment_id: int | None = None):
     """Record a liaison's yearly assessment: result, score, reviewer."""
     session = get_session()
-    a = session.get(Assessment, assessment_id) if assessment_id else None
-    if assessment_id and a is None:
-        raise NotFound("考核记录不存在。")
+    a = _row(session, Assessment, assessment_id, "考核记录不存在。")
     li = liaison_or_404(session, a.liaison_id if a else int_arg("liaison_id"))
     year = a.year if a else year_arg()
     before = {"考核结果": a.result} if a else None
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = AssessmentForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            score = form.score.data
-            try:
-                a = programme_books.save_assessment(
-                    session, liaison_id=li.id, year=year, result=form.result.data,
-                    reviewer=form.reviewer.data or "", assessed_on=form.assessed_on.data,
-                    score=float(score) if score is not None else None,
-                    comment=form.comment.data or "", assessment=a)
-            except DomainError as exc:
-                errors, status = merge_errors({}, exc), INVALID
-            else:
-                record(session, current_user,
-                       "assessment.update" if before else "assessment.create", "assessment",
-                       a.id, before=before, after={"联络员": li.name, "年度": year,
-                                                   "考核结果": a.result})
-                flash(f"{li.name} 的{year}年度考核已保存。", "success")
-                return redirect(url_for(".assessments", year=year))
-    return render_template("programme/assessment_form.html", a=a, li=li, year=year,
-                           errors=errors, form=request.form, results=ASSESSMENT_RESULTS,
-                           today=clock.today()), status
+
+    def save(form: AssessmentForm) -> Assessment:
+        score = form.score.data
+        saved = programme_books.save_assessment(
+            session, liaison_id=li.id, year=year, result=form.result.data,
+            reviewer=form.reviewer.data or "", assessed_on=form.assessed_on.data,
+            score=float(score) if score is not None else None, comment=form.comment.data or "",
+            assessment=a)
+        record(session, current_user, "assessment.update" if before else "assessment.create",
+               "assessment", saved.id, before=before,
+               after={"联络员": li.name, "年度": year, "考核结果": saved.result})
+        return saved
+
+    return edit_page(
+        AssessmentForm, save, template="programme/assessment_form.html",
+        saved=lambda row: f"{li.name} 的{year}年度考核已保存。",
+        done=lambda row: url_for(".assessments", year=year),
+        context={"a": a, "li": li, "year": year, "results": ASSESSMENT_RESULTS,
+                 "today": clock.today()})

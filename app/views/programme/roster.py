@@ -21,15 +21,14 @@ from ...services.programme import lists
 from ...services.programme import quota as programme_quota
 from ...services.programme import roster as programme_roster
 from ..downloads import xlsx_response
+from ..editing import edit_page
 from .common import (
-    INVALID,
     admins,
     all_districts,
     bp,
     city,
     ints,
     liaison_or_404,
-    merge_errors,
     scope,
     year_arg,
     years,
@@ -160,32 +159,25 @@ def edit_liaison(liaison_id: int | None = None):
         scope(request.values.get("district")) if kind == "district" else None)
     if kind == "district" and district_id is None:
         raise DomainError("请先选择所属区。")
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = LiaisonForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                saved = programme_roster.save_liaison(
-                    session, _liaison_input(form, kind), liaison=li, kind=kind,
-                    district_id=district_id)
-            except DomainError as exc:
-                errors, status = merge_errors({}, exc), INVALID
-            else:
-                record(session, current_user, "liaison.update" if li else "liaison.create",
-                       "liaison", saved.id, after={"姓名": saved.name,
-                                                   "任职起始": str(saved.start_date or "")})
-                flash(f"联络员 {saved.name} 已保存。", "success")
-                if kind == "campus":
-                    return redirect(url_for(".roster", kind="campus"))
-                return redirect(url_for(".roster", district=district_id))
-    return render_template(
-        "programme/liaison_form.html", li=li, kind=kind, errors=errors, form=request.form,
-        district=session.get(District, district_id) if district_id else None,
-        institutions=list(session.scalars(select(Institution).order_by(Institution.name))),
-        **_assign_options(session, district_id)), status
+
+    def save(form: LiaisonForm) -> Liaison:
+        saved = programme_roster.save_liaison(session, _liaison_input(form, kind), liaison=li,
+                                              kind=kind, district_id=district_id)
+        record(session, current_user, "liaison.update" if li else "liaison.create", "liaison",
+               saved.id, after={"姓名": saved.name, "任职起始": str(saved.start_date or "")})
+        return saved
+
+    return edit_page(
+        LiaisonForm, save, template="programme/liaison_form.html",
+        saved=lambda row: f"联络员 {row.name} 已保存。",
+        done=lambda row: url_for(".roster", kind="campus") if kind == "campus"
+        else url_for(".roster", district=district_id),
+        context=lambda: {
+            "li": li, "kind": kind,
+            "district": session.get(District, district_id) if district_id else None,
+            "institutions": list(session.scalars(select(Institution)
+                                                 .order_by(Institution.name))),
+            **_assign_options(session, district_id)})
 
 
 @bp.route("/roster/<int:liaison_id>/replace", methods=["GET", "POST"])
@@ -194,31 +186,23 @@ def replace(liaison_id: int):
     """Replace a liaison: end date and reason of the leaver, the successor, the filing date."""
     session = get_session()
     old = liaison_or_404(session, liaison_id)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        form = ReplaceForm(request.form)
-        if not form.validate():
-            errors, status = form.errors_by_field(), INVALID
-        else:
-            try:
-                new = programme_roster.replace_liaison(
-                    session, old, end_date=form.end_date.data,
-                    end_reason=form.end_reason.data or "",
-                    new=_liaison_input(form, old.kind), filed_on=form.filed_on.data,
-                    keep_assignments=request.form.get("keep") == "1")
-            except DomainError as exc:
-                errors, status = merge_errors({}, exc), INVALID
-            else:
-                record(session, current_user, "liaison.replace", "liaison", old.id,
-                       before={"联络员": old.name}, after={"接替人员": new.name},
-                       reason=old.end_reason)
-                flash(f"已由 {new.name} 接替 {old.name}。" + (
-                    "" if new.filed_on else "请在报市科技局备案后登记备案日期。"), "success")
-                return redirect(url_for(".replacements"))
-    return render_template("programme/replace_form.html", old=old, errors=errors,
-                           form=request.form, today=clock.today(),
-                           **_assign_options(session, old.district_id)), status
+
+    def save(form: ReplaceForm) -> Liaison:
+        new = programme_roster.replace_liaison(
+            session, old, end_date=form.end_date.data, end_reason=form.end_reason.data or "",
+            new=_liaison_input(form, old.kind), filed_on=form.filed_on.data,
+            keep_assignments=request.form.get("keep") == "1")
+        record(session, current_user, "liaison.replace", "liaison", old.id,
+               before={"联络员": old.name}, after={"接替人员": new.name}, reason=old.end_reason)
+        return new
+
+    return edit_page(
+        ReplaceForm, save, template="programme/replace_form.html",
+        saved=lambda new: f"已由 {new.name} 接替 {old.name}。" + (
+            "" if new.filed_on else "请在报市科技局备案后登记备案日期。"),
+        done=lambda new: url_for(".replacements"),
+        context=lambda: {"old": old, "today": clock.today(),
+                         **_assign_options(session, old.district_id)})
 
 
 @bp.get("/replacements")
