@@ -2,7 +2,7 @@
 writer of each, and the lookups pages need. Takes a session, never commits.
 
 Contact data of an enterprise is the private tier (PRODUCT.md): the page decides with
-app.security.reveal_contact whether to show it in full or masked.
+app.services.contacts.reveal_contact whether to show it in full or masked.
 """
 
 from __future__ import annotations

@@ -23,13 +23,13 @@ from models import (
 )
 
 from .. import clock
+from ..auth.decorators import roles_required
 from ..auth.passwords import PASSWORD_HINT
 from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError, NotFound
 from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
-from ..security import roles_required
 from ..services import accounts
 from ..services import audit as audit_log_service
 from ..services.audit import audit

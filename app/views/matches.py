@@ -28,16 +28,12 @@ from models import (
 )
 
 from .. import clock
+from ..auth.decorators import login_required, roles_required
 from ..db import attempt, get_session
 from ..errors import Conflict, DomainError
-from ..policy.roles import Role
+from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.scope import match_scope
 from ..policy.statuses import MATCH_STATUS_LABELS
-from ..security import (
-    DISTRICT_ROLES,
-    login_required,
-    roles_required,
-)
 from ..services import matches as match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
@@ -363,5 +359,5 @@ def act(match_id: int, action: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the `cst_fmt` filter (Beijing time, optional format)."""
+    """Register the blueprint."""
     app.register_blueprint(bp)

@@ -24,10 +24,10 @@ from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
 from models import MatchmakingMeeting
 
+from ..auth.decorators import roles_required
 from ..db import after_commit, get_session
 from ..errors import DomainError, NotFound
 from ..jobs import queue as job_queue
-from ..security import roles_required
 from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate
 from ..services.listing import like as _like

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import DomainError
-from app.policy.privacy import can_read_expert_contact as can_see_expert_contact
-from app.policy.privacy import can_see_contact, mask_phone
+from app.policy.privacy import can_read_expert_contact, can_see_contact, mask_phone
 from app.services.meetings import read
 from app.services.spreadsheets import safe_value
 from models import MatchmakingMeeting, MeetingSession
@@ -129,7 +128,7 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
                 continue  # on the 需求企业 sheet
             if i.kind == "expert" and i.expert_id in n.experts:
                 e = n.experts[i.expert_id]
-                phone = e.phone if can_see_expert_contact(user, e.institution_id) else (
+                phone = e.phone if can_read_expert_contact(user, e.institution_id) else (
                     mask_phone(e.phone))
                 experts.append([ms.seq, ms.title, e.name, e.title or "",
                                 e.institution.name if e.institution else "",

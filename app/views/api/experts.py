@@ -7,11 +7,11 @@ from sqlalchemy import or_, select
 
 from models import Expert, TechField
 
+from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...errors import Forbidden, NotFound
 from ...policy import access
 from ...policy.roles import Role
-from ...security import api_token_required
 from ...services import experts as expert_writer
 from ...services import serializers as ser
 from ...services.audit import audit

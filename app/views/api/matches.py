@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from models import Demand, Expert, Match
 
+from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...policy.scope import match_scope
-from ...security import api_token_required
 from ...services import matches as match_writer
 from ...services import serializers as ser
 from . import _need_user, _page, _user, bp
