@@ -23,7 +23,7 @@ from . import (
     _check_field,
     _check_institution,
     _need_user,
-    _page,
+    _paged,
     _user,
     bp,
     require_scope,
@@ -111,13 +111,7 @@ def list_demands(args: dict):
         _check_field(session, args["field"])
         query = query.where(Demand.tech_field_id == args["field"])
     query = query.order_by(Demand.updated_at.desc(), Demand.id.desc())
-    rows, total = _page(query, args, session)
-    return {
-        "items": [ser.demand_dict(d, detail=False) for d in rows],
-        "page": args["page"],
-        "per_page": args["per_page"],
-        "total": total,
-    }
+    return _paged(query, args, session, lambda d: ser.demand_dict(d, detail=False))
 
 
 @bp.route("/demands", methods=["POST"])

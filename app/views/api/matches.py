@@ -11,7 +11,7 @@ from ...db import get_session
 from ...policy.scope import match_scope
 from ...services import matches as match_writer
 from ...services import serializers as ser
-from . import _need_user, _page, _user, bp
+from . import _need_user, _paged, _user, bp
 from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
 
 
@@ -34,13 +34,8 @@ def list_matches(args: dict):
         query = query.where(Match.status == args["status"])
     if args.get("demand") is not None:
         query = query.where(Match.demand_id == args["demand"])
-    rows, total = _page(query.order_by(Match.updated_at.desc(), Match.id.desc()), args, session)
-    return {
-        "items": [ser.match_dict(m) for m in rows],
-        "page": args["page"],
-        "per_page": args["per_page"],
-        "total": total,
-    }
+    return _paged(query.order_by(Match.updated_at.desc(), Match.id.desc()), args, session,
+                  ser.match_dict)
 
 
 @bp.route("/matches/<int:match_id>")
