@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .fields import MAX_DATE, MAX_ID, MIN_DATE
@@ -92,6 +92,14 @@ def _int(value: Any, default: int) -> int:
 def like(value: str) -> str:
     """Return a LIKE pattern that finds ``value`` anywhere, with wildcards escaped."""
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(stmt: Select, q: str | None, *columns: Any) -> Select:
+    """Keep the rows where any of `columns` contains `q`, wildcards escaped (none for no `q`)."""
+    if not q:
+        return stmt
+    pattern = like(q)
+    return stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
 
 
 def to_int(value: Any) -> int | None:
