@@ -36,7 +36,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import clock
 
     app.jinja_env.filters["cst"] = clock.fmt
-    app.jinja_env.filters["cst_fmt"] = clock.fmt
     from .views import register
 
     register(app)

@@ -1,9 +1,7 @@
-"""CSRF, rate limits, security headers, URL helpers; the auth layer re-exported; scoping, masking.
+"""CSRF, rate limits, security headers and URL helpers (`safe_url`, `url_with`, `is_safe_next`).
 
-Sign-in, sessions, the password policy, API tokens and the decorators live in ``app/auth/``.
-Page authors call: `roles_required`, `login_required`, `api_token_required`, `demand_filter`,
-`can_see_demand`, `can_see_contact`, `can_see_expert_contact`, `reveal_contact`, `mask_phone`,
-`mask_email` and `safe_url` (also a Jinja global).
+Sign-in, sessions, the password policy, API tokens and the view decorators live in ``app/auth/``;
+scoping, access, contact masking and status groups in ``app/policy/``: import them from there.
 """
 
 from __future__ import annotations
@@ -17,27 +15,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .auth import sessions
-from .auth.decorators import api_token_required, login_required, roles_required
-from .auth.passwords import check_password, hash_password
-from .auth.tokens import authenticate_token, hash_token
 from .errors import wants_json
-from .policy.access import can_view_demand as can_see_demand
-from .policy.privacy import can_read_expert_contact as can_see_expert_contact
-from .policy.privacy import can_see_contact, mask_email, mask_phone
-from .policy.roles import DISTRICT_ROLES as _DISTRICT_ROLES
+from .policy.privacy import mask_email, mask_phone
 from .policy.roles import ROLE_LABELS
-from .policy.scope import demand_scope as demand_filter
-from .policy.statuses import PUBLIC_DEMAND_STATUSES
-from .services.contacts import reveal_contact
 
-__all__ = ["api_token_required", "authenticate_token", "can_see_contact", "can_see_demand",
-           "can_see_expert_contact", "check_password", "demand_filter", "hash_password",
-           "mask_email", "mask_phone", "reveal_contact",
-           "hash_token", "login_required", "roles_required"]
-
-DISTRICT_ROLES = tuple(sorted(_DISTRICT_ROLES))
-PUBLIC_STATUSES = PUBLIC_DEMAND_STATUSES
-LOGIN_MESSAGE = sessions.LOGIN_MESSAGE
 CSRF_MESSAGE = "页面已过期或缺少安全令牌，请刷新页面后重试。"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

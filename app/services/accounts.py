@@ -59,6 +59,15 @@ def _check_profile(session: Session, display_name: str, role: str, district_id: 
     def err(field: str, message: str) -> None:
         errors.append({"field": field, "message": message})
 
+    def chosen(model: type, field: str, row_id: int | None, label: str,
+               missing: str | None = None) -> None:
+        """Check that the chosen row exists; `missing` is the error when none is chosen."""
+        if not row_id:
+            if missing:
+                err(field, missing)
+        elif session.get(model, int(row_id)) is None:
+            err(field, f"所选{label}不存在。")
+
     if not display_name:
         err("display_name", "请填写姓名。")
     elif len(display_name) > 40:
@@ -66,21 +75,15 @@ def _check_profile(session: Session, display_name: str, role: str, district_id: 
     if role not in set(Role):
         err("role", "请选择有效的角色。")
     if role in DISTRICT_ROLES:
-        if not district_id:
-            err("district_id", "区派联络员和区局管理员必须选择所属区。")
-        elif session.get(District, int(district_id)) is None:
-            err("district_id", "所选区不存在。")
+        chosen(District, "district_id", district_id, "区", "区派联络员和区局管理员必须选择所属区。")
         institution_id = None
     elif role == Role.CAMPUS_LIAISON:
-        if not institution_id:
-            err("institution_id", "驻高校院所联络员必须选择所驻高校院所。")
-        elif session.get(Institution, int(institution_id)) is None:
-            err("institution_id", "所选高校院所不存在。")
+        chosen(Institution, "institution_id", institution_id, "高校院所",
+               "驻高校院所联络员必须选择所驻高校院所。")
         district_id = None
     elif role == Role.CITY_ADMIN:
         district_id = institution_id = None
-    if liaison_id and session.get(Liaison, int(liaison_id)) is None:
-        err("liaison_id", "所选联络员不存在。")
+    chosen(Liaison, "liaison_id", liaison_id, "联络员")
     return (int(district_id) if district_id else None,
             int(institution_id) if institution_id else None)
 

@@ -84,22 +84,22 @@ def normalise_name(value: Any) -> str:
 
 def check_phone(value: Any, field: str = "phone", label: str = "联系电话") -> str | None:
     """Return a phone number or None; refuse what is not one."""
-    phone = clean_text(value, field, label, max_len=30)
-    if not phone:
-        return None
-    if not PHONE_RE.match(phone):
-        raise FieldError(field, f"{label}格式不正确，如 13812345678 或 027-68751234。")
-    return phone
+    return _check_pattern(value, field, label, 30, PHONE_RE, "13812345678 或 027-68751234")
 
 
 def check_email(value: Any, field: str = "email", label: str = "电子邮箱") -> str | None:
     """Return an e-mail address or None; refuse what is not one."""
-    email = clean_text(value, field, label, max_len=120)
-    if not email:
+    return _check_pattern(value, field, label, 120, EMAIL_RE, "zhangsan@whu.edu.cn")
+
+
+def _check_pattern(value: Any, field: str, label: str, max_len: int, pattern: re.Pattern[str],
+                   example: str) -> str | None:
+    text = clean_text(value, field, label, max_len=max_len)
+    if not text:
         return None
-    if not EMAIL_RE.match(email):
-        raise FieldError(field, f"{label}格式不正确，如 zhangsan@whu.edu.cn。")
-    return email
+    if not pattern.match(text):
+        raise FieldError(field, f"{label}格式不正确，如 {example}。")
+    return text
 
 
 def check_year(value: Any, field: str = "year", label: str = "年份") -> int | None:

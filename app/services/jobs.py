@@ -50,25 +50,20 @@ def claim(session: Session, job_id: int, worker: str) -> bool:
 def progress(session: Session, job_id: int, done: int, total: int | None = None,
              report: dict[str, Any] | None = None) -> None:
     """Record how far a running job is (and, if given, its report so far)."""
-    values: dict[str, Any] = {"done": done, "heartbeat_at": utcnow()}
-    if total is not None:
-        values["total"] = total
-    if report is not None:
-        values["report"] = report
-    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
-                    .execution_options(synchronize_session=False))
+    _set(session, job_id, done=done, heartbeat_at=utcnow(), total=total, report=report)
 
 
 def finish(session: Session, job_id: int, status: str, message: str,
            report: dict[str, Any] | None = None, *, done: int | None = None) -> None:
     """End a job: ``done`` or ``failed``, its message (cut to the column) and its report."""
-    values: dict[str, Any] = {"status": status, "message": message[:500],
-                              "finished_at": utcnow()}
-    if report is not None:
-        values["report"] = report
-    if done is not None:
-        values["done"] = done
-    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
+    _set(session, job_id, status=status, message=message[:500], finished_at=utcnow(),
+         report=report, done=done)
+
+
+def _set(session: Session, job_id: int, **values: Any) -> None:
+    """Write the given columns of one job row; a None value leaves its column as it is."""
+    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id)
+                    .values(**{k: v for k, v in values.items() if v is not None})
                     .execution_options(synchronize_session=False))
 
 

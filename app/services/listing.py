@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,13 +9,11 @@ from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .fields import MAX_DATE, MAX_ID, MIN_DATE
-from .spreadsheets import safe_value
+from .spreadsheets import workbook_bytes, write_table
 
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 50_000
@@ -97,6 +94,14 @@ def like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def search(stmt: Select, q: str | None, *columns: Any) -> Select:
+    """Keep the rows where any of `columns` contains `q`, wildcards escaped (none for no `q`)."""
+    if not q:
+        return stmt
+    pattern = like(q)
+    return stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+
+
 def to_int(value: Any) -> int | None:
     """Parse a query or form id; blank, malformed or beyond any column's range gives None."""
     try:
@@ -140,31 +145,8 @@ def rows_to_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]],
     wb = Workbook()
     ws = wb.active
     ws.title = (sheet_title or "导出")[:31]
-    ws.append(list(headers))
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = fill
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    widths = [_width(h) for h in headers]
-    for n, row in enumerate(rows):
-        if n >= EXPORT_LIMIT:
-            break
-        values = [safe_value(v) for v in row]
-        ws.append(values)
-        for i, v in enumerate(values[: len(widths)]):
-            widths[i] = max(widths[i], min(_width(v), 60))
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w + 2
-    ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _width(value: Any) -> int:
-    text = str(value if value is not None else "")
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    write_table(ws, headers, rows, limit=EXPORT_LIMIT)
+    return workbook_bytes(wb)
 
 
 def field_errors(exc: Exception) -> dict[str, str]:

@@ -2,9 +2,9 @@
 writer of each, and the lookups pages need. Takes a session, never commits.
 
 Contact data of an enterprise is the private tier (PRODUCT.md): the page decides with
-app.security.reveal_contact whether to show it in full or masked. Each save writes one 操作日志
-row (who, the object, what changed from and to) through app/services/audit.py ``record``; the
-imports (app/services/imports/) write one row per run.
+app.services.contacts.reveal_contact whether to show it in full or masked. Each save writes one
+操作日志 row (who, the object, what changed from and to) through app/services/audit.py ``record``;
+the imports (app/services/imports/) write one row per run.
 """
 
 from __future__ import annotations
@@ -79,6 +79,24 @@ def can_edit(user: Any, district_id: int | None) -> bool:
     if user.role == Role.CITY_ADMIN:
         return True
     return user.role in DISTRICT_ROLES and district_id == user.district_id
+
+
+def _city_keeps(user: Any, registry: str) -> None:
+    """Refuse anyone but the city bureau: it alone keeps the city-wide registries."""
+    if user.role != Role.CITY_ADMIN:
+        raise Forbidden(f"{registry}由市科技局维护。")
+
+
+def _taken(session: Session, stmt: Select, row: Any) -> bool:
+    """Return whether a row other than `row` answers `stmt` (the name is already in use)."""
+    dup = session.scalar(stmt)
+    return dup is not None and dup is not row
+
+
+def _refuse(errors: list[dict[str, str]]) -> None:
+    """Raise the per-field errors of a form, the first one as the message."""
+    if errors:
+        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
 
 
 def _scoped(stmt: Select, user: Any, column: Any) -> Select:
@@ -185,10 +203,9 @@ def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
         errors.append({"field": "district_id", "message": "请选择所属区"})
     if not name:
         errors.append({"field": "name", "message": "请填写企业名称"})
-    else:
-        dup = session.scalar(select(Enterprise).where(func.lower(Enterprise.name) == name.lower()))
-        if dup is not None and dup is not enterprise:
-            errors.append({"field": "name", "message": f"企业库已有“{name}”"})
+    elif _taken(session, select(Enterprise).where(func.lower(Enterprise.name) == name.lower()),
+                enterprise):
+        errors.append({"field": "name", "message": f"企业库已有“{name}”"})
     if code:
         if not is_valid_credit_code(code):
             errors.append({"field": "credit_code",
@@ -200,8 +217,7 @@ def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
     park = session.get(Park, data.park_id) if data.park_id else None
     if data.park_id and (park is None or park.district_id != district_id):
         errors.append({"field": "park_id", "message": "请选择本区的产业园区（孵化器）"})
-    if errors:
-        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    _refuse(errors)
     before = _enterprise_fields(enterprise) if enterprise is not None else None
     if enterprise is None:
         enterprise = Enterprise(name=name, district_id=district_id)
@@ -272,18 +288,15 @@ def save_park(session: Session, user: Any, *, name: str, kind: str, district_id:
     if not can_edit(user, district_id):
         raise Forbidden("只能维护本区的园区和孵化器。")
     name = clean_name(name)
-    errors = []
-    if not name:
-        errors.append({"field": "name", "message": "请填写园区名称"})
+    errors = [] if name else [{"field": "name", "message": "请填写园区名称"}]
     if kind not in PARK_KINDS:
         errors.append({"field": "kind", "message": "请选择类型"})
     if district_id is None:
         errors.append({"field": "district_id", "message": "请选择所属区"})
-    dup = session.scalar(select(Park).where(Park.name == name, Park.district_id == district_id))
-    if name and dup is not None and dup is not park:
+    if name and _taken(session, select(Park).where(Park.name == name,
+                                                  Park.district_id == district_id), park):
         errors.append({"field": "name", "message": f"本区已有“{name}”"})
-    if errors:
-        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    _refuse(errors)
     before = _park_fields(park) if park is not None else None
     if park is None:
         park = Park(name=name, kind=kind, district_id=district_id)
@@ -318,21 +331,16 @@ def save_investor(session: Session, user: Any, *, name: str, stages: list[str],
                   contact_person: str, contact_phone: str, industry_ids: list[int],
                   investor: Investor | None = None) -> Investor:
     """Create or update a venture-capital firm and its preferences (the city keeps them)."""
-    if user.role != Role.CITY_ADMIN:
-        raise Forbidden("创投机构由市科技局维护。")
+    _city_keeps(user, "创投机构")
     name = clean_name(name)
-    errors = []
-    if not name:
-        errors.append({"field": "name", "message": "请填写机构名称"})
-    dup = session.scalar(select(Investor).where(Investor.name == name))
-    if name and dup is not None and dup is not investor:
+    errors = [] if name else [{"field": "name", "message": "请填写机构名称"}]
+    if name and _taken(session, select(Investor).where(Investor.name == name), investor):
         errors.append({"field": "name", "message": f"已有“{name}”"})
     if ticket_min is not None and ticket_max is not None and ticket_min > ticket_max:
         errors.append({"field": "ticket_max", "message": "单笔投资上限不能小于下限"})
     if any(s not in INVESTMENT_STAGES for s in stages):
         errors.append({"field": "stages", "message": "请从列表中选择投资阶段"})
-    if errors:
-        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    _refuse(errors)
     before = _investor_fields(investor) if investor is not None else None
     if investor is None:
         investor = Investor(name=name)
@@ -374,19 +382,14 @@ def institutions(q: str | None = None, kind: str | None = None) -> Select:
 def save_institution(session: Session, user: Any, *, name: str, kind: str, city: str,
                      institution: Institution | None = None) -> Institution:
     """Create or update a university or institute; a name written twice is one institution."""
-    if user.role != Role.CITY_ADMIN:
-        raise Forbidden("高校院所由市科技局维护。")
+    _city_keeps(user, "高校院所")
     name = clean_name(name)
-    errors = []
-    if not name:
-        errors.append({"field": "name", "message": "请填写名称"})
+    errors = [] if name else [{"field": "name", "message": "请填写名称"}]
     if kind not in INSTITUTION_KINDS:
         errors.append({"field": "kind", "message": "请选择类型"})
-    dup = session.scalar(select(Institution).where(Institution.name == name))
-    if name and dup is not None and dup is not institution:
+    if name and _taken(session, select(Institution).where(Institution.name == name), institution):
         errors.append({"field": "name", "message": f"已有“{name}”"})
-    if errors:
-        raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+    _refuse(errors)
     before = _institution_fields(institution) if institution is not None else None
     if institution is None:
         institution = Institution(name=name)

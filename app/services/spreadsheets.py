@@ -8,15 +8,24 @@ can be re-imported unchanged. Timestamps are written in Beijing time.
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from .. import clock
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+MAX_COLUMN_WIDTH = 60
 
 
 def neutralise(text: str) -> str:
@@ -47,3 +56,34 @@ def safe_value(value: Any) -> Any:
     if isinstance(value, list | tuple | set):
         return neutralise("、".join(str(v) for v in value))
     return neutralise(str(value))
+
+
+def write_table(ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[Any]],
+                limit: int | None = None) -> None:
+    """Write a bold header row and safe rows (at most `limit`), fit the widths, freeze row 1."""
+    ws.append(list(headers))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    widths = [_width(h) for h in headers]
+    for row in islice(rows, limit):
+        values = [safe_value(v) for v in row]
+        ws.append(values)
+        for i, v in enumerate(values[: len(widths)]):
+            widths[i] = max(widths[i], min(_width(v), MAX_COLUMN_WIDTH))
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w + 2
+    ws.freeze_panes = "A2"
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    """Return the saved .xlsx file of a workbook."""
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _width(value: Any) -> int:
+    """Return the display width of a cell: CJK characters count twice."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value if value is not None else ""))

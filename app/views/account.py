@@ -6,11 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock
+from ..auth.decorators import login_required
 from ..auth.passwords import PASSWORD_HINT
 from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError
-from ..security import login_required
 from ..services import accounts
 from ..services.audit import audit
 from ..services.listing import field_errors

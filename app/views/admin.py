@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
@@ -23,19 +24,18 @@ from models import (
 )
 
 from .. import clock
+from ..auth.decorators import roles_required
 from ..auth.passwords import PASSWORD_HINT
 from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError, NotFound
 from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
-from ..security import roles_required
 from ..services import accounts
 from ..services import audit as audit_log_service
 from ..services.audit import audit
 from ..services.indexing import apply_domain_term, bump_version
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx
-from ..services.listing import like as _like
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search
 from ..services.listing import to_int as _int
 from .downloads import xlsx_response
 
@@ -85,10 +85,7 @@ def users():
     session = get_session()
     q = (request.args.get("q") or "").strip()
     role = request.args.get("role") or ""
-    stmt = select(User)
-    if q:
-        stmt = stmt.where(or_(User.username.ilike(_like(q), escape="\\"),
-                              User.display_name.ilike(_like(q), escape="\\")))
+    stmt = search(select(User), q, User.username, User.display_name)
     if role in set(Role):
         stmt = stmt.where(User.role == role)
     stmt, sort = apply_sort(stmt, request.args.get("sort"), USER_SORTS, "username")
@@ -141,8 +138,6 @@ def new_user():
 @city_only
 def edit_user(user_id: int):
     """Edit a user's name, role, scope and linked liaison; errors keep the input."""
-    from flask_login import current_user
-
     session = get_session()
     user = _get_user(session, user_id)
     errors: dict[str, str] = {}
@@ -180,8 +175,6 @@ def edit_user(user_id: int):
 @city_only
 def reset_password(user_id: int):
     """Set a user's new password (typed twice) or generate one shown once; their sessions end."""
-    from flask_login import current_user
-
     session = get_session()
     user = _get_user(session, user_id)
     errors: dict[str, str] = {}
@@ -215,12 +208,8 @@ def reset_password(user_id: int):
 @city_only
 def toggle_user(user_id: int):
     """Enable or disable a user (never oneself)."""
-    from flask_login import current_user
-
     session = get_session()
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("用户不存在。")
+    user = _get_user(session, user_id)
     if user.id == current_user.id:
         raise DomainError("不能停用当前登录的账号。")
     user.active = not user.active
@@ -238,8 +227,6 @@ def toggle_user(user_id: int):
 @city_only
 def api_clients():
     """List API clients; create one (its token is shown on this response only)."""
-    from flask_login import current_user
-
     session = get_session()
     token = None
     errors: dict[str, str] = {}
@@ -306,18 +293,12 @@ def dictionaries():
             return redirect(url_for("admin.dictionaries", tab=tab))
     q = (request.args.get("q") or "").strip()
     if tab == "industries":
-        stmt = select(Industry).order_by(Industry.code)
-        if q:
-            stmt = stmt.where(or_(Industry.name.ilike(_like(q), escape="\\"),
-                                  Industry.code.ilike(_like(q), escape="\\")))
+        stmt = search(select(Industry).order_by(Industry.code), q, Industry.name, Industry.code)
     elif tab == "tech_fields":
-        stmt = select(TechField).order_by(TechField.code)
-        if q:
-            stmt = stmt.where(TechField.name.ilike(_like(q), escape="\\"))
+        stmt = search(select(TechField).order_by(TechField.code), q, TechField.name)
     else:
-        stmt = select(DomainTerm).order_by(DomainTerm.created_at.desc(), DomainTerm.id.desc())
-        if q:
-            stmt = stmt.where(DomainTerm.term.ilike(_like(q), escape="\\"))
+        stmt = search(select(DomainTerm).order_by(DomainTerm.created_at.desc(),
+                                                  DomainTerm.id.desc()), q, DomainTerm.term)
     page = paginate(session, stmt, request.args.get("page"), 30)
     return render_template("admin/dictionaries.html", tab=tab, tabs=TABS, page=page, q=q,
                            errors=errors, form=form), status
@@ -390,10 +371,8 @@ def audit_log():
     q = (request.args.get("q") or "").strip()
     action = (request.args.get("action") or "").strip()
     entity = (request.args.get("entity") or "").strip()
-    stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    if q:
-        stmt = stmt.where(or_(AuditEvent.actor.ilike(_like(q), escape="\\"),
-                              AuditEvent.ip.ilike(_like(q), escape="\\")))
+    stmt = search(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+                  q, AuditEvent.actor, AuditEvent.ip)
     if action:
         stmt = stmt.where(AuditEvent.action == action)
     if entity:
@@ -441,10 +420,8 @@ def login_log():
     session = get_session()
     q = (request.args.get("q") or "").strip()
     result = request.args.get("result") or ""
-    stmt = select(LoginEvent).order_by(LoginEvent.at.desc(), LoginEvent.id.desc())
-    if q:
-        stmt = stmt.where(or_(LoginEvent.username.ilike(_like(q), escape="\\"),
-                              LoginEvent.ip.ilike(_like(q), escape="\\")))
+    stmt = search(select(LoginEvent).order_by(LoginEvent.at.desc(), LoginEvent.id.desc()),
+                  q, LoginEvent.username, LoginEvent.ip)
     if result in ("1", "0"):
         stmt = stmt.where(LoginEvent.success.is_(result == "1"))
     stmt = _date_range(stmt, LoginEvent.at)

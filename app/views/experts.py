@@ -19,19 +19,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Demand, Expert, Institution, Match, TechField
 
+from ..auth.decorators import login_required, roles_required
 from ..db import get_session
 from ..errors import Forbidden, NotFound
 from ..policy import access
-from ..policy.roles import Role
+from ..policy.privacy import can_read_expert_contact, mask_email, mask_phone
+from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
-from ..security import (
-    DISTRICT_ROLES,
-    can_see_expert_contact,
-    login_required,
-    mask_email,
-    mask_phone,
-    roles_required,
-)
 from ..services import experts as expert_writer
 from ..services.audit import audit
 from ..services.experts import ITEM_KIND_LABELS
@@ -180,7 +174,7 @@ def _export(session: Session, stmt):
             e.team,
         ]
         if contact:
-            full = can_see_expert_contact(current_user, e.institution_id)
+            full = can_read_expert_contact(current_user, e.institution_id)
             row += [
                 e.phone if full else mask_phone(e.phone),
                 e.email if full else mask_email(e.email),
@@ -205,7 +199,7 @@ def _get(session: Session, expert_id: int) -> Expert:
 
 
 def _detail(session: Session, expert: Expert, *, revealed: bool = False):
-    full = can_see_expert_contact(current_user, expert.institution_id) or revealed
+    full = can_read_expert_contact(current_user, expert.institution_id) or revealed
     matches = list(
         session.scalars(
             select(Match)
@@ -254,7 +248,7 @@ def reveal(expert_id: int):
     """Show the full phone and e-mail to a district whose demand has an accepted match; audited."""
     session = get_session()
     expert = _get(session, expert_id)
-    if can_see_expert_contact(current_user, expert.institution_id):
+    if can_read_expert_contact(current_user, expert.institution_id):
         return redirect(url_for("experts.detail", expert_id=expert.id))
     if not may_reveal(session, current_user, expert):
         raise Forbidden("只有需求已被该专家接受对接的区，才能查看专家的完整联系方式。")

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from models import Demand, Expert, Liaison, Match
 
 from .. import clock
+from ..auth.decorators import login_required
 from ..db import get_session
 from ..policy.roles import Role
-from ..security import login_required, safe_url
+from ..security import safe_url
 from ..services import audit as audit_log
 from ..services.programme import home as home_figures
 

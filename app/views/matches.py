@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -28,21 +28,16 @@ from models import (
 )
 
 from .. import clock
+from ..auth.decorators import login_required, roles_required
 from ..db import attempt, get_session
 from ..errors import Conflict, DomainError
-from ..policy.roles import Role
+from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.scope import match_scope
 from ..policy.statuses import MATCH_STATUS_LABELS
-from ..security import (
-    DISTRICT_ROLES,
-    login_required,
-    roles_required,
-)
 from ..services import matches as match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx
-from ..services.listing import like as _like
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search
 from ..services.listing import to_date as _day
 from ..services.listing import to_int as _int
 from .downloads import xlsx_response
@@ -84,17 +79,8 @@ def _base():
 
 def _filtered(args: Any):
     stmt = _base()
-    q = (args.get("q") or "").strip()
-    if q:
-        p = _like(q)
-        stmt = stmt.where(
-            or_(
-                Demand.title.ilike(p, escape="\\"),
-                Demand.code.ilike(p, escape="\\"),
-                Enterprise.name.ilike(p, escape="\\"),
-                Expert.name.ilike(p, escape="\\"),
-            )
-        )
+    stmt = search(stmt, (args.get("q") or "").strip(), Demand.title, Demand.code,
+                  Enterprise.name, Expert.name)
     district = _int(args.get("district"))
     if district:
         stmt = stmt.where(Demand.district_id == district)
@@ -363,5 +349,5 @@ def act(match_id: int, action: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the `cst_fmt` filter (Beijing time, optional format)."""
+    """Register the blueprint."""
     app.register_blueprint(bp)

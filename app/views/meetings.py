@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.policy.roles import Role
 from app.policy.statuses import MEETING_STATUS_LABELS
@@ -24,13 +24,12 @@ from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
 from models import MatchmakingMeeting
 
+from ..auth.decorators import roles_required
 from ..db import after_commit, get_session
 from ..errors import DomainError, NotFound
 from ..jobs import queue as job_queue
-from ..security import roles_required
 from ..services.audit import audit
-from ..services.listing import apply_sort, field_errors, paginate
-from ..services.listing import like as _like
+from ..services.listing import apply_sort, field_errors, paginate, search
 from ..services.listing import to_int as _int
 from .downloads import xlsx_response
 
@@ -51,9 +50,7 @@ def index():
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or ""
     stmt = select(MatchmakingMeeting).where(access.meeting_filter(current_user))
-    if q:
-        stmt = stmt.where(or_(MatchmakingMeeting.title.ilike(_like(q), escape="\\"),
-                              MatchmakingMeeting.venue.ilike(_like(q), escape="\\")))
+    stmt = search(stmt, q, MatchmakingMeeting.title, MatchmakingMeeting.venue)
     if status in MEETING_STATUS_LABELS:
         stmt = stmt.where(MatchmakingMeeting.status == status)
     stmt, sort = apply_sort(stmt, request.args.get("sort"), SORTS, "-created_at")
@@ -256,6 +253,15 @@ def _target(meeting):
     return edit.resolve_session(meeting, request.form.get("to_session"))
 
 
+def _move(meeting_id: int, move, message: str):
+    """Move something to the target session the form names; {result} is that session's number."""
+    def run(session, meeting):
+        target = _target(meeting)
+        move(session, meeting, target.id)
+        return target.seq
+    return _act(meeting_id, run, message)
+
+
 @bp.post("/<int:meeting_id>/sessions/<int:session_id>/place")
 @organisers
 def place(meeting_id: int, session_id: int):
@@ -272,23 +278,18 @@ def place(meeting_id: int, session_id: int):
 @organisers
 def move_demand(meeting_id: int, demand_id: int):
     """Move a demand to another session (the placement is then locked)."""
-    def run(session, meeting):
-        target = _target(meeting)
-        edit.move_demand(session, current_user, meeting, demand_id, target.id)
-        return target.seq
-    return _act(meeting_id, run, "需求已移到第{result}场；这两个分场的需求位置已锁定，"
-                "重新分场时保持不变。")
+    return _move(meeting_id,
+                 lambda s, m, to: edit.move_demand(s, current_user, m, demand_id, to),
+                 "需求已移到第{result}场；这两个分场的需求位置已锁定，重新分场时保持不变。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/move")
 @organisers
 def move_expert(meeting_id: int, invitation_id: int):
     """Move an expert to another session (the seat is then locked)."""
-    def run(session, meeting):
-        target = _target(meeting)
-        edit.move_expert(session, current_user, meeting, invitation_id, target.id)
-        return target.seq
-    return _act(meeting_id, run, "专家已移到第{result}场；席位和该分场的需求位置已锁定。")
+    return _move(meeting_id,
+                 lambda s, m, to: edit.move_expert(s, current_user, m, invitation_id, to),
+                 "专家已移到第{result}场；席位和该分场的需求位置已锁定。")
 
 
 @bp.post("/<int:meeting_id>/invitations/<int:invitation_id>/remove")

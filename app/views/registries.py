@@ -12,13 +12,15 @@ from sqlalchemy import Select, func, select
 
 from models import District, Enterprise, Expert, Industry, Institution, Investor, Liaison, Park
 
+from ..auth.decorators import roles_required
 from ..db import get_session
 from ..errors import NotFound
 from ..forms.registries import EnterpriseForm, InstitutionForm, InvestorForm, ParkForm
+from ..policy.privacy import mask_email, mask_phone
 from ..policy.roles import Role, is_city
-from ..security import mask_email, mask_phone, reveal_contact, roles_required
 from ..services import registries
 from ..services.audit import record
+from ..services.contacts import reveal_contact
 from ..services.listing import paginate, rows_to_xlsx, to_int
 from .downloads import xlsx_response
 from .editing import edit_page

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from models import BackgroundJob, District, Enterprise, Institution
 
+from ..auth.decorators import login_required
 from ..db import get_session
 from ..errors import Forbidden, ImportFailed, NotFound
 from ..policy.roles import Role
-from ..security import login_required
 from ..services import imports as svc
 from ..services import tabular
 from .downloads import xlsx_response

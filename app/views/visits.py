@@ -10,11 +10,11 @@ from sqlalchemy import select
 from models import Demand, Enterprise, Liaison, Park
 
 from .. import clock
+from ..auth.decorators import roles_required
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
 from ..forms.visits import VisitForm
 from ..policy.roles import DISTRICT_ROLES, Role, is_city
-from ..security import roles_required
 from ..services import programme_exports, visits
 from ..services.audit import record
 from ..services.listing import paginate, rows_to_xlsx, to_int

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.security import hash_token
+from app.auth.tokens import hash_token
 from models import ApiClient, Enterprise, Expert, TechField
 from tests import factories as f
 from tests.services.test_workflow import GOOD, user

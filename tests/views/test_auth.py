@@ -9,17 +9,13 @@ from flask import jsonify
 from sqlalchemy import select
 
 from app import create_app
+from app.auth.decorators import api_token_required
 from app.errors import DomainError
-from app.security import (
-    api_token_required,
-    can_see_contact,
-    can_see_demand,
-    demand_filter,
-    mask_email,
-    mask_phone,
-    reveal_contact,
-)
+from app.policy.access import can_view_demand
+from app.policy.privacy import can_see_contact, mask_email, mask_phone
+from app.policy.scope import demand_scope
 from app.services import accounts
+from app.services.contacts import reveal_contact
 from app.services.listing import Page, apply_sort, paginate, rows_to_xlsx
 from models import (
     ApiClient,
@@ -253,10 +249,10 @@ def scoped(session):
 
 
 def _visible(session, user, **kw) -> set[str]:
-    return set(session.scalars(select(Demand.code).where(demand_filter(user, **kw))))
+    return set(session.scalars(select(Demand.code).where(demand_scope(user, **kw))))
 
 
-def test_demand_filter_scopes_each_role(session, scoped):
+def test_demand_scope_scopes_each_role(session, scoped):
     demands, users, _ = scoped
     assert _visible(session, users["city"]) == set(demands)
     assert _visible(session, users["dh_admin"]) == {"dh_draft", "dh_private"}
@@ -268,14 +264,14 @@ def test_demand_filter_scopes_each_role(session, scoped):
     assert _visible(session, None) == set()
 
 
-def test_can_see_demand_matches_filter(session, scoped):
+def test_can_view_demand_matches_scope(session, scoped):
     demands, users, inst_a = scoped
     sent = demands["hs_sent"]
-    assert can_see_demand(users["campus_a"], sent, [inst_a.id])
-    assert not can_see_demand(users["campus_b"], sent, [inst_a.id])
-    assert not can_see_demand(users["dh_admin"], sent, [inst_a.id])
-    assert can_see_demand(users["dh_admin"], demands["hs_public"], [])
-    assert can_see_demand(users["city"], demands["dh_draft"], [])
+    assert can_view_demand(users["campus_a"], sent, [inst_a.id])
+    assert not can_view_demand(users["campus_b"], sent, [inst_a.id])
+    assert not can_view_demand(users["dh_admin"], sent, [inst_a.id])
+    assert can_view_demand(users["dh_admin"], demands["hs_public"], [])
+    assert can_view_demand(users["city"], demands["dh_draft"], [])
 
 
 def test_contact_visibility_and_audit(app, session, scoped):

@@ -64,9 +64,9 @@ def test_city_sees_all_and_reads_other_districts_contact_audited_once(client, se
     assert ws.cell(row=1, column=8).value == "联系电话" and ws.max_row == 3
 
 
-def test_contact_is_masked_outside_the_owningdistrict_named(session, firms):
-    """The mask follows app.security: a district user of another district sees 138****1234."""
-    from app.security import can_see_contact, mask_phone
+def test_contact_is_masked_outside_the_owning_district(session, firms):
+    """The mask follows app.policy.privacy: a district user of another district sees 138****1234."""
+    from app.policy.privacy import can_see_contact, mask_phone
 
     user = accounts.create_user(session, "wcr", PASSWORD, "武昌区局", "district_admin",
                                 district_id=firms["wc"])

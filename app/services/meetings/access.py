@@ -43,6 +43,15 @@ def get_meeting(session: Session, user: Any, meeting_id: int) -> MatchmakingMeet
     return meeting
 
 
+def session_row(meeting: MatchmakingMeeting, kind: str, row_id: int, missing: str) -> Any:
+    """Return row `row_id` of the meeting's sessions' `kind` (invitations, slots), or NotFound."""
+    for ms in meeting.sessions:
+        for row in getattr(ms, kind):
+            if row.id == row_id:
+                return row
+    raise NotFound(missing)
+
+
 def check_editable(meeting: MatchmakingMeeting) -> None:
     if meeting.status not in EDITABLE:
         label = MEETING_STATUS_LABELS.get(meeting.status, meeting.status)

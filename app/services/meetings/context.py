@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.policy.roles import Role
-from app.policy.statuses import PUBLIC_DEMAND_STATUSES as PUBLIC_STATUSES
+from app.policy.statuses import PUBLIC_DEMAND_STATUSES
 from app.services.meetings.access import (
     check_organiser,
 )
@@ -51,7 +51,7 @@ def find_demands(session: Session, user: Any, inp: PlanInput) -> list[Demand]:
     """Return the published demands of the district, period, industries and fields, by id."""
     check_organiser(user)
     stmt = select(Demand).where(Demand.publishable.is_(True),
-                                Demand.status.in_(PUBLIC_STATUSES))
+                                Demand.status.in_(PUBLIC_DEMAND_STATUSES))
     district_id = inp.district_id
     if getattr(user, "role", None) == Role.DISTRICT_ADMIN:
         district_id = user.district_id
@@ -205,7 +205,7 @@ def plan_form_options(session: Session, user: Any) -> dict[str, list[tuple[int, 
     districts = [(d.id, d.name) for d in session.scalars(select(District).order_by(District.seq))]
     if getattr(user, "role", None) != Role.CITY_ADMIN:
         districts = [(i, n) for i, n in districts if i == user.district_id]
-    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES)]
+    scope = [Demand.publishable.is_(True), Demand.status.in_(PUBLIC_DEMAND_STATUSES)]
     if getattr(user, "role", None) != Role.CITY_ADMIN:
         scope.append(Demand.district_id == user.district_id)
 

@@ -11,6 +11,7 @@ from app.errors import Conflict, DomainError, NotFound
 from app.services.meetings.access import (
     check_editable,
     check_organiser,
+    session_row,
 )
 from app.services.meetings.context import (
     experts_of,
@@ -80,11 +81,18 @@ def move_demand(session: Session, user: Any, meeting: MatchmakingMeeting, demand
 
 
 def _invitation(meeting: MatchmakingMeeting, invitation_id: int) -> Invitation:
-    for ms in meeting.sessions:
-        for inv in ms.invitations:
-            if inv.id == invitation_id:
-                return inv
-    raise NotFound("邀请记录不存在。")
+    return session_row(meeting, "invitations", invitation_id, "邀请记录不存在。")
+
+
+def _expert_invitation(user: Any, meeting: MatchmakingMeeting, invitation_id: int,
+                       refusal: str) -> Invitation:
+    """Return an expert's invitation to an editable meeting the user organises."""
+    check_organiser(user)
+    check_editable(meeting)
+    inv = _invitation(meeting, invitation_id)
+    if inv.kind != "expert":
+        raise DomainError(refusal, field="invitation_id")
+    return inv
 
 
 def _per_expert_limit(meeting: MatchmakingMeeting, expert_id: int, adding_to: MeetingSession,
@@ -102,11 +110,7 @@ def _per_expert_limit(meeting: MatchmakingMeeting, expert_id: int, adding_to: Me
 def move_expert(session: Session, user: Any, meeting: MatchmakingMeeting, invitation_id: int,
                 to_session_id: int) -> Invitation:
     """Move an invited expert to another session; the seat is locked there."""
-    check_organiser(user)
-    check_editable(meeting)
-    inv = _invitation(meeting, invitation_id)
-    if inv.kind != "expert":
-        raise DomainError("只能移动专家。", field="invitation_id")
+    inv = _expert_invitation(user, meeting, invitation_id, "只能移动专家。")
     source, target = inv.session, session_of(meeting, to_session_id)
     if source.id == target.id:
         raise DomainError("专家已在该分场中。", field="to_session_id")
@@ -126,11 +130,7 @@ def move_expert(session: Session, user: Any, meeting: MatchmakingMeeting, invita
 def remove_expert(session: Session, user: Any, meeting: MatchmakingMeeting,
                   invitation_id: int) -> None:
     """Remove an invited expert; a re-plan will not invite them to that session again."""
-    check_organiser(user)
-    check_editable(meeting)
-    inv = _invitation(meeting, invitation_id)
-    if inv.kind != "expert":
-        raise DomainError("只能移出专家。", field="invitation_id")
+    inv = _expert_invitation(user, meeting, invitation_id, "只能移出专家。")
     ms = inv.session
     check_unlocked(ms)
     params = dict(meeting.params)
@@ -210,21 +210,26 @@ def rename_session(session: Session, user: Any, meeting: MatchmakingMeeting, ses
 def confirm(session: Session, user: Any, meeting: MatchmakingMeeting) -> MatchmakingMeeting:
     """Confirm the plan: no more planning or edits; exports go out."""
     check_organiser(user)
-    if meeting.status != "planned":
-        raise Conflict("只有已排期的对接会可以确认。", field="status")
+    _require_status(meeting, "planned", "只有已排期的对接会可以确认。")
     if not meeting.sessions:
         raise Conflict("对接会还没有分场，不能确认。", field="status")
-    meeting.status = "confirmed"
-    session.flush()
-    return meeting
+    return _set_status(session, meeting, "confirmed")
 
 
 def mark_held(session: Session, user: Any, meeting: MatchmakingMeeting) -> MatchmakingMeeting:
     """Mark a confirmed meeting as held."""
     check_organiser(user)
-    if meeting.status != "confirmed":
-        raise Conflict("只有已确认的对接会可以标记为已召开。", field="status")
-    meeting.status = "held"
+    _require_status(meeting, "confirmed", "只有已确认的对接会可以标记为已召开。")
+    return _set_status(session, meeting, "held")
+
+
+def _require_status(meeting: MatchmakingMeeting, status: str, refusal: str) -> None:
+    if meeting.status != status:
+        raise Conflict(refusal, field="status")
+
+
+def _set_status(session: Session, meeting: MatchmakingMeeting, status: str) -> MatchmakingMeeting:
+    meeting.status = status
     session.flush()
     return meeting
 

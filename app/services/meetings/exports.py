@@ -7,55 +7,26 @@ newline), times in UTC (``...Z``) so that every calendar shows them in its own z
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import DomainError
-from app.policy.privacy import can_read_expert_contact as can_see_expert_contact
-from app.policy.privacy import can_see_contact, mask_phone
+from app.policy.privacy import can_read_expert_contact, can_see_contact, mask_phone
 from app.services.meetings import read
-from app.services.spreadsheets import safe_value
+from app.services.spreadsheets import workbook_bytes, write_table
 from models import MatchmakingMeeting, MeetingSession
-
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-
-def _width(value: Any) -> int:
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value if value is not None else ""))
 
 
 def _sheet(wb: Workbook, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
            first: bool = False) -> None:
     ws = wb.active if first else wb.create_sheet()
     ws.title = title[:31]
-    ws.append(list(headers))
-    for c in ws[1]:
-        c.font = Font(bold=True)
-        c.fill = HEADER_FILL
-        c.alignment = Alignment(horizontal="center", vertical="center")
-    widths = [_width(h) for h in headers]
-    for row in rows:
-        values = [safe_value(v) for v in row]
-        ws.append(values)
-        for i, v in enumerate(values[: len(widths)]):
-            widths[i] = max(widths[i], min(_width(v), 60))
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w + 2
-    ws.freeze_panes = "A2"
-
-
-def _save(wb: Workbook) -> bytes:
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    write_table(ws, headers, rows)
 
 
 def _when(ms: MeetingSession) -> str:
@@ -114,7 +85,7 @@ def agenda_xlsx(session: Session, meeting: MatchmakingMeeting) -> bytes:
                           inst.name if inst else ""])
     _sheet(wb, "一对一洽谈", ["日期", "开始时间", "会议室", "分场", "分场名称", "轮次", "桌号",
                              "企业", "需求名称", "专家", "专家单位"], slots)
-    return _save(wb)
+    return workbook_bytes(wb)
 
 
 def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -> bytes:
@@ -129,7 +100,7 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
                 continue  # on the 需求企业 sheet
             if i.kind == "expert" and i.expert_id in n.experts:
                 e = n.experts[i.expert_id]
-                phone = e.phone if can_see_expert_contact(user, e.institution_id) else (
+                phone = e.phone if can_read_expert_contact(user, e.institution_id) else (
                     mask_phone(e.phone))
                 experts.append([ms.seq, ms.title, e.name, e.title or "",
                                 e.institution.name if e.institution else "",
@@ -173,7 +144,7 @@ def invitations_xlsx(session: Session, meeting: MatchmakingMeeting, user: Any) -
                            came.get(ent.id)])
     _sheet(wb, "需求企业", ["分场", "分场名称", "企业", "需求名称", "联系人", "电话", "签到"],
            owners)
-    return _save(wb)
+    return workbook_bytes(wb)
 
 
 # --- iCalendar (RFC 5545) ------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import Conflict, DomainError
 from app.services.matches import apply_system_transition
 from app.services.meetings.access import (
     check_organiser,
+    session_row,
 )
 from app.services.meetings.read import (
     OUTCOME_LABELS,
@@ -49,11 +50,7 @@ def check_in(
 
 
 def _slot(meeting: MatchmakingMeeting, slot_id: int) -> MeetingSlot:
-    for ms in meeting.sessions:
-        for s in ms.slots:
-            if s.id == slot_id:
-                return s
-    raise NotFound("洽谈记录不存在。")
+    return session_row(meeting, "slots", slot_id, "洽谈记录不存在。")
 
 
 def _user_id(user: Any) -> int | None:

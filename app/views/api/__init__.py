@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, url_for
@@ -133,11 +134,13 @@ def _need_user() -> Any:
     return user
 
 
-def _page(query, args: dict, session) -> tuple[list, int]:
+def _paged(query, args: dict, session, item: Callable[[Any], dict]) -> dict:
+    """Return the page ``args`` asks for of ``query`` as a list payload, rows dumped by ``item``."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(query.limit(args["per_page"])
                            .offset((args["page"] - 1) * args["per_page"])).unique().all()
-    return rows, int(total or 0)
+    return {"items": [item(row) for row in rows], "page": args["page"],
+            "per_page": args["per_page"], "total": int(total or 0)}
 
 
 def _check_field(session, field_id: int | None, name: str = "field") -> None:

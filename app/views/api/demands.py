@@ -9,9 +9,11 @@ from sqlalchemy import and_, or_, select
 
 from models import Demand, Expert, Match
 
+from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...errors import NotFound
-from ...security import PUBLIC_STATUSES, api_token_required, demand_filter
+from ...policy.scope import demand_scope
+from ...policy.statuses import PUBLIC_DEMAND_STATUSES
 from ...services import matches as match_writer
 from ...services import serializers as ser
 from ...services import workflow as wf
@@ -21,7 +23,7 @@ from . import (
     _check_field,
     _check_institution,
     _need_user,
-    _page,
+    _paged,
     _user,
     bp,
     require_scope,
@@ -43,7 +45,7 @@ from .schemas import (
 
 # --- helpers ------------------------------------------------------------------------------------
 def _public_clause():
-    return and_(Demand.publishable.is_(True), Demand.status.in_(PUBLIC_STATUSES))
+    return and_(Demand.publishable.is_(True), Demand.status.in_(PUBLIC_DEMAND_STATUSES))
 
 
 def _visible_demand(session, demand_id: int) -> Demand:
@@ -87,7 +89,7 @@ def list_demands(args: dict):
     require_scope("read")
     session = get_session()
     user = _user()
-    where = demand_filter(user, include_published=True) if user is not None else _public_clause()
+    where = demand_scope(user, include_published=True) if user is not None else _public_clause()
     query = select(Demand).where(where)
     if args.get("q"):
         like = f"%{args['q']}%"
@@ -109,13 +111,7 @@ def list_demands(args: dict):
         _check_field(session, args["field"])
         query = query.where(Demand.tech_field_id == args["field"])
     query = query.order_by(Demand.updated_at.desc(), Demand.id.desc())
-    rows, total = _page(query, args, session)
-    return {
-        "items": [ser.demand_dict(d, detail=False) for d in rows],
-        "page": args["page"],
-        "per_page": args["per_page"],
-        "total": total,
-    }
+    return _paged(query, args, session, lambda d: ser.demand_dict(d, detail=False))
 
 
 @bp.route("/demands", methods=["POST"])

@@ -7,16 +7,16 @@ from sqlalchemy import or_, select
 
 from models import Expert, TechField
 
+from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...errors import Forbidden, NotFound
 from ...policy import access
 from ...policy.roles import Role
-from ...security import api_token_required
 from ...services import experts as expert_writer
 from ...services import serializers as ser
 from ...services.audit import audit
 from ...services.indexing import EXPERTS, bump_version
-from . import ValidationProblem, _check_field, _page, _user, bp, require_scope
+from . import ValidationProblem, _check_field, _paged, _user, bp, require_scope
 from .schemas import ExpertListArgs, ExpertOut, ExpertPage, ExpertsPutIn, PushOut
 
 
@@ -40,10 +40,8 @@ def list_experts(args: dict):
         query = query.where(Expert.tech_field_id == args["field"])
     if args.get("academician") is not None:
         query = query.where(Expert.is_academician.is_(args["academician"]))
-    rows, total = _page(query.order_by(Expert.id), args, session)
     user = _user()
-    return {"items": [ser.expert_dict(e, user) for e in rows], "page": args["page"],
-            "per_page": args["per_page"], "total": total}
+    return _paged(query.order_by(Expert.id), args, session, lambda e: ser.expert_dict(e, user))
 
 
 @bp.route("/experts/<int:expert_id>")

@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from models import Demand, Expert, Match
 
+from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...policy.scope import match_scope
-from ...security import api_token_required
 from ...services import matches as match_writer
 from ...services import serializers as ser
-from . import _need_user, _page, _user, bp, require_scope
+from . import _need_user, _paged, _user, bp, require_scope
 from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
 
 
@@ -35,13 +35,8 @@ def list_matches(args: dict):
         query = query.where(Match.status == args["status"])
     if args.get("demand") is not None:
         query = query.where(Match.demand_id == args["demand"])
-    rows, total = _page(query.order_by(Match.updated_at.desc(), Match.id.desc()), args, session)
-    return {
-        "items": [ser.match_dict(m) for m in rows],
-        "page": args["page"],
-        "per_page": args["per_page"],
-        "total": total,
-    }
+    return _paged(query.order_by(Match.updated_at.desc(), Match.id.desc()), args, session,
+                  ser.match_dict)
 
 
 @bp.route("/matches/<int:match_id>")

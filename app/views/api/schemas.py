@@ -222,24 +222,34 @@ class DemandOut(BaseSchema):
     actions = fields.List(Str())
 
 
-class DemandPage(BaseSchema):
-    items = fields.List(fields.Nested(DemandOut))
+class PageOut(BaseSchema):
+    """The paging part of a list payload; each list adds its ``items``."""
+
     page = Int()
     per_page = Int()
     total = Int()
 
 
-class ExpertSummaryOut(BaseSchema):
-    """An expert in a list (no items: a dict's ``items`` is a method, never serialise it)."""
+class DemandPage(PageOut):
+    items = fields.List(fields.Nested(DemandOut))
 
-    id = Int()
+
+class ExpertFacts(BaseSchema):
+    """What every expert payload says of the expert: name, unit, title, academician, field."""
+
     name = Str()
     institution = fields.Nested(Ref, allow_none=True)
     title = Str(allow_none=True)
-    research_fields = Str(allow_none=True)
     is_academician = Bool()
-    team = Str(allow_none=True)
     tech_field = fields.Nested(Ref, allow_none=True)
+
+
+class ExpertSummaryOut(ExpertFacts):
+    """An expert in a list (no items: a dict's ``items`` is a method, never serialise it)."""
+
+    id = Int()
+    research_fields = Str(allow_none=True)
+    team = Str(allow_none=True)
     phone = Str(metadata={"description": "掩码，如 138****5678"})
     email = Str(metadata={"description": "掩码，如 z***n@whu.edu.cn"})
 
@@ -249,11 +259,8 @@ class ExpertOut(ExpertSummaryOut):
     items = fields.List(fields.Dict())
 
 
-class ExpertPage(BaseSchema):
+class ExpertPage(PageOut):
     items = fields.List(fields.Nested(ExpertSummaryOut))
-    page = Int()
-    per_page = Int()
-    total = Int()
 
 
 class PushOut(BaseSchema):
@@ -279,11 +286,8 @@ class MatchOut(BaseSchema):
     actions = fields.List(Str())
 
 
-class MatchPage(BaseSchema):
+class MatchPage(PageOut):
     items = fields.List(fields.Nested(MatchOut))
-    page = Int()
-    per_page = Int()
-    total = Int()
 
 
 class TermOut(BaseSchema):
@@ -291,14 +295,9 @@ class TermOut(BaseSchema):
     share = Float()
 
 
-class HitOut(BaseSchema):
+class HitOut(ExpertFacts):
     rank = Int()
     expert_id = Int()
-    name = Str()
-    institution = fields.Nested(Ref, allow_none=True)
-    title = Str(allow_none=True)
-    is_academician = Bool()
-    tech_field = fields.Nested(Ref, allow_none=True)
     score = Float()
     terms = fields.List(fields.Nested(TermOut))
     best_item_title = Str(allow_none=True)

@@ -16,13 +16,11 @@ from models import (
 )
 
 from ... import clock
+from ...auth.decorators import roles_required
 from ...db import get_session
 from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS
-from ...security import (
-    roles_required,
-)
 from ...services.listing import apply_sort, paginate, rows_to_xlsx
 from ...services.listing import like as _like
 from ...services.listing import to_date as _day

@@ -19,14 +19,12 @@ from models import (
     liaison_enterprise,
 )
 
+from ...auth.decorators import roles_required
 from ...db import get_session, keep_on_refusal
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS, ENGAGED_MATCH_STATUSES
-from ...security import (
-    roles_required,
-)
 from ...services import search
 from ...services import workflow as wf
 from ...services.fields import MAX_TEXT, check_number

@@ -15,13 +15,11 @@ from models import (
     Match,
 )
 
+from ...auth.decorators import roles_required
 from ...db import attempt, get_session
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.access import can_view_match
 from ...policy.roles import Role
-from ...security import (
-    roles_required,
-)
 from ...services import workflow as wf
 from ...services.contacts import demand_contact
 from ...services.listing import like, paginate, rows_to_xlsx

@@ -21,12 +21,10 @@ from models import (
 )
 
 from ... import clock
+from ...auth.decorators import roles_required
 from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.roles import Role
-from ...security import (
-    roles_required,
-)
 from ...services import matches as match_writer
 from ...services import search
 from ...services import workflow as wf

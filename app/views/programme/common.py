@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from models import District, Liaison
 
 from ... import clock
+from ...auth.decorators import roles_required
 from ...errors import NotFound
 from ...policy.roles import Role, is_city
-from ...security import roles_required
 from ...services.listing import field_errors
 from ...services.programme import dashboard as programme_dashboard
 from ...services.programme import rules as programme_rules

@@ -13,9 +13,10 @@ from ... import clock
 from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
 from ...forms.programme import FilingForm, LiaisonForm, ReplaceForm
-from ...security import mask_phone, reveal_contact
+from ...policy.privacy import mask_phone
 from ...services import programme_exports
 from ...services.audit import record
+from ...services.contacts import reveal_contact
 from ...services.listing import paginate, rows_to_xlsx
 from ...services.programme import lists
 from ...services.programme import quota as programme_quota
