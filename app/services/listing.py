@@ -12,7 +12,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .fields import MAX_DATE, MAX_ID, MIN_DATE
@@ -95,6 +95,24 @@ def _int(value: Any, default: int) -> int:
 def like(value: str) -> str:
     """Return a LIKE pattern that finds ``value`` anywhere, with wildcards escaped."""
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(q: str | None, *columns: Any) -> Any:
+    """Return "any of `columns` contains the typed text" (wildcards escaped), or None for blank."""
+    text = (q or "").strip()
+    if not text:
+        return None
+    pattern = like(text)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def where_ids(stmt: Select, args: Mapping[str, Any], **columns: Any) -> Select:
+    """Return `stmt` kept to the rows whose column is the id given under each argument name."""
+    for name, column in columns.items():
+        value = to_int(args.get(name))
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def to_int(value: Any) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Demand, Expert, Institution, Match, TechField
@@ -36,8 +36,7 @@ from ..security import (
 from ..services import experts as expert_writer
 from ..services.audit import audit
 from ..services.experts import ITEM_KIND_LABELS
-from ..services.listing import apply_sort, paginate, rows_to_xlsx
-from ..services.listing import like as _like
+from ..services.listing import apply_sort, paginate, rows_to_xlsx, search, where_ids
 from ..services.listing import to_int as _int
 from ..services.matches import can_view_match
 from .downloads import xlsx_response
@@ -107,22 +106,10 @@ SORTS = {
 
 def _filtered(args: Any):
     stmt = select(Expert).join(Institution, Institution.id == Expert.institution_id)
-    q = (args.get("q") or "").strip()
-    if q:
-        pattern = _like(q)
-        stmt = stmt.where(
-            or_(
-                Expert.name.ilike(pattern, escape="\\"),
-                Expert.research_fields.ilike(pattern, escape="\\"),
-                Expert.team.ilike(pattern, escape="\\"),
-            )
-        )
-    inst = _int(args.get("institution"))
-    if inst:
-        stmt = stmt.where(Expert.institution_id == inst)
-    field = _int(args.get("field"))
-    if field:
-        stmt = stmt.where(Expert.tech_field_id == field)
+    found = search(args.get("q"), Expert.name, Expert.research_fields, Expert.team)
+    if found is not None:
+        stmt = stmt.where(found)
+    stmt = where_ids(stmt, args, institution=Expert.institution_id, field=Expert.tech_field_id)
     academician = args.get("academician")
     if academician in ("1", "0"):
         stmt = stmt.where(Expert.is_academician.is_(academician == "1"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -41,10 +41,15 @@ from ..security import (
 from ..services import matches as match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx
-from ..services.listing import like as _like
+from ..services.listing import (
+    apply_sort,
+    field_errors,
+    paginate,
+    rows_to_xlsx,
+    search,
+    where_ids,
+)
 from ..services.listing import to_date as _day
-from ..services.listing import to_int as _int
 from .downloads import xlsx_response
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
@@ -84,23 +89,10 @@ def _base():
 
 def _filtered(args: Any):
     stmt = _base()
-    q = (args.get("q") or "").strip()
-    if q:
-        p = _like(q)
-        stmt = stmt.where(
-            or_(
-                Demand.title.ilike(p, escape="\\"),
-                Demand.code.ilike(p, escape="\\"),
-                Enterprise.name.ilike(p, escape="\\"),
-                Expert.name.ilike(p, escape="\\"),
-            )
-        )
-    district = _int(args.get("district"))
-    if district:
-        stmt = stmt.where(Demand.district_id == district)
-    institution = _int(args.get("institution"))
-    if institution:
-        stmt = stmt.where(Expert.institution_id == institution)
+    found = search(args.get("q"), Demand.title, Demand.code, Enterprise.name, Expert.name)
+    if found is not None:
+        stmt = stmt.where(found)
+    stmt = where_ids(stmt, args, district=Demand.district_id, institution=Expert.institution_id)
     start, end = _day(args.get("start")), _day(args.get("end"))
     # the dates are Beijing days; compare with UTC bounds as stored
     if start:
