@@ -18,15 +18,15 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def world(live_server):
-    with live_server.app.extensions["db"].Session.begin() as session:
+def world(live_server) -> dict[str, int]:
+    """Write the demo users, the demand's enterprise and one 武汉大学 expert (its id)."""
+    app = live_server.app
+    with app.extensions["db"].Session.begin() as session, app.test_request_context():
         accounts.ensure_demo_users(session)
         f.enterprise(session, "武汉锂安科技有限公司", "东湖高新区")
-        with live_server.app.test_request_context():
-            expert = f.expert(session, "李涂层", ["激光熔覆耐磨涂层制备"], inst="武汉大学",
-                              fields="表面工程；激光熔覆")
-            session.flush()
-            return {"expert": expert.id}
+        expert = f.expert(session, "李涂层", ["激光熔覆耐磨涂层制备"], inst="武汉大学")
+        session.flush()
+        return {"expert": expert.id}
 
 
 def _count(live_server, model) -> int:
@@ -37,12 +37,12 @@ def _count(live_server, model) -> int:
 def test_demand_form_answers_bad_values_next_to_the_fields(page, live_server, world, artifacts):
     login(page, "dhliaison", accounts.DEMO_PASSWORD)
     page.goto("/demands/new")
-    page.fill("#f-title", "高镍三元锂电池包热失控预警系统开发")
-    page.fill("#f-enterprise_name", "武汉锂安科技有限公司")
-    page.fill("#f-contact_phone", "138-abc")
-    page.fill("#f-contact_email", "zhangsan@")
-    page.fill("#f-investment", "两百万")
-    page.fill("#f-keywords", "热失控、电池管理系统、气体传感器、储能、预警、电池包")
+    typed = {"title": "高镍三元锂电池包热失控预警系统开发",
+             "enterprise_name": "武汉锂安科技有限公司", "contact_phone": "138-abc",
+             "contact_email": "zhangsan@", "investment": "两百万",
+             "keywords": "热失控、电池管理系统、气体传感器、储能、预警、电池包"}
+    for field, value in typed.items():
+        page.fill(f"#f-{field}", value)
     with page.expect_navigation():
         page.get_by_role("button", name="保存草稿").click()
     assert page.locator("#form-errors").is_visible()
@@ -53,8 +53,8 @@ def test_demand_form_answers_bad_values_next_to_the_fields(page, live_server, wo
         feedback = page.locator(f"#e-{field}")
         assert feedback.is_visible() and message in feedback.inner_text(), field
         assert page.locator(f"#f-{field}").get_attribute("aria-invalid") == "true"
-    assert page.input_value("#f-investment") == "两百万"  # a text box keeps what was typed
-    assert page.input_value("#f-title") == "高镍三元锂电池包热失控预警系统开发"
+    for field, value in typed.items():  # kept as typed (the investment: a text box, not a number)
+        assert page.input_value(f"#f-{field}") == value
     page.locator("#f-contact_phone").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "form_errors_demand.png"), full_page=True)
     assert _count(live_server, Demand) == 0
@@ -63,9 +63,9 @@ def test_demand_form_answers_bad_values_next_to_the_fields(page, live_server, wo
 def test_expert_form_answers_bad_values_next_to_the_fields(page, live_server, world, artifacts):
     login(page, "whuliaison", accounts.DEMO_PASSWORD)
     page.goto(f"/experts/{world['expert']}/edit")
-    page.fill("#f-email", "li@@whu")
-    page.fill("#f-phone", "电话")
-    page.fill("#item-year-0", "1900")
+    for selector, value in (("#f-email", "li@@whu"), ("#f-phone", "电话"),
+                            ("#item-year-0", "1900")):
+        page.fill(selector, value)
     with page.expect_navigation():
         page.locator("button[name=op][value=save]").last.click()
     assert re.search(r"/experts/\d+/edit$", page.url)
