@@ -9,8 +9,9 @@ one row for its whole run instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from .fields import (
     MAX_ITEMS,
     FieldError,
     check_email,
+    check_id,
     check_phone,
     check_year,
     clean_text,
@@ -68,16 +70,44 @@ def find_institution(session: Session, name: str, *, create: bool = False) -> In
     return found
 
 
-def _items(raw: Iterable[Mapping[str, Any]], errors: dict[str, str]) -> list[tuple]:
-    out = []
+def _name(value: Any) -> str:
+    """Return an expert's name as stored; a profile always has one."""
+    return normalise_name(clean_text(value, "name", "专家姓名", max_len=40, required=True))
+
+
+def _optional_text(value: Any, field: str, label: str, max_len: int) -> str | None:
+    return clean_text(value, field, label, max_len=max_len) or None
+
+
+#: The field rules of a profile, one per field, for the page's form, the API push and the
+#: importer alike: value as typed or sent -> clean value, or `FieldError` in Chinese. Rules that
+#: need the database (the institution, the technical field, a namesake) stay in `validate`.
+EXPERT_FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": _name,
+    **{key: partial(_optional_text, field=key, label=label, max_len=limit)
+       for key, label, limit in TEXT_FIELDS},
+    "phone": check_phone,
+    "email": check_email,
+    "tech_field_id": partial(check_id, field="tech_field_id", label="技术领域"),
+}
+
+
+def check_items(raw: Iterable[Mapping[str, Any]]) -> tuple[list[tuple], dict[str, str]]:
+    """Return an expert's items as stored and the problems as {"items-<n>-<key>": message}.
+
+    Rows are dicts of kind (code or Chinese label), title, year and text; an empty row (a form's
+    blank line) is ignored.
+    """
+    errors: dict[str, str] = {}
+    out: list[tuple] = []
     rows = list(raw)
     if len(rows) > MAX_ITEMS:
         errors["items"] = f"成果最多 {MAX_ITEMS} 项（现为 {len(rows)} 项）。"
-        return out
+        return out, errors
     for n, item in enumerate(rows):
         title, text, year = item.get("title"), item.get("text"), item.get("year")
         if not (title or text or year not in (None, "")):
-            continue  # an empty row (a form's blank line) is ignored
+            continue
         kind = item.get("kind") or ""
         kind = ITEM_KINDS.get(kind, kind)
         if kind not in ITEM_KIND_LABELS:
@@ -90,7 +120,7 @@ def _items(raw: Iterable[Mapping[str, Any]], errors: dict[str, str]) -> list[tup
             errors[exc.field] = exc.message
             continue
         out.append((kind, title, text, year))
-    return out
+    return out, errors
 
 
 def validate(session: Session, data: Mapping[str, Any], *, institution_id: int | None,
@@ -102,37 +132,33 @@ def validate(session: Session, data: Mapping[str, Any], *, institution_id: int |
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
-    try:
-        name = normalise_name(clean_text(data.get("name"), "name", "专家姓名", max_len=40,
-                                         required=True))
-    except FieldError as exc:
-        errors[exc.field], name = exc.message, ""
+
+    def check(key: str) -> Any:
+        try:
+            return EXPERT_FIELD_CHECKS[key](data.get(key))
+        except FieldError as exc:
+            errors[exc.field] = exc.message
+            return None
+
+    name = check("name") or ""
     if institution_id is None or session.get(Institution, institution_id) is None:
         errors["institution_id"] = "请选择所在单位。"
-    for key, label, limit in TEXT_FIELDS:
+    for key in (*(key for key, _label, _limit in TEXT_FIELDS), "phone", "email"):
         if partial and key not in data:
             continue
-        try:
-            values[key] = clean_text(data.get(key), key, label, max_len=limit) or None
-        except FieldError as exc:
-            errors[key] = exc.message
-    for key, check in (("phone", check_phone), ("email", check_email)):
-        if partial and not data.get(key):
+        if partial and key in ("phone", "email") and not data.get(key):
             continue  # a push or an import never blanks a contact it did not send
-        try:
-            values[key] = check(data.get(key))
-        except FieldError as exc:
-            errors[key] = exc.message
+        values[key] = check(key)
     if not partial or "tech_field_id" in data:
-        field_id = data.get("tech_field_id")
-        if field_id not in (None, "") and session.get(TechField, int(field_id)) is None:
+        values["tech_field_id"] = field_id = check("tech_field_id")
+        if field_id is not None and session.get(TechField, field_id) is None:
             errors["tech_field_id"] = "技术领域不存在。"
-        values["tech_field_id"] = int(field_id) if field_id not in (None, "") else None
     if not partial or data.get("is_academician") is not None:
         values["is_academician"] = bool(data.get("is_academician"))
     items = None
     if not partial or data.get("items") is not None:
-        items = _items(data.get("items") or [], errors)
+        items, item_errors = check_items(data.get("items") or [])
+        errors.update(item_errors)
     if not partial and not (values.get("research_fields") or values.get("summary") or items):
         errors["research_fields"] = "请至少填写研究方向、简介或一项成果，否则无法为该专家匹配需求。"
     if name and institution_id is not None and "name" not in errors:

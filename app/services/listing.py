@@ -95,11 +95,21 @@ def like(value: str) -> str:
 
 
 def search(stmt: Select, q: str | None, *columns: Any) -> Select:
-    """Keep the rows where any of `columns` contains `q`, wildcards escaped (none for no `q`)."""
-    if not q:
+    """Keep the rows where any of `columns` contains `q`, wildcards escaped (all when blank)."""
+    text = (q or "").strip()
+    if not text:
         return stmt
-    pattern = like(q)
+    pattern = like(text)
     return stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+
+
+def where_ids(stmt: Select, args: Mapping[str, Any], **columns: Any) -> Select:
+    """Return `stmt` kept to the rows whose column is the id given under each argument name."""
+    for name, column in columns.items():
+        value = to_int(args.get(name))
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def to_int(value: Any) -> int | None:

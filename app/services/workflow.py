@@ -15,7 +15,8 @@ Pages show buttons from :func:`demand_actions` / :func:`match_actions`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -54,6 +55,8 @@ from .state_machines import (
 EDIT_ROLES = LIAISON
 EDITABLE_STATUSES = EDITABLE_DEMAND_STATUSES
 DEMAND_CODE_PREFIX = "XQ"
+COOPERATION_MODES = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务", "合作研发",
+                     "人才引进", "其他")
 
 
 class IncompleteDemand(DomainError):
@@ -119,7 +122,50 @@ def next_demand_code(session: Session, year: int | None = None) -> str:
             return code
 
 
-def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> Enterprise | None:
+def _cooperation_mode(value: Any) -> str | None:
+    """Return a cooperation mode of the list, or None for blank."""
+    mode = fields.clean_text(value, "cooperation_mode", "合作方式", max_len=20)
+    if mode and mode not in COOPERATION_MODES:
+        raise fields.FieldError("cooperation_mode", "请从列表中选择合作方式。")
+    return mode or None
+
+
+def _enterprise_name(value: Any) -> str:
+    """Return the enterprise's name in normal form; a demand always names one."""
+    name = fields.normalise_name(fields.clean_text(value, "enterprise_name", "企业名称",
+                                                   max_len=120))
+    if not name:
+        raise fields.FieldError("enterprise_name", "请选择或填写需求企业。")
+    return name
+
+
+#: The field rules of a demand, one per field, for the page's form and the API alike: each takes
+#: the value as typed or sent and returns it clean, or raises `FieldError` in Chinese. Rules that
+#: need the database (the enterprise's district, an industry that exists) stay in `_apply`.
+DEMAND_FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "title": partial(fields.clean_text, field="title", label="需求名称", max_len=200,
+                     required=True),
+    "enterprise_name": _enterprise_name,
+    "contact_person": partial(fields.clean_text, field="contact_person", label="企业联系人",
+                              max_len=40),
+    "contact_phone": partial(fields.check_phone, field="contact_phone"),
+    "contact_email": partial(fields.check_email, field="contact_email"),
+    "problem": partial(fields.clean_text, field="problem", label="技术难题"),
+    "goals": partial(fields.clean_text, field="goals", label="预期目标"),
+    "investment": partial(fields.check_number, field="investment", label="计划投入"),
+    "industry_id": partial(fields.check_id, field="industry_id", label="行业"),
+    "tech_field_id": partial(fields.check_id, field="tech_field_id", label="技术领域"),
+    "keywords": fields.check_keywords,
+    "cooperation_mode": _cooperation_mode,
+    "deadline": partial(fields.check_date, field="deadline", label="截止日期"),
+}
+_check = DEMAND_FIELD_CHECKS
+#: Ids a demand refers to: the table that must hold them, the message when it does not.
+_REFERENCES = {"industry_id": (Industry, "行业不存在。"),
+               "tech_field_id": (TechField, "技术领域不存在。")}
+
+
+def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> Enterprise:
     """Return the demand's enterprise: picked from the registry, or created when asked to."""
     if data.get("enterprise_id"):
         ent_id = fields.check_id(data["enterprise_id"], "enterprise_id", "企业")
@@ -127,10 +173,7 @@ def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> 
         if ent is None or ent.district_id != district_id:
             raise DomainError("企业不存在或不属于本区。", field="enterprise_id")
         return ent
-    name = fields.normalise_name(fields.clean_text(data.get("enterprise_name"), "enterprise_name",
-                                                   "企业名称", max_len=120))
-    if not name:
-        return None
+    name = _check["enterprise_name"](data.get("enterprise_name"))
     ent = session.scalar(select(Enterprise).where(Enterprise.name == name))
     if ent is None:
         if not data.get("new_enterprise"):
@@ -150,49 +193,30 @@ def _enterprise(session: Session, data: Mapping[str, Any], district_id: int) -> 
 def _contact(ent: Enterprise, data: Mapping[str, Any]) -> None:
     """Record the enterprise's contact person, phone and e-mail given with a demand."""
     if "contact_person" in data:
-        person = fields.clean_text(data.get("contact_person"), "contact_person", "企业联系人",
-                                   max_len=40)
-        ent.contact_person = person or ent.contact_person
-    if data.get("contact_phone"):
-        ent.contact_phone = fields.check_phone(data["contact_phone"], "contact_phone")
-    if data.get("contact_email"):
-        ent.contact_email = fields.check_email(data["contact_email"], "contact_email")
+        ent.contact_person = _check["contact_person"](data.get("contact_person")) \
+            or ent.contact_person
+    for key in ("contact_phone", "contact_email"):
+        if data.get(key):  # a blank keeps the stored contact
+            setattr(ent, key, _check[key](data[key]))
 
 
 def _apply(session: Session, user: Any, demand: Demand, data: Mapping[str, Any]) -> None:
     """Copy the given fields onto a demand with validation (partial update)."""
-    if "title" in data:
-        demand.title = fields.clean_text(data.get("title"), "title", "需求名称", max_len=200,
-                                         required=True)
-    for key, label in (("problem", "技术难题"), ("goals", "预期目标")):
-        if key in data:
-            setattr(demand, key, fields.clean_text(data.get(key), key, label))
-    if "investment" in data:
-        demand.investment = fields.check_number(data.get("investment"), "investment", "计划投入")
-    if "industry_id" in data:
-        value = fields.check_id(data.get("industry_id"), "industry_id", "行业")
-        if value is not None and session.get(Industry, value) is None:
-            raise DomainError("行业不存在。", field="industry_id")
-        demand.industry_id = value
-    if "tech_field_id" in data:
-        value = fields.check_id(data.get("tech_field_id"), "tech_field_id", "技术领域")
-        if value is not None and session.get(TechField, value) is None:
-            raise DomainError("技术领域不存在。", field="tech_field_id")
-        demand.tech_field_id = value
-    if "keywords" in data:
-        demand.keywords = fields.check_keywords(data.get("keywords"))
-    if "cooperation_mode" in data:
-        demand.cooperation_mode = fields.clean_text(
-            data.get("cooperation_mode"), "cooperation_mode", "合作方式", max_len=20) or None
-    if "deadline" in data:
-        demand.deadline = fields.check_date(data.get("deadline"), "deadline", "截止日期")
+    for key in ("title", "problem", "goals", "investment", "industry_id", "tech_field_id",
+                "keywords", "cooperation_mode", "deadline"):
+        if key not in data:
+            continue
+        value = _check[key](data.get(key))
+        table, missing = _REFERENCES.get(key, (None, ""))
+        if table is not None and value is not None and session.get(table, value) is None:
+            raise DomainError(missing, field=key)
+        setattr(demand, key, value)
     if "publishable" in data:
         demand.publishable = bool(data.get("publishable"))
-    if "enterprise_id" in data or "enterprise_name" in data:
+    if data.get("enterprise_id") or "enterprise_name" in data:
         ent = _enterprise(session, data, demand.district_id)
-        if ent is not None:
-            demand.enterprise = ent
-            demand.enterprise_id = ent.id
+        demand.enterprise = ent
+        demand.enterprise_id = ent.id
     if demand.enterprise is not None:
         _contact(demand.enterprise, data)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Demand, Expert, Institution, Match, TechField
@@ -22,6 +22,7 @@ from models import Demand, Expert, Institution, Match, TechField
 from ..auth.decorators import login_required, roles_required
 from ..db import get_session
 from ..errors import Forbidden, NotFound
+from ..forms.expert_profile import ExpertForm, blank_item
 from ..policy import access
 from ..policy.privacy import can_read_expert_contact, mask_email, mask_phone
 from ..policy.roles import DISTRICT_ROLES, Role
@@ -29,8 +30,7 @@ from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
 from ..services import experts as expert_writer
 from ..services.audit import audit
 from ..services.experts import ITEM_KIND_LABELS
-from ..services.listing import apply_sort, paginate, rows_to_xlsx
-from ..services.listing import like as _like
+from ..services.listing import apply_sort, paginate, rows_to_xlsx, search, where_ids
 from ..services.listing import to_int as _int
 from ..services.matches import can_view_match
 from .downloads import xlsx_response
@@ -100,22 +100,8 @@ SORTS = {
 
 def _filtered(args: Any):
     stmt = select(Expert).join(Institution, Institution.id == Expert.institution_id)
-    q = (args.get("q") or "").strip()
-    if q:
-        pattern = _like(q)
-        stmt = stmt.where(
-            or_(
-                Expert.name.ilike(pattern, escape="\\"),
-                Expert.research_fields.ilike(pattern, escape="\\"),
-                Expert.team.ilike(pattern, escape="\\"),
-            )
-        )
-    inst = _int(args.get("institution"))
-    if inst:
-        stmt = stmt.where(Expert.institution_id == inst)
-    field = _int(args.get("field"))
-    if field:
-        stmt = stmt.where(Expert.tech_field_id == field)
+    stmt = search(stmt, args.get("q"), Expert.name, Expert.research_fields, Expert.team)
+    stmt = where_ids(stmt, args, institution=Expert.institution_id, field=Expert.tech_field_id)
     academician = args.get("academician")
     if academician in ("1", "0"):
         stmt = stmt.where(Expert.is_academician.is_(academician == "1"))
@@ -267,111 +253,51 @@ def reveal(expert_id: int):
 
 
 # --- edit ------------------------------------------------------------------------------------
-def _form_items(form: Any) -> list[dict[str, str]]:
-    kinds = form.getlist("item_kind")
-    titles = form.getlist("item_title")
-    years = form.getlist("item_year")
-    texts = form.getlist("item_text")
-    n = max(len(kinds), len(titles), len(years), len(texts))
-
-    def at(values: list[str], i: int) -> str:
-        return (values[i] if i < len(values) else "").strip()
-
-    return [
-        {"kind": at(kinds, i), "title": at(titles, i), "year": at(years, i), "text": at(texts, i)}
-        for i in range(n)
-    ]
-
-
-def _expert_form(expert: Expert) -> dict[str, Any]:
-    return {
-        "name": expert.name,
-        "institution_id": expert.institution_id,
-        "title": expert.title or "",
-        "research_fields": expert.research_fields or "",
-        "summary": expert.summary or "",
-        "is_academician": bool(expert.is_academician),
-        "team": expert.team or "",
-        "tech_field_id": expert.tech_field_id or "",
-        "phone": expert.phone or "",
-        "email": expert.email or "",
-    }
+def _profile_form(expert: Expert | None) -> ExpertForm:
+    """Return the form of a profile as stored (a new one: the user's institution, one blank row)."""
+    if expert is None:
+        return ExpertForm(data={"institution_id": current_user.institution_id or "",
+                                "items": [blank_item()]})
+    return ExpertForm(data={
+        "name": expert.name, "institution_id": expert.institution_id,
+        "title": expert.title or "", "research_fields": expert.research_fields or "",
+        "summary": expert.summary or "", "is_academician": bool(expert.is_academician),
+        "team": expert.team or "", "tech_field_id": expert.tech_field_id or "",
+        "phone": expert.phone or "", "email": expert.email or "",
+        "items": [{"kind": i.kind, "title": i.title, "year": str(i.year or ""),
+                   "text": i.text or ""} for i in expert.items] or [blank_item()],
+    })
 
 
-def _item_rows(expert: Expert) -> list[dict[str, str]]:
-    return [
-        {"kind": i.kind, "title": i.title, "year": str(i.year or ""), "text": i.text or ""}
-        for i in expert.items
-    ]
-
-
-def _institution_of_form(session: Session, form: dict[str, Any]) -> int | None:
-    if current_user.role == Role.CAMPUS_LIAISON:
-        return current_user.institution_id
-    return _int(form.get("institution_id"))
+def _render_form(expert: Expert | None, form: ExpertForm, errors: dict[str, str] | None = None,
+                 status: int = 200, *, focus_last: bool = False):
+    return render_template("experts/form.html", expert=expert, form=form, errors=errors or {},
+                           focus_last=focus_last, **_options(get_session())), status
 
 
 def _form_page(expert: Expert | None):
-    session = get_session()
+    """Show the form, add or remove an item row (no save), or save the profile."""
     if request.method == "GET":
-        form = (
-            _expert_form(expert)
-            if expert
-            else {"institution_id": current_user.institution_id or ""}
-        )
-        items = _item_rows(expert) if expert else []
-        if not items:
-            items = [{"kind": "project", "title": "", "year": "", "text": ""}]
-        return render_template(
-            "experts/form.html",
-            expert=expert,
-            form=form,
-            items=items,
-            errors={},
-            **_options(session),
-        )
-    form = request.form.to_dict()
-    form["is_academician"] = form.get("is_academician") in ("1", "on", "true")
-    items = _form_items(request.form)
+        return _render_form(expert, _profile_form(expert))
+    form = ExpertForm(request.form)
     op = request.form.get("op", "save")
     if op == "add_item":
-        items.append({"kind": "project", "title": "", "year": "", "text": ""})
-        return render_template(
-            "experts/form.html",
-            expert=expert,
-            form=form,
-            items=items,
-            errors={},
-            focus_last=True,
-            **_options(session),
-        )
+        form.items.data.append(blank_item())
+        return _render_form(expert, form, focus_last=True)
     if op.startswith("remove_item-"):
         index = _int(op.rsplit("-", 1)[1])
-        if index is not None and 0 <= index < len(items):
-            del items[index]
-        return render_template(
-            "experts/form.html",
-            expert=expert,
-            form=form,
-            items=items,
-            errors={},
-            **_options(session),
-        )
-    change = expert_writer.validate(
-        session,
-        form | {"items": items},
-        institution_id=_institution_of_form(session, form),
-        expert=expert,
-    )
-    if change.errors:
-        return render_template(
-            "experts/form.html",
-            expert=expert,
-            form=form,
-            items=items,
-            errors=change.errors,
-            **_options(session),
-        ), 422
+        if index is not None and 0 <= index < len(form.items.data):
+            del form.items.data[index]
+        return _render_form(expert, form)
+    session = get_session()
+    form.validate()
+    institution_id = (current_user.institution_id if current_user.role == Role.CAMPUS_LIAISON
+                      else _int(form.institution_id.data))
+    change = expert_writer.validate(session, form.writer_input(), institution_id=institution_id,
+                                    expert=expert)
+    errors = change.errors | form.errors_by_field()  # both ask the writer's checks: one message
+    if errors:
+        return _render_form(expert, form, errors, 422)
     saved, _changed = expert_writer.save(session, change, expert)
     flash(f"已保存专家 {saved.name} 的资料，匹配索引将自动更新。", "success")
     return redirect(url_for("experts.detail", expert_id=saved.id))

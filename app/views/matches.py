@@ -37,9 +37,8 @@ from ..policy.statuses import MATCH_STATUS_LABELS
 from ..services import matches as match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
-from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search
+from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search, where_ids
 from ..services.listing import to_date as _day
-from ..services.listing import to_int as _int
 from .downloads import xlsx_response
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
@@ -79,14 +78,8 @@ def _base():
 
 def _filtered(args: Any):
     stmt = _base()
-    stmt = search(stmt, (args.get("q") or "").strip(), Demand.title, Demand.code,
-                  Enterprise.name, Expert.name)
-    district = _int(args.get("district"))
-    if district:
-        stmt = stmt.where(Demand.district_id == district)
-    institution = _int(args.get("institution"))
-    if institution:
-        stmt = stmt.where(Expert.institution_id == institution)
+    stmt = search(stmt, args.get("q"), Demand.title, Demand.code, Enterprise.name, Expert.name)
+    stmt = where_ids(stmt, args, district=Demand.district_id, institution=Expert.institution_id)
     start, end = _day(args.get("start")), _day(args.get("end"))
     # the dates are Beijing days; compare with UTC bounds as stored
     if start:

@@ -7,19 +7,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased, selectinload
 
 from models import Assessment, Case, District, Liaison, Training
 
-from ..listing import like
+from ..listing import search
 
 CASE_STATUS_LABELS = {"draft": "草稿", "reported": "已报送"}
-
-
-def _search(q: str | None, *columns: Any) -> Any:
-    text = (q or "").strip()
-    return or_(*(c.ilike(like(text)) for c in columns)) if text else None
 
 
 def trainings(year: int, district_id: int | None, q: str | None = None) -> Select:
@@ -30,8 +25,7 @@ def trainings(year: int, district_id: int | None, q: str | None = None) -> Selec
             .order_by(Training.held_on.desc(), Training.id.desc()))
     if district_id is not None:
         stmt = stmt.where(Training.district_id == district_id)
-    found = _search(q, Training.topic, Training.notes)
-    return stmt if found is None else stmt.where(found)
+    return search(stmt, q, Training.topic, Training.notes)
 
 
 TRAINING_HEADERS = ["日期", "所属区", "培训主题", "参训联络员", "参训人数", "地点与内容"]
@@ -52,8 +46,7 @@ def cases(year: int, district_id: int | None, q: str | None = None,
         stmt = stmt.where(Case.district_id == district_id)
     if status in CASE_STATUS_LABELS:
         stmt = stmt.where(Case.status == status)
-    found = _search(q, Case.title, Case.enterprise_name, Case.expert_name)
-    return stmt if found is None else stmt.where(found)
+    return search(stmt, q, Case.title, Case.enterprise_name, Case.expert_name)
 
 
 def assessments(year: int, district_id: int | None, q: str | None = None,
@@ -66,8 +59,7 @@ def assessments(year: int, district_id: int | None, q: str | None = None,
         stmt = stmt.where(Liaison.district_id == district_id)
     if result:
         stmt = stmt.where(Assessment.result == result)
-    found = _search(q, Liaison.name, Assessment.reviewer)
-    return stmt if found is None else stmt.where(found)
+    return search(stmt, q, Liaison.name, Assessment.reviewer)
 
 
 ASSESSMENT_HEADERS = ["所属区", "姓名", "考核结果", "分数", "考核人", "考核日期", "考核意见"]
@@ -94,8 +86,7 @@ def replacements(district_id: int | None, q: str | None = None,
         stmt = stmt.where(Liaison.filed_on.is_not(None))
     elif filed == "no":
         stmt = stmt.where(Liaison.filed_on.is_(None))
-    found = _search(q, Liaison.name, old.name, old.end_reason)
-    return stmt if found is None else stmt.where(found)
+    return search(stmt, q, Liaison.name, old.name, old.end_reason)
 
 
 REPLACEMENT_HEADERS = ["所属区", "离任联络员", "离任日期", "离任原因", "接替人员", "任职起始",
@@ -122,5 +113,4 @@ def city_roster(on: date, q: str | None = None, district_id: int | None = None,
     if not include_ended:
         stmt = stmt.where((Liaison.start_date.is_(None)) | (Liaison.start_date <= on),
                           (Liaison.end_date.is_(None)) | (Liaison.end_date >= on))
-    found = _search(q, Liaison.name, Liaison.employer_post)
-    return stmt if found is None else stmt.where(found)
+    return search(stmt, q, Liaison.name, Liaison.employer_post)

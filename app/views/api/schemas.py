@@ -2,6 +2,12 @@
 
 The Int/Str/Float/Bool helpers give fields Chinese error messages; `_range` and `_length` give
 validators Chinese messages.
+
+The schemas of what a writer stores (demands, experts) check shape only: types, required keys,
+list sizes. Each field's rule (phone, e-mail, keywords, years, lengths) is decided by the writer's
+check (``workflow.DEMAND_FIELD_CHECKS``, ``experts.EXPERT_FIELD_CHECKS``), the one the page's form
+calls too, so the API refuses a bad value with the page's message; `_ruled` documents the limit
+in the OpenAPI document without checking it a second time.
 """
 
 from __future__ import annotations
@@ -11,9 +17,19 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from matching.quality import KEYWORD_RULE
 from models import DEMAND_STATUSES, MATCH_STATUSES
 
-from ...services.fields import MAX_AMOUNT, MAX_ID, MAX_KEYWORD_LEN, MAX_KEYWORDS, MAX_QUERY_TEXT
+from ...services.fields import (
+    MAX_AMOUNT,
+    MAX_ID,
+    MAX_KEYWORD_LEN,
+    MAX_KEYWORDS,
+    MAX_QUERY_TEXT,
+    MAX_TEXT,
+    MIN_YEAR,
+)
+from ...services.workflow import COOPERATION_MODES
 
 MAX_PUSH = 1000
 
@@ -74,6 +90,11 @@ def _length(lo: int | None, hi: int) -> validate.Length:
     return validate.Length(max=hi, error=f"长度不能超过 {hi}。")
 
 
+def _ruled(description: str, **limits: Any) -> dict[str, Any]:
+    """Return a field's metadata: its description and the writer's limits, for the document."""
+    return {"description": f"{description}（规则与页面相同，由服务端逐字段检查）", **limits}
+
+
 class BaseSchema(ma.Schema):
     """Schema with Chinese messages for unknown fields and wrong payload types."""
 
@@ -94,28 +115,30 @@ class DemandListArgs(PageArgs):
 
 
 class DemandIn(BaseSchema):
-    title = Str(validate=_length(1, 200), metadata={"description": "需求名称"})
-    problem = Str(validate=_length(None, 20000), metadata={"description": "技术难题"})
-    goals = Str(validate=_length(None, 20000), metadata={"description": "预期目标与指标"})
-    investment = Float(allow_none=True, validate=_range(0, MAX_AMOUNT),
-                       metadata={"description": "计划投入（万元）"})
+    title = Str(metadata=_ruled("需求名称", maxLength=200))
+    problem = Str(metadata=_ruled("技术难题", maxLength=MAX_TEXT))
+    goals = Str(metadata=_ruled("预期目标与指标", maxLength=MAX_TEXT))
+    investment = Float(allow_none=True,
+                       metadata=_ruled("计划投入（万元）", minimum=0, maximum=MAX_AMOUNT))
     industry_id = Int(allow_none=True)
     tech_field_id = Int(allow_none=True)
-    keywords = fields.List(Str(validate=_length(1, MAX_KEYWORD_LEN)), error_messages=_msgs("list"),
-                           validate=_length(None, MAX_KEYWORDS))
-    cooperation_mode = Str(allow_none=True, validate=_length(None, 20))
+    keywords = fields.List(Str(metadata={"maxLength": MAX_KEYWORD_LEN}),
+                           error_messages=_msgs("list"),
+                           metadata=_ruled(f"关键词（{KEYWORD_RULE}）", maxItems=MAX_KEYWORDS))
+    cooperation_mode = Str(allow_none=True,
+                           metadata=_ruled("合作方式", enum=list(COOPERATION_MODES)))
     deadline = fields.Date(allow_none=True, error_messages=_msgs("date"))
     publishable = Bool()
     enterprise_id = Int(allow_none=True)
-    enterprise_name = Str(validate=_length(1, 120))
+    enterprise_name = Str(metadata=_ruled("企业名称", maxLength=120))
     new_enterprise = Bool(metadata={"description": "企业库中没有该企业时按名称新建"})
-    contact_person = Str(allow_none=True, validate=_length(None, 40))
-    contact_phone = Str(allow_none=True, validate=_length(None, 30))
-    contact_email = Str(allow_none=True, validate=_length(None, 120))
+    contact_person = Str(allow_none=True, metadata=_ruled("企业联系人", maxLength=40))
+    contact_phone = Str(allow_none=True, metadata=_ruled("联系电话", maxLength=30))
+    contact_email = Str(allow_none=True, metadata=_ruled("电子邮箱", maxLength=120))
 
 
 class DemandCreateIn(DemandIn):
-    title = Str(required=True, validate=_length(1, 200), metadata={"description": "需求名称"})
+    title = Str(required=True, metadata=_ruled("需求名称", maxLength=200))
 
 
 class ReasonIn(BaseSchema):
@@ -157,24 +180,24 @@ class ExpertListArgs(PageArgs):
 
 
 class ExpertItemIn(BaseSchema):
-    kind = Str(load_default="project", validate=validate.OneOf(
-        ("project", "paper", "patent", "award"), error="取值应为 {choices} 之一。"))
-    title = Str(required=True, validate=_length(1, 300))
-    text = Str(allow_none=True, validate=_length(None, 20000))
-    year = Int(allow_none=True, validate=_range(1900, 2100))
+    kind = Str(load_default="project", metadata=_ruled(
+        "成果类型", enum=["project", "paper", "patent", "award"]))
+    title = Str(required=True, metadata=_ruled("成果标题", maxLength=300))
+    text = Str(allow_none=True, metadata=_ruled("成果内容", maxLength=MAX_TEXT))
+    year = Int(allow_none=True, metadata=_ruled("年份", minimum=MIN_YEAR))
 
 
 class ExpertIn(BaseSchema):
     institution = Str(required=True, validate=_length(1, 100), metadata={"description": "单位名称"})
-    name = Str(required=True, validate=_length(1, 40))
-    title = Str(allow_none=True, validate=_length(None, 60))
-    research_fields = Str(allow_none=True, validate=_length(None, 20000))
-    summary = Str(allow_none=True, validate=_length(None, 20000))
+    name = Str(required=True, metadata=_ruled("专家姓名", maxLength=40))
+    title = Str(allow_none=True, metadata=_ruled("职称/职务", maxLength=60))
+    research_fields = Str(allow_none=True, metadata=_ruled("研究方向", maxLength=MAX_TEXT))
+    summary = Str(allow_none=True, metadata=_ruled("简介", maxLength=MAX_TEXT))
     is_academician = Bool(allow_none=True, metadata={"description": "不给出时保持原值"})
-    team = Str(allow_none=True, validate=_length(None, 120))
+    team = Str(allow_none=True, metadata=_ruled("团队", maxLength=120))
     tech_field = Str(allow_none=True, metadata={"description": "技术领域名称"})
-    phone = Str(allow_none=True, validate=_length(None, 30))
-    email = Str(allow_none=True, validate=_length(None, 120))
+    phone = Str(allow_none=True, metadata=_ruled("联系电话", maxLength=30))
+    email = Str(allow_none=True, metadata=_ruled("电子邮箱", maxLength=120))
     items = fields.List(fields.Nested(ExpertItemIn), error_messages=_msgs("list"),
                         metadata={"description": "给出时整体替换该专家的成果"})
 

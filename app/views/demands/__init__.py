@@ -21,29 +21,21 @@ from sqlalchemy.orm import Session
 from matching import text as mtext
 from models import District, Industry, TechField, User
 
+from ...forms.demand_intake import LABELS
 from ...policy.roles import ALL_ROLES as _ALL
 from ...policy.roles import Role
 from ...policy.statuses import DEMAND_STATUS_LABELS
+from ...services.workflow import COOPERATION_MODES
 
 bp = Blueprint("demands", __name__, url_prefix="/demands")
 
 ALL_ROLES = tuple(sorted(_ALL))
 #: Roles that search experts for a demand and send shortlists.
 SEARCH_ROLES = (Role.DISTRICT_LIAISON, Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
-COOPERATION_MODES = ("技术开发", "技术转让", "技术许可", "技术咨询", "技术服务", "合作研发",
-                     "人才引进", "其他")
 #: Cosine above which an existing demand is called similar at intake (DemandIndex scores).
 SIMILAR_THRESHOLD = 0.4
-FIELD_LABELS = {
-    "title": "需求名称", "enterprise_name": "需求企业", "enterprise_id": "需求企业",
-    "contact_person": "企业联系人", "contact_phone": "联系电话", "contact_email": "电子邮箱",
-    "problem": "技术难题", "goals": "预期目标与指标", "investment": "计划投入（万元）",
-    "industry_id": "所属行业", "tech_field_id": "技术领域", "keywords": "关键词",
-    "cooperation_mode": "合作方式", "deadline": "截止日期", "publishable": "可公开发布",
-}
-FORM_FIELDS = ("title", "enterprise_name", "new_enterprise", "contact_person", "contact_phone",
-               "contact_email", "problem", "goals", "investment", "industry_id",
-               "tech_field_id", "keywords", "cooperation_mode", "deadline", "publishable")
+#: What the pages call each field of a demand (the intake form's labels).
+FIELD_LABELS = LABELS
 
 
 def _user() -> Any:

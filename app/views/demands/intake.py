@@ -22,6 +22,7 @@ from models import (
 from ...auth.decorators import roles_required
 from ...db import get_session, keep_on_refusal
 from ...errors import DomainError, Forbidden, NotFound
+from ...forms.demand_intake import DemandForm
 from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS, ENGAGED_MATCH_STATUSES
@@ -31,9 +32,7 @@ from ...services.fields import MAX_TEXT, check_number
 from ...services.listing import to_date as _day
 from ...services.listing import to_int as _int
 from . import (
-    COOPERATION_MODES,
     FIELD_LABELS,
-    FORM_FIELDS,
     SIMILAR_THRESHOLD,
     _options,
     _user,
@@ -42,50 +41,9 @@ from . import (
 
 
 # --- 登记 / 编辑需求 ----------------------------------------------------------------------------
-def _form_data(form: Mapping[str, str]) -> dict[str, Any]:
-    """Return the workflow input of the intake form (strings as typed)."""
-    return {
-        "title": form.get("title", ""),
-        "enterprise_name": form.get("enterprise_name", ""),
-        "new_enterprise": form.get("new_enterprise") in ("1", "on", "true"),
-        "contact_person": form.get("contact_person", ""),
-        "contact_phone": form.get("contact_phone", ""),
-        "contact_email": form.get("contact_email", ""),
-        "problem": form.get("problem", ""),
-        "goals": form.get("goals", ""),
-        "investment": (form.get("investment") or "").strip(),
-        "industry_id": _int(form.get("industry_id")),
-        "tech_field_id": _int(form.get("tech_field_id")),
-        "keywords": form.get("keywords", ""),
-        "cooperation_mode": form.get("cooperation_mode", ""),
-        "deadline": (form.get("deadline") or "").strip(),
-        "publishable": form.get("publishable") in (True, "1", "on", "true", "y"),
-    }
-
-
-def _split_keywords(value: str | None) -> list[str]:
-    """Split typed keywords on commas, 、, semicolons and spaces, keeping their order."""
-    return split_keywords(value)
-
-
-def _validate_form(data: Mapping[str, Any]) -> dict[str, str]:
-    """Return the errors that stop even a draft from being saved (what the workflow skips)."""
-    errors: dict[str, str] = {}
-    if not (data.get("title") or "").strip():
-        errors["title"] = "请填写需求名称。"
-    if not (data.get("enterprise_name") or "").strip():
-        errors["enterprise_name"] = "请选择或填写需求企业。"
-    mode = (data.get("cooperation_mode") or "").strip()
-    if mode and mode not in COOPERATION_MODES:
-        errors["cooperation_mode"] = "请从列表中选择合作方式。"
-    if data.get("deadline") and _day(data["deadline"]) is None:
-        errors["deadline"] = "截止日期格式应为 YYYY-MM-DD。"
-    return errors
-
-
-def _merge(errors: dict[str, str], problems: Iterable[Mapping[str, str]]) -> dict[str, str]:
-    """Add workflow problems to field errors; several messages of one field are joined."""
-    out = dict(errors)
+def _merge(problems: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """Return workflow problems as field errors; several messages of one field are joined."""
+    out: dict[str, str] = {}
     for p in problems:
         field = p.get("field") or "_form"
         if field == "enterprise_id":
@@ -111,8 +69,8 @@ def _enterprise_names(session: Session, user: Any) -> list[str]:
     return [r.name for r in sorted(rows, key=lambda r: (r.id not in mine, r.name))]
 
 
-def _demand_form(demand: Demand) -> dict[str, Any]:
-    return {
+def _demand_form(demand: Demand) -> DemandForm:
+    return DemandForm(data={
         "title": demand.title, "enterprise_name": demand.enterprise.name if demand.enterprise
         else "", "problem": demand.problem, "goals": demand.goals,
         "contact_person": demand.enterprise.contact_person or "" if demand.enterprise else "",
@@ -124,18 +82,17 @@ def _demand_form(demand: Demand) -> dict[str, Any]:
         "cooperation_mode": demand.cooperation_mode or "",
         "deadline": demand.deadline.isoformat() if demand.deadline else "",
         "publishable": bool(demand.publishable),
-    }
+    })
 
 
 def _save(session: Session, demand: Demand | None) -> Any:
     """Handle a POST of the intake form (保存草稿 or 提交审核)."""
     user = _user()
-    form = {k: request.form.get(k, "") for k in FORM_FIELDS}
+    form = DemandForm(request.form)
     submitting = request.form.get("action") == "submit"
-    data = _form_data(request.form)
-    errors = _validate_form(data)
-    if errors:
-        return _render_form(session, demand, form, errors, 422)
+    if not form.validate():
+        return _render_form(session, demand, form, form.errors_by_field(), 422)
+    data = form.workflow_input()
     try:
         if demand is None:
             demand = wf.create_demand(session, user, data)
@@ -144,7 +101,7 @@ def _save(session: Session, demand: Demand | None) -> Any:
     except (Forbidden, NotFound):
         raise
     except DomainError as exc:
-        return _render_form(session, demand, form, _merge({}, _problems(exc)), 422)
+        return _render_form(session, demand, form, _merge(_problems(exc)), 422)
     if not submitting:
         flash(f"需求 {demand.code} 已保存为草稿。", "success")
         return redirect(url_for("demands.edit", demand_id=demand.id))
@@ -152,7 +109,7 @@ def _save(session: Session, demand: Demand | None) -> Any:
         wf.submit_demand(session, user, demand)  # the check decides the deadline too
     except wf.IncompleteDemand as exc:
         keep_on_refusal()  # the draft is kept: the liaison's work is not lost
-        errors = _merge({}, exc.errors)
+        errors = _merge(exc.errors)
         errors["_form"] = f"需求已保存为草稿（{demand.code}），但未提交：{exc.message}"
         return _render_form(session, demand, form, errors, 422)
     flash(f"需求 {demand.code} 已提交，等待区局审核。", "success")
@@ -165,7 +122,7 @@ def _problems(exc: DomainError) -> list[dict[str, str]]:
     return [{"field": exc.field or "_form", "message": exc.message}]
 
 
-def _render_form(session: Session, demand: Demand | None, form: Mapping[str, Any],
+def _render_form(session: Session, demand: Demand | None, form: DemandForm,
                  errors: Mapping[str, str], status: int = 200):
     user = _user()
     report = _check(session, form, demand.id if demand is not None else None)
@@ -182,7 +139,7 @@ def new():
     session = get_session()
     if request.method == "POST":
         return _save(session, None)
-    return _render_form(session, None, {"publishable": True}, {})
+    return _render_form(session, None, DemandForm(data={"publishable": True}), {})
 
 
 @bp.route("/<int:demand_id>/edit", methods=["GET", "POST"])
@@ -203,10 +160,10 @@ def edit(demand_id: int):
 
 
 # --- effectiveness check (htmx) ------------------------------------------------------------
-def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> dict[str, Any]:
+def _check(session: Session, form: DemandForm, demand_id: int | None) -> dict[str, Any]:
     """Run the effectiveness check and the similar-demand search on what the user typed."""
-    data = _form_data(form)
-    keywords = _split_keywords(data["keywords"])
+    data = form.workflow_input()
+    keywords = split_keywords(data["keywords"])
     try:
         investment = check_number(data["investment"], "investment", "计划投入")
     except DomainError:
@@ -217,7 +174,7 @@ def _check(session: Session, form: Mapping[str, Any], demand_id: int | None) -> 
 
     probe = Demand(title=typed_text("title")[:200], problem=typed_text("problem"),
                    goals=typed_text("goals"), keywords=keywords,
-                   investment=investment, tech_field_id=data["tech_field_id"],
+                   investment=investment, tech_field_id=_int(data["tech_field_id"]),
                    deadline=_day(data["deadline"]) if data["deadline"] else None)
     typed = any((data[k] or "").strip() for k in ("title", "problem", "goals"))
     report, problems = wf.check_quality(probe)
@@ -253,8 +210,6 @@ def similar_for(session: Session, text: str, demand_id: int | None) -> list[dict
             for d, score in ((demands[i], s) for i, s in found)]
 
 
-
-
 def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Return, per demand, the experts who took it on: name, institution, status, year."""
     if not demand_ids:
@@ -280,5 +235,5 @@ def _past_solutions(session: Session, demand_ids: list[int]) -> dict[int, list[d
 def check():
     """Return the effectiveness hints and similar demands for the form as typed (htmx)."""
     session = get_session()
-    report = _check(session, request.form, _int(request.form.get("demand_id")))
+    report = _check(session, DemandForm(request.form), _int(request.form.get("demand_id")))
     return render_template("demands/_check.html", check=report, labels=FIELD_LABELS, oob=True)
