@@ -36,7 +36,11 @@ class User(CreatedAt, Base):
 
 
 class ApiClient(Base):
-    """A system that calls the JSON API with a token (only its hash is stored)."""
+    """A system that calls the JSON API with a token (only its hash is stored).
+
+    The token's scopes say what it may do; a pushing token writes only the experts of its
+    institutions.
+    """
 
     __tablename__ = "api_client"
 

@@ -86,7 +86,10 @@ class StatusChange:
 
 
 class DemandEvent(StatusChange, Base):
-    """One status change of a demand: who, when, from what, to what, why."""
+    """One status change of a demand: who, when, from what, to what, why.
+
+    A publication records the reason given for publishing a demand the check called vague.
+    """
 
     __tablename__ = "demand_event"
 

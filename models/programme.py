@@ -52,7 +52,10 @@ class Case(CreatedAt, Base):
 
 
 class Assessment(Base):
-    """The yearly assessment (考核评价) of a liaison after one year of work."""
+    """The yearly assessment (考核评价) of a liaison after one year of work.
+
+    One per liaison and year; the result is a grade, the score is optional.
+    """
 
     __tablename__ = "assessment"
     __table_args__ = (UniqueConstraint("liaison_id", "year"),)
