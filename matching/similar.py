@@ -38,7 +38,7 @@ class DemandIndex(BaseEstimator):
         self.min_score = min_score
 
     def fit(self, docs: Sequence[DemandDoc], y: None = None) -> DemandIndex:
-        """Build the index from the demands' stored tokens.
+        """Index the demands by the tokens stored with them at write time.
 
         Parameters
         ----------
@@ -68,11 +68,13 @@ class DemandIndex(BaseEstimator):
         Parameters
         ----------
         query_tokens : iterable of str
-            Tokens of the demand (from :func:`matching.text.analyze`).
+            Tokens of the demand whose neighbours are sought (from
+            :func:`matching.text.analyze`).
 
         Returns
         -------
         ndarray of shape (n_demands,)
+            Cosines; all zero when no query token is in the vocabulary.
 
         Raises
         ------

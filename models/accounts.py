@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, Created, CreatedAt, UtcDateTime, utcnow
 from .organisation import Institution, Liaison
 from .reference import District
 
 ROLES = ("district_liaison", "district_admin", "campus_liaison", "city_admin")
 
 
-class User(Base):
+class User(CreatedAt, Base):
     """A person who signs in, with a role scoped to a district or an institution."""
 
     __tablename__ = "user_account"
@@ -29,7 +29,6 @@ class User(Base):
     # In every session cookie and remember cookie; bumped by logout, password change and reset,
     # which ends every other session of the account.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District | None] = relationship()
     institution: Mapped[Institution | None] = relationship()
@@ -37,7 +36,11 @@ class User(Base):
 
 
 class ApiClient(Base):
-    """A system that calls the JSON API with a token (only its hash is stored)."""
+    """A system that calls the JSON API with a token (only its hash is stored).
+
+    The token's scopes say what it may do; a pushing token writes only the experts of its
+    institutions.
+    """
 
     __tablename__ = "api_client"
 
@@ -47,7 +50,7 @@ class ApiClient(Base):
     token_prefix: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[Created]
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: What the token may do: "read" (published demands, experts), "rank", "push_experts".
     scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["read", "rank"])

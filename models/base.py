@@ -1,11 +1,11 @@
 """Declarative base, naming convention and small shared column helpers."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Column, DateTime, Dialect, ForeignKey, MetaData, Table
+from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column, relationship
+from sqlalchemy.types import LargeBinary, String, Text, TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,3 +52,50 @@ class Base(DeclarativeBase):
     """Base class of every model; constraint names are stable on SQLite and PostgreSQL."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+#: When a row was written first and last (``onupdate``); for a column in the middle of a table.
+Created = Annotated[datetime, mapped_column(UtcDateTime(), default=utcnow)]
+Updated = Annotated[datetime, mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)]
+
+
+class CreatedAt:
+    """Mixin: ``created_at`` as the table's last column."""
+
+    created_at: Mapped[Created]
+
+
+class Timestamps:
+    """Mixin: ``created_at`` and ``updated_at`` as the table's last two columns."""
+
+    created_at: Mapped[Created]
+    updated_at: Mapped[Updated]
+
+
+class Searchable:
+    """Mixin: the stored tokens and the e5 vector (with its model id) matching reads."""
+
+    tokens: Mapped[str] = mapped_column(Text, default="")  # segmented once at write time
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_model: Mapped[str | None] = mapped_column(String(80))
+
+
+def association(name: str, left: str, right: str) -> Table:
+    """Return the link table ``name`` of ``left`` and ``right`` rows, deleted with either."""
+    return Table(
+        name,
+        Base.metadata,
+        *(
+            Column(f"{side}_id", ForeignKey(f"{side}.id", ondelete="CASCADE"), primary_key=True)
+            for side in (left, right)
+        ),
+    )
+
+
+def owned(back_populates: str, order_by: str | None = None) -> Relationship[Any]:
+    """Return a one-to-many relationship whose children live and die with their parent."""
+    if order_by is None:
+        return relationship(back_populates=back_populates, cascade="all, delete-orphan")
+    return relationship(
+        back_populates=back_populates, cascade="all, delete-orphan", order_by=order_by
+    )

@@ -7,14 +7,13 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, Created, Searchable, Timestamps, Updated, UtcDateTime, owned, utcnow
 from .experts import Expert
 from .organisation import Enterprise, Liaison
 from .reference import District, Industry, TechField
@@ -31,7 +30,7 @@ MATCH_STATUSES = (
 )
 
 
-class Demand(Base):
+class Demand(Searchable, Base):
     """An enterprise technology demand (企业技术需求) and its life."""
 
     __tablename__ = "demand"
@@ -53,26 +52,19 @@ class Demand(Base):
     publishable: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
     return_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime(), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[Created]
+    updated_at: Mapped[Updated]
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    tokens: Mapped[str] = mapped_column(Text, default="")
-    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
-    vector_model: Mapped[str | None] = mapped_column(String(80))
 
     enterprise: Mapped[Enterprise] = relationship()
     district: Mapped[District] = relationship()
     liaison: Mapped[Liaison | None] = relationship()
     industry: Mapped[Industry | None] = relationship()
     tech_field: Mapped[TechField | None] = relationship()
-    events: Mapped[list["DemandEvent"]] = relationship(
-        back_populates="demand", cascade="all, delete-orphan", order_by="DemandEvent.at"
-    )
+    events: Mapped[list["DemandEvent"]] = owned("demand", "DemandEvent.at")
     matches: Mapped[list["Match"]] = relationship(back_populates="demand")
 
     @property
@@ -83,25 +75,33 @@ class Demand(Base):
         )
 
 
-class DemandEvent(Base):
-    """One status change of a demand: who, when, from what, to what, why."""
+class StatusChange:
+    """Mixin: who changed a status, when, from what, to what and why (after the owner's key)."""
 
-    __tablename__ = "demand_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DemandEvent(StatusChange, Base):
+    """One status change of a demand: who, when, from what, to what, why.
+
+    A publication records the reason given for publishing a demand the check called vague.
+    """
+
+    __tablename__ = "demand_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id", ondelete="CASCADE"), index=True)
     #: Why a demand the effectiveness check called vague was published anyway.
-    quality_override: Mapped[str | None] = mapped_column(Text)
+    quality_override: Mapped[str | None] = mapped_column(Text, sort_order=1)
 
     demand: Mapped[Demand] = relationship(back_populates="events")
 
 
-class Match(Base):
+class Match(Timestamps, Base):
     """A proposed demand-expert pairing (对接) and its outcome."""
 
     __tablename__ = "match"
@@ -116,30 +116,19 @@ class Match(Base):
     contract_amount: Mapped[float | None] = mapped_column(Float)  # 10k CNY
     explanation: Mapped[dict | None] = mapped_column(JSON)
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime(), default=utcnow, onupdate=utcnow
-    )
 
     demand: Mapped[Demand] = relationship(back_populates="matches")
     expert: Mapped[Expert] = relationship()
-    events: Mapped[list["MatchEvent"]] = relationship(
-        back_populates="match", cascade="all, delete-orphan", order_by="MatchEvent.at"
-    )
+    events: Mapped[list["MatchEvent"]] = owned("match", "MatchEvent.at")
 
 
-class MatchEvent(Base):
+class MatchEvent(StatusChange, Base):
     """One status change of a match: who, when, from what, to what, why."""
 
     __tablename__ = "match_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("match.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    from_status: Mapped[str | None] = mapped_column(String(12))
-    to_status: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[str | None] = mapped_column(Text)
-    contract_amount: Mapped[float | None] = mapped_column(Float)
+    contract_amount: Mapped[float | None] = mapped_column(Float, sort_order=1)
 
     match: Mapped[Match] = relationship(back_populates="events")

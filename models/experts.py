@@ -1,16 +1,14 @@
 """Experts and their items (projects, papers, patents, awards)."""
 
-from datetime import datetime
-
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, Searchable, Timestamps, owned
 from .organisation import Institution
 from .reference import TechField
 
 
-class Expert(Base):
+class Expert(Searchable, Timestamps, Base):
     """A university or institute expert (专家), academicians included."""
 
     __tablename__ = "expert"
@@ -27,19 +25,10 @@ class Expert(Base):
     tech_field_id: Mapped[int | None] = mapped_column(ForeignKey("tech_field.id"))
     phone: Mapped[str | None] = mapped_column(String(30))  # private
     email: Mapped[str | None] = mapped_column(String(120))  # private
-    tokens: Mapped[str] = mapped_column(Text, default="")  # segmented once at write time
-    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
-    vector_model: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        UtcDateTime(), default=utcnow, onupdate=utcnow
-    )
 
     institution: Mapped[Institution] = relationship()
     tech_field: Mapped[TechField | None] = relationship()
-    items: Mapped[list["ExpertItem"]] = relationship(
-        back_populates="expert", cascade="all, delete-orphan", order_by="ExpertItem.position"
-    )
+    items: Mapped[list["ExpertItem"]] = owned("expert", "ExpertItem.position")
 
 
 class ExpertItem(Base):

@@ -1,11 +1,12 @@
 """Matchmaking meetings (需求对接会), their sessions, invitations and 1:1 slots."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, CreatedAt, UtcDateTime, owned
 from .demands import Demand
 from .experts import Expert
 from .reference import District, Industry
@@ -13,8 +14,13 @@ from .reference import District, Industry
 MEETING_STATUSES = ("draft", "planned", "confirmed", "held")
 INVITATION_KINDS = ("expert", "enterprise", "investor", "institution")
 
+#: The session a seat, a placed demand or a 1:1 slot belongs to (gone with the session).
+SessionId = Annotated[
+    int, mapped_column(ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True)
+]
 
-class MatchmakingMeeting(Base):
+
+class MatchmakingMeeting(CreatedAt, Base):
     """A topical matchmaking meeting organised by a district (or the city)."""
 
     __tablename__ = "matchmaking_meeting"
@@ -27,12 +33,9 @@ class MatchmakingMeeting(Base):
     status: Mapped[str] = mapped_column(String(12), default="draft")
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District | None] = relationship()
-    sessions: Mapped[list["MeetingSession"]] = relationship(
-        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingSession.seq"
-    )
+    sessions: Mapped[list["MeetingSession"]] = owned("meeting", "MeetingSession.seq")
 
 
 class MeetingSession(Base):
@@ -59,15 +62,9 @@ class MeetingSession(Base):
 
     meeting: Mapped[MatchmakingMeeting] = relationship(back_populates="sessions")
     industry: Mapped[Industry | None] = relationship()
-    demands: Mapped[list["SessionDemand"]] = relationship(
-        back_populates="session", cascade="all, delete-orphan"
-    )
-    invitations: Mapped[list["Invitation"]] = relationship(
-        back_populates="session", cascade="all, delete-orphan"
-    )
-    slots: Mapped[list["MeetingSlot"]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="MeetingSlot.slot"
-    )
+    demands: Mapped[list["SessionDemand"]] = owned("session")
+    invitations: Mapped[list["Invitation"]] = owned("session")
+    slots: Mapped[list["MeetingSlot"]] = owned("session", "MeetingSlot.slot")
 
 
 class SessionDemand(Base):
@@ -76,9 +73,7 @@ class SessionDemand(Base):
     __tablename__ = "session_demand"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
-    )
+    session_id: Mapped[SessionId]
     demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"))
     locked: Mapped[bool] = mapped_column(default=False)
 
@@ -92,9 +87,7 @@ class Invitation(Base):
     __tablename__ = "invitation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
-    )
+    session_id: Mapped[SessionId]
     kind: Mapped[str] = mapped_column(String(12))
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
@@ -114,9 +107,7 @@ class MeetingSlot(Base):
     __tablename__ = "meeting_slot"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True
-    )
+    session_id: Mapped[SessionId]
     demand_id: Mapped[int] = mapped_column(ForeignKey("demand.id"))
     expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
     slot: Mapped[int] = mapped_column(Integer)

@@ -1,44 +1,19 @@
 """Parks, enterprises, institutions, investors and the liaison roster."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Optional
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Date,
-    Float,
-    ForeignKey,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, Date, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, CreatedAt, association
 from .reference import District, Industry
 
-liaison_park = Table(
-    "liaison_park",
-    Base.metadata,
-    Column("liaison_id", ForeignKey("liaison.id", ondelete="CASCADE"), primary_key=True),
-    Column("park_id", ForeignKey("park.id", ondelete="CASCADE"), primary_key=True),
-)
+liaison_park = association("liaison_park", "liaison", "park")
 
-liaison_enterprise = Table(
-    "liaison_enterprise",
-    Base.metadata,
-    Column("liaison_id", ForeignKey("liaison.id", ondelete="CASCADE"), primary_key=True),
-    Column("enterprise_id", ForeignKey("enterprise.id", ondelete="CASCADE"), primary_key=True),
-)
+liaison_enterprise = association("liaison_enterprise", "liaison", "enterprise")
 
-investor_industry = Table(
-    "investor_industry",
-    Base.metadata,
-    Column("investor_id", ForeignKey("investor.id", ondelete="CASCADE"), primary_key=True),
-    Column("industry_id", ForeignKey("industry.id", ondelete="CASCADE"), primary_key=True),
-)
+investor_industry = association("investor_industry", "investor", "industry")
 
 
 class Park(Base):
@@ -55,7 +30,7 @@ class Park(Base):
     district: Mapped[District] = relationship(back_populates="parks")
 
 
-class Enterprise(Base):
+class Enterprise(CreatedAt, Base):
     """An enterprise; key enterprises (重点企业) are assigned to liaisons."""
 
     __tablename__ = "enterprise"
@@ -71,7 +46,6 @@ class Enterprise(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(30))
     contact_email: Mapped[str | None] = mapped_column(String(120))
     address: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District] = relationship()
     park: Mapped[Park | None] = relationship()
@@ -106,7 +80,7 @@ class Investor(Base):
     industries: Mapped[list[Industry]] = relationship(secondary=investor_industry)
 
 
-class Liaison(Base):
+class Liaison(CreatedAt, Base):
     """A liaison: district-dispatched (区派) or stationed at an institution (市派驻高校院所)."""
 
     __tablename__ = "liaison"
@@ -124,7 +98,6 @@ class Liaison(Base):
     end_reason: Mapped[str | None] = mapped_column(String(200))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))
     filed_on: Mapped[date | None] = mapped_column(Date)  # replacement filed with the city
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District | None] = relationship()
     institution: Mapped[Institution | None] = relationship()

@@ -1,30 +1,15 @@
 """The programme's books: trainings, typical cases, assessments."""
 
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import (
-    Column,
-    Date,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, CreatedAt, association
 from .organisation import Liaison
 from .reference import District
 
-training_attendee = Table(
-    "training_attendee",
-    Base.metadata,
-    Column("training_id", ForeignKey("training.id", ondelete="CASCADE"), primary_key=True),
-    Column("liaison_id", ForeignKey("liaison.id", ondelete="CASCADE"), primary_key=True),
-)
+training_attendee = association("training_attendee", "training", "liaison")
 
 
 class Training(Base):
@@ -43,7 +28,7 @@ class Training(Base):
     attendees: Mapped[list[Liaison]] = relationship(secondary=training_attendee)
 
 
-class Case(Base):
+class Case(CreatedAt, Base):
     """A typical case (典型案例) reported by a district."""
 
     __tablename__ = "typical_case"
@@ -61,14 +46,16 @@ class Case(Base):
     contract_amount: Mapped[float | None] = mapped_column(Float)
     summary: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft | reported
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     district: Mapped[District] = relationship()
     liaison: Mapped[Liaison | None] = relationship()
 
 
 class Assessment(Base):
-    """The yearly assessment (考核评价) of a liaison after one year of work."""
+    """The yearly assessment (考核评价) of a liaison after one year of work.
+
+    One per liaison and year; the result is a grade, the score is optional.
+    """
 
     __tablename__ = "assessment"
     __table_args__ = (UniqueConstraint("liaison_id", "year"),)

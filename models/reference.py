@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, CreatedAt, UtcDateTime, owned, utcnow
 
 
 class District(Base):
@@ -20,9 +20,7 @@ class District(Base):
     quota_new: Mapped[int] = mapped_column(Integer, default=0)
     quota_total: Mapped[int] = mapped_column(Integer, default=0)
 
-    quotas: Mapped[list["DistrictQuota"]] = relationship(
-        back_populates="district", cascade="all, delete-orphan", order_by="DistrictQuota.year"
-    )
+    quotas: Mapped[list["DistrictQuota"]] = owned("district", "DistrictQuota.year")
     parks: Mapped[list["Park"]] = relationship(back_populates="district")  # noqa: F821
 
 
@@ -67,14 +65,13 @@ class TechField(Base):
     is_custom: Mapped[bool] = mapped_column(default=False)
 
 
-class DomainTerm(Base):
+class DomainTerm(CreatedAt, Base):
     """A term the city admin adds to the tokenizer's user dictionary (next rebuild)."""
 
     __tablename__ = "domain_term"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     term: Mapped[str] = mapped_column(String(40), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SequenceCounter(Base):

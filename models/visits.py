@@ -1,24 +1,19 @@
 """The visit log (走访记录): a liaison's visit to a park or an enterprise."""
 
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Column, Date, ForeignKey, String, Table, Text
+from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, UtcDateTime, utcnow
+from .base import Base, CreatedAt, association
 from .demands import Demand
 from .organisation import Enterprise, Liaison, Park
 from .reference import District
 
-visit_demand = Table(
-    "visit_demand",
-    Base.metadata,
-    Column("visit_id", ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
-    Column("demand_id", ForeignKey("demand.id", ondelete="CASCADE"), primary_key=True),
-)
+visit_demand = association("visit_demand", "visit", "demand")
 
 
-class Visit(Base):
+class Visit(CreatedAt, Base):
     """One visit: when, who went, where (a park or an enterprise), whom they met, what they
     found, which demands it raised and what follows."""
 
@@ -34,7 +29,6 @@ class Visit(Base):
     findings: Mapped[str] = mapped_column(Text)
     follow_up: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     liaison: Mapped[Liaison] = relationship()
     district: Mapped[District] = relationship()

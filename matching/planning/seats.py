@@ -299,22 +299,19 @@ def assign_experts(
         raise PlanningError(
             f"专家 {expert_ids[e]} 既被锁定在分场 {keys[s]}，又在该场的回避名单中", "locks"
         )
-    per_expert = Counter(e for e, _ in locked)
-    for e, n in per_expert.most_common():
-        if n > cap_arr[e]:
-            raise PlanningError(
-                f"专家 {expert_ids[e]} 被锁定在 {n} 个分场，超过其场次上限 {cap_arr[e]}："
-                f"请把上限调到 {n}",
-                "limits",
-            )
-    per_session = Counter(s for _, s in locked)
-    for s, n in per_session.items():
-        if n > seat_arr[s]:
-            raise PlanningError(
-                f"分场 {keys[s]} 锁定了 {n} 位专家，但只有 {int(seat_arr[s])} 个席位：请把该场席位"
-                f"调到 {n}",
-                "limits",
-            )
+    # Locked seats over a limit: per expert (most locked first), then per session.
+    over_limit = (
+        (Counter(e for e, _ in locked).most_common(), cap_arr,
+         lambda e, n: f"专家 {expert_ids[e]} 被锁定在 {n} 个分场，超过其场次上限 {cap_arr[e]}："
+                      f"请把上限调到 {n}"),
+        (Counter(s for _, s in locked).items(), seat_arr,
+         lambda s, n: f"分场 {keys[s]} 锁定了 {n} 位专家，但只有 {int(seat_arr[s])} 个席位："
+                      f"请把该场席位调到 {n}"),
+    )
+    for counts, limit, message in over_limit:
+        for i, n in counts:
+            if n > limit[i]:
+                raise PlanningError(message(i, n), "limits")
     blocked = np.zeros(len(sessions), dtype=int)
     for _, s in conflict_set:
         blocked[s] += 1

@@ -40,7 +40,7 @@ def bigram_analyze(text: str) -> list[str]:
     Parameters
     ----------
     text : str
-        Any text.
+        The text of a demand or of an expert.
 
     Returns
     -------
@@ -100,6 +100,22 @@ def _readability(term: str) -> float:
     return 0.8 if term.startswith("b:") else 0.0
 
 
+def _best_distinct(scored: list[tuple[float, int, str]], n_words: int) -> tuple[str, ...]:
+    """Return up to ``n_words`` words, best (lowest key) first, none inside another one.
+
+    A word that is part of a chosen word (or the reverse) adds nothing readable.
+    """
+    scored.sort()
+    chosen: list[str] = []
+    for _, _, word in scored:
+        if any(word in c or c in word for c in chosen):
+            continue
+        chosen.append(word)
+        if len(chosen) == n_words:
+            break
+    return tuple(chosen)
+
+
 def theme_words(
     matrix: sp.csr_matrix, rows: Sequence[int], terms: np.ndarray, n_words: int
 ) -> tuple[str, ...]:
@@ -114,16 +130,7 @@ def theme_words(
         readability = _readability(str(terms[j]))
         if readability > 0:
             scored.append((-weights[j] * readability, rank, display(str(terms[j]))))
-    scored.sort()
-    chosen: list[str] = []
-    for _, _, word in scored:
-        # a bigram that is part of a chosen word (or the reverse) adds nothing readable
-        if any(word in c or c in word for c in chosen):
-            continue
-        chosen.append(word)
-        if len(chosen) == n_words:
-            break
-    return tuple(chosen)
+    return _best_distinct(scored, n_words)
 
 
 
@@ -233,12 +240,4 @@ def theme_phrases(
         df = count(cand)
         idf = math.log((1 + n_all) / (1 + df)) + 1
         scored.append((-(in_session * idf * (1 + 0.05 * len(cand))), -len(cand), cand))
-    scored.sort()
-    chosen: list[str] = []
-    for _, _, cand in scored:
-        if any(cand in c or c in cand for c in chosen):
-            continue
-        chosen.append(cand)
-        if len(chosen) == n_words:
-            break
-    return tuple(chosen)
+    return _best_distinct(scored, n_words)

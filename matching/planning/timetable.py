@@ -232,22 +232,21 @@ def schedule_meetings(
         ent_of.append(owner)
     deg_u = Counter(u for u, _ in edges)
     deg_v = Counter(v for _, v in edges)
-    if max_per_expert is not None:
-        for eid, v in parties_x.items():
-            if deg_v[v] > max_per_expert:
-                raise PlanningError(
-                    f"专家 {eid} 安排了 {deg_v[v]} 场会谈，超过上限 {max_per_expert}：请删去 "
-                    f"{deg_v[v] - max_per_expert} 场或把上限调到 {deg_v[v]}",
-                    "limits",
-                )
-    if max_per_enterprise is not None:
-        for party, u in parties_e.items():
-            if deg_u[u] > max_per_enterprise:
-                raise PlanningError(
-                    f"企业 {party[1]} 安排了 {deg_u[u]} 场会谈，超过上限 {max_per_enterprise}："
-                    f"请删去 {deg_u[u] - max_per_enterprise} 场或把上限调到 {deg_u[u]}",
-                    "limits",
-                )
+    # Talks over a limit: per expert first, then per enterprise.
+    over_limit = (
+        (max_per_expert, parties_x, deg_v,
+         lambda eid, n, cap: f"专家 {eid} 安排了 {n} 场会谈，超过上限 {cap}：请删去 "
+                             f"{n - cap} 场或把上限调到 {n}"),
+        (max_per_enterprise, parties_e, deg_u,
+         lambda party, n, cap: f"企业 {party[1]} 安排了 {n} 场会谈，超过上限 {cap}："
+                               f"请删去 {n - cap} 场或把上限调到 {n}"),
+    )
+    for cap, nodes, degree, message in over_limit:
+        if cap is None:
+            continue
+        for key, node in nodes.items():
+            if degree[node] > cap:
+                raise PlanningError(message(key, degree[node], cap), "limits")
     delta = max(max(deg_u.values()), max(deg_v.values()))
     tables = n_tables if n_tables is not None else len(edges)
     n_slots = max(delta, math.ceil(len(edges) / tables))

@@ -1,616 +1,181 @@
-"""initial schema
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-26 07:59:28.645464
-"""
-from alembic import op
+"""initial schema"""
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0001'
+revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
+
+#: Column types by the short names the table list below uses; "?" after one makes it nullable.
+_TYPES = {
+    "int": sa.Integer, "bool": sa.Boolean, "text": sa.Text, "float": sa.Float, "date": sa.Date,
+    "json": sa.JSON, "bytes": sa.LargeBinary, "time": lambda: sa.DateTime(timezone=True),
+}
+
+
+def _column(spec: str) -> sa.Column:
+    """Return the column of ``"name type"``; ``str40`` is a String(length=40)."""
+    name, kind = spec.split()
+    nullable = kind.endswith("?")
+    kind = kind.rstrip("?")
+    type_ = sa.String(length=int(kind[3:])) if kind.startswith("str") else _TYPES[kind]()
+    return sa.Column(name, type_, nullable=nullable)
+
+
+def _create(name: str, columns: str, fks: str = "", pk: str = "id", unique: tuple[str, ...] = (),
+            index: str = "") -> None:
+    """Create a table, its constraints (named as the models name them) and its indexes.
+
+    ``fks`` lists ``column>table`` (``!`` after it: ON DELETE CASCADE), referring to ``table.id``;
+    ``pk``, each ``unique`` entry and ``index`` list column names.
+    """
+    constraints: list[sa.Constraint] = []
+    for fk in filter(None, fks.split(", ")):
+        column, target = fk.rstrip("!").split(">")
+        constraints.append(sa.ForeignKeyConstraint(
+            [column], [f"{target}.id"], name=op.f(f"fk_{name}_{column}_{target}"),
+            **({"ondelete": "CASCADE"} if fk.endswith("!") else {})))
+    constraints.append(sa.PrimaryKeyConstraint(*pk.split(), name=op.f(f"pk_{name}")))
+    for group in unique:
+        constraints.append(
+            sa.UniqueConstraint(*group.split(), name=op.f(f"uq_{name}_{group.replace(' ', '_')}")))
+    op.create_table(name, *map(_column, columns.split(", ")), *constraints)
+    for column in index.split():
+        op.create_index(op.f(f"ix_{name}_{column}"), name, [column], unique=False)
+
+
+#: The tables in the order they are created (and dropped in reverse), with their keyword arguments.
+_TABLES: list[tuple[str, str, dict]] = [
+    ("background_job", "id int, kind str30, status str20, total int, done int, message str500?, "
+                       "started_at time, finished_at time?", {}),
+    ("data_version", "name str30, version int, updated_at time", {"pk": "name"}),
+    ("district", "id int, seq int, name str40, quota_existing int, quota_new int, quota_total int",
+                {"unique": ("name",)}),
+    ("domain_term", "id int, term str40, created_at time", {"unique": ("term",)}),
+    ("industry", "id int, code str10, name str80, section str4?, section_name str60?, "
+                 "is_custom bool", {"unique": ("code",)}),
+    ("institution", "id int, name str100, kind str20, city str20?", {"unique": ("name",)}),
+    ("investor", "id int, name str120, stages json, ticket_min float?, ticket_max float?, "
+                 "focus text?, contact_person str40?, contact_phone str30?", {"unique": ("name",)}),
+    ("login_event", "id int, at time, username str40, success bool, ip str45?, "
+                    "user_agent str300?, message str200?", {"index": "at"}),
+    ("tech_field", "id int, code str10, name str40, is_custom bool", {"unique": ("code", "name")}),
+    ("district_quota", "id int, district_id int, year int, existing int, new int, total int, "
+                       "updated_at time",
+                      {"fks": "district_id>district!", "unique": ("district_id year",)}),
+    ("expert", "id int, name str40, institution_id int, title str60?, research_fields text?, "
+               "summary text?, is_academician bool, team str120?, tech_field_id int?, "
+               "phone str30?, email str120?, tokens text, vector bytes?, vector_model str80?, "
+               "created_at time, updated_at time",
+              {"fks": "institution_id>institution, tech_field_id>tech_field",
+               "unique": ("institution_id name",),
+               "index": "institution_id"}),
+    ("investor_industry", "investor_id int, industry_id int",
+                         {"fks": "industry_id>industry!, investor_id>investor!",
+                          "pk": "investor_id industry_id"}),
+    ("liaison", "id int, kind str10, name str40, employer_post str120?, phone str30?, "
+                "email str120?, district_id int?, institution_id int?, start_date date?, "
+                "end_date date?, end_reason str200?, replaces_id int?, filed_on date?, "
+                "created_at time",
+               {"fks": "district_id>district, institution_id>institution, replaces_id>liaison",
+                "index": "district_id"}),
+    ("park", "id int, name str100, kind str20, district_id int",
+            {"fks": "district_id>district", "unique": ("district_id name",)}),
+    ("training", "id int, district_id int, held_on date, topic str200, attendee_count int, "
+                 "notes text?", {"fks": "district_id>district", "index": "district_id"}),
+    ("assessment", "id int, liaison_id int, year int, result str12, score float?, reviewer str40, "
+                   "assessed_on date, comment text?",
+                  {"fks": "liaison_id>liaison!", "unique": ("liaison_id year",)}),
+    ("enterprise", "id int, name str120, credit_code str18?, district_id int, park_id int?, "
+                   "industry_id int?, is_key bool, contact_person str40?, contact_phone str30?, "
+                   "contact_email str120?, address str200?, created_at time",
+                  {"fks": "district_id>district, industry_id>industry, park_id>park",
+                   "unique": ("credit_code", "name"),
+                   "index": "district_id"}),
+    ("expert_item", "id int, expert_id int, position int, kind str10, title str300, text text?, "
+                    "year int?, tokens text, vector bytes?",
+                   {"fks": "expert_id>expert!", "index": "expert_id"}),
+    ("liaison_park", "liaison_id int, park_id int",
+                    {"fks": "liaison_id>liaison!, park_id>park!", "pk": "liaison_id park_id"}),
+    ("training_attendee", "training_id int, liaison_id int",
+                         {"fks": "liaison_id>liaison!, training_id>training!",
+                          "pk": "training_id liaison_id"}),
+    ("user_account", "id int, username str40, password_hash str255, display_name str40, "
+                     "role str20, district_id int?, institution_id int?, liaison_id int?, "
+                     "active bool, created_at time",
+                    {"fks": "district_id>district, institution_id>institution, liaison_id>liaison",
+                     "unique": ("username",)}),
+    ("api_client", "id int, name str80, token_hash str128, token_prefix str12, active bool, "
+                   "created_by_id int?, created_at time, last_used_at time?",
+                  {"fks": "created_by_id>user_account", "unique": ("name", "token_hash")}),
+    ("audit_event", "id int, at time, user_id int?, actor str80, action str40, entity str40, "
+                    "entity_id int?, detail json?, ip str45?",
+                   {"fks": "user_id>user_account", "index": "at"}),
+    ("demand", "id int, code str30, enterprise_id int, district_id int, liaison_id int?, "
+               "title str200, problem text, goals text, investment float?, industry_id int?, "
+               "tech_field_id int?, keywords json, cooperation_mode str20?, deadline date?, "
+               "publishable bool, status str12, return_reason text?, created_at time, "
+               "updated_at time, submitted_at time?, published_at time?, returned_at time?, "
+               "closed_at time?, tokens text, vector bytes?, vector_model str80?",
+              {"fks": "district_id>district, enterprise_id>enterprise, industry_id>industry, "
+                      "liaison_id>liaison, tech_field_id>tech_field",
+               "unique": ("code",),
+               "index": "district_id enterprise_id liaison_id status"}),
+    ("liaison_enterprise", "liaison_id int, enterprise_id int",
+                          {"fks": "enterprise_id>enterprise!, liaison_id>liaison!",
+                           "pk": "liaison_id enterprise_id"}),
+    ("matchmaking_meeting", "id int, title str200, district_id int?, held_on date?, "
+                            "venue str200?, status str12, params json, created_by_id int?, "
+                            "created_at time",
+                           {"fks": "created_by_id>user_account, district_id>district",
+                            "index": "district_id"}),
+    ("demand_event", "id int, demand_id int, user_id int?, at time, from_status str12?, "
+                     "to_status str12, reason text?",
+                    {"fks": "demand_id>demand!, user_id>user_account", "index": "demand_id"}),
+    ("match", "id int, demand_id int, expert_id int, score float?, status str12, reason text?, "
+              "contract_amount float?, explanation json?, proposed_by_id int?, created_at time, "
+              "updated_at time",
+             {"fks": "demand_id>demand, expert_id>expert, proposed_by_id>user_account",
+              "unique": ("demand_id expert_id",),
+              "index": "demand_id expert_id status"}),
+    ("meeting_session", "id int, meeting_id int, seq int, title str200, theme_words json, "
+                        "industry_id int?, starts_at time?, ends_at time?, locked bool",
+                       {"fks": "industry_id>industry, meeting_id>matchmaking_meeting!",
+                        "index": "meeting_id"}),
+    ("invitation", "id int, session_id int, kind str12, expert_id int?, enterprise_id int?, "
+                   "investor_id int?, institution_id int?, affinity float?, locked bool, "
+                   "attended bool?",
+                  {"fks": "enterprise_id>enterprise, expert_id>expert, "
+                          "institution_id>institution, investor_id>investor, "
+                          "session_id>meeting_session!",
+                   "index": "session_id"}),
+    ("match_event", "id int, match_id int, user_id int?, at time, from_status str12?, "
+                    "to_status str12, reason text?, contract_amount float?",
+                   {"fks": "match_id>match!, user_id>user_account", "index": "match_id"}),
+    ("meeting_slot", "id int, session_id int, demand_id int, expert_id int, slot int, "
+                     "table_no int, outcome str20?, followup text?, followup_agreement bool?, "
+                     "followup_amount float?, followup_on date?",
+                    {"fks": "demand_id>demand, expert_id>expert, session_id>meeting_session!",
+                     "index": "session_id"}),
+    ("session_demand", "id int, session_id int, demand_id int, locked bool",
+                      {"fks": "demand_id>demand, session_id>meeting_session!",
+                       "index": "session_id"}),
+    ("typical_case", "id int, district_id int, year int, title str200, liaison_id int?, "
+                     "demand_id int?, match_id int?, meeting_id int?, enterprise_name str120?, "
+                     "expert_name str120?, contract_amount float?, summary text, status str12, "
+                     "created_at time",
+                    {"fks": "demand_id>demand, district_id>district, liaison_id>liaison, "
+                            "match_id>match, meeting_id>matchmaking_meeting",
+                     "index": "district_id"}),
+]
 
 
 def upgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    op.create_table('background_job',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('total', sa.Integer(), nullable=False),
-    sa.Column('done', sa.Integer(), nullable=False),
-    sa.Column('message', sa.String(length=500), nullable=True),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_background_job'))
-    )
-    op.create_table('data_version',
-    sa.Column('name', sa.String(length=30), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_data_version'))
-    )
-    op.create_table('district',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('quota_existing', sa.Integer(), nullable=False),
-    sa.Column('quota_new', sa.Integer(), nullable=False),
-    sa.Column('quota_total', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_district')),
-    sa.UniqueConstraint('name', name=op.f('uq_district_name'))
-    )
-    op.create_table('domain_term',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('term', sa.String(length=40), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_domain_term')),
-    sa.UniqueConstraint('term', name=op.f('uq_domain_term_term'))
-    )
-    op.create_table('industry',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=10), nullable=False),
-    sa.Column('name', sa.String(length=80), nullable=False),
-    sa.Column('section', sa.String(length=4), nullable=True),
-    sa.Column('section_name', sa.String(length=60), nullable=True),
-    sa.Column('is_custom', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_industry')),
-    sa.UniqueConstraint('code', name=op.f('uq_industry_code'))
-    )
-    op.create_table('institution',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('city', sa.String(length=20), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_institution')),
-    sa.UniqueConstraint('name', name=op.f('uq_institution_name'))
-    )
-    op.create_table('investor',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=120), nullable=False),
-    sa.Column('stages', sa.JSON(), nullable=False),
-    sa.Column('ticket_min', sa.Float(), nullable=True),
-    sa.Column('ticket_max', sa.Float(), nullable=True),
-    sa.Column('focus', sa.Text(), nullable=True),
-    sa.Column('contact_person', sa.String(length=40), nullable=True),
-    sa.Column('contact_phone', sa.String(length=30), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_investor')),
-    sa.UniqueConstraint('name', name=op.f('uq_investor_name'))
-    )
-    op.create_table('login_event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('username', sa.String(length=40), nullable=False),
-    sa.Column('success', sa.Boolean(), nullable=False),
-    sa.Column('ip', sa.String(length=45), nullable=True),
-    sa.Column('user_agent', sa.String(length=300), nullable=True),
-    sa.Column('message', sa.String(length=200), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_event'))
-    )
-    with op.batch_alter_table('login_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_event_at'), ['at'], unique=False)
-
-    op.create_table('tech_field',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=10), nullable=False),
-    sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('is_custom', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tech_field')),
-    sa.UniqueConstraint('code', name=op.f('uq_tech_field_code')),
-    sa.UniqueConstraint('name', name=op.f('uq_tech_field_name'))
-    )
-    op.create_table('district_quota',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('existing', sa.Integer(), nullable=False),
-    sa.Column('new', sa.Integer(), nullable=False),
-    sa.Column('total', sa.Integer(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_district_quota_district_id_district'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_district_quota')),
-    sa.UniqueConstraint('district_id', 'year', name=op.f('uq_district_quota_district_id_year'))
-    )
-    op.create_table('expert',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('institution_id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=60), nullable=True),
-    sa.Column('research_fields', sa.Text(), nullable=True),
-    sa.Column('summary', sa.Text(), nullable=True),
-    sa.Column('is_academician', sa.Boolean(), nullable=False),
-    sa.Column('team', sa.String(length=120), nullable=True),
-    sa.Column('tech_field_id', sa.Integer(), nullable=True),
-    sa.Column('phone', sa.String(length=30), nullable=True),
-    sa.Column('email', sa.String(length=120), nullable=True),
-    sa.Column('tokens', sa.Text(), nullable=False),
-    sa.Column('vector', sa.LargeBinary(), nullable=True),
-    sa.Column('vector_model', sa.String(length=80), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_expert_institution_id_institution')),
-    sa.ForeignKeyConstraint(['tech_field_id'], ['tech_field.id'], name=op.f('fk_expert_tech_field_id_tech_field')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert')),
-    sa.UniqueConstraint('institution_id', 'name', name=op.f('uq_expert_institution_id_name'))
-    )
-    with op.batch_alter_table('expert', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_expert_institution_id'), ['institution_id'], unique=False)
-
-    op.create_table('investor_industry',
-    sa.Column('investor_id', sa.Integer(), nullable=False),
-    sa.Column('industry_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['industry_id'], ['industry.id'], name=op.f('fk_investor_industry_industry_id_industry'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['investor_id'], ['investor.id'], name=op.f('fk_investor_industry_investor_id_investor'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('investor_id', 'industry_id', name=op.f('pk_investor_industry'))
-    )
-    op.create_table('liaison',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('name', sa.String(length=40), nullable=False),
-    sa.Column('employer_post', sa.String(length=120), nullable=True),
-    sa.Column('phone', sa.String(length=30), nullable=True),
-    sa.Column('email', sa.String(length=120), nullable=True),
-    sa.Column('district_id', sa.Integer(), nullable=True),
-    sa.Column('institution_id', sa.Integer(), nullable=True),
-    sa.Column('start_date', sa.Date(), nullable=True),
-    sa.Column('end_date', sa.Date(), nullable=True),
-    sa.Column('end_reason', sa.String(length=200), nullable=True),
-    sa.Column('replaces_id', sa.Integer(), nullable=True),
-    sa.Column('filed_on', sa.Date(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_liaison_district_id_district')),
-    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_liaison_institution_id_institution')),
-    sa.ForeignKeyConstraint(['replaces_id'], ['liaison.id'], name=op.f('fk_liaison_replaces_id_liaison')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_liaison'))
-    )
-    with op.batch_alter_table('liaison', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_liaison_district_id'), ['district_id'], unique=False)
-
-    op.create_table('park',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_park_district_id_district')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_park')),
-    sa.UniqueConstraint('district_id', 'name', name=op.f('uq_park_district_id_name'))
-    )
-    op.create_table('training',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.Column('held_on', sa.Date(), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('attendee_count', sa.Integer(), nullable=False),
-    sa.Column('notes', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_training_district_id_district')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_training'))
-    )
-    with op.batch_alter_table('training', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_training_district_id'), ['district_id'], unique=False)
-
-    op.create_table('assessment',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('liaison_id', sa.Integer(), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('result', sa.String(length=12), nullable=False),
-    sa.Column('score', sa.Float(), nullable=True),
-    sa.Column('reviewer', sa.String(length=40), nullable=False),
-    sa.Column('assessed_on', sa.Date(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_assessment_liaison_id_liaison'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment')),
-    sa.UniqueConstraint('liaison_id', 'year', name=op.f('uq_assessment_liaison_id_year'))
-    )
-    op.create_table('enterprise',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=120), nullable=False),
-    sa.Column('credit_code', sa.String(length=18), nullable=True),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.Column('park_id', sa.Integer(), nullable=True),
-    sa.Column('industry_id', sa.Integer(), nullable=True),
-    sa.Column('is_key', sa.Boolean(), nullable=False),
-    sa.Column('contact_person', sa.String(length=40), nullable=True),
-    sa.Column('contact_phone', sa.String(length=30), nullable=True),
-    sa.Column('contact_email', sa.String(length=120), nullable=True),
-    sa.Column('address', sa.String(length=200), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_enterprise_district_id_district')),
-    sa.ForeignKeyConstraint(['industry_id'], ['industry.id'], name=op.f('fk_enterprise_industry_id_industry')),
-    sa.ForeignKeyConstraint(['park_id'], ['park.id'], name=op.f('fk_enterprise_park_id_park')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_enterprise')),
-    sa.UniqueConstraint('credit_code', name=op.f('uq_enterprise_credit_code')),
-    sa.UniqueConstraint('name', name=op.f('uq_enterprise_name'))
-    )
-    with op.batch_alter_table('enterprise', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enterprise_district_id'), ['district_id'], unique=False)
-
-    op.create_table('expert_item',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('expert_id', sa.Integer(), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
-    sa.Column('text', sa.Text(), nullable=True),
-    sa.Column('year', sa.Integer(), nullable=True),
-    sa.Column('tokens', sa.Text(), nullable=False),
-    sa.Column('vector', sa.LargeBinary(), nullable=True),
-    sa.ForeignKeyConstraint(['expert_id'], ['expert.id'], name=op.f('fk_expert_item_expert_id_expert'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_item'))
-    )
-    with op.batch_alter_table('expert_item', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_expert_item_expert_id'), ['expert_id'], unique=False)
-
-    op.create_table('liaison_park',
-    sa.Column('liaison_id', sa.Integer(), nullable=False),
-    sa.Column('park_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_liaison_park_liaison_id_liaison'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['park_id'], ['park.id'], name=op.f('fk_liaison_park_park_id_park'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('liaison_id', 'park_id', name=op.f('pk_liaison_park'))
-    )
-    op.create_table('training_attendee',
-    sa.Column('training_id', sa.Integer(), nullable=False),
-    sa.Column('liaison_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_training_attendee_liaison_id_liaison'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['training_id'], ['training.id'], name=op.f('fk_training_attendee_training_id_training'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('training_id', 'liaison_id', name=op.f('pk_training_attendee'))
-    )
-    op.create_table('user_account',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('username', sa.String(length=40), nullable=False),
-    sa.Column('password_hash', sa.String(length=255), nullable=False),
-    sa.Column('display_name', sa.String(length=40), nullable=False),
-    sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=True),
-    sa.Column('institution_id', sa.Integer(), nullable=True),
-    sa.Column('liaison_id', sa.Integer(), nullable=True),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_user_account_district_id_district')),
-    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_user_account_institution_id_institution')),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_user_account_liaison_id_liaison')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
-    sa.UniqueConstraint('username', name=op.f('uq_user_account_username'))
-    )
-    op.create_table('api_client',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=80), nullable=False),
-    sa.Column('token_hash', sa.String(length=128), nullable=False),
-    sa.Column('token_prefix', sa.String(length=12), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_api_client_created_by_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_client')),
-    sa.UniqueConstraint('name', name=op.f('uq_api_client_name')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_api_client_token_hash'))
-    )
-    op.create_table('audit_event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('actor', sa.String(length=80), nullable=False),
-    sa.Column('action', sa.String(length=40), nullable=False),
-    sa.Column('entity', sa.String(length=40), nullable=False),
-    sa.Column('entity_id', sa.Integer(), nullable=True),
-    sa.Column('detail', sa.JSON(), nullable=True),
-    sa.Column('ip', sa.String(length=45), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_audit_event_user_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event'))
-    )
-    with op.batch_alter_table('audit_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
-
-    op.create_table('demand',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=30), nullable=False),
-    sa.Column('enterprise_id', sa.Integer(), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.Column('liaison_id', sa.Integer(), nullable=True),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('problem', sa.Text(), nullable=False),
-    sa.Column('goals', sa.Text(), nullable=False),
-    sa.Column('investment', sa.Float(), nullable=True),
-    sa.Column('industry_id', sa.Integer(), nullable=True),
-    sa.Column('tech_field_id', sa.Integer(), nullable=True),
-    sa.Column('keywords', sa.JSON(), nullable=False),
-    sa.Column('cooperation_mode', sa.String(length=20), nullable=True),
-    sa.Column('deadline', sa.Date(), nullable=True),
-    sa.Column('publishable', sa.Boolean(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('return_reason', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('returned_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('tokens', sa.Text(), nullable=False),
-    sa.Column('vector', sa.LargeBinary(), nullable=True),
-    sa.Column('vector_model', sa.String(length=80), nullable=True),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_demand_district_id_district')),
-    sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_demand_enterprise_id_enterprise')),
-    sa.ForeignKeyConstraint(['industry_id'], ['industry.id'], name=op.f('fk_demand_industry_id_industry')),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_demand_liaison_id_liaison')),
-    sa.ForeignKeyConstraint(['tech_field_id'], ['tech_field.id'], name=op.f('fk_demand_tech_field_id_tech_field')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_demand')),
-    sa.UniqueConstraint('code', name=op.f('uq_demand_code'))
-    )
-    with op.batch_alter_table('demand', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_demand_district_id'), ['district_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_demand_enterprise_id'), ['enterprise_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_demand_liaison_id'), ['liaison_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_demand_status'), ['status'], unique=False)
-
-    op.create_table('liaison_enterprise',
-    sa.Column('liaison_id', sa.Integer(), nullable=False),
-    sa.Column('enterprise_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_liaison_enterprise_enterprise_id_enterprise'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_liaison_enterprise_liaison_id_liaison'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('liaison_id', 'enterprise_id', name=op.f('pk_liaison_enterprise'))
-    )
-    op.create_table('matchmaking_meeting',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=True),
-    sa.Column('held_on', sa.Date(), nullable=True),
-    sa.Column('venue', sa.String(length=200), nullable=True),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('params', sa.JSON(), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_matchmaking_meeting_created_by_id_user_account')),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_matchmaking_meeting_district_id_district')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_matchmaking_meeting'))
-    )
-    with op.batch_alter_table('matchmaking_meeting', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_matchmaking_meeting_district_id'), ['district_id'], unique=False)
-
-    op.create_table('demand_event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('demand_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('from_status', sa.String(length=12), nullable=True),
-    sa.Column('to_status', sa.String(length=12), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['demand_id'], ['demand.id'], name=op.f('fk_demand_event_demand_id_demand'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_demand_event_user_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_demand_event'))
-    )
-    with op.batch_alter_table('demand_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_demand_event_demand_id'), ['demand_id'], unique=False)
-
-    op.create_table('match',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('demand_id', sa.Integer(), nullable=False),
-    sa.Column('expert_id', sa.Integer(), nullable=False),
-    sa.Column('score', sa.Float(), nullable=True),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('contract_amount', sa.Float(), nullable=True),
-    sa.Column('explanation', sa.JSON(), nullable=True),
-    sa.Column('proposed_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['demand_id'], ['demand.id'], name=op.f('fk_match_demand_id_demand')),
-    sa.ForeignKeyConstraint(['expert_id'], ['expert.id'], name=op.f('fk_match_expert_id_expert')),
-    sa.ForeignKeyConstraint(['proposed_by_id'], ['user_account.id'], name=op.f('fk_match_proposed_by_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_match')),
-    sa.UniqueConstraint('demand_id', 'expert_id', name=op.f('uq_match_demand_id_expert_id'))
-    )
-    with op.batch_alter_table('match', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_match_demand_id'), ['demand_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_match_expert_id'), ['expert_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_match_status'), ['status'], unique=False)
-
-    op.create_table('meeting_session',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('meeting_id', sa.Integer(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('theme_words', sa.JSON(), nullable=False),
-    sa.Column('industry_id', sa.Integer(), nullable=True),
-    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('locked', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['industry_id'], ['industry.id'], name=op.f('fk_meeting_session_industry_id_industry')),
-    sa.ForeignKeyConstraint(['meeting_id'], ['matchmaking_meeting.id'], name=op.f('fk_meeting_session_meeting_id_matchmaking_meeting'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_session'))
-    )
-    with op.batch_alter_table('meeting_session', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_meeting_session_meeting_id'), ['meeting_id'], unique=False)
-
-    op.create_table('invitation',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=12), nullable=False),
-    sa.Column('expert_id', sa.Integer(), nullable=True),
-    sa.Column('enterprise_id', sa.Integer(), nullable=True),
-    sa.Column('investor_id', sa.Integer(), nullable=True),
-    sa.Column('institution_id', sa.Integer(), nullable=True),
-    sa.Column('affinity', sa.Float(), nullable=True),
-    sa.Column('locked', sa.Boolean(), nullable=False),
-    sa.Column('attended', sa.Boolean(), nullable=True),
-    sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], name=op.f('fk_invitation_enterprise_id_enterprise')),
-    sa.ForeignKeyConstraint(['expert_id'], ['expert.id'], name=op.f('fk_invitation_expert_id_expert')),
-    sa.ForeignKeyConstraint(['institution_id'], ['institution.id'], name=op.f('fk_invitation_institution_id_institution')),
-    sa.ForeignKeyConstraint(['investor_id'], ['investor.id'], name=op.f('fk_invitation_investor_id_investor')),
-    sa.ForeignKeyConstraint(['session_id'], ['meeting_session.id'], name=op.f('fk_invitation_session_id_meeting_session'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation'))
-    )
-    with op.batch_alter_table('invitation', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_invitation_session_id'), ['session_id'], unique=False)
-
-    op.create_table('match_event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('match_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('from_status', sa.String(length=12), nullable=True),
-    sa.Column('to_status', sa.String(length=12), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('contract_amount', sa.Float(), nullable=True),
-    sa.ForeignKeyConstraint(['match_id'], ['match.id'], name=op.f('fk_match_event_match_id_match'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_match_event_user_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_event'))
-    )
-    with op.batch_alter_table('match_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_match_event_match_id'), ['match_id'], unique=False)
-
-    op.create_table('meeting_slot',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.Column('demand_id', sa.Integer(), nullable=False),
-    sa.Column('expert_id', sa.Integer(), nullable=False),
-    sa.Column('slot', sa.Integer(), nullable=False),
-    sa.Column('table_no', sa.Integer(), nullable=False),
-    sa.Column('outcome', sa.String(length=20), nullable=True),
-    sa.Column('followup', sa.Text(), nullable=True),
-    sa.Column('followup_agreement', sa.Boolean(), nullable=True),
-    sa.Column('followup_amount', sa.Float(), nullable=True),
-    sa.Column('followup_on', sa.Date(), nullable=True),
-    sa.ForeignKeyConstraint(['demand_id'], ['demand.id'], name=op.f('fk_meeting_slot_demand_id_demand')),
-    sa.ForeignKeyConstraint(['expert_id'], ['expert.id'], name=op.f('fk_meeting_slot_expert_id_expert')),
-    sa.ForeignKeyConstraint(['session_id'], ['meeting_session.id'], name=op.f('fk_meeting_slot_session_id_meeting_session'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_slot'))
-    )
-    with op.batch_alter_table('meeting_slot', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_meeting_slot_session_id'), ['session_id'], unique=False)
-
-    op.create_table('session_demand',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Integer(), nullable=False),
-    sa.Column('demand_id', sa.Integer(), nullable=False),
-    sa.Column('locked', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['demand_id'], ['demand.id'], name=op.f('fk_session_demand_demand_id_demand')),
-    sa.ForeignKeyConstraint(['session_id'], ['meeting_session.id'], name=op.f('fk_session_demand_session_id_meeting_session'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_session_demand'))
-    )
-    with op.batch_alter_table('session_demand', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_session_demand_session_id'), ['session_id'], unique=False)
-
-    op.create_table('typical_case',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('district_id', sa.Integer(), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('liaison_id', sa.Integer(), nullable=True),
-    sa.Column('demand_id', sa.Integer(), nullable=True),
-    sa.Column('match_id', sa.Integer(), nullable=True),
-    sa.Column('meeting_id', sa.Integer(), nullable=True),
-    sa.Column('enterprise_name', sa.String(length=120), nullable=True),
-    sa.Column('expert_name', sa.String(length=120), nullable=True),
-    sa.Column('contract_amount', sa.Float(), nullable=True),
-    sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['demand_id'], ['demand.id'], name=op.f('fk_typical_case_demand_id_demand')),
-    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_typical_case_district_id_district')),
-    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_typical_case_liaison_id_liaison')),
-    sa.ForeignKeyConstraint(['match_id'], ['match.id'], name=op.f('fk_typical_case_match_id_match')),
-    sa.ForeignKeyConstraint(['meeting_id'], ['matchmaking_meeting.id'], name=op.f('fk_typical_case_meeting_id_matchmaking_meeting')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_typical_case'))
-    )
-    with op.batch_alter_table('typical_case', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_typical_case_district_id'), ['district_id'], unique=False)
-
-    # ### end Alembic commands ###
+    for name, columns, options in _TABLES:
+        _create(name, columns, **options)
 
 
 def downgrade() -> None:
-    # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('typical_case', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_typical_case_district_id'))
-
-    op.drop_table('typical_case')
-    with op.batch_alter_table('session_demand', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_session_demand_session_id'))
-
-    op.drop_table('session_demand')
-    with op.batch_alter_table('meeting_slot', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_meeting_slot_session_id'))
-
-    op.drop_table('meeting_slot')
-    with op.batch_alter_table('match_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_match_event_match_id'))
-
-    op.drop_table('match_event')
-    with op.batch_alter_table('invitation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_invitation_session_id'))
-
-    op.drop_table('invitation')
-    with op.batch_alter_table('meeting_session', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_meeting_session_meeting_id'))
-
-    op.drop_table('meeting_session')
-    with op.batch_alter_table('match', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_match_status'))
-        batch_op.drop_index(batch_op.f('ix_match_expert_id'))
-        batch_op.drop_index(batch_op.f('ix_match_demand_id'))
-
-    op.drop_table('match')
-    with op.batch_alter_table('demand_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_demand_event_demand_id'))
-
-    op.drop_table('demand_event')
-    with op.batch_alter_table('matchmaking_meeting', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_matchmaking_meeting_district_id'))
-
-    op.drop_table('matchmaking_meeting')
-    op.drop_table('liaison_enterprise')
-    with op.batch_alter_table('demand', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_demand_status'))
-        batch_op.drop_index(batch_op.f('ix_demand_liaison_id'))
-        batch_op.drop_index(batch_op.f('ix_demand_enterprise_id'))
-        batch_op.drop_index(batch_op.f('ix_demand_district_id'))
-
-    op.drop_table('demand')
-    with op.batch_alter_table('audit_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_event_at'))
-
-    op.drop_table('audit_event')
-    op.drop_table('api_client')
-    op.drop_table('user_account')
-    op.drop_table('training_attendee')
-    op.drop_table('liaison_park')
-    with op.batch_alter_table('expert_item', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_expert_item_expert_id'))
-
-    op.drop_table('expert_item')
-    with op.batch_alter_table('enterprise', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enterprise_district_id'))
-
-    op.drop_table('enterprise')
-    op.drop_table('assessment')
-    with op.batch_alter_table('training', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_training_district_id'))
-
-    op.drop_table('training')
-    op.drop_table('park')
-    with op.batch_alter_table('liaison', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_liaison_district_id'))
-
-    op.drop_table('liaison')
-    op.drop_table('investor_industry')
-    with op.batch_alter_table('expert', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_expert_institution_id'))
-
-    op.drop_table('expert')
-    op.drop_table('district_quota')
-    op.drop_table('tech_field')
-    with op.batch_alter_table('login_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_login_event_at'))
-
-    op.drop_table('login_event')
-    op.drop_table('investor')
-    op.drop_table('institution')
-    op.drop_table('industry')
-    op.drop_table('domain_term')
-    op.drop_table('district')
-    op.drop_table('data_version')
-    op.drop_table('background_job')
-    # ### end Alembic commands ###
+    for name, _columns, options in reversed(_TABLES):
+        for column in reversed(str(options.get("index", "")).split()):
+            op.drop_index(op.f(f"ix_{name}_{column}"), table_name=name)
+        op.drop_table(name)

@@ -1,16 +1,9 @@
-"""accounts: a session version per user, recent failed sign-ins shared by every worker
-
-Revision ID: 0003_accounts
-Revises: 0003_lead
-Create Date: 2026-12-01
-"""
+"""accounts: a session version per user, recent failed sign-ins shared by every worker"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_accounts"
 down_revision = "0003_lead"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

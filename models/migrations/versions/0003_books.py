@@ -1,16 +1,9 @@
-"""the visit log (走访记录) and the demands a visit raised
-
-Revision ID: 0003_books
-Revises: 0003_quality_override
-Create Date: 2026-12-01
-"""
+"""the visit log (走访记录) and the demands a visit raised"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_books"
 down_revision = "0003_quality_override"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

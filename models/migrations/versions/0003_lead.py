@@ -1,16 +1,9 @@
-"""API token scopes and institutions; atomic sequence counters (demand codes)
-
-Revision ID: 0003_lead
-Revises: 0002
-Create Date: 2026-12-01
-"""
+"""API token scopes and institutions; atomic sequence counters (demand codes)"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_lead"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""meeting agenda: each session's time slot, room and whether the organiser pinned it there
-
-Revision ID: 0003_meeting_agenda
-Revises: 0003_jobs
-Create Date: 2026-12-01
-"""
+"""meeting agenda: each session's time slot, room and whether the organiser pinned it there"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_meeting_agenda"
 down_revision = "0003_jobs"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,16 +1,9 @@
-"""demand_event.quality_override: why a demand the check called vague was published
-
-Revision ID: 0003_quality_override
-Revises: 0003_accounts
-Create Date: 2026-12-01
-"""
+"""demand_event.quality_override: why a demand the check called vague was published"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_quality_override"
 down_revision = "0003_accounts"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
