@@ -34,7 +34,7 @@ ACTION_LABELS: dict[str, str] = {
     "expert.create": "新增专家", "expert.update": "修改专家", "expert.import": "导入专家",
     # meetings
     "meeting.plan": "编排对接会", "meeting.replan": "重新编排", "meeting.confirm": "确认对接会",
-    "meeting.delete": "删除对接会", "meeting.outcome": "登记对接结果",
+    "meeting.held": "标记已召开", "meeting.delete": "删除对接会", "meeting.outcome": "登记对接结果",
     # the books
     "liaison.create": "新增联络员", "liaison.update": "修改联络员", "liaison.replace": "更换联络员",
     "liaison.file": "登记更换备案", "quota.update": "修改指标分解表",

@@ -12,7 +12,7 @@ from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError
 from ..services import accounts
-from ..services.audit import audit
+from ..services.audit import record
 from ..services.listing import field_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -45,7 +45,7 @@ def change_password():
         except DomainError as exc:
             errors = field_errors(exc)
         else:
-            audit(get_session(), "change_password", "user", user.id, {"username": user.username})
+            record(get_session(), user, "user.change_password", "user", user.id)
             keep_current_session(user)
             flash("密码已修改，其他设备上的登录已全部退出。", "success")
             return redirect(url_for("account.profile"))

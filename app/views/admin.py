@@ -33,7 +33,7 @@ from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
 from ..services import accounts
 from ..services import audit as audit_log_service
-from ..services.audit import audit
+from ..services.audit import record
 from ..services.indexing import apply_domain_term, bump_version
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search
 from ..services.listing import to_int as _int
@@ -123,8 +123,8 @@ def new_user():
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 response rolls the request back
         else:
-            audit(session, "create", "user", user.id,
-                  {"username": user.username, "role": user.role})
+            record(session, current_user, "user.create", "user", user.id,
+                   after={"用户名": user.username, "角色": ROLE_LABELS.get(user.role, user.role)})
             flash(f"已创建用户 {user.username}。", "success")
             return redirect(url_for("admin.users"))
     form.pop("password", None)
@@ -155,8 +155,8 @@ def edit_user(user_id: int):
             errors = field_errors(exc)
         else:
             if changes:
-                audit(session, "update", "user", user.id,
-                      {"username": user.username, "changes": changes})
+                record(session, current_user, "user.update", "user", user.id,
+                       after={"用户名": user.username, "修改": changes})
                 flash(f"已保存用户 {user.username} 的修改。", "success")
             else:
                 flash(f"用户 {user.username} 没有需要保存的修改。", "info")
@@ -189,8 +189,9 @@ def reset_password(user_id: int):
         except DomainError as exc:
             errors = field_errors(exc)
         else:
-            audit(session, "reset_password", "user", user.id,
-                  {"username": user.username, "generated": mode == "generate"})
+            record(session, current_user, "user.reset_password", "user", user.id,
+                   after={"用户名": user.username,
+                          "方式": "随机生成" if mode == "generate" else "管理员设定"})
             if user.id == current_user.id:
                 keep_current_session(user)
             if mode == "set":
@@ -215,8 +216,9 @@ def toggle_user(user_id: int):
     user.active = not user.active
     if not user.active:
         accounts.end_sessions(user)
-    audit(session, "enable" if user.active else "disable", "user", user.id,
-          {"username": user.username})
+    record(session, current_user, "user.enable" if user.active else "user.disable", "user",
+           user.id, before="停用" if user.active else "启用",
+           after="启用" if user.active else "停用")
     flash(f"已{'启用' if user.active else '停用'}用户 {user.username}。", "success")
     return redirect(request.referrer or url_for("admin.users"))
 
@@ -243,7 +245,9 @@ def api_clients():
             errors = field_errors(exc)
             status = 422
         else:
-            audit(session, "create", "api_client", client.id, {"name": client.name})
+            record(session, current_user, "api_client.create", "api_client", client.id,
+                   after={"名称": client.name,
+                          "权限": "、".join(TOKEN_SCOPES.get(x, x) for x in client.scopes)})
             name = ""
     clients = list(session.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
     institutions = list(session.scalars(select(Institution).order_by(Institution.name)))
@@ -262,7 +266,8 @@ def deactivate_api_client(client_id: int):
     if client is None:
         raise NotFound("API 客户端不存在。")
     client.active = False
-    audit(session, "deactivate", "api_client", client.id, {"name": client.name})
+    record(session, current_user, "api_client.deactivate", "api_client", client.id,
+           before="启用", after="停用")
     flash(f"已停用 API 客户端「{client.name}」。", "success")
     return redirect(url_for("admin.api_clients"))
 
@@ -318,8 +323,8 @@ def _add_entry(session: Session, tab: str, form: dict) -> str:
         session.flush()
         bump_version(session, "domain_terms")
         experts, demands = apply_domain_term(session, term)
-        audit(session, "create", "domain_term", row.id,
-              {"term": term, "experts": experts, "demands": demands})
+        record(session, current_user, "dictionary.create", "domain_term", row.id,
+               after={"领域词": term, "重新分词专家": experts, "重新分词需求": demands})
         return term
     model = Industry if tab == "industries" else TechField
     errs = []
@@ -339,8 +344,9 @@ def _add_entry(session: Session, tab: str, form: dict) -> str:
         row.section_name = (form.get("section_name") or "").strip()[:60] or None
     session.add(row)
     session.flush()
-    audit(session, "create", "industry" if model is Industry else "tech_field", row.id,
-          {"code": code, "name": name})
+    record(session, current_user, "dictionary.create",
+           "industry" if model is Industry else "tech_field", row.id,
+           after={"代码": code, "名称": name})
     return f"{code} {name}"
 
 

@@ -19,7 +19,7 @@ from ..auth.sessions import record_login, sign_in, throttle
 from ..db import get_session
 from ..security import is_safe_next
 from ..services import accounts
-from ..services.audit import audit
+from ..services.audit import record
 
 bp = Blueprint("auth", __name__)
 
@@ -74,7 +74,7 @@ def logout():
     """Sign out and end every other session of this account."""
     user = current_user._get_current_object()  # type: ignore[attr-defined]
     accounts.end_sessions(user)
-    audit(get_session(), "logout", "user", user.id)
+    record(get_session(), user, "user.logout", "user", user.id)
     logout_user()
     session.clear()
     flash("您已安全退出。", "success")

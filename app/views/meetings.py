@@ -28,7 +28,7 @@ from ..auth.decorators import roles_required
 from ..db import after_commit, get_session
 from ..errors import DomainError, NotFound
 from ..jobs import queue as job_queue
-from ..services.audit import audit
+from ..services.audit import audit, record
 from ..services.listing import apply_sort, field_errors, paginate, search
 from ..services.listing import to_int as _int
 from .downloads import xlsx_response
@@ -82,8 +82,8 @@ def new():
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 rolls the request back
         else:
-            audit(session, "plan", "meeting", meeting.id,
-                  {"demands": len(meeting.params["demand_ids"]), "job": job_id})
+            record(session, current_user, "meeting.plan", "meeting", meeting.id,
+                   after={"需求数": len(meeting.params["demand_ids"]), "后台任务": job_id})
             _start_plan(meeting.id, job_id)
             n_demands = len(meeting.params["demand_ids"])
             flash(f"已提交规划：{n_demands} 项需求，正在分场、邀请专家和排议程。", "info")
@@ -205,7 +205,8 @@ def replan(meeting_id: int):
     except DomainError as exc:
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)
-    audit(session, "replan", "meeting", meeting.id, {"job": job_id})
+    record(session, current_user, "meeting.replan", "meeting", meeting.id,
+           after={"后台任务": job_id})
     _start_plan(meeting.id, job_id)
     flash("已提交重新分场：锁定的分场、需求和专家席位保持不变。", "info")
     return _back(meeting_id)
@@ -217,7 +218,6 @@ def confirm(meeting_id: int):
     """Confirm the plan (no more planning)."""
     def run(session, meeting):
         edit.confirm(session, current_user, meeting)
-        audit(session, "confirm", "meeting", meeting.id, {})
     return _act(meeting_id, run, "方案已确认，可以导出议程和邀请名单。")
 
 
@@ -240,7 +240,6 @@ def delete(meeting_id: int):
     except DomainError as exc:
         flash(exc.message, "danger")
         return _back(meeting_id)
-    audit(session, "delete", "meeting", meeting_id, {})
     flash("对接会已删除。", "success")
     return redirect(url_for(".index"))
 

@@ -146,3 +146,32 @@ def test_an_import_run_is_one_row_with_its_counts(session, people, kind, rows, a
     assert row.detail["after"] == {"文件": "日志.csv", "行数": len(rows) - 1,
                                    "新增": len(rows) - 1, "更新": 0, "未变": 0}
     assert ACTION_LABELS[action].startswith("导入")
+
+
+def test_meeting_confirm_held_and_delete_are_one_row_each_with_from_and_to(session, people):
+    """A meeting's confirm and held steps log from and to; deleting logs what was deleted."""
+    from app.services.meetings import edit
+    from models import MatchmakingMeeting, MeetingSession
+
+    city = people["city"]
+    meeting = MatchmakingMeeting(title="锂电产业对接会", status="planned", params={})
+    session.add(meeting)
+    session.flush()
+    session.add(MeetingSession(meeting_id=meeting.id, seq=1, title="锂电"))
+    session.flush()
+    session.refresh(meeting)
+    edit.confirm(session, city, meeting)
+    edit.mark_held(session, city, meeting)
+    rows = list(session.scalars(select(AuditEvent).where(AuditEvent.entity == "meeting")
+                                .order_by(AuditEvent.id)))
+    assert [(r.action, r.detail["before"], r.detail["after"]) for r in rows] == [
+        ("meeting.confirm", "已排期", "已确认"), ("meeting.held", "已确认", "已召开")]
+    draft = MatchmakingMeeting(title="待删对接会", status="draft", params={})
+    session.add(draft)
+    session.flush()
+    draft_id = draft.id
+    seen = len(_rows(session))
+    edit.delete_meeting(session, city, draft)
+    row = _one_new(session, seen)
+    assert (row.action, row.entity_id, row.detail["before"]) == (
+        "meeting.delete", draft_id, {"名称": "待删对接会", "状态": "草稿"})

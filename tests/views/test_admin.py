@@ -82,7 +82,8 @@ def test_create_user_keeps_input_and_shows_errors_next_to_fields(client, session
     user = session.scalar(select(User).where(User.username == "newbie"))
     assert user.district_id == dh and user.password_hash != "Abcdefg1"
     event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "user")).one()
-    assert event.action == "create" and event.entity_id == user.id and "city" in event.actor
+    assert event.action == "user.create" and event.entity_id == user.id and "city" in event.actor
+    assert event.detail["after"] == {"用户名": "newbie", "角色": "区派联络员"}
 
 
 def test_api_client_token_shown_once_then_deactivated(client, session, demo):
@@ -190,9 +191,9 @@ def test_edit_user_changes_role_and_scope_and_is_audited(client, session, demo):
     assert (user.display_name, user.role, user.district_id) == ("陈思远（调任）",
                                                                 "district_admin", hs)
     assert user.liaison_id is None and user.username == "dhliaison"
-    [event] = _user_events(session, "update")
+    [event] = _user_events(session, "user.update")
     assert event.entity_id == user.id and "city" in event.actor
-    changes = event.detail["changes"]
+    changes = event.detail["after"]["修改"]
     assert changes["role"] == ["district_liaison", "district_admin"]
     assert changes["district_id"] == [old_district, hs]
     assert "username" not in changes
@@ -236,7 +237,7 @@ def test_edit_user_validation_keeps_input(client, session, demo, data, field, me
     session.expire_all()
     user = session.get(User, target.id)
     assert (user.display_name, user.role) == ("刘晓雯", "district_liaison")
-    assert _user_events(session, "update") == []
+    assert _user_events(session, "user.update") == []
 
 
 def test_city_admin_cannot_demote_own_account(client, session, demo):
@@ -289,9 +290,9 @@ def test_reset_password_lets_user_sign_in_with_new_password_only(app, session, d
                       data={"mode": "set", "password": "NewPass2026", "password2": "NewPass2026"})
     assert resp.status_code == 302
     session.expire_all()
-    [event] = _user_events(session, "reset_password")
-    assert event.entity_id == target.id and event.detail == {"username": "hsliaison",
-                                                              "generated": False}
+    [event] = _user_events(session, "user.reset_password")
+    assert event.entity_id == target.id and event.detail == {"after": {"用户名": "hsliaison",
+                                                                        "方式": "管理员设定"}}
     assert "NewPass2026" not in str(event.detail)
     user = app.test_client()
     old = user.post("/login", data={"username": "hsliaison", "password": accounts.DEMO_PASSWORD})
@@ -315,7 +316,7 @@ def test_reset_password_validation(client, session, demo, data, field, message):
     assert message in text and f'aria-describedby="e-{field}"' in text
     assert data["password"] not in text
     session.expire_all()
-    assert _user_events(session, "reset_password") == []
+    assert _user_events(session, "user.reset_password") == []
     assert accounts.authenticate(session, "hsliaison", accounts.DEMO_PASSWORD) is not None
 
 
@@ -333,8 +334,8 @@ def test_reset_password_generates_one_shown_once(app, client, session, demo):
         as_text=True)
     assert generated not in client.get("/admin/users").get_data(as_text=True)
     session.expire_all()
-    [event] = _user_events(session, "reset_password")
-    assert event.detail["generated"] is True and generated not in str(event.detail)
+    [event] = _user_events(session, "user.reset_password")
+    assert event.detail["after"]["方式"] == "随机生成" and generated not in str(event.detail)
     assert accounts.authenticate(session, "whuliaison", generated) is not None
     assert accounts.authenticate(session, "whuliaison", accounts.DEMO_PASSWORD) is None
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, DomainError, NotFound
+from app.policy.statuses import MEETING_STATUS_LABELS
+from app.services import audit
 from app.services.meetings.access import (
     check_editable,
     check_organiser,
@@ -213,14 +215,14 @@ def confirm(session: Session, user: Any, meeting: MatchmakingMeeting) -> Matchma
     _require_status(meeting, "planned", "只有已排期的对接会可以确认。")
     if not meeting.sessions:
         raise Conflict("对接会还没有分场，不能确认。", field="status")
-    return _set_status(session, meeting, "confirmed")
+    return _set_status(session, user, meeting, "confirmed")
 
 
 def mark_held(session: Session, user: Any, meeting: MatchmakingMeeting) -> MatchmakingMeeting:
     """Mark a confirmed meeting as held."""
     check_organiser(user)
     _require_status(meeting, "confirmed", "只有已确认的对接会可以标记为已召开。")
-    return _set_status(session, meeting, "held")
+    return _set_status(session, user, meeting, "held")
 
 
 def _require_status(meeting: MatchmakingMeeting, status: str, refusal: str) -> None:
@@ -228,9 +230,15 @@ def _require_status(meeting: MatchmakingMeeting, status: str, refusal: str) -> N
         raise Conflict(refusal, field="status")
 
 
-def _set_status(session: Session, meeting: MatchmakingMeeting, status: str) -> MatchmakingMeeting:
+def _set_status(session: Session, user: Any, meeting: MatchmakingMeeting,
+                status: str) -> MatchmakingMeeting:
+    before = meeting.status
     meeting.status = status
     session.flush()
+    audit.record(session, user, "meeting.confirm" if status == "confirmed" else "meeting.held",
+                 "meeting",
+                 meeting.id, before=MEETING_STATUS_LABELS.get(before, before),
+                 after=MEETING_STATUS_LABELS.get(status, status))
     return meeting
 
 
@@ -238,6 +246,9 @@ def delete_meeting(session: Session, user: Any, meeting: MatchmakingMeeting) -> 
     """Delete a meeting that is not confirmed yet."""
     check_organiser(user)
     check_editable(meeting)
+    audit.record(session, user, "meeting.delete", "meeting", meeting.id,
+                 before={"名称": meeting.title, "状态": MEETING_STATUS_LABELS.get(meeting.status,
+                                                                               meeting.status)})
     session.delete(meeting)
     session.flush()
 
