@@ -22,7 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = config_module.resolve_secret_key(
         app.config["ENV"], app.config.get("SECRET_KEY"))
 
-    from . import cli, db, errors, guards, jobs, lifecycle, logs, security
+    from . import cli, db, errors, guards, job_queue, lifecycle, logs, security
 
     logs.init_app(app)
     db.init_app(app)
@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     security.init_app(app)
     lifecycle.init_app(app)
-    jobs.init_app(app)
+    job_queue.init_app(app)
     # Template filters, in one place: every time a user reads is Beijing time.
     from . import clock
 

@@ -120,29 +120,29 @@ def embed_command(threads: int) -> None:
         bar.n = done
         bar.refresh()
 
-    from .services import jobs
+    from .services import job_rows
 
     with _db().Session() as session:
-        busy = jobs.active(session, embedding.JOB_KIND, ("running",))
+        busy = job_rows.active(session, embedding.JOB_KIND, ("running",))
     if busy is not None:
         bar.close()
         click.echo(f"后台任务 {busy.id} 正在生成语义向量，请稍后再试。", err=True)
         sys.exit(1)
-    from .jobs import worker_id
+    from .job_queue import worker_id
 
     with _db().unit_of_work() as session:
-        job_id = jobs.create(session, embedding.JOB_KIND, message=f"模型 {encoder.model_id}").id
-        jobs.claim(session, job_id, worker_id())
+        job_id = job_rows.create(session, embedding.JOB_KIND, message=f"模型 {encoder.model_id}").id
+        job_rows.claim(session, job_id, worker_id())
     try:
         result = embedding.run(_db(), encoder, progress=progress)
     except Exception as exc:
         with _db().unit_of_work() as session:
-            jobs.finish(session, job_id, "failed", f"失败：{type(exc).__name__}: {exc}")
+            job_rows.finish(session, job_id, "failed", f"失败：{type(exc).__name__}: {exc}")
         raise
     finally:
         bar.close()
     with _db().unit_of_work() as session:
-        jobs.finish(session, job_id, "done", result.summary(), done=result.texts)
+        job_rows.finish(session, job_id, "done", result.summary(), done=result.texts)
     click.echo(result.summary())
 
 

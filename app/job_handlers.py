@@ -1,7 +1,7 @@
-"""What each queued job does (registered with :func:`app.jobs.handler`), run by the consumer.
+"""What each queued job does (registered with :func:`app.job_queue.handler`), run by the consumer.
 
-Every handler gets a :class:`app.jobs.JobContext` and returns ``(message, report)``; raising
-:class:`app.jobs.JobFailed` records its Chinese message and report on the job row.
+Every handler gets a :class:`app.job_queue.JobContext` and returns ``(message, report)``; raising
+:class:`app.job_queue.JobFailed` records its Chinese message and report on the job row.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from flask import Flask
 
 from .errors import ImportFailed
-from .jobs import JobContext, JobFailed, JobStopped, enqueue, handler, queue
+from .job_queue import JobContext, JobFailed, JobStopped, enqueue, handler, queue
 from .services import embedding
-from .services import jobs as rows
+from .services import job_rows as rows
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,10 @@ def run_import(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
 # -- meeting plans --------------------------------------------------------------------------------
 @handler("plan_meeting")
 def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
-    """Plan a meeting (app/services/meetings/jobs.py); its refusal fails the job."""
+    """Plan a meeting (app/services/meetings/plan_jobs.py); its refusal fails the job."""
     from models import BackgroundJob
 
-    from .services.meetings import jobs as meeting_jobs
+    from .services.meetings import plan_jobs as meeting_jobs
 
     meeting_jobs.run_plan_job(ctx.db.unit_of_work, int(ctx.params["meeting_id"]), ctx.job_id,
                               int(ctx.params["user_id"]))

@@ -14,7 +14,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from .auth import sessions
+from .auth import login_sessions
 from .errors import wants_json
 from .policy.privacy import mask_email, mask_phone
 from .policy.roles import ROLE_LABELS
@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_ENABLED", True)
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
 
-    sessions.init_app(app)
+    login_sessions.init_app(app)
 
     # CSRF on every form except the API under /api/ (its decorator checks cookie writes).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -101,7 +101,7 @@ def init_app(app: Flask) -> None:
         safe_url=safe_url, url_with=url_with, mask_phone=mask_phone, mask_email=mask_email,
         ROLE_LABELS=ROLE_LABELS,
     )
-    from .auth.cli import init_app as init_cli
+    from .auth.commands import init_app as init_cli
 
     init_cli(app)
 

@@ -106,7 +106,7 @@ class BackgroundJob(Base):
     message: Mapped[str | None] = mapped_column(String(500))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # The job queue (app/jobs.py): what to run, who runs it, its lease, and its full report.
+    # The job queue (app/job_queue.py): what to run, who runs it, its lease, and its full report.
     params: Mapped[dict | None] = mapped_column(JSON)
     report: Mapped[dict | None] = mapped_column(JSON)  # e.g. an import's row problems
     worker: Mapped[str | None] = mapped_column(String(100))  # host:pid of the consumer

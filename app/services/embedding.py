@@ -8,7 +8,7 @@ expert is ranked semantically as early as possible — writes the float16 bytes 
 and bumps the experts data version so serving processes rebuild their snapshots with the new
 vectors.
 
-Where it runs: in the job queue's consumer process (:mod:`app.jobs`, task ``embed``), never
+Where it runs: in the job queue's consumer process (:mod:`app.job_queue`, task ``embed``), never
 in a request or a gunicorn worker; ``flask --app app embed`` runs it in the foreground.
 
 A write that lands while a batch is being encoded wins: vectors are written only where the row's
@@ -159,9 +159,9 @@ def count_pending(session: Session, model_id: str) -> Pending:
 
 def latest_job(session: Session) -> BackgroundJob | None:
     """Return the most recent embedding job row."""
-    from . import jobs
+    from . import job_rows
 
-    return jobs.latest(session, JOB_KIND)
+    return job_rows.latest(session, JOB_KIND)
 
 
 # -- batches: read, encode outside any transaction, write (sessions never committed here) --------

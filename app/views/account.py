@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from .. import clock
 from ..auth.decorators import login_required
+from ..auth.login_sessions import keep_current_session
 from ..auth.passwords import PASSWORD_HINT
-from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError
 from ..services import accounts

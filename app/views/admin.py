@@ -25,8 +25,8 @@ from models import (
 
 from .. import clock
 from ..auth.decorators import roles_required
+from ..auth.login_sessions import keep_current_session
 from ..auth.passwords import PASSWORD_HINT
-from ..auth.sessions import keep_current_session
 from ..db import get_session
 from ..errors import DomainError, NotFound
 from ..policy.access import TOKEN_SCOPES

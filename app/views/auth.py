@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user, logout_user
 
 from ..auth.decorators import login_required
-from ..auth.sessions import record_login, sign_in, throttle
+from ..auth.login_sessions import record_login, sign_in, throttle
 from ..db import get_session
 from ..security import is_safe_next
 from ..services import accounts

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.policy.roles import Role
 from app.policy.statuses import MEETING_STATUS_LABELS
-from app.services.meetings import access, context, edit, exports, inputs, jobs, read
+from app.services.meetings import access, context, edit, exports, inputs, plan_jobs, read
 from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
 from models import MatchmakingMeeting
@@ -27,7 +27,7 @@ from models import MatchmakingMeeting
 from ..auth.decorators import roles_required
 from ..db import after_commit, get_session
 from ..errors import DomainError, NotFound
-from ..jobs import queue as job_queue
+from ..job_queue import queue as job_queue
 from ..services.audit import audit, record
 from ..services.listing import apply_sort, field_errors, paginate, search
 from ..services.listing import to_int as _int
@@ -78,7 +78,7 @@ def new():
         multi = {k: request.form.getlist(k) for k in ("industry_ids", "field_ids")}
         try:
             inp = inputs.parse_plan_form(form, current_user, multi)
-            meeting, job_id = jobs.submit_plan(session, current_user, inp)
+            meeting, job_id = plan_jobs.submit_plan(session, current_user, inp)
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 rolls the request back
         else:
@@ -108,7 +108,7 @@ def progress(meeting_id: int):
     """The planning job's progress bar (htmx polls it); a finished job refreshes the page."""
     session = get_session()
     meeting = access.get_meeting(session, current_user, meeting_id)
-    job = jobs.job_of(session, meeting)
+    job = plan_jobs.job_of(session, meeting)
     resp = Response(render_template("meetings/_progress.html", meeting=meeting, job=job,
                                     steps=meeting_plan.PLAN_STEPS))
     if job is None or job.status in ("done", "failed"):
@@ -155,7 +155,7 @@ def detail(meeting_id: int):
                            editable=meeting.status in access.EDITABLE,
                            agenda=read.agenda_view(meeting),
                            counts=read.session_counts(session, meeting),
-                           job=jobs.job_of(session, meeting), steps=meeting_plan.PLAN_STEPS)
+                           job=plan_jobs.job_of(session, meeting), steps=meeting_plan.PLAN_STEPS)
 
 
 @bp.get("/<int:meeting_id>/sessions/<int:session_id>")
@@ -201,7 +201,7 @@ def replan(meeting_id: int):
     session = get_session()
     meeting = access.get_meeting(session, current_user, meeting_id)
     try:
-        job_id = _attempt(session, lambda: jobs.submit_replan(session, current_user, meeting))
+        job_id = _attempt(session, lambda: plan_jobs.submit_replan(session, current_user, meeting))
     except DomainError as exc:
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)

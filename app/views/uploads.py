@@ -4,7 +4,7 @@
 The import service (app/services/imports/) is not scoped: this page decides which kinds a role
 may import and refuses rows outside the user's institution or district with a row-level report
 before anything is written. Small files are imported in the request; big ones (more than
-``IMPORT_INLINE_ROWS`` rows) as a queued job (app/jobs.py) whose :class:`BackgroundJob` row
+``IMPORT_INLINE_ROWS`` rows) as a queued job (app/job_queue.py) whose :class:`BackgroundJob` row
 (progress, message and the full row report) the page polls with htmx every second.
 """
 
@@ -252,7 +252,7 @@ def job_status(job_id: int):
     owner = job.kind.split(":")[-1]
     if owner != str(current_user.id) and current_user.role != Role.CITY_ADMIN:
         abort(404)
-    from ..services.jobs import reap_stale
+    from ..services.job_rows import reap_stale
 
     if reap_stale(session, job_id=job.id):  # its consumer died: say so instead of "running"
         session.refresh(job)
@@ -265,7 +265,7 @@ def job_status(job_id: int):
 def start_job(user: Any, kind: str, filename: str, data: bytes, rows: int,
               ip: str | None) -> BackgroundJob:
     """Queue the import as a background job (the file travels with the queued task)."""
-    from ..jobs import enqueue
+    from ..job_queue import enqueue
 
     return enqueue("import", kind=f"import:{kind}:{user.id}", total=rows,
                    message=f"正在导入 {filename[:200]}", payload=data,

@@ -295,10 +295,10 @@ def test_healthz_counts_embedded_and_pending(sem_app, sem_session, battery):
 
 
 def test_cli_embed_refuses_while_a_job_embeds(sem_app, sem_session, battery):
-    from app.services import jobs
+    from app.services import job_rows
 
-    job = jobs.create(sem_session, embedding.JOB_KIND)
-    jobs.claim(sem_session, job.id, "another-host:1")
+    job = job_rows.create(sem_session, embedding.JOB_KIND)
+    job_rows.claim(sem_session, job.id, "another-host:1")
     sem_session.commit()
     result = sem_app.test_cli_runner().invoke(args=["embed", "--threads", "1"])
     assert result.exit_code == 1 and "正在生成语义向量" in result.output
@@ -397,7 +397,7 @@ def test_ranking_page_says_how_many_experts_are_embedded(sem_app, sem_session, b
 def test_a_consumer_shutdown_stops_the_embedding_job_between_batches(sem_app, sem_session,
                                                                       battery):
     from app.job_handlers import queue_embedding_if_pending
-    from app.jobs import queue
+    from app.job_queue import queue
 
     queue(sem_app).stopping.set()  # SIGTERM arrived
     job_id = queue_embedding_if_pending(sem_app)

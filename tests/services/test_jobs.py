@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.jobs import HANDLERS, JobFailed, enqueue, handler
-from app.services import jobs as rows
+from app.job_queue import HANDLERS, JobFailed, enqueue, handler
+from app.services import job_rows as rows
 from app.services import reference
 from models import BackgroundJob
 from tests.conftest import TEST_CONFIG
@@ -87,7 +87,7 @@ def test_unknown_task_is_refused(app, session):
 CONSUMER = textwrap.dedent("""
     import sys, time
     from app import create_app
-    from app.jobs import handler, run_consumer
+    from app.job_queue import handler, run_consumer
 
     app = create_app({"DATABASE_URL": sys.argv[1], "SEMANTIC_ENABLED": False,
                       "JOBS_DIR": sys.argv[2], "JOB_HEARTBEAT_SECONDS": 0.2})

@@ -127,7 +127,8 @@ def test_change_password_is_audited(client, session):
     _login(client)
     client.post("/account/password", data={"current": PASSWORD, "password": NEW_PASSWORD,
                                             "password2": NEW_PASSWORD})
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "user.change_password")).one()
+    event = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "user.change_password")).one()
     assert event.entity_id == user.id and NEW_PASSWORD not in str(event.detail)
     assert "其他设备上的登录已全部退出" in client.get("/account").get_data(as_text=True)
 

@@ -6,7 +6,7 @@ alive by that consumer's heartbeat, and finished with its message and full repor
 ``failed``). A running job whose heartbeat is older than the lease is marked ``failed`` by
 :func:`reap_stale` — the consumer died — and keeps the progress and report it had written.
 
-No Flask here; the queue itself (Huey) and the consumer process are in :mod:`app.jobs`.
+No Flask here; the queue itself (Huey) and the consumer process are in :mod:`app.job_queue`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ handler registered for ``params["task"]`` of the job's :class:`models.Background
 * ``plan_meeting``: a meeting plan (``app.services.meetings.run_plan_job``);
 * ``index``: rebuild the expert index in the consumer and move the data version.
 
-A row is claimed by one consumer only (:func:`app.services.jobs.claim`), its progress and
+A row is claimed by one consumer only (:func:`app.services.job_rows.claim`), its progress and
 report are written to the row, and a heartbeat thread in the consumer keeps its lease: a job
 whose consumer dies is marked failed by the next consumer's check or by the page polling it.
 """
@@ -38,7 +38,7 @@ from huey.consumer import Consumer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .services import jobs as rows
+from .services import job_rows as rows
 
 log = logging.getLogger(__name__)
 
