@@ -9,8 +9,9 @@ run ``--minutes`` (at most 60) of mixed traffic: free-text ``POST /api/v1/match`
 list pages, ``/healthz``, and expert upserts through ``PUT /api/v1/experts`` (every write moves
 the experts data version, so workers rebuild their index). At the start, every ``--every``
 seconds and at the end it prints RSS and PSS (from /proc/PID/smaps_rollup) of the master, each
-worker and the consumer, the requests done and the errors (5xx and network failures) so far,
-and the load average (the figures are under whatever else the machine runs); at the end a
+worker and the consumer, the range of the RSS samples taken every ``--sample`` seconds since
+the previous line, the requests done and the errors (5xx and network failures) so far, and the
+load average (the figures are under whatever else the machine runs); at the end a
 summary per process (start, after warm-up, peak, end), then one JSON line. A stack it started
 is stopped at the end; an attached one is left running.
 
@@ -188,7 +189,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8102)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--every", type=float, default=300.0, help="seconds between samples")
+    parser.add_argument("--every", type=float, default=300.0, help="seconds between lines")
+    parser.add_argument("--sample", type=float, default=30.0,
+                        help="seconds between memory samples (each line gives their range)")
     parser.add_argument("--semantic", type=int, default=1)
     parser.add_argument("--attach", metavar="URL",
                         help="soak a running quick start of this checkout instead")
@@ -229,7 +232,9 @@ def main() -> None:
         started = time.monotonic()
         for c in clients:
             c.start()
-        print(f"{'min':>5} {'process':>16} {'RSS MB':>8} {'PSS MB':>8}")
+        print(f"{'min':>5} {'process':>16} {'RSS MB':>8} {'PSS MB':>8} "
+              f"{'RSS min-max since last line':>28}")
+        next_print = 0.0
         while True:
             t = (time.monotonic() - started) / 60
             procs = [("master", master_pid)] + [
@@ -238,16 +243,22 @@ def main() -> None:
                 rss, pss = mem(pid)
                 names[pid] = name
                 table.setdefault(pid, []).append((t, rss, pss))
-                print(f"{t:5.1f} {f'{name} {pid}':>16} {rss:8.0f} {pss:8.0f}", flush=True)
-            with lock:
-                done = sum(counts.values())
-                errors = sum(v for k, v in counts.items() if k == 0 or k >= 500)
-                print(f"      requests {done}, errors {errors} (5xx or no answer), by status "
-                      f"{dict(sorted(counts.items()))}; load average {load_average()}",
-                      flush=True)
+            if t * 60 >= next_print or t >= minutes:
+                for name, pid in procs:
+                    _t, rss, pss = table[pid][-1]
+                    window = [r[1] for r in table[pid] if r[0] > t - args.every / 60 - 1e-9]
+                    print(f"{t:5.1f} {f'{name} {pid}':>16} {rss:8.0f} {pss:8.0f} "
+                          f"{f'{min(window):.0f}-{max(window):.0f}':>28}", flush=True)
+                with lock:
+                    done = sum(counts.values())
+                    errors = sum(v for k, v in counts.items() if k == 0 or k >= 500)
+                    print(f"      requests {done}, errors {errors} (5xx or no answer), by "
+                          f"status {dict(sorted(counts.items()))}; load average "
+                          f"{load_average()}", flush=True)
+                next_print += args.every
             if t >= minutes:
                 break
-            time.sleep(min(args.every, max(1.0, (minutes - t) * 60)))
+            time.sleep(min(args.sample, max(1.0, (minutes - t) * 60)))
     finally:
         stop.set()
         for proc in (web, consumer):
@@ -268,7 +279,14 @@ def main() -> None:
         if len(rows) < 2:
             continue
         warm = next((r for r in rows if r[0] >= WARMUP_MINUTES), rows[-1])
+        # the heap saws up and down with each index rebuild (two snapshots alive for a while):
+        # growth is judged on the highest sample of the first and the last warm window
+        span = args.every / 60
+        first = [r[1] for r in rows if WARMUP_MINUTES <= r[0] < WARMUP_MINUTES + span]
+        last = [r[1] for r in rows if r[0] > rows[-1][0] - span]
         summary[f"{names[pid]} {pid}"] = {
+            "rss_max_first_window": round(max(first or [warm[1]])),
+            "rss_max_last_window": round(max(last)),
             "rss_start": round(rows[0][1]), "rss_warm": round(warm[1]),
             "rss_peak": round(max(r[1] for r in rows)), "rss_end": round(rows[-1][1]),
             "pss_start": round(rows[0][2]), "pss_warm": round(warm[2]),
@@ -277,7 +295,8 @@ def main() -> None:
     for name, m in summary.items():
         print(f"{name}: RSS {m['rss_start']} at start, {m['rss_warm']} after warm-up, peak "
               f"{m['rss_peak']}, {m['rss_end']} MB at the end "
-              f"({m['growth_after_warmup']:+.1%} after warm-up); "
+              f"({m['growth_after_warmup']:+.1%} after warm-up); highest in the first warm "
+              f"window {m['rss_max_first_window']}, in the last {m['rss_max_last_window']}; "
               f"PSS {m['pss_start']} -> {m['pss_warm']} -> {m['pss_end']} MB")
     with lock:
         done = sum(counts.values())
