@@ -83,3 +83,24 @@ def test_hyphenated_ascii_words_stay_whole_and_fixed_expressions_go() -> None:
     tokens = text.analyze("主持横向项目3项、纵向课题2项，研究高速接口")
     assert "w:横向" not in tokens and "b:横向" not in tokens and "b:纵向" not in tokens
     assert "sub" not in text.sub_words("面密度") and "密度" in text.sub_words("面密度")
+
+
+def test_a_long_unbroken_run_reaches_jieba_in_bounded_pieces(monkeypatch) -> None:
+    text.initialize()
+    seen: list[int] = []
+    real = text._TOKENIZER.lcut
+
+    def recording(sentence, *args, **kwargs):
+        seen.append(len(sentence))
+        return real(sentence, *args, **kwargs)
+
+    monkeypatch.setattr(text._TOKENIZER, "lcut", recording)
+    prose = "锂电池热失控预警，多传感器融合与早期气体检测。"
+    assert text.analyze(prose) == text.analyze(prose)  # no run over MAX_RUN: one piece
+    assert seen == [len(prose), len(prose)]
+    seen.clear()
+    tokens = text.analyze("锂" * (5 * text.MAX_RUN + 7) + "，" + prose)
+    assert max(seen) <= text.MAX_RUN  # jieba's HMM is quadratic in the length of a run
+    # characters and pairs still come from the whole run
+    assert tokens.count("c:锂") == 5 * text.MAX_RUN + 7 + prose.count("锂")
+    assert tokens.count("b:锂锂") == 5 * text.MAX_RUN + 6

@@ -135,6 +135,26 @@ def test_texts_are_capped_at_the_model_window(sem_app, sem_session):
     assert seen and max(seen) == embedding.MAX_TEXT_CHARS
 
 
+def test_query_vector_is_encoded_from_the_model_window(sem_app, sem_session, battery):
+    from app.services.fields import MAX_QUERY_TEXT
+
+    seen: list[int] = []
+
+    class Recording(FakeEncoder):
+        def encode_queries(self, texts):
+            seen.extend(len(t) for t in texts)
+            return super().encode_queries(texts)
+
+    enc = Recording()
+    embedding.run(sem_app.extensions["db"], enc)
+    holder = sem_app.extensions["search_index"]
+    holder.encoder, holder.encoder_state = enc, "on"
+    seen.clear()
+    with sem_app.test_request_context():
+        hits, _ = search.rank_text(sem_session, ("锂电池热失控的早期预警" * 400)[:MAX_QUERY_TEXT])
+    assert hits and seen == [embedding.MAX_TEXT_CHARS]  # never the whole text, window by window
+
+
 def test_model_change_reembeds(sem_app, sem_session, battery):
     right, _w, _o = battery
     stale = vector_to_bytes(np.ones(E5_DIM, dtype=np.float32) / np.sqrt(E5_DIM))

@@ -126,3 +126,23 @@ def test_saving_a_demand_never_rebuilds_the_expert_index(app, session, experts):
 def test_the_snapshot_maps_ids_to_rows_once(app, session, experts):
     snap = search.expert_snapshot(session)
     assert snap.row_of == {int(e): n for n, e in enumerate(snap.expert_ids)}
+
+
+def test_a_query_is_read_up_to_max_query_text_characters(app, session, experts):
+    from app.services.fields import MAX_QUERY_TEXT
+    from matching import text as mtext
+
+    _a, b, _c = experts
+    beyond = "锂" * MAX_QUERY_TEXT + " 反渗透膜污染控制 水处理"
+    assert not any("膜" in t or "水" in t for t in search.query_tokens(beyond))
+    # a stored demand longer than the cap: its stored tokens cover the whole text, the ranking
+    # reads the same first MAX_QUERY_TEXT characters as for a free text
+    d = f.demand(session, "锂电池", "锂" * MAX_QUERY_TEXT, "反渗透膜污染控制 水处理")
+    session.commit()
+    assert any("膜" in t for t in mtext.split_tokens(d.tokens))
+    with app.test_request_context():
+        hits, _ = search.rank_text(session, d.text, demand=d,
+                                   tokens=mtext.split_tokens(d.tokens))
+        short, _ = search.rank_text(session, "反渗透膜污染控制 水处理")
+    assert b.id not in {h.expert_id for h in hits}
+    assert short[0].expert_id == b.id  # the same words within the cap do find the expert

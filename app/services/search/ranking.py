@@ -4,7 +4,10 @@ One explained ranking per request: :func:`rank_text` calls the ranker's ``rank``
 fusion, the 语义相近 badge and the closest item are decided there, in matching/, by the code that
 scripts/evaluate.py measures). :func:`rank_of_experts` gives the rank of a few chosen experts (a
 shortlist being sent) from the ranker's ``rank_of``: one pass, only those experts explained.
-The query text is read up to MAX_QUERY_TEXT characters.
+The query text is read up to MAX_QUERY_TEXT characters, and a stored demand longer than that is
+ranked on the same first MAX_QUERY_TEXT characters (its stored tokens cover the whole text); the
+query vector is encoded from at most the model window (``embedding.MAX_TEXT_CHARS``), as stored
+demand vectors are: the encoder reads a longer text window by window, about a second each.
 
 No Flask here: the index comes from the session (:func:`app.services.search.index.index_of`).
 """
@@ -24,6 +27,7 @@ from matching.semantic import E5_DIM, bytes_to_vector
 from models import Demand
 
 from ...errors import DomainError
+from ..embedding import MAX_TEXT_CHARS
 from ..fields import MAX_QUERY_TEXT
 from .index import ExpertSnapshot, IndexSource, index_of
 
@@ -53,8 +57,8 @@ class Hit:
 
 
 def query_tokens(text: str) -> list[str]:
-    """Segment a free-text query; raise a clear message when nothing usable is left."""
-    tokens = mtext.analyze(text or "")
+    """Segment a query's first MAX_QUERY_TEXT characters; raise when nothing usable is left."""
+    tokens = mtext.analyze((text or "")[:MAX_QUERY_TEXT])
     if not tokens:
         raise DomainError("需求文本中没有可用于匹配的关键词，请补充技术难题、预期目标或关键词。",
                           field="text")
@@ -90,16 +94,19 @@ class _Query:
 
 def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[str] | None,
            demand: Demand | None, query_vector: np.ndarray | None) -> _Query:
-    if not tokens and demand is not None and demand.tokens:
+    full = text or (demand.text if demand else "") or ""
+    if len(full) > MAX_QUERY_TEXT:
+        tokens = None  # stored tokens cover the whole text: read the first MAX_QUERY_TEXT only
+    elif not tokens and demand is not None and demand.tokens:
         tokens = mtext.split_tokens(demand.tokens)
-    text = (text or (demand.text if demand else ""))[:MAX_QUERY_TEXT]
+    text = full[:MAX_QUERY_TEXT]
     tokens = tokens if tokens else query_tokens(text)
     encoder = source.encoder
     if not source.semantic_active(snap) or snap.expert_vectors is None:
         return _Query(tokens, 0.0, None, encoder is not None)
     qvec = query_vector if query_vector is not None else demand_vector(demand, encoder.model_id)
     if qvec is None:
-        qvec = encoder.encode_queries([text])[0]
+        qvec = encoder.encode_queries([text[:MAX_TEXT_CHARS]])[0]
     return _Query(tokens, float(source.semantic_weight), np.asarray(qvec, dtype=np.float32), True)
 
 
