@@ -19,10 +19,11 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    Regexp,
 )
 
+from ..services.fields import check_email, check_phone
 from ..services.programme.rules import ASSESSMENT_RESULTS
+from .service_checks import ServiceCheck
 
 DAY_HINT = "年-月-日，如 2026-03-01"
 DAY_PATTERN = r"\d{4}-\d{2}-\d{2}"
@@ -84,8 +85,6 @@ class ProgrammeForm(Form):
         return {name: messages[0] for name, messages in self.errors.items() if messages}
 
 
-PHONE = Regexp(r"^[0-9+\- ]*$", message="联系电话只能包含数字和-")
-EMAIL = Regexp(r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", message="电子邮箱格式不正确")
 
 
 class LiaisonForm(ProgrammeForm):
@@ -94,8 +93,8 @@ class LiaisonForm(ProgrammeForm):
     name = StringField("姓名", [_required("姓名"), Length(max=40, message="姓名不超过40个字")])
     employer_post = StringField("工作单位及职务",
                                 [Length(max=120, message="工作单位及职务不超过120个字")])
-    phone = StringField("联系电话", [Optional(), PHONE, Length(max=40, message="联系电话过长")])
-    email = StringField("电子邮箱", [Optional(), EMAIL, Length(max=120, message="电子邮箱过长")])
+    phone = StringField("联系电话", [Optional(), ServiceCheck(check_phone)])
+    email = StringField("电子邮箱", [Optional(), ServiceCheck(check_email)])
     start_date = DayField("任职起始日期", [_required("任职起始日期")])
 
 

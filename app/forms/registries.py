@@ -5,7 +5,9 @@ from __future__ import annotations
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from .programme import EMAIL, PHONE, ProgrammeForm, ZhDecimal
+from ..services.fields import check_email, check_phone
+from .programme import ProgrammeForm, ZhDecimal
+from .service_checks import ServiceCheck
 
 
 class EnterpriseForm(ProgrammeForm):
@@ -18,10 +20,8 @@ class EnterpriseForm(ProgrammeForm):
     is_key = BooleanField("重点企业")
     address = StringField("地址", [Length(max=200, message="地址不超过200个字")])
     contact_person = StringField("联系人", [Length(max=40, message="联系人不超过40个字")])
-    contact_phone = StringField("联系电话", [Optional(), PHONE,
-                                         Length(max=30, message="联系电话过长")])
-    contact_email = StringField("电子邮箱", [Optional(), EMAIL,
-                                         Length(max=120, message="电子邮箱过长")])
+    contact_phone = StringField("联系电话", [Optional(), ServiceCheck(check_phone)])
+    contact_email = StringField("电子邮箱", [Optional(), ServiceCheck(check_email)])
 
 
 class ParkForm(ProgrammeForm):
@@ -42,8 +42,7 @@ class InvestorForm(ProgrammeForm):
         min=0, message="金额不能为负数")])
     focus = TextAreaField("投资偏好", [Length(max=2000, message="投资偏好不超过2000个字")])
     contact_person = StringField("联系人", [Length(max=40, message="联系人不超过40个字")])
-    contact_phone = StringField("联系电话", [Optional(), PHONE,
-                                         Length(max=30, message="联系电话过长")])
+    contact_phone = StringField("联系电话", [Optional(), ServiceCheck(check_phone)])
 
 
 class InstitutionForm(ProgrammeForm):

@@ -33,7 +33,7 @@ from ..demo.content import is_valid_credit_code
 from ..errors import DomainError, Forbidden, NotFound
 from ..policy.roles import DISTRICT_ROLES, Role
 from .audit import record
-from .fields import normalise_name
+from .fields import FieldError, check_email, check_phone, normalise_name
 from .listing import like
 
 PARK_KINDS = {"park": "产业园区", "incubator": "孵化器"}
@@ -97,6 +97,18 @@ def _refuse(errors: list[dict[str, str]]) -> None:
     """Raise the per-field errors of a form, the first one as the message."""
     if errors:
         raise DomainError(errors[0]["message"], field=errors[0]["field"], errors=errors)
+
+
+def _contact_errors(errors: list[dict[str, str]], phone: str, email: str | None = None) -> None:
+    """Append the errors of a contact phone and e-mail (the rules of :mod:`.fields`)."""
+    checks = [(check_phone, "contact_phone", phone)]
+    if email is not None:
+        checks.append((check_email, "contact_email", email))
+    for check, field, value in checks:
+        try:
+            check(value, field)
+        except FieldError as exc:
+            errors.append({"field": field, "message": exc.message})
 
 
 def _scoped(stmt: Select, user: Any, column: Any) -> Select:
@@ -214,6 +226,7 @@ def save_enterprise(session: Session, user: Any, data: EnterpriseInput,
             dup = session.scalar(select(Enterprise).where(Enterprise.credit_code == code))
             if dup is not None and dup is not enterprise:
                 errors.append({"field": "credit_code", "message": f"该信用代码已属于“{dup.name}”"})
+    _contact_errors(errors, data.contact_phone, data.contact_email)
     park = session.get(Park, data.park_id) if data.park_id else None
     if data.park_id and (park is None or park.district_id != district_id):
         errors.append({"field": "park_id", "message": "请选择本区的产业园区（孵化器）"})
@@ -340,6 +353,7 @@ def save_investor(session: Session, user: Any, *, name: str, stages: list[str],
         errors.append({"field": "ticket_max", "message": "单笔投资上限不能小于下限"})
     if any(s not in INVESTMENT_STAGES for s in stages):
         errors.append({"field": "stages", "message": "请从列表中选择投资阶段"})
+    _contact_errors(errors, contact_phone)
     _refuse(errors)
     before = _investor_fields(investor) if investor is not None else None
     if investor is None:

@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.policy.roles import Role
+from app.policy.scope import meeting_scope
 from app.policy.statuses import MEETING_STATUS_LABELS
 from app.services.meetings import access, context, edit, exports, inputs, plan_jobs, read
 from app.services.meetings import outcomes as meeting_outcomes
@@ -49,7 +50,7 @@ def index():
     session = get_session()
     q = (request.args.get("q") or "").strip()
     status = request.args.get("status") or ""
-    stmt = select(MatchmakingMeeting).where(access.meeting_filter(current_user))
+    stmt = select(MatchmakingMeeting).where(meeting_scope(current_user))
     stmt = search(stmt, q, MatchmakingMeeting.title, MatchmakingMeeting.venue)
     if status in MEETING_STATUS_LABELS:
         stmt = stmt.where(MatchmakingMeeting.status == status)

@@ -126,3 +126,28 @@ def test_campus_liaison_has_no_enterprise_registry(client, session, firms):
     login(client, "whur")
     assert client.get("/enterprises").status_code == 403
     assert client.get("/enterprises/lookup?q=武汉").status_code == 403
+
+
+def test_registry_contacts_follow_the_one_phone_and_email_rule(client, session, firms):
+    """The enterprise form and the registry writer refuse what the expert form refuses."""
+    from app.errors import DomainError
+    from app.services import registries as registry_writer
+    from app.services.fields import FieldError, check_phone
+
+    login(client, "hsr")
+    resp = client.post("/enterprises/new", data={"name": "武汉电话科技有限公司",
+                                                 "contact_phone": "138-abc",
+                                                 "contact_email": "wang@"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "联系电话格式不正确" in page and "电子邮箱格式不正确" in page
+    with pytest.raises(FieldError) as phone_rule:
+        check_phone("138-abc")
+    assert phone_rule.value.message in page
+    user = session.scalar(select(accounts.User).where(accounts.User.username == "hsr"))
+    with pytest.raises(DomainError) as refused:
+        registry_writer.save_enterprise(session, user, registry_writer.EnterpriseInput(
+            name="武汉电话科技有限公司", contact_phone="电话"))
+    assert {e["field"] for e in refused.value.errors} == {"contact_phone"}
+    assert session.scalar(select(Enterprise).where(
+        Enterprise.name == "武汉电话科技有限公司")) is None

@@ -1,17 +1,18 @@
-"""Who may organise meetings and which meetings they see; which states allow edits."""
+"""Who may organise meetings, the meeting a request names (scoped by ``policy.scope``), and
+which states allow edits."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, Forbidden, NotFound
 from app.policy.roles import Role
+from app.policy.scope import meeting_scope
 from app.policy.statuses import MEETING_STATUS_LABELS
-from models import (
-    MatchmakingMeeting,
-)
+from models import MatchmakingMeeting
 
 #: Who organises matchmaking meetings.
 ORGANISER_ROLES = (Role.DISTRICT_ADMIN, Role.CITY_ADMIN)
@@ -23,22 +24,12 @@ def check_organiser(user: Any) -> None:
         raise Forbidden("只有区局管理员和市科技局管理员可以组织对接会。")
 
 
-def meeting_filter(user: Any):
-    """Return the WHERE clause of the meetings `user` may see."""
-    if getattr(user, "role", None) == Role.CITY_ADMIN:
-        return MatchmakingMeeting.id.is_not(None)
-    if getattr(user, "role", None) == Role.DISTRICT_ADMIN and user.district_id is not None:
-        return MatchmakingMeeting.district_id == user.district_id
-    return MatchmakingMeeting.id.is_(None)
-
-
 def get_meeting(session: Session, user: Any, meeting_id: int) -> MatchmakingMeeting:
     """Return a meeting the user organises, else raise NotFound / Forbidden."""
     check_organiser(user)
-    meeting = session.get(MatchmakingMeeting, meeting_id)
+    meeting = session.scalar(select(MatchmakingMeeting).where(
+        MatchmakingMeeting.id == meeting_id, meeting_scope(user)))
     if meeting is None:
-        raise NotFound("对接会不存在。")
-    if user.role != Role.CITY_ADMIN and meeting.district_id != user.district_id:
         raise NotFound("对接会不存在，或您无权查看。")
     return meeting
 

@@ -17,6 +17,7 @@ from models import (
 
 from ... import clock
 from ...errors import Conflict, DomainError
+from ..fields import FieldError, check_phone
 
 
 # --- roster and replacements -----------------------------------------------------------------
@@ -62,9 +63,10 @@ def _check_input(data: LiaisonInput) -> None:
         errors["name"] = "请填写姓名"
     elif len(data.name.strip()) > 40:
         errors["name"] = "姓名过长"
-    phone = data.phone.strip()
-    if phone and not all(ch.isdigit() or ch in "-+ " for ch in phone):
-        errors["phone"] = "联系电话只能包含数字和-"
+    try:
+        check_phone(data.phone)
+    except FieldError as exc:
+        errors["phone"] = exc.message
     if data.start_date is None:
         errors["start_date"] = "请填写任职起始日期"
     if errors:

@@ -23,6 +23,7 @@ from ...auth.decorators import roles_required
 from ...db import get_session, keep_on_refusal
 from ...errors import DomainError, Forbidden, NotFound
 from ...forms.demand_intake import DemandForm
+from ...policy.access import can_manage_demand
 from ...policy.roles import Role
 from ...policy.scope import demand_scope
 from ...policy.statuses import DEMAND_STATUS_LABELS, ENGAGED_MATCH_STATUSES
@@ -149,7 +150,7 @@ def edit(demand_id: int):
     session = get_session()
     user = _user()
     demand = wf.get_demand(session, user, demand_id)
-    if demand.district_id != user.district_id:
+    if not can_manage_demand(user, demand):
         raise Forbidden("只能修改本区的需求。")
     if demand.status not in wf.EDITABLE_STATUSES:
         flash(f"当前状态「{DEMAND_STATUS_LABELS[demand.status]}」的需求不能修改。", "warning")

@@ -24,6 +24,7 @@ from ... import clock
 from ...auth.decorators import roles_required
 from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
+from ...policy.access import can_manage_demand
 from ...policy.roles import Role
 from ...services import matches as match_writer
 from ...services import search
@@ -125,7 +126,7 @@ def _snippet(text: str | None, terms: list[str], width: int = 120) -> str:
 
 
 def _can_search(user: Any, demand: Demand) -> None:
-    if user.role != Role.CITY_ADMIN and user.district_id != demand.district_id:
+    if not can_manage_demand(user, demand):
         raise Forbidden("只能为本区的需求匹配专家。")
 
 
