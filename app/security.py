@@ -18,6 +18,7 @@ from .auth import login_sessions
 from .errors import wants_json
 from .policy.privacy import mask_email, mask_phone
 from .policy.roles import ROLE_LABELS
+from .policy.statuses import STATUS_LABELS
 
 CSRF_MESSAGE = "页面已过期或缺少安全令牌，请刷新页面后重试。"
 CSP = (
@@ -99,7 +100,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         safe_url=safe_url, url_with=url_with, mask_phone=mask_phone, mask_email=mask_email,
-        ROLE_LABELS=ROLE_LABELS,
+        ROLE_LABELS=ROLE_LABELS, STATUS_LABELS=STATUS_LABELS,
     )
     from .auth.commands import init_app as init_cli
 

@@ -25,6 +25,10 @@ MEETING_STATUS_LABELS: dict[str, str] = {
     "confirmed": "已确认",
     "held": "已召开",
 }
+CASE_STATUS_LABELS: dict[str, str] = {
+    "draft": "草稿",
+    "reported": "已报送",
+}
 
 #: A demand the liaison may still edit.
 EDITABLE_DEMAND_STATUSES: tuple[str, ...] = ("draft", "returned")
@@ -39,11 +43,14 @@ _TABLES = {
     "demand": DEMAND_STATUS_LABELS,
     "match": MATCH_STATUS_LABELS,
     "meeting": MEETING_STATUS_LABELS,
+    "case": CASE_STATUS_LABELS,
 }
+#: The label tables by kind, for the templates' status badges (``_macros.html``).
+STATUS_LABELS: dict[str, dict[str, str]] = _TABLES
 
 
 def status_label(kind: str, status: str | None) -> str:
-    """Return the Chinese label of a status of `kind` ('demand', 'match' or 'meeting')."""
+    """Return the Chinese label of a status of `kind` ('demand', 'match', 'meeting' or 'case')."""
     if not status:
         return ""
     return _TABLES[kind].get(status, status)

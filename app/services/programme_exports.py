@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import Demand, District
 
 from .. import clock
-from ..policy.statuses import DEMAND_STATUS_LABELS
+from ..policy.statuses import DEMAND_STATUS_LABELS, status_label
 from .programme import lists, quota, roster, rules, scoreboard
 from .spreadsheets import safe_value
 
@@ -195,7 +195,7 @@ def cases_xlsx(session: Session, year: int, *, district_id: int | None = None,
     stmt = lists.cases(year, district_id, q, status)
     rows = [[n, c.district.name, c.title, c.liaison.name if c.liaison else "",
              c.enterprise_name or "", c.expert_name or "", c.contract_amount or "",
-             "已报送" if c.status == "reported" else "草稿", c.summary or ""]
+             status_label("case", c.status), c.summary or ""]
             for n, c in enumerate(session.scalars(stmt), start=1)]
     scope = _scope(session, district_id)
     return _plain(f"{year}年{scope}联络员工作典型案例清单", CASE_LIST_HEADERS, rows,

@@ -12,9 +12,8 @@ from sqlalchemy.orm import aliased, selectinload
 
 from models import Assessment, Case, District, Liaison, Training
 
+from ...policy.statuses import CASE_STATUS_LABELS
 from ..listing import search
-
-CASE_STATUS_LABELS = {"draft": "草稿", "reported": "已报送"}
 
 
 def trainings(year: int, district_id: int | None, q: str | None = None) -> Select:

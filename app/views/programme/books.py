@@ -13,13 +13,13 @@ from ... import clock
 from ...db import get_session
 from ...errors import NotFound
 from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
+from ...policy.statuses import CASE_STATUS_LABELS
 from ...services import programme_exports
 from ...services.audit import record
 from ...services.listing import Page, paginate, rows_to_xlsx, to_int
 from ...services.programme import books as programme_books
 from ...services.programme import lists
 from ...services.programme import roster as programme_roster
-from ...services.programme.lists import CASE_STATUS_LABELS
 from ...services.programme.rules import ASSESSMENT_RESULTS
 from ..downloads import xlsx_response
 from ..editing import edit_page
@@ -134,7 +134,7 @@ def cases():
     return render_template("programme/cases.html",
                            page=paginate(session, lists.cases(year, district_id, q, status),
                                          request.args.get("page")),
-                           q=q, status=status, statuses=lists.CASE_STATUS_LABELS, year=year,
+                           q=q, status=status, statuses=CASE_STATUS_LABELS, year=year,
                            years=years(session), district_id=district_id,
                            candidates=programme_books.finished_matches(session, district_id,
                                                                        limit=50),
