@@ -1,4 +1,4 @@
-"""Helpers shared by the tests split out of test_imports.py."""
+"""Helpers shared by the tests split out of test_imports.py: the sheets, files and fixtures."""
 
 from __future__ import annotations
 
