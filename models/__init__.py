@@ -2,9 +2,10 @@
 
 from .accounts import ROLES, ApiClient, AuditEvent, LoginEvent, LoginFailure, User
 from .base import Base, UtcDateTime, utcnow
+from .books import Assessment, Case, Training, training_attendee
 from .demands import DEMAND_STATUSES, MATCH_STATUSES, Demand, DemandEvent, Match, MatchEvent
 from .experts import Expert, ExpertItem
-from .meetings import (
+from .matchmaking import (
     INVITATION_KINDS,
     MEETING_STATUSES,
     Invitation,
@@ -23,7 +24,6 @@ from .organisation import (
     liaison_enterprise,
     liaison_park,
 )
-from .programme import Assessment, Case, Training, training_attendee
 from .reference import (
     BackgroundJob,
     DataVersion,

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.services import accounts, reference
+from app.services import reference_data, user_accounts
 from models import Demand, District, Enterprise, User
 
 PASSWORD = "Bench#2026-concurrency"
@@ -43,11 +43,11 @@ def _prepare(url: str, clients: int) -> tuple[object, list[str]]:
     db.upgrade()
     names = [f"bench{n:02d}" for n in range(clients)]
     with db.unit_of_work() as session:
-        reference.clear_all(session)
+        reference_data.clear_all(session)
         district = session.scalar(select(District).where(District.name == "洪山区"))
         for name in names:
             if session.scalar(select(User.id).where(User.username == name)) is None:
-                accounts.create_user(session, name, PASSWORD, f"并发测试{name[-2:]}",
+                user_accounts.create_user(session, name, PASSWORD, f"并发测试{name[-2:]}",
                                      "district_liaison", district_id=district.id)
     return app, names
 
@@ -121,7 +121,7 @@ def main() -> None:
                                      .having(func.count(Demand.id) > 1)).all()
         shared = session.scalar(select(func.count(Enterprise.id))
                                 .where(Enterprise.name.like("并发共享企业%")))
-        reference.clear_all(session)
+        reference_data.clear_all(session)
     created = statuses.get(201, 0)
     result = {"database": url.split(":", 1)[0], "clients": args.clients,
               "seconds": args.seconds, "created": created, "stored": stored,

@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from matching import planning
 from matching.planning.agenda import place_sessions
 from matching.planning.invitees import keep_one_place
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     MeetingEnterprise,
     MeetingInvestor,

@@ -38,8 +38,7 @@ def main() -> None:
     from sqlalchemy import select
 
     from app import create_app
-    from app.services import demo
-    from app.services import matches as match_writer
+    from app.services import demo_loader, match_writer
     from models import Demand, User
 
     path = Path(args.db or f"/tmp/bench_propose_{args.experts}.db")
@@ -51,7 +50,7 @@ def main() -> None:
     if fresh:
         started = time.perf_counter()
         with db.Session.begin() as session:
-            demo.load(session, n_experts=args.experts)
+            demo_loader.load(session, n_experts=args.experts)
         print(f"demo loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     from app.services.search import rank_text
 

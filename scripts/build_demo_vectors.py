@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app import create_app
-    from app.services import demo, embedding, shipped_vectors
+    from app.services import demo_loader, embedding, shipped_vectors
     from matching.semantic import load_encoder
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,7 +41,7 @@ def main() -> None:
         db.upgrade()
         started = time.perf_counter()
         with db.unit_of_work() as session:
-            demo.load(session, n_experts=args.experts, n_demands=args.demands)
+            demo_loader.load(session, n_experts=args.experts, n_demands=args.demands)
         loaded = time.perf_counter() - started
         encoder = load_encoder(True, n_threads=args.threads)
         if encoder is None:

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching.planning import bigram_analyze, plan_sessions
-from matching.planning.records import MeetingDemand, SessionLimits, SessionPlan
+from matching.planning.plan_records import MeetingDemand, SessionLimits, SessionPlan
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "nsfc-dev" / "demands.jsonl"

@@ -101,7 +101,7 @@ def make_token(env: dict, name: str) -> str:
     code = ("import sys\n"
             "from sqlalchemy import select\n"
             "from app import create_app\n"
-            "from app.services.accounts import create_api_client\n"
+            "from app.services.user_accounts import create_api_client\n"
             "from models import Institution\n"
             "db = create_app().extensions['db']\n"
             "with db.Session.begin() as s:\n"
@@ -167,9 +167,9 @@ def start_stack(args: argparse.Namespace) -> tuple[str, subprocess.Popen, subpro
     flask = [str(VENV / "flask"), "--app", "app"]
     subprocess.run([*flask, "init-db"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([str(VENV / "python"), "-c",
-                    "from app import create_app; from app.services import demo; "
+                    "from app import create_app; from app.services import demo_loader; "
                     f"a = create_app(); db = a.extensions['db']\n"
-                    f"with db.unit_of_work() as s: demo.load(s, n_experts={args.experts})"],
+                    f"with db.unit_of_work() as s: demo_loader.load(s, n_experts={args.experts})"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
     token = make_token(env, "浸泡测试")
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed by main

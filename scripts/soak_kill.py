@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http import scratch_database, signed_in  # noqa: E402
 from bench_concurrency import PASSWORD, _prepare  # noqa: E402
 
-from app.services import reference  # noqa: E402
+from app.services import reference_data  # noqa: E402
 from models import Demand  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +123,7 @@ def main() -> None:
         server.wait(timeout=60)
     with app.extensions["db"].unit_of_work() as session:
         stored = set(session.scalars(select(Demand.id)))
-        reference.clear_all(session)
+        reference_data.clear_all(session)
     missing = sorted(set(acked) - stored)
     print(json.dumps({"database": url.split(":", 1)[0], "seconds": args.seconds,
                       "clients": args.clients, "kills": kills, "acknowledged": len(acked),

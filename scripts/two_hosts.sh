@@ -35,9 +35,9 @@ export DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export SEMANTIC_ENABLED=0 JSON_LOGS=1 WORKERS=2 PYTHONUNBUFFERED=1
 .venv/bin/flask --app app init-db >/dev/null
-.venv/bin/python -c "from app import create_app; from app.services import demo
+.venv/bin/python -c "from app import create_app; from app.services import demo_loader
 db = create_app().extensions['db']
-with db.unit_of_work() as s: demo.load(s, n_experts=300, n_demands=50)" 2>/dev/null
+with db.unit_of_work() as s: demo_loader.load(s, n_experts=300, n_demands=50)" 2>/dev/null
 INST="$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select name from institution order by id limit 1")"
 TOKEN="$(.venv/bin/flask --app app create-api-client 双机测试 --scope read --scope rank \
   --scope push_experts --institution "$INST" | tail -1)"

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.db import Database
-from app.services import reference
+from app.services import reference_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -59,7 +59,7 @@ def app_on(migrated: Database, **config):
     application = create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url, **config})
     yield application
     with application.extensions["db"].Session.begin() as session:
-        reference.clear_all(session)
+        reference_data.clear_all(session)
     application.extensions["db"].engine.dispose()
 
 

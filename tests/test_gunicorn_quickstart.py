@@ -46,10 +46,10 @@ TEXTS = [
 
 PREPARE = """
 from app import create_app
-from app.services import demo
+from app.services import demo_loader
 app = create_app()
 with app.app_context(), app.extensions["db"].Session.begin() as s:
-    demo.load(s, n_experts=40, n_demands=10)
+    demo_loader.load(s, n_experts=40, n_demands=10)
 """
 
 

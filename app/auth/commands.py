@@ -19,7 +19,7 @@ from ..errors import DomainError
               help="Read the password from the first line of standard input (scripts).")
 def create_admin_command(username: str, display_name: str, password_stdin: bool) -> None:
     """Create a city admin; asks for the password twice unless --password-stdin is given."""
-    from ..services import accounts
+    from ..services import user_accounts
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -27,7 +27,7 @@ def create_admin_command(username: str, display_name: str, password_stdin: bool)
         password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     try:
         with get_db().unit_of_work() as session:
-            user = accounts.create_city_admin(session, username, password, display_name)
+            user = user_accounts.create_city_admin(session, username, password, display_name)
             label = f"{user.username}（{user.display_name}）"
     except DomainError as exc:
         for err in exc.errors or [{"message": exc.message}]:

@@ -15,7 +15,7 @@ from typing import Any
 from wtforms import StringField, TextAreaField
 
 from ..services import workflow
-from .programme import ProgrammeForm
+from .programme_forms import ProgrammeForm
 from .service_checks import CheckBox, ServiceCheck
 
 #: What the page calls each field (the form's labels and the effectiveness panel's hints).

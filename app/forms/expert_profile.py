@@ -15,8 +15,8 @@ from wtforms import Field, StringField, TextAreaField
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
-from ..services import experts as expert_writer
-from .programme import ProgrammeForm
+from ..services import expert_writer
+from .programme_forms import ProgrammeForm
 from .service_checks import CheckBox, ServiceCheck
 
 #: The keys of an item row, posted as the parallel lists item_kind, item_title, ...

@@ -25,7 +25,7 @@ from models import Demand, District
 
 from .. import clock
 from ..policy.statuses import DEMAND_STATUS_LABELS, status_label
-from .programme import lists, quota, roster, rules, scoreboard
+from .programme import liaison_roster, lists, quota, rules, scoreboard
 from .spreadsheets import safe_value
 
 QUOTA_TITLE = "全市第二批区派联络员指标分解表"
@@ -129,7 +129,7 @@ def roster_xlsx(session: Session, district_id: int, *, on: date | None = None,
 
         raise NotFound("区不存在。")
     filled_on = filled_on or clock.today()
-    people = roster.roster(session, district_id, on=on or filled_on)
+    people = liaison_roster.roster(session, district_id, on=on or filled_on)
     wb = Workbook()
     ws = wb.active
     ws.title = district.name[:31]

@@ -11,8 +11,7 @@ from ..auth.login_sessions import keep_current_session
 from ..auth.passwords import PASSWORD_HINT
 from ..db import get_session
 from ..errors import DomainError
-from ..services import accounts
-from ..services.audit import record
+from ..services import user_accounts
 from ..services.listing import field_errors
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -27,7 +26,7 @@ def _me():
 def profile():
     """Show one's own account, scope and the most recent sign-in attempts with this name."""
     user = _me()
-    logins = accounts.recent_logins(get_session(), user, limit=20)
+    logins = user_accounts.recent_logins(get_session(), user, limit=20)
     return render_template("account/profile.html", user=user, logins=logins, fmt=clock.fmt)
 
 
@@ -39,13 +38,12 @@ def change_password():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            accounts.change_own_password(user, request.form.get("current", ""),
+            user_accounts.change_own_password(user, request.form.get("current", ""),
                                          request.form.get("password", ""),
                                          request.form.get("password2", ""))
         except DomainError as exc:
             errors = field_errors(exc)
         else:
-            record(get_session(), user, "user.change_password", "user", user.id)
             keep_current_session(user)
             flash("密码已修改，其他设备上的登录已全部退出。", "success")
             return redirect(url_for("account.profile"))

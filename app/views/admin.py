@@ -31,8 +31,8 @@ from ..db import get_session
 from ..errors import DomainError, NotFound
 from ..policy.access import TOKEN_SCOPES
 from ..policy.roles import ROLE_LABELS, Role
-from ..services import accounts
 from ..services import audit as audit_log_service
+from ..services import user_accounts
 from ..services.audit import record
 from ..services.indexing import apply_domain_term, bump_version
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search
@@ -113,18 +113,16 @@ def new_user():
         try:
             if form.get("password") != form.get("password2"):
                 raise DomainError("两次输入的密码不一致。", field="password2")
-            user = accounts.create_user(
+            user = user_accounts.create_user(
                 session, form.get("username", ""), form.get("password", ""),
                 form.get("display_name", ""), form.get("role", ""),
                 district_id=_int(form.get("district_id")),
                 institution_id=_int(form.get("institution_id")),
-                liaison_id=_int(form.get("liaison_id")),
+                liaison_id=_int(form.get("liaison_id")), actor=current_user,
             )
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 response rolls the request back
         else:
-            record(session, current_user, "user.create", "user", user.id,
-                   after={"用户名": user.username, "角色": ROLE_LABELS.get(user.role, user.role)})
             flash(f"已创建用户 {user.username}。", "success")
             return redirect(url_for("admin.users"))
     form.pop("password", None)
@@ -144,7 +142,7 @@ def edit_user(user_id: int):
     if request.method == "POST":
         form = request.form.to_dict()
         try:
-            changes = accounts.update_user(
+            changes = user_accounts.update_user(
                 session, user, form.get("display_name", ""), form.get("role", ""),
                 district_id=_int(form.get("district_id")),
                 institution_id=_int(form.get("institution_id")),
@@ -155,8 +153,6 @@ def edit_user(user_id: int):
             errors = field_errors(exc)
         else:
             if changes:
-                record(session, current_user, "user.update", "user", user.id,
-                       after={"用户名": user.username, "修改": changes})
                 flash(f"已保存用户 {user.username} 的修改。", "success")
             else:
                 flash(f"用户 {user.username} 没有需要保存的修改。", "info")
@@ -181,17 +177,16 @@ def reset_password(user_id: int):
     generated = None
     if request.method == "POST":
         mode = "generate" if request.form.get("mode") == "generate" else "set"
-        password = (accounts.generate_password() if mode == "generate"
+        password = (user_accounts.generate_password() if mode == "generate"
                     else request.form.get("password", ""))
         try:
-            accounts.set_password(user, password,
-                                  None if mode == "generate" else request.form.get("password2"))
+            user_accounts.reset_password(
+                session, user, password,
+                None if mode == "generate" else request.form.get("password2"),
+                actor=current_user, generated=mode == "generate")
         except DomainError as exc:
             errors = field_errors(exc)
         else:
-            record(session, current_user, "user.reset_password", "user", user.id,
-                   after={"用户名": user.username,
-                          "方式": "随机生成" if mode == "generate" else "管理员设定"})
             if user.id == current_user.id:
                 keep_current_session(user)
             if mode == "set":
@@ -211,14 +206,7 @@ def toggle_user(user_id: int):
     """Enable or disable a user (never oneself)."""
     session = get_session()
     user = _get_user(session, user_id)
-    if user.id == current_user.id:
-        raise DomainError("不能停用当前登录的账号。")
-    user.active = not user.active
-    if not user.active:
-        accounts.end_sessions(user)
-    record(session, current_user, "user.enable" if user.active else "user.disable", "user",
-           user.id, before="停用" if user.active else "启用",
-           after="启用" if user.active else "停用")
+    user_accounts.set_active(session, user, not user.active, actor=current_user)
     flash(f"已{'启用' if user.active else '停用'}用户 {user.username}。", "success")
     return redirect(request.referrer or url_for("admin.users"))
 
@@ -237,7 +225,7 @@ def api_clients():
     if request.method == "POST":
         name = (request.form.get("name") or "").strip()
         try:
-            client, token = accounts.create_api_client(
+            client, token = user_accounts.create_api_client(
                 session, name, current_user, scopes=request.form.getlist("scopes"),
                 institution_ids=[i for i in (_int(v) for v in
                                              request.form.getlist("institution_ids")) if i])
@@ -245,9 +233,6 @@ def api_clients():
             errors = field_errors(exc)
             status = 422
         else:
-            record(session, current_user, "api_client.create", "api_client", client.id,
-                   after={"名称": client.name,
-                          "权限": "、".join(TOKEN_SCOPES.get(x, x) for x in client.scopes)})
             name = ""
     clients = list(session.scalars(select(ApiClient).order_by(ApiClient.created_at.desc())))
     institutions = list(session.scalars(select(Institution).order_by(Institution.name)))
@@ -265,9 +250,7 @@ def deactivate_api_client(client_id: int):
     client = session.get(ApiClient, client_id)
     if client is None:
         raise NotFound("API 客户端不存在。")
-    client.active = False
-    record(session, current_user, "api_client.deactivate", "api_client", client.id,
-           before="启用", after="停用")
+    user_accounts.deactivate_api_client(session, client, actor=current_user)
     flash(f"已停用 API 客户端「{client.name}」。", "success")
     return redirect(url_for("admin.api_clients"))
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request
 
 from ..errors import DomainError, Forbidden
-from ..forms.programme import ProgrammeForm
+from ..forms.programme_forms import ProgrammeForm
 from ..services.listing import field_errors
 
 #: Status code of a page re-shown with field errors: the request's unit of work rolls back.

@@ -53,7 +53,7 @@ KIND_LISTS = {"enterprises": ("企业库", "registries.enterprises"),
               "investors": ("创投机构", "registries.investors"),
               "institutions": ("高校院所", "registries.institutions")}
 #: Which kinds each role may import (scope inside the kind is checked row by row). As in the
-#: registries' writers (app/services/registries.py): a district keeps its own enterprises and
+#: registries' writers (app/services/registry_writer.py): a district keeps its own enterprises and
 #: parks; the city alone keeps the venture-capital firms and the universities/institutes.
 ROLE_KINDS: dict[str, tuple[str, ...]] = {
     Role.CITY_ADMIN: ("experts", "demands", "enterprises", "roster", "parks", "investors",

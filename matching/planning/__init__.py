@@ -1,6 +1,6 @@
 """Matchmaking-meeting planner: sessions, expert seats, other invitees, agenda, 1:1 timetables.
 
-Pure functions over the frozen records of :mod:`matching.planning.records`, one step a module:
+Pure functions over the frozen records of :mod:`matching.planning.plan_records`, one step a module:
 
 1. :mod:`~matching.planning.sessions` groups the picked demands into sessions: by industry
    first, a large industry split by topic (k-means on TF-IDF vectors), a small industry merged
@@ -25,7 +25,7 @@ No Flask, no SQLAlchemy.
 
 from matching.planning.agenda import place_sessions
 from matching.planning.invitees import invite_others, keep_one_place, propose_pairs
-from matching.planning.records import PlanningError
+from matching.planning.plan_records import PlanningError
 from matching.planning.seats import assign_experts, session_affinity
 from matching.planning.sessions import plan_sessions
 from matching.planning.themes import bigram_analyze

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import replace
 
 from matching.planning.placement import EXACT_LIMIT, Problem, solve
-from matching.planning.records import Room, TimeSlot
+from matching.planning.plan_records import Room, TimeSlot
 
 __all__ = ["advice", "reason"]
 

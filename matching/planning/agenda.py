@@ -17,7 +17,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 from matching.planning.advice import advice, reason
 from matching.planning.placement import Problem, exact_program, solve
-from matching.planning.records import (
+from matching.planning.plan_records import (
     Agenda,
     Placement,
     PlanningError,

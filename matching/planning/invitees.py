@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     MeetingDemand,
     MeetingEnterprise,

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matching.planning.records import Room, SessionNeeds, TimeSlot
+from matching.planning.plan_records import Room, SessionNeeds, TimeSlot
 
 __all__ = ["EXACT_LIMIT", "Problem", "exact_program", "solve"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     ExpertSeat,
     PlanLocks,

@@ -14,7 +14,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
 
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     PlanLocks,
     PlanningError,

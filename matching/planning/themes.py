@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.planning.records import MeetingDemand, PlanningError
+from matching.planning.plan_records import MeetingDemand, PlanningError
 
 __all__ = [
     "Analyzer",

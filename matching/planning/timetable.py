@@ -6,7 +6,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     OneToOne,
     PlanningError,

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.services import accounts, reference
+from app.services import reference_data, user_accounts
 from tests.conftest import TEST_CONFIG
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,7 +42,7 @@ def live_server(migrated) -> Iterator[LiveServer]:
         thread.join(timeout=10)
         server.server_close()
         with app.extensions["db"].Session.begin() as session:
-            reference.clear_all(session)
+            reference_data.clear_all(session)
         app.extensions["db"].engine.dispose()
 
 
@@ -50,7 +50,7 @@ def live_server(migrated) -> Iterator[LiveServer]:
 def demo_users(live_server) -> None:
     """Write the demo accounts (password accounts.DEMO_PASSWORD) on the live server's database."""
     with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
 
 
 @pytest.fixture(scope="session")

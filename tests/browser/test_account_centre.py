@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import accounts
+from app.services import user_accounts
 
 from .conftest import login
 
@@ -20,7 +20,7 @@ def test_profile_from_the_user_menu_and_password_change(page, demo_users, artifa
     page.fill("#password", "wrong-password1")
     page.click("button[type=submit]")
     page.get_by_text("用户名或密码错误").wait_for()
-    login(page, "dhliaison", accounts.DEMO_PASSWORD)
+    login(page, "dhliaison", user_accounts.DEMO_PASSWORD)
     page.click(".user-menu")
     page.get_by_role("link", name="个人中心").wait_for()
     page.screenshot(path=str(artifacts / "account_user_menu.png"))
@@ -35,7 +35,7 @@ def test_profile_from_the_user_menu_and_password_change(page, demo_users, artifa
 
     page.get_by_role("link", name="修改密码").click()
     page.wait_for_url("**/account/password")
-    page.fill("#f-current", accounts.DEMO_PASSWORD)
+    page.fill("#f-current", user_accounts.DEMO_PASSWORD)
     page.fill("#f-password", "password1")
     page.fill("#f-password2", "password1")
     page.get_by_role("button", name="保存新密码").click()
@@ -43,7 +43,7 @@ def test_profile_from_the_user_menu_and_password_change(page, demo_users, artifa
     assert "常见弱密码" in page.locator("#e-password").inner_text()
     page.screenshot(path=str(artifacts / "account_password_error.png"), full_page=True)
 
-    page.fill("#f-current", accounts.DEMO_PASSWORD)
+    page.fill("#f-current", user_accounts.DEMO_PASSWORD)
     page.fill("#f-password", NEW_PASSWORD)
     page.fill("#f-password2", NEW_PASSWORD)
     page.get_by_role("button", name="保存新密码").click()

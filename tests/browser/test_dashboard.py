@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import (
     Case,
     Demand,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.browser
 
 def _fill(session) -> None:
     """A small programme: two staffed districts, demands along the funnel, a training, a case."""
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     expert = factories.expert(session, "周教授", [], inst="浏览器测试大学")
     for name, n in (("洪山区", 15), ("江岸区", 4)):
         d = session.scalar(select(District).where(District.name == name))
@@ -68,7 +68,7 @@ def test_dashboard_drill_and_roster_download(page, live_server, artifacts):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, "city", accounts.DEMO_PASSWORD)
+    login(page, "city", user_accounts.DEMO_PASSWORD)
     page.set_viewport_size({"width": 1440, "height": 900})
 
     page.goto("/programme/dashboard?year=2022")

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import Demand, Enterprise, Match
 from tests import factories as f
 
@@ -29,7 +29,7 @@ EXPERTS = [
 @pytest.fixture
 def world(live_server):
     with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         f.enterprise(session, "武汉锂安科技有限公司", "东湖高新区")
         with live_server.app.test_request_context():
             for name, inst, fields, items in EXPERTS:
@@ -43,7 +43,7 @@ def test_liaison_records_fixes_submits_admin_publishes_liaison_sends(browser, pa
     page.on("dialog", lambda dialog: dialog.accept())
 
     # 1. A district liaison records a vague demand and sees the hints as they type.
-    login(page, "dhliaison", accounts.DEMO_PASSWORD)
+    login(page, "dhliaison", user_accounts.DEMO_PASSWORD)
     page.locator(".sidebar-menu").get_by_text("需求管理").click()
     page.locator(".sidebar-menu").get_by_text("登记需求").click()
     page.wait_for_url("**/demands/new")
@@ -89,7 +89,7 @@ def test_liaison_records_fixes_submits_admin_publishes_liaison_sends(browser, pa
                                     viewport={"width": 1366, "height": 820})
     admin = admin_ctx.new_page()
     admin.on("dialog", lambda dialog: dialog.accept())
-    login(admin, "dhadmin", accounts.DEMO_PASSWORD)
+    login(admin, "dhadmin", user_accounts.DEMO_PASSWORD)
     admin.locator(".sidebar-menu").get_by_text("需求管理").click()
     admin.locator(".sidebar-menu").get_by_text("需求审核").click()
     admin.wait_for_url("**/demands/review")

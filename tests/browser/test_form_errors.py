@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import Demand, Expert
 from tests import factories as f
 
@@ -22,7 +22,7 @@ def world(live_server) -> dict[str, int]:
     """Write the demo users, the demand's enterprise and one 武汉大学 expert (its id)."""
     app = live_server.app
     with app.extensions["db"].Session.begin() as session, app.test_request_context():
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         f.enterprise(session, "武汉锂安科技有限公司", "东湖高新区")
         expert = f.expert(session, "李涂层", ["激光熔覆耐磨涂层制备"], inst="武汉大学")
         session.flush()
@@ -35,7 +35,7 @@ def _count(live_server, model) -> int:
 
 
 def test_demand_form_answers_bad_values_next_to_the_fields(page, live_server, world, artifacts):
-    login(page, "dhliaison", accounts.DEMO_PASSWORD)
+    login(page, "dhliaison", user_accounts.DEMO_PASSWORD)
     page.goto("/demands/new")
     typed = {"title": "高镍三元锂电池包热失控预警系统开发",
              "enterprise_name": "武汉锂安科技有限公司", "contact_phone": "138-abc",
@@ -61,7 +61,7 @@ def test_demand_form_answers_bad_values_next_to_the_fields(page, live_server, wo
 
 
 def test_expert_form_answers_bad_values_next_to_the_fields(page, live_server, world, artifacts):
-    login(page, "whuliaison", accounts.DEMO_PASSWORD)
+    login(page, "whuliaison", user_accounts.DEMO_PASSWORD)
     page.goto(f"/experts/{world['expert']}/edit")
     for selector, value in (("#f-email", "li@@whu"), ("#f-phone", "电话"),
                             ("#item-year-0", "1900")):

@@ -14,7 +14,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import Demand, Match
 from tests import factories
 
@@ -32,7 +32,7 @@ GOALS = "预警提前时间≥5分钟，误报率≤1%，漏报率≤0.5%，完�
 @pytest.fixture
 def flow_data(live_server):
     with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         session.flush()
         factories.expert(session, "李储能", [
             "动力电池热失控早期预警 气体传感器 多参数融合 电池管理系统",
@@ -53,7 +53,7 @@ def _as(browser, live_server, username: str):
     page.on("dialog", lambda dialog: dialog.accept())  # data-confirm prompts
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    login(page, username, accounts.DEMO_PASSWORD)
+    login(page, username, user_accounts.DEMO_PASSWORD)
     return context, page, errors
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import accounts
+from app.services import user_accounts
 
 from .conftest import login
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def test_city_admin_home_and_users_page(page, demo_users, artifacts):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    login(page, "city", accounts.DEMO_PASSWORD)
+    login(page, "city", user_accounts.DEMO_PASSWORD)
     assert page.locator(".user-name").inner_text() == "市科技局管理员"
     assert page.locator("#inbox").is_visible()
     assert page.locator(".sidebar-menu").get_by_text("系统管理").is_visible()
@@ -37,7 +37,7 @@ def test_wrong_password_shows_chinese_error_and_phone_layout(page, demo_users, a
     page.fill("#password", "wrong-password1")
     page.click("button[type=submit]")
     assert page.get_by_text("用户名或密码错误").is_visible()
-    login(page, "dhadmin", accounts.DEMO_PASSWORD)
+    login(page, "dhadmin", user_accounts.DEMO_PASSWORD)
     assert not page.locator("#sidebar").is_visible()  # offcanvas at phone width
     page.click("button[aria-controls=sidebar]")
     page.locator("#sidebar.show").wait_for()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openpyxl import load_workbook
 
-from app.services import accounts
+from app.services import user_accounts
 from tests.services.test_meeting_service import HELD_ON, small_world
 
 from .conftest import login
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def world(live_server):
     with live_server.app.extensions["db"].Session() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         session.commit()
         with live_server.app.app_context():
             small_world(session)
@@ -26,7 +26,7 @@ def test_plan_edit_lock_replan_confirm_and_download(page, world, artifacts):
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())
-    login(page, "hsadmin", accounts.DEMO_PASSWORD)
+    login(page, "hsadmin", user_accounts.DEMO_PASSWORD)
     page.locator(".sidebar-menu").get_by_text("对接会", exact=True).click()
     page.locator(".sidebar-menu").get_by_text("对接会列表").click()
     page.wait_for_url("**/meetings/")

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import Case, District, Liaison, Training
 
 from .conftest import login
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def _fill(session) -> int:
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     d = session.scalar(select(District).where(District.name == "洪山区"))
     people = [Liaison(kind="district", name=f"洪山联络员{i:02d}", district=d,
                       phone=f"1380000{i:04d}", employer_post="洪山区科技创新服务中心 项目主管",
@@ -43,7 +43,7 @@ def test_lists_read_as_cards_at_390px(page, live_server, artifacts, path, table)
     with live_server.app.extensions["db"].Session.begin() as session:
         district_id = _fill(session)
     page.set_viewport_size({"width": 390, "height": 844})
-    login(page, "city", accounts.DEMO_PASSWORD)
+    login(page, "city", user_accounts.DEMO_PASSWORD)
     page.goto(path.format(d=district_id))
     rows = page.locator(f"{table} tbody tr")
     assert rows.count() >= 1

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app.services import accounts
+from app.services import user_accounts
 from models import Demand, DemandEvent, TechField
 from tests import factories as f
 
@@ -24,7 +24,7 @@ REASON = "已与企业电话核实：喷涂废水目前每月整槽更换，目�
 @pytest.fixture
 def world(live_server):
     with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         field = session.scalar(select(TechField).order_by(TechField.id).limit(1))
         vague = f.demand(session, VAGUE,
                          "公司喷涂线需要技术升级，希望与高校专家合作，提高产品质量。",
@@ -42,7 +42,7 @@ def world(live_server):
 
 def test_review_queue_shows_verdicts_and_records_an_override(page, live_server, world, artifacts):
     page.on("dialog", lambda dialog: dialog.accept())
-    login(page, "dhadmin", accounts.DEMO_PASSWORD)
+    login(page, "dhadmin", user_accounts.DEMO_PASSWORD)
     page.goto("/demands/review")
     vague = page.locator(f"#review-{world['vague']}")
     specific = page.locator(f"#review-{world['specific']}")
@@ -72,7 +72,7 @@ def test_review_queue_shows_verdicts_and_records_an_override(page, live_server, 
 
 
 def test_live_panel_and_submission_agree_on_the_deadline(page, live_server, world, artifacts):
-    login(page, "dhliaison", accounts.DEMO_PASSWORD)
+    login(page, "dhliaison", user_accounts.DEMO_PASSWORD)
     page.goto("/demands/new")
     page.fill("#f-title", SPECIFIC)
     page.fill("#f-enterprise_name", "武汉测试东湖高新区科技有限公司")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app.services import accounts
+from app.services import user_accounts
 from models import District, Enterprise, Liaison, Park, User
 
 from .conftest import login
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 def test_liaison_records_a_visit_and_sees_coverage(page, live_server, artifacts):
     with live_server.app.extensions["db"].Session.begin() as session:
-        accounts.ensure_demo_users(session)
+        user_accounts.ensure_demo_users(session)
         user = session.scalar(select(User).where(User.username == "hsliaison"))
         hs = session.get(District, user.district_id)
         park = Park(name="洪山走访测试园", district=hs)
@@ -28,7 +28,7 @@ def test_liaison_records_a_visit_and_sees_coverage(page, live_server, artifacts)
         liaison.start_date = date(2024, 1, 1)
         liaison.parks = [park]
         liaison.enterprises = [firm]
-    login(page, "hsliaison", accounts.DEMO_PASSWORD)
+    login(page, "hsliaison", user_accounts.DEMO_PASSWORD)
     page.goto("/visits/new")
     # the app answers in Chinese next to the field (no browser bubble: the form is novalidate)
     page.fill("#f-visited_on", "2026/3/1")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     SessionLimits,
     SessionPlan,

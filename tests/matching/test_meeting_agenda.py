@@ -18,7 +18,7 @@ from matching.planning import (
     schedule_meetings,
 )
 from matching.planning.agenda import solve_exact
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     PlanningError,
     Room,

@@ -19,7 +19,7 @@ from matching.planning import (
     propose_pairs,
     schedule_meetings,
 )
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     MeetingDemand,
     MeetingEnterprise,

@@ -14,7 +14,7 @@ from matching.planning import (
     bigram_analyze,
     plan_sessions,
 )
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     PlanLocks,
     PlanningError,

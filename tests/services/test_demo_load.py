@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from app.services import demo
+from app.services import demo_loader
 from models import Demand, Enterprise, Expert, Liaison, Match
 
 
@@ -12,19 +12,19 @@ def _counts(session):
 
 
 def test_demo_loads_twice_without_duplicates(app, session):
-    added = demo.load(session, n_experts=120, n_demands=60)
+    added = demo_loader.load(session, n_experts=120, n_demands=60)
     session.commit()
     first = _counts(session)
     assert first["Expert"] == 120 and first["Demand"] == 60
     assert first["Liaison"] >= 200 and first["Match"] > 0
     assert added["专家"] == 120
-    again = demo.load(session, n_experts=120, n_demands=60)
+    again = demo_loader.load(session, n_experts=120, n_demands=60)
     session.commit()
     assert _counts(session) == first
     assert "专家" not in again
     expert = session.scalars(select(Expert)).first()
     assert expert.tokens and expert.items and expert.items[0].tokens
-    skipped = demo.load(session, only_if_empty=True)
+    skipped = demo_loader.load(session, only_if_empty=True)
     assert skipped == {"已有数据，跳过": 0}
 
 
@@ -38,7 +38,7 @@ def test_demo_lives_in_this_year_with_a_mix_of_standings(app, session):
     from models import User
 
     day = date(2026, 9, 20)
-    demo.load(session, n_experts=120, today=day)
+    demo_loader.load(session, n_experts=120, today=day)
     session.flush()
     now = scoreboard(session, day.year, today=day)
     districts = {d.status for d in now.districts}

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.services import embedding, reference, search
+from app.services import embedding, reference_data, search
 from app.services.indexing import EXPERTS, current_version, refresh_expert_tokens
 from matching.semantic import E5_DIM, bytes_to_vector, vector_to_bytes
 from models import BackgroundJob, Demand, Expert, ExpertItem
@@ -271,7 +271,7 @@ def test_switched_off_by_configuration(migrated):
         with app.test_request_context():
             hits, _ = search.rank_text(s, "动力电池安全", top=3)
         assert hits[0].expert_id == e.id and not hits[0].vector_pending
-        reference.clear_all(s)
+        reference_data.clear_all(s)
         s.commit()
         s.close()
     app.extensions["db"].engine.dispose()
@@ -291,7 +291,7 @@ def test_package_that_cannot_load_falls_back_to_lexical(migrated, caplog):
         body = app.test_client().get("/healthz").get_json()
         assert body["semantic"] == "off (failed to load)"
         assert body["embedding"]["model"] is None
-        reference.clear_all(s)
+        reference_data.clear_all(s)
         s.commit()
         s.close()
     app.extensions["db"].engine.dispose()
@@ -359,7 +359,7 @@ def test_vectors_at_write(migrated):
             s.close()
     finally:
         with app.extensions["db"].Session.begin() as s:
-            reference.clear_all(s)
+            reference_data.clear_all(s)
         app.extensions["db"].engine.dispose()
 
 

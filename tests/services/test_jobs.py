@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app import create_app
 from app.job_queue import HANDLERS, JobFailed, enqueue, handler
 from app.services import job_rows as rows
-from app.services import reference
+from app.services import reference_data
 from models import BackgroundJob
 from tests.conftest import TEST_CONFIG
 
@@ -144,5 +144,5 @@ def test_a_job_whose_consumer_is_killed_is_marked_failed_with_its_report(
             proc.kill()
         HANDLERS.pop("wait", None)
         with app.extensions["db"].Session.begin() as s:
-            reference.clear_all(s)
+            reference_data.clear_all(s)
         app.extensions["db"].engine.dispose()

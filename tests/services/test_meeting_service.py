@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app import clock
 from app.errors import Conflict, DomainError, Forbidden, NotFound
-from app.services.meetings import access, edit, exports, inputs, outcomes, read
+from app.services.meetings import edit, exports, inputs, organiser_checks, outcomes, read
 from app.services.meetings import plan as meeting_plan
-from app.services.programme import books
+from app.services.programme import book_entries
 from models import District, Industry, Match, MatchEvent, MatchmakingMeeting, User
 from tests import factories as f
 
@@ -276,8 +276,8 @@ def test_district_admin_sees_only_own_district(session, world, admin):
     meeting = plan(session, admin)
     assert meeting.district_id == admin.district_id
     with pytest.raises(NotFound):
-        access.get_meeting(session, other, meeting.id)
-    assert access.get_meeting(session, city, meeting.id) is meeting
+        organiser_checks.get_meeting(session, other, meeting.id)
+    assert organiser_checks.get_meeting(session, city, meeting.id) is meeting
     # another district's admin can neither name Hongshan nor reach its demands
     with pytest.raises(Forbidden, match="本区"):
         plan(session, other, district_id=str(admin.district_id))
@@ -312,7 +312,7 @@ def test_outcomes_and_followup_feed_the_match_and_a_case(session, world, admin):
                                                               ("introduced", "signed")]
     assert meeting.title in events[-1].reason and events[-1].contract_amount == 120.0
     assert (slot.followup_agreement, slot.followup_amount) == (True, 120.0)
-    case = books.draft_case_from_match(session, match.id)
+    case = book_entries.draft_case_from_match(session, match.id)
     assert case.meeting_id == meeting.id and meeting.title in case.summary
     other = meeting.sessions[1].slots[0]
     outcomes.record_outcome(session, admin, meeting, other.id, "not_interested")

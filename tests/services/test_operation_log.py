@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.services import accounts, imports, registries
-from app.services import experts as expert_writer
+from app.errors import DomainError
+from app.services import expert_writer, imports, registry_writer, user_accounts
 from app.services.audit import ACTION_LABELS, describe
 from models import AuditEvent, District, Institution
 
@@ -21,11 +21,12 @@ def people(session):
     session.add(inst)
     session.flush()
     return {
-        "city": accounts.create_user(session, "logcity", PASSWORD, "市局", "city_admin"),
-        "admin": accounts.create_user(session, "loghs", PASSWORD, "洪山区局", "district_admin",
-                                      district_id=hs.id),
-        "campus": accounts.create_user(session, "logwhu", PASSWORD, "日志联络员",
-                                       "campus_liaison", institution_id=inst.id),
+        "city": user_accounts.create_user(session, "logcity", PASSWORD, "市局", "city_admin",
+                                          log=False),
+        "admin": user_accounts.create_user(session, "loghs", PASSWORD, "洪山区局",
+                                           "district_admin", district_id=hs.id, log=False),
+        "campus": user_accounts.create_user(session, "logwhu", PASSWORD, "日志联络员",
+                                            "campus_liaison", institution_id=inst.id, log=False),
         "hs": hs, "inst": inst,
     }
 
@@ -79,35 +80,35 @@ def test_an_unchanged_expert_save_writes_nothing(session, people):
 
 def test_each_registry_save_is_one_row_with_from_and_to(session, people):
     city, admin = people["city"], people["admin"]
-    firm = registries.save_enterprise(session, admin, registries.EnterpriseInput(
+    firm = registry_writer.save_enterprise(session, admin, registry_writer.EnterpriseInput(
         name="武汉日志科技有限公司", contact_phone="13800003333"))
     row = _one_new(session, 0)
     assert (row.action, row.entity_id) == ("enterprise.create", firm.id)
     assert row.detail["after"]["企业名称"] == "武汉日志科技有限公司"
     assert row.detail["after"]["所属区"] == "洪山区"
     assert row.detail["after"]["联系电话"] == "（已修改）"
-    registries.save_enterprise(session, admin, registries.EnterpriseInput(
+    registry_writer.save_enterprise(session, admin, registry_writer.EnterpriseInput(
         name="武汉日志科技有限公司", is_key=True, contact_phone="13800003333"), firm)
     row = _one_new(session, 1)
     assert row.action == "enterprise.update"
     assert row.detail == {"before": {"重点企业": "否"}, "after": {"重点企业": "是"}}
 
-    park = registries.save_park(session, admin, name="日志园", kind="park", district_id=None)
+    park = registry_writer.save_park(session, admin, name="日志园", kind="park", district_id=None)
     row = _one_new(session, 2)
     assert (row.action, row.detail["after"]) == ("park.create", {
         "名称": "日志园", "类型": "产业园区", "所属区": "洪山区"})
-    registries.save_park(session, admin, name="日志园", kind="incubator", district_id=None,
+    registry_writer.save_park(session, admin, name="日志园", kind="incubator", district_id=None,
                          park=park)
     row = _one_new(session, 3)
     assert row.detail == {"before": {"类型": "产业园区"}, "after": {"类型": "孵化器"}}
 
-    investor = registries.save_investor(
+    investor = registry_writer.save_investor(
         session, city, name="日志创投", stages=["天使轮"], ticket_min=100, ticket_max=500,
         focus="", contact_person="", contact_phone="027-87650000", industry_ids=[])
     row = _one_new(session, 4)
     assert row.action == "investor.create" and row.detail["after"]["投资阶段"] == "天使轮"
     assert "027-87650000" not in str(row.detail)
-    registries.save_investor(
+    registry_writer.save_investor(
         session, city, name="日志创投", stages=["天使轮", "A轮"], ticket_min=100,
         ticket_max=800, focus="", contact_person="", contact_phone="027-87650000",
         industry_ids=[], investor=investor)
@@ -115,13 +116,13 @@ def test_each_registry_save_is_one_row_with_from_and_to(session, people):
     assert row.detail == {"before": {"投资阶段": "天使轮", "单笔上限（万元）": "500"},
                           "after": {"投资阶段": "天使轮、A轮", "单笔上限（万元）": "800"}}
 
-    inst = registries.save_institution(session, city, name="日志研究院", kind="institute",
+    inst = registry_writer.save_institution(session, city, name="日志研究院", kind="institute",
                                        city="武汉")
     row = _one_new(session, 6)
     assert (row.action, row.entity_id, ACTION_LABELS[row.action]) == (
         "institution.create", inst.id, "新增高校院所")
-    registries.save_institution(session, city, name="日志研究院", kind="institute", city="宜昌",
-                                institution=inst)
+    registry_writer.save_institution(session, city, name="日志研究院", kind="institute",
+                                     city="宜昌", institution=inst)
     row = _one_new(session, 7)
     assert row.detail == {"before": {"所在城市": "武汉"}, "after": {"所在城市": "宜昌"}}
 
@@ -175,3 +176,25 @@ def test_meeting_confirm_held_and_delete_are_one_row_each_with_from_and_to(sessi
     row = _one_new(session, seen)
     assert (row.action, row.entity_id, row.detail["before"]) == (
         "meeting.delete", draft_id, {"名称": "待删对接会", "状态": "草稿"})
+
+
+def test_account_changes_are_logged_by_the_writer_also_from_the_cli(session, people, runner):
+    """The writer of users and API clients logs; a CLI change is logged with 系统 as the actor."""
+    seen = len(_rows(session))
+    user = user_accounts.create_city_admin(session, "clicity", PASSWORD)
+    row = _one_new(session, seen)
+    assert (row.action, row.entity_id, row.actor) == ("user.create", user.id, "系统")
+    user_accounts.set_active(session, user, False, actor=people["city"])
+    row = _one_new(session, seen + 1)
+    assert (row.action, row.detail) == ("user.disable", {"before": "启用", "after": "停用"})
+    with pytest.raises(DomainError):
+        user_accounts.set_active(session, people["city"], False, actor=people["city"])
+    client, _token = user_accounts.create_api_client(session, "日志客户端", None)
+    row = _one_new(session, seen + 2)
+    assert (row.action, row.entity_id, row.actor) == ("api_client.create", client.id, "系统")
+    user_accounts.deactivate_api_client(session, client, actor=people["city"])
+    assert _one_new(session, seen + 3).action == "api_client.deactivate"
+    user_accounts.reset_password(session, user, "Tide-lamp-2026", "Tide-lamp-2026",
+                                 actor=people["city"], generated=False)
+    row = _one_new(session, seen + 4)
+    assert row.detail["after"]["方式"] == "管理员设定"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.services import programme_exports
 from app.services.programme import quota
-from app.services.reference import attachment1
+from app.services.reference_data import attachment1
 from models import Case, Demand, District, Enterprise, Liaison, Park
 
 

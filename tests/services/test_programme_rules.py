@@ -7,7 +7,14 @@ from datetime import date
 import pytest
 
 from app.errors import Conflict, DomainError
-from app.services.programme import books, dashboard, quota, roster, rules, scoreboard
+from app.services.programme import (
+    book_entries,
+    dashboard_figures,
+    liaison_roster,
+    quota,
+    rules,
+    scoreboard,
+)
 from models import (
     Assessment,
     Case,
@@ -162,9 +169,10 @@ def test_liaison_who_joined_in_november(session):
 def test_replaced_liaison(session):
     people = _full_district(session, "江夏区", 6)  # quota 6
     old = people[0]
-    new = roster.replace_liaison(
+    new = liaison_roster.replace_liaison(
         session, old, end_date=date(2022, 6, 30), end_reason="工作岗位调整",
-        new=roster.LiaisonInput(name="接替人", phone="13900000000"), filed_on=date(2022, 7, 10))
+        new=liaison_roster.LiaisonInput(name="接替人", phone="13900000000"), filed_on=date(2022, 7,
+                                                                                        10))
     assert new.start_date == date(2022, 7, 1)
     assert new.replaces is old and new.filed_on == date(2022, 7, 10)
     assert old.end_date == date(2022, 6, 30) and old.end_reason == "工作岗位调整"
@@ -182,30 +190,31 @@ def test_replaced_liaison(session):
     assert d.rules["assessment"].target == 5
     assert d.rules["quota"].status == rules.MET
     # an unmet target for a liaison who left is missed even though the year is not over
-    _, other = people[1], roster.replace_liaison(
+    _, other = people[1], liaison_roster.replace_liaison(
         session, people[1], end_date=date(2022, 5, 31), end_reason="调离",
-        new=roster.LiaisonInput(name="接替人二"))
+        new=liaison_roster.LiaisonInput(name="接替人二"))
     board = scoreboard.scoreboard(session, 2022, district_id=old.district_id, today=date(2022,
             11, 20))
     st = {s.liaison.id: s for s in board.districts[0].liaisons}
     assert st[people[1].id].demands_status == rules.MISSED
     assert other.filed_on is None
-    assert [r.id for r in roster.replacements(session, old.district_id)] == [new.id, other.id]
+    assert [r.id for r in liaison_roster.replacements(session, old.district_id)] == [new.id,
+                                                                                     other.id]
 
 
 def test_replacement_validation(session):
     li = _liaison(session, "新洲区", "甲", date(2021, 3, 1))
     with pytest.raises(DomainError):
-        roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason=" ",
-                          new=roster.LiaisonInput(name="乙"))
+        liaison_roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason=" ",
+                          new=liaison_roster.LiaisonInput(name="乙"))
     with pytest.raises(DomainError):
-        roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason="调离",
-                          new=roster.LiaisonInput(name="乙"), filed_on=date(2021, 12, 1))
-    roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason="调离",
-                      new=roster.LiaisonInput(name="乙"))
+        liaison_roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason="调离",
+                          new=liaison_roster.LiaisonInput(name="乙"), filed_on=date(2021, 12, 1))
+    liaison_roster.replace_liaison(session, li, end_date=date(2022, 1, 1), end_reason="调离",
+                      new=liaison_roster.LiaisonInput(name="乙"))
     with pytest.raises(Conflict):
-        roster.replace_liaison(session, li, end_date=date(2022, 2, 1), end_reason="调离",
-                          new=roster.LiaisonInput(name="丙"))
+        liaison_roster.replace_liaison(session, li, end_date=date(2022, 2, 1), end_reason="调离",
+                          new=liaison_roster.LiaisonInput(name="丙"))
 
 
 def test_replacement_keeps_assignments(session):
@@ -216,8 +225,8 @@ def test_replacement_keeps_assignments(session):
     li = _liaison(session, "青山区", "甲", date(2021, 3, 1))
     li.parks, li.enterprises = [park], [ent]
     session.flush()
-    new = roster.replace_liaison(session, li, end_date=date(2022, 4, 1), end_reason="调离",
-                            new=roster.LiaisonInput(name="乙"))
+    new = liaison_roster.replace_liaison(session, li, end_date=date(2022, 4, 1), end_reason="调离",
+                            new=liaison_roster.LiaisonInput(name="乙"))
     assert [p.name for p in new.parks] == ["青山测试园"]
     assert [e.id for e in new.enterprises] == [ent.id]
 
@@ -227,9 +236,9 @@ def test_assignments_stay_in_district(session):
     session.add(other)
     session.flush()
     with pytest.raises(DomainError, match="本区"):
-        roster.save_liaison(session, roster.LiaisonInput(name="甲", start_date=date(2022, 1, 1),
-                                                park_ids=[other.id]),
-                       district_id=_district(session, "青山区").id)
+        person = liaison_roster.LiaisonInput(name="甲", start_date=date(2022, 1, 1),
+                                             park_ids=[other.id])
+        liaison_roster.save_liaison(session, person, district_id=_district(session, "青山区").id)
 
 
 def test_district_with_zero_liaisons_current_year(session):
@@ -251,10 +260,10 @@ def test_year_with_no_data(session):
         assert all(r.status == rules.NA for r in d.rules.values())
         assert d.status == rules.NA
     assert all(t.status == rules.NA for t in board.totals.values())
-    assert [s.count for s in dashboard.funnel(session, 2019)] == [0, 0, 0, 0, 0]
-    tr = dashboard.trends(session, 2019)
+    assert [s.count for s in dashboard_figures.funnel(session, 2019)] == [0, 0, 0, 0, 0]
+    tr = dashboard_figures.trends(session, 2019)
     assert all(sum(v) == 0 for v in tr["series"].values()) and len(tr["months"]) == 12
-    assert dashboard.drill(session, 2019, "rule_demands").rows == []
+    assert dashboard_figures.drill(session, 2019, "rule_demands").rows == []
 
 
 def test_current_year_pace(session):
@@ -287,16 +296,18 @@ def test_assessment_rule_and_due_list(session):
     assert (rule.target, rule.actual, rule.status) == (3, 1, rules.MISSED)
     assert rule.note == "待考核2人"
     assert {p.liaison.id for p in board.districts[0].assessment_due_list} == {b.id, c.id}
-    assert {li.id for li in books.due_for_assessment(session, 2022, a.district_id)} == {b.id, c.id}
-    assert newbie.id not in {li.id for li in books.due_for_assessment(session, 2022)}
+    assert {li.id for li in book_entries.due_for_assessment(session, 2022,
+                                                            a.district_id)} == {b.id, c.id}
+    assert newbie.id not in {li.id for li in book_entries.due_for_assessment(session, 2022)}
     with pytest.raises(Conflict):
-        books.save_assessment(session, liaison_id=a.id, year=2022, result="合格", reviewer="x",
-                          assessed_on=date(2022, 12, 2))
-    books.save_assessment(session, liaison_id=b.id, year=2022, result="合格", reviewer="王科长",
-                      assessed_on=date(2022, 12, 2), score=88)
-    assert {li.id for li in books.due_for_assessment(session, 2022, a.district_id)} == {c.id}
+        book_entries.save_assessment(session, liaison_id=a.id, year=2022, result="合格",
+                                     reviewer="x", assessed_on=date(2022, 12, 2))
+    book_entries.save_assessment(session, liaison_id=b.id, year=2022, result="合格",
+                                 reviewer="王科长", assessed_on=date(2022, 12, 2), score=88)
+    assert {li.id for li in book_entries.due_for_assessment(session, 2022, a.district_id)} == {c.id}
     with pytest.raises(DomainError):
-        books.save_assessment(session, liaison_id=c.id, year=2022, result="很好", reviewer="x",
+        book_entries.save_assessment(session, liaison_id=c.id, year=2022, result="很好",
+                                     reviewer="x",
                           assessed_on=date(2022, 12, 2))
 
 

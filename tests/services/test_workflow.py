@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import Conflict, DomainError, Forbidden, NotFound
-from app.services import matches as match_writer
+from app.services import match_writer
 from app.services import workflow as wf
 from app.services.workflow import IncompleteDemand
 from models import District, TechField, User
@@ -281,7 +281,7 @@ def test_actions_for_buttons(session, people):
 
 def test_system_transitions_follow_their_table(session):
     from app.errors import Conflict, DomainError
-    from app.services.matches import apply_system_transition
+    from app.services.match_writer import apply_system_transition
     from models import Match, MatchEvent
     from tests import factories
 

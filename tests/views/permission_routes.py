@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.policy import access, scope
 from app.policy.roles import Role, is_city
-from app.services import accounts, registries, visits
+from app.services import registry_writer, user_accounts, visit_log
 from app.views.uploads import allowed_kinds
 from models import (
     ApiClient,
@@ -72,7 +72,7 @@ class World:
 def _build(session) -> World:
     """Two districts (东湖高新区 is the signed-in users', 洪山区 not), two universities (武汉大学,
     华中科技大学), and one or more records of every kind on each side."""
-    users = {u.username: u for u in accounts.ensure_demo_users(session)}
+    users = {u.username: u for u in user_accounts.ensure_demo_users(session)}
     dh, hs = (factories.district_named(session, name) for name in ("东湖高新区", "洪山区"))
     whu = session.scalar(select(Institution).where(Institution.name == "武汉大学"))
     hust = factories.institution(session, "华中科技大学")
@@ -129,7 +129,7 @@ def _build(session) -> World:
     job = BackgroundJob(kind=f"import:demands:{users['dhadmin'].id}", status="done")
     session.add(job)
     session.flush()
-    client, _ = accounts.create_api_client(session, "矩阵客户端", users["city"])
+    client, _ = user_accounts.create_api_client(session, "矩阵客户端", users["city"])
 
     world = World(sub={"meeting": sub}, values={"dh": dh.id})
     world.records = {
@@ -151,7 +151,7 @@ def _build(session) -> World:
         "job": [job.id],
     }
     for name, scopes in TOKENS.items():
-        _, token = accounts.create_api_client(session, name, users["city"], scopes=scopes,
+        _, token = user_accounts.create_api_client(session, name, users["city"], scopes=scopes,
                                               institution_ids=[whu.id])
         world.tokens[name] = token
     return world
@@ -165,13 +165,13 @@ def _in_sql(session, model, record_id: int, clause) -> bool:
 
 
 def _district_row(model) -> Callable[[Any, Any, Any], bool]:
-    """A row owned by a district: the scope of app/services/registries.py."""
+    """A row owned by a district: the scope of app/services/registry_writer.py."""
     return lambda s, user, row: _in_sql(s, model, row.id,
-                                        registries.district_scope(user, model.district_id))
+                                        registry_writer.district_scope(user, model.district_id))
 
 
 def _liaison_visible(session, user, li) -> bool:
-    """app/views/programme/common.py liaison_or_404: campus liaisons the city only."""
+    """app/views/programme_pages/common.py liaison_or_404: campus liaisons the city only."""
     return is_city(user) if li.kind == "campus" else (
         is_city(user) or access.in_district(user, li.district_id))
 
@@ -191,7 +191,7 @@ VISIBLE: dict[str, tuple[type, Callable[[Any, Any, Any], bool]]] = {
     "park": (Park, _district_row(Park)),
     "investor": (Investor, lambda s, u, r: True),
     "institution": (Institution, lambda s, u, r: True),
-    "visit": (Visit, lambda s, u, v: _in_sql(s, Visit, v.id, visits.scope_clause(u))),
+    "visit": (Visit, lambda s, u, v: _in_sql(s, Visit, v.id, visit_log.scope_clause(u))),
     "training": (Training, _district_row(Training)),
     "case": (Case, _district_row(Case)),
     "assessment": (Assessment, lambda s, u, a: _liaison_visible(s, u, a.liaison)),
@@ -254,7 +254,7 @@ def _imports(kind: str) -> Callable[[Any, Any, Any], int | None]:
 
 
 def _report(session, user, liaison) -> int | None:
-    """A district liaison's monthly report (app/views/visits.py report): as the visits' scope,
+    """A district liaison's monthly report (app/views/visit_pages.py report): as the visits' scope,
     a liaison their own, a district its own, the city all; campus liaisons have none."""
     if liaison.kind != "district":
         return 404
@@ -370,7 +370,8 @@ ROUTES: dict[str, Route] = {
         of("assessment", "/programme/assessments/{id}/edit"),
     # 走访
     "/visits": fixed("/visits"),
-    "/visits/new": fixed("/visits/new", refuse=_forbid_unless(lambda u, _: visits.can_record(u))),
+    "/visits/new": fixed("/visits/new", refuse=_forbid_unless(lambda u,
+                                                              _: visit_log.can_record(u))),
     "/visits/coverage": fixed("/visits/coverage"),
     "/visits/report": of("liaison", "/visits/report?liaison={id}", refuse=_report),
     "/visits/<int:visit_id>": of("visit", "/visits/{id}"),

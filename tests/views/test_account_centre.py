@@ -12,7 +12,7 @@ from app import create_app
 from app.auth.decorators import api_token_required
 from app.auth.passwords import common_passwords, password_problem
 from app.errors import DomainError
-from app.services import accounts, reference
+from app.services import reference_data, user_accounts
 from models import AuditEvent, LoginEvent, User
 from tests.conftest import TEST_CONFIG
 
@@ -54,7 +54,7 @@ def test_policy_refuses_the_username_and_ships_its_list():
 
 
 def _user(session, username="alice", role="city_admin") -> User:
-    user = accounts.create_user(session, username, PASSWORD, "测试用户", role)
+    user = user_accounts.create_user(session, username, PASSWORD, "测试用户", role)
     session.commit()
     return user
 
@@ -65,7 +65,7 @@ def _login(client, username="alice", password=PASSWORD):
 
 def test_every_path_that_sets_a_password_applies_the_policy(client, runner, session):
     with pytest.raises(DomainError, match="常见弱密码"):
-        accounts.create_user(session, "bob", "password1", "鲍勃", "city_admin")
+        user_accounts.create_user(session, "bob", "password1", "鲍勃", "city_admin")
     user = _user(session)
     _login(client)
     reset = client.post(f"/admin/users/{user.id}/password",
@@ -77,7 +77,7 @@ def test_every_path_that_sets_a_password_applies_the_policy(client, runner, sess
     made = runner.invoke(args=["create-admin", "root1", "--password-stdin"], input="abc12345\n")
     assert made.exit_code == 1 and "常见弱密码" in made.output
     session.expire_all()
-    assert accounts.authenticate(session, "alice", PASSWORD) is not None
+    assert user_accounts.authenticate(session, "alice", PASSWORD) is not None
     assert session.scalar(select(User).where(User.username == "root1")) is None
 
 
@@ -117,7 +117,7 @@ def test_change_password_errors_keep_the_old_password(client, session, data, fie
     assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"', text)
     assert NEW_PASSWORD not in text
     session.expire_all()
-    assert accounts.authenticate(session, "alice", PASSWORD) is not None
+    assert user_accounts.authenticate(session, "alice", PASSWORD) is not None
     assert session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.action == "user.change_password")) == 0
 
@@ -140,7 +140,7 @@ def test_create_admin_prompts_twice_and_creates_a_city_admin(runner, session):
     assert result.exit_code == 0, result.output
     assert "已创建市科技局管理员 chief（王主任）" in result.output and PASSWORD not in result.output
     user = session.scalar(select(User).where(User.username == "chief"))
-    assert user.role == "city_admin" and accounts.authenticate(session, "chief", PASSWORD)
+    assert user.role == "city_admin" and user_accounts.authenticate(session, "chief", PASSWORD)
     again = runner.invoke(args=["create-admin", "chief", "--password-stdin"],
                           input=f"{NEW_PASSWORD}\n")
     assert again.exit_code == 1 and "该用户名已被使用" in again.output
@@ -153,7 +153,7 @@ def production(migrated):
     with app.app_context():  # `flask` pushes one for every command
         yield app
     with app.extensions["db"].Session.begin() as s:
-        reference.clear_all(s)
+        reference_data.clear_all(s)
     app.extensions["db"].engine.dispose()
 
 
@@ -173,9 +173,9 @@ def test_load_demo_needs_the_demo_flag(runner, session):
 
 def test_the_published_demo_password_never_signs_in_in_production(production):
     with production.extensions["db"].unit_of_work() as s:
-        accounts.ensure_demo_users(s)  # e.g. a database carried over from a demo installation
+        user_accounts.ensure_demo_users(s)  # e.g. a database carried over from a demo installation
     client = production.test_client()
-    assert _login(client, "city", accounts.DEMO_PASSWORD).status_code == 401
+    assert _login(client, "city", user_accounts.DEMO_PASSWORD).status_code == 401
     assert client.get("/admin/users").status_code == 302
 
 
@@ -204,7 +204,7 @@ def csrf_app(migrated):
     app.add_url_rule("/api/v1/_probe", "api_probe", probe, methods=["GET", "POST", "DELETE"])
     yield app
     with app.extensions["db"].Session.begin() as s:
-        reference.clear_all(s)
+        reference_data.clear_all(s)
     app.extensions["db"].engine.dispose()
 
 
@@ -214,8 +214,8 @@ def _token_of(text: str) -> str:
 
 def test_cookie_api_writes_need_the_csrf_header_token_writes_do_not(csrf_app):
     with csrf_app.extensions["db"].unit_of_work() as s:
-        admin = accounts.create_user(s, "alice", PASSWORD, "测试用户", "city_admin")
-        _client, token = accounts.create_api_client(s, "平台", admin)
+        admin = user_accounts.create_user(s, "alice", PASSWORD, "测试用户", "city_admin")
+        _client, token = user_accounts.create_api_client(s, "平台", admin)
     browser = csrf_app.test_client()
     login_token = _token_of(browser.get("/login").get_data(as_text=True))
     assert browser.post("/login", data={"username": "alice", "password": PASSWORD,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.errors import DomainError
-from app.services import accounts
+from app.services import user_accounts
 from models import ApiClient, AuditEvent, DomainTerm, Industry, LoginEvent, User
 
 ADMIN_PAGES = [
@@ -20,12 +20,13 @@ ADMIN_PAGES = [
 
 @pytest.fixture
 def demo(session):
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     session.commit()
 
 
 def _login(client, username):
-    resp = client.post("/login", data={"username": username, "password": accounts.DEMO_PASSWORD})
+    resp = client.post("/login", data={"username": username,
+                                       "password": user_accounts.DEMO_PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)
 
 
@@ -170,7 +171,7 @@ def test_user_edit_and_reset_forbidden_for_other_roles(client, session, demo, us
     assert reset.status_code == 403
     session.expire_all()
     assert _by_name(session, "hsliaison").role == "district_liaison"
-    assert accounts.authenticate(session, "hsliaison", accounts.DEMO_PASSWORD) is not None
+    assert user_accounts.authenticate(session, "hsliaison", user_accounts.DEMO_PASSWORD) is not None
 
 
 def test_edit_user_changes_role_and_scope_and_is_audited(client, session, demo):
@@ -254,7 +255,7 @@ def test_city_admin_cannot_demote_own_account(client, session, demo):
     # Renaming oneself is fine, and so is demoting another city admin.
     assert client.post(f"/admin/users/{me.id}/edit", data={
         "display_name": "市局管理员", "role": "city_admin"}).status_code == 302
-    other = accounts.create_user(session, "city2", "Abcdefg1", "另一位管理员", "city_admin")
+    other = user_accounts.create_user(session, "city2", "Abcdefg1", "另一位管理员", "city_admin")
     session.commit()
     assert client.post(f"/admin/users/{other.id}/edit", data={
         "display_name": "另一位管理员", "role": "district_admin",
@@ -271,11 +272,11 @@ def test_city_admin_cannot_demote_own_account(client, session, demo):
 def test_update_user_service_refuses_self_demotion(session, demo):
     me = _by_name(session, "city")
     with pytest.raises(DomainError) as exc:
-        accounts.update_user(session, me, "市科技局管理员", "campus_liaison",
+        user_accounts.update_user(session, me, "市科技局管理员", "campus_liaison",
                              institution_id=_by_name(session, "whuliaison").institution_id,
                              actor=me)
     assert exc.value.field == "role" and "不能降低" in exc.value.message
-    assert accounts.update_user(session, me, "市科技局管理员", "city_admin", actor=me) == {}
+    assert user_accounts.update_user(session, me, "市科技局管理员", "city_admin", actor=me) == {}
 
 
 def test_reset_password_lets_user_sign_in_with_new_password_only(app, session, demo):
@@ -295,7 +296,8 @@ def test_reset_password_lets_user_sign_in_with_new_password_only(app, session, d
                                                                         "方式": "管理员设定"}}
     assert "NewPass2026" not in str(event.detail)
     user = app.test_client()
-    old = user.post("/login", data={"username": "hsliaison", "password": accounts.DEMO_PASSWORD})
+    old = user.post("/login", data={"username": "hsliaison",
+                                    "password": user_accounts.DEMO_PASSWORD})
     assert old.status_code != 302
     new = user.post("/login", data={"username": "hsliaison", "password": "NewPass2026"})
     assert new.status_code == 302
@@ -317,7 +319,7 @@ def test_reset_password_validation(client, session, demo, data, field, message):
     assert data["password"] not in text
     session.expire_all()
     assert _user_events(session, "user.reset_password") == []
-    assert accounts.authenticate(session, "hsliaison", accounts.DEMO_PASSWORD) is not None
+    assert user_accounts.authenticate(session, "hsliaison", user_accounts.DEMO_PASSWORD) is not None
 
 
 def test_reset_password_generates_one_shown_once(app, client, session, demo):
@@ -329,21 +331,21 @@ def test_reset_password_generates_one_shown_once(app, client, session, demo):
     match = re.search(r"data-generated-password>([^<]+)</code>", text)
     assert match and "仅显示这一次" in text
     generated = match.group(1)
-    assert accounts.validate_password(generated) is None
+    assert user_accounts.validate_password(generated) is None
     assert generated not in client.get(f"/admin/users/{target.id}/password").get_data(
         as_text=True)
     assert generated not in client.get("/admin/users").get_data(as_text=True)
     session.expire_all()
     [event] = _user_events(session, "user.reset_password")
     assert event.detail["after"]["方式"] == "随机生成" and generated not in str(event.detail)
-    assert accounts.authenticate(session, "whuliaison", generated) is not None
-    assert accounts.authenticate(session, "whuliaison", accounts.DEMO_PASSWORD) is None
+    assert user_accounts.authenticate(session, "whuliaison", generated) is not None
+    assert user_accounts.authenticate(session, "whuliaison", user_accounts.DEMO_PASSWORD) is None
 
 
 def test_generate_password_is_strong_and_random():
-    passwords = {accounts.generate_password() for _ in range(20)}
+    passwords = {user_accounts.generate_password() for _ in range(20)}
     assert len(passwords) == 20
-    assert all(len(p) == 12 and accounts.validate_password(p) is None for p in passwords)
+    assert all(len(p) == 12 and user_accounts.validate_password(p) is None for p in passwords)
 
 
 def test_user_forms_need_csrf_when_enabled(migrated, session, demo):
@@ -353,7 +355,7 @@ def test_user_forms_need_csrf_when_enabled(migrated, session, demo):
     client = strict.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"username": "city", "password": accounts.DEMO_PASSWORD,
+    assert client.post("/login", data={"username": "city", "password": user_accounts.DEMO_PASSWORD,
                                        "csrf_token": token}).status_code == 302
     target = _by_name(session, "hsliaison")
     edit = client.post(f"/admin/users/{target.id}/edit",

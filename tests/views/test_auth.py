@@ -14,7 +14,7 @@ from app.errors import DomainError
 from app.policy.access import can_view_demand
 from app.policy.privacy import can_see_contact, mask_email, mask_phone
 from app.policy.scope import demand_scope
-from app.services import accounts
+from app.services import user_accounts
 from app.services.contacts import reveal_contact
 from app.services.listing import Page, apply_sort, paginate, rows_to_xlsx
 from models import (
@@ -35,7 +35,7 @@ PASSWORD = "Harbor-lamp-42"
 
 
 def _user(session, username="alice", role="city_admin", **scope) -> User:
-    user = accounts.create_user(session, username, PASSWORD, "测试用户", role, **scope)
+    user = user_accounts.create_user(session, username, PASSWORD, "测试用户", role, **scope)
     session.commit()
     return user
 
@@ -130,7 +130,7 @@ def test_csrf_rejects_post_without_token_when_enabled(migrated, session):
     app = create_app({**TEST_CONFIG, "DATABASE_URL": migrated.url, "WTF_CSRF_ENABLED": True})
     with app.app_context():
         s = app.extensions["db"].Session()
-        accounts.create_user(s, "bob", PASSWORD, "鲍勃", "city_admin")
+        user_accounts.create_user(s, "bob", PASSWORD, "鲍勃", "city_admin")
         s.commit()
         s.close()
     client = app.test_client()
@@ -180,21 +180,21 @@ def test_mask_email(raw, masked):
 # --- accounts ---------------------------------------------------------------------------
 def test_create_user_requires_scope_for_role(session):
     with pytest.raises(DomainError) as exc:
-        accounts.create_user(session, "dliaison", PASSWORD, "区联络员", "district_liaison")
+        user_accounts.create_user(session, "dliaison", PASSWORD, "区联络员", "district_liaison")
     assert exc.value.field == "district_id"
     with pytest.raises(DomainError) as exc:
-        accounts.create_user(session, "cliaison", PASSWORD, "校联络员", "campus_liaison")
+        user_accounts.create_user(session, "cliaison", PASSWORD, "校联络员", "campus_liaison")
     assert exc.value.field == "institution_id"
     with pytest.raises(DomainError) as exc:
-        accounts.create_user(session, "x", "short", "", "nope")
+        user_accounts.create_user(session, "x", "short", "", "nope")
     fields = {e["field"] for e in exc.value.errors}
     assert fields == {"username", "password", "display_name", "role"}
 
 
 def test_ensure_demo_users_is_idempotent(session):
-    first = accounts.ensure_demo_users(session)
+    first = user_accounts.ensure_demo_users(session)
     session.commit()
-    again = accounts.ensure_demo_users(session)
+    again = user_accounts.ensure_demo_users(session)
     session.commit()
     names = {u.username for u in first}
     assert names == {"city", "dhadmin", "dhliaison", "hsadmin", "hsliaison", "whuliaison",
@@ -205,8 +205,8 @@ def test_ensure_demo_users_is_idempotent(session):
     dh = session.scalar(select(User).where(User.username == "dhliaison"))
     assert dh.district.name == "东湖高新区" and dh.liaison is not None
     assert dh.liaison.kind == "district"
-    assert accounts.authenticate(session, "hsadmin", accounts.DEMO_PASSWORD) is not None
-    assert accounts.authenticate(session, "hsadmin", "wrong") is None
+    assert user_accounts.authenticate(session, "hsadmin", user_accounts.DEMO_PASSWORD) is not None
+    assert user_accounts.authenticate(session, "hsadmin", "wrong") is None
 
 
 # --- scoping ----------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def api_app(app):
 def test_api_token_auth(api_app, session):
     client = api_app.test_client()
     admin = _user(session)
-    api_client, token = accounts.create_api_client(session, "平台", admin)
+    api_client, token = user_accounts.create_api_client(session, "平台", admin)
     session.commit()
     assert api_client.token_hash != token and token.startswith(api_client.token_prefix)
     resp = client.get("/api/v1/_probe")

@@ -8,11 +8,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import AuditEvent, Demand, DemandEvent, Match, TechField, User
 from tests import factories as f
 
-PASSWORD = accounts.DEMO_PASSWORD
+PASSWORD = user_accounts.DEMO_PASSWORD
 
 GOOD = {
     "title": "高镍三元锂电池包热失控预警系统开发",
@@ -40,7 +40,7 @@ VAGUE = {
 @pytest.fixture
 def world(session):
     """Demo users plus demands in 东湖高新区 (dh) and 洪山区 (hs) in several states."""
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     field = session.scalar(select(TechField).order_by(TechField.id).limit(1))
     ent = f.enterprise(session, "武汉测试东湖高新区科技有限公司", "东湖高新区")
     ent.contact_person, ent.contact_phone = "张三丰", "13812345678"

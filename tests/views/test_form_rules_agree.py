@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.services import experts as expert_writer
-from app.services import workflow
+from app.services import expert_writer, workflow
 from models import Demand, Enterprise, Expert, ExpertItem
 from tests.views.test_demand_views import GOOD
 from tests.views.test_expert_views import _form as expert_form

@@ -247,7 +247,7 @@ def test_park_import_through_real_http(app, world, session):
 
     from werkzeug.serving import make_server
 
-    from app.services import accounts
+    from app.services import user_accounts
     from models import Park
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -271,7 +271,7 @@ def test_park_import_through_real_http(app, world, session):
 
     try:
         login_form = urllib.parse.urlencode({"username": "city",
-                                             "password": accounts.DEMO_PASSWORD}).encode()
+                                             "password": user_accounts.DEMO_PASSWORD}).encode()
         with opener.open(f"{base}/login", data=login_form, timeout=30) as resp:
             assert resp.status == 200 and resp.url.rstrip("/") == base
         before = _count(session, Park)

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import AuditEvent, Match, MatchEvent, User, utcnow
 from tests import factories
 
@@ -46,7 +46,7 @@ def _match(session, demand, expert, status: str, amount: float | None = None) ->
 
 def build_world(session) -> World:
     """Demo users, two experts (武汉大学, 华中科技大学), demands in 东湖 and 洪山, three matches."""
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     session.flush()
     whu = factories.expert(session, "李涂层", ["激光熔覆 耐磨涂层 制备工艺"], inst="武汉大学",
                            fields="表面工程；激光熔覆")
@@ -68,7 +68,8 @@ def build_world(session) -> World:
 
 def login(client, username: str) -> None:
     """Sign in a demo user through the login form."""
-    resp = client.post("/login", data={"username": username, "password": accounts.DEMO_PASSWORD})
+    resp = client.post("/login", data={"username": username,
+                                       "password": user_accounts.DEMO_PASSWORD})
     assert resp.status_code == 302, resp.get_data(as_text=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from app.services.meetings import read
 from models import BackgroundJob, Match, MatchmakingMeeting
 from tests.services.test_meeting_service import form, small_world
@@ -16,14 +16,14 @@ from tests.services.test_meeting_service import form, small_world
 
 @pytest.fixture
 def demo(app, session):
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     session.commit()
     small_world(session)  # published demands of 洪山区 (hsadmin's district)
 
 
 def login(client, username: str) -> None:
     resp = client.post("/login", data={"username": username,
-                                       "password": accounts.DEMO_PASSWORD})
+                                       "password": user_accounts.DEMO_PASSWORD})
     assert resp.status_code == 302
 
 

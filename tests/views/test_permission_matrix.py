@@ -29,7 +29,7 @@ from app import create_app
 from app.auth.decorators import api_token_required, roles_required
 from app.policy.roles import ALL_ROLES
 from app.security import CSRF_MESSAGE
-from app.services import accounts, reference
+from app.services import reference_data, user_accounts
 from models import (
     User,
 )
@@ -67,19 +67,20 @@ def matrix(migrated):
         client = application.test_client()
         if name in USERS.values():
             resp = client.post("/login", data={"username": name,
-                                               "password": accounts.DEMO_PASSWORD})
+                                               "password": user_accounts.DEMO_PASSWORD})
             assert resp.status_code == 302, name
         clients[name] = client
     csrf_client = strict.test_client()
     page = csrf_client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    resp = csrf_client.post("/login", data={"username": "city", "password": accounts.DEMO_PASSWORD,
+    resp = csrf_client.post("/login", data={"username": "city",
+                                            "password": user_accounts.DEMO_PASSWORD,
                                             "csrf_token": token})
     assert resp.status_code == 302
     yield SimpleNamespace(app=application, strict=csrf_client, db=db, world=world,
                           clients=clients)
     with db.Session.begin() as session:
-        reference.clear_all(session)
+        reference_data.clear_all(session)
     strict.extensions["db"].engine.dispose()
     db.engine.dispose()
 

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import AuditEvent, Case, DistrictQuota, Liaison, Training
 from tests.factories import PASSWORD, district_named, login
 
@@ -18,8 +18,8 @@ from tests.factories import PASSWORD, district_named, login
 def people(session):
     """A city admin, a 洪山区 admin, and two liaisons in 洪山区 and one in 武昌区."""
     hs, wc = district_named(session, "洪山区"), district_named(session, "武昌区")
-    accounts.create_user(session, "city1", PASSWORD, "市局", "city_admin")
-    accounts.create_user(session, "hs1", PASSWORD, "洪山区局", "district_admin",
+    user_accounts.create_user(session, "city1", PASSWORD, "市局", "city_admin")
+    user_accounts.create_user(session, "hs1", PASSWORD, "洪山区局", "district_admin",
                          district_id=hs.id)
     a = Liaison(kind="district", name="洪一", district=hs, phone="13812345678",
                 start_date=date(2021, 3, 1))
@@ -167,7 +167,7 @@ def test_forms_save_and_report_errors(client, session, people):
 
 def test_anonymous_and_liaison_are_refused(client, session, people):
     assert client.get("/programme/dashboard").status_code in (302, 401)
-    accounts.create_user(session, "li1", PASSWORD, "联络员", "district_liaison",
+    user_accounts.create_user(session, "li1", PASSWORD, "联络员", "district_liaison",
                          district_id=people["hs"])
     session.commit()
     login(client, "li1")
@@ -184,7 +184,7 @@ def test_home_figures_are_the_dashboards(client, session, people, monkeypatch):
     nov = Liaison(kind="district", name="洪新", district_id=hs, start_date=date(2025, 11, 10))
     session.add(nov)
     session.flush()
-    accounts.create_user(session, "hsnov", PASSWORD, "洪新", "district_liaison",
+    user_accounts.create_user(session, "hsnov", PASSWORD, "洪新", "district_liaison",
                          district_id=hs, liaison_id=nov.id)
     session.commit()
     board = scoreboard(session, 2025, district_id=hs)

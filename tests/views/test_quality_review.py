@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.errors import DomainError
-from app.services import accounts
+from app.services import user_accounts
 from app.services import workflow as wf
 from models import Demand, DemandEvent, TechField, User
 from tests import factories as f
@@ -31,7 +31,7 @@ FORM = {
 @pytest.fixture
 def world(session):
     """Demo users, a vague and a specific submitted demand in 东湖高新区."""
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     field = session.scalar(select(TechField).order_by(TechField.id).limit(1))
     vague = f.demand(session, VAGUE_TITLE, "希望提高产品质量，解决技术难题，寻求专家合作。",
                      district="东湖高新区", keywords=["电池"])
@@ -44,7 +44,8 @@ def world(session):
 
 
 def login(client, username: str) -> None:
-    resp = client.post("/login", data={"username": username, "password": accounts.DEMO_PASSWORD})
+    resp = client.post("/login", data={"username": username,
+                                       "password": user_accounts.DEMO_PASSWORD})
     assert resp.status_code == 302
 
 
@@ -144,17 +145,17 @@ def test_review_queue_searches_pages_and_exports(client, session):
 
     from openpyxl import load_workbook
 
-    from app.services import accounts
+    from app.services import user_accounts
     from tests import factories as f
 
-    accounts.ensure_demo_users(session)
+    user_accounts.ensure_demo_users(session)
     f.demand(session, "东湖待审：膜分离工艺", "膜污染严重，通量下降30%", "通量衰减≤10%",
              status="submitted", district="东湖高新区")
     f.demand(session, "东湖待审：电池热失控预警", "预警时间不足", "预警≥5分钟",
              status="submitted", district="东湖高新区")
     session.commit()
     resp = client.post("/login", data={"username": "dhadmin",
-                                       "password": accounts.DEMO_PASSWORD})
+                                       "password": user_accounts.DEMO_PASSWORD})
     assert resp.status_code == 302
     page = client.get("/demands/review?q=膜分离").get_data(as_text=True)
     assert "膜分离工艺" in page and "电池热失控预警" not in page

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.services import accounts
+from app.services import user_accounts
 from models import AuditEvent, Enterprise, Institution, Investor, Park
 from tests.factories import PASSWORD, district_named, login
 
@@ -28,12 +28,12 @@ def firms(session):
     b = Enterprise(name="武汉武登科技有限公司", district=wc, contact_phone="13900005678")
     session.add_all([park, a, b])
     session.flush()
-    accounts.create_user(session, "hsr", PASSWORD, "洪山区局", "district_admin",
+    user_accounts.create_user(session, "hsr", PASSWORD, "洪山区局", "district_admin",
                          district_id=hs.id)
-    accounts.create_user(session, "hsrl", PASSWORD, "洪山联络员", "district_liaison",
+    user_accounts.create_user(session, "hsrl", PASSWORD, "洪山联络员", "district_liaison",
                          district_id=hs.id)
-    accounts.create_user(session, "cityr", PASSWORD, "市局", "city_admin")
-    accounts.create_user(session, "whur", PASSWORD, "武大联络员", "campus_liaison",
+    user_accounts.create_user(session, "cityr", PASSWORD, "市局", "city_admin")
+    user_accounts.create_user(session, "whur", PASSWORD, "武大联络员", "campus_liaison",
                          institution_id=inst.id)
     session.commit()
     return {"a": a.id, "b": b.id, "hs": hs.id, "wc": wc.id, "park": park.id}
@@ -68,7 +68,7 @@ def test_contact_is_masked_outside_the_owning_district(session, firms):
     """The mask follows app.policy.privacy: a district user of another district sees 138****1234."""
     from app.policy.privacy import can_see_contact, mask_phone
 
-    user = accounts.create_user(session, "wcr", PASSWORD, "武昌区局", "district_admin",
+    user = user_accounts.create_user(session, "wcr", PASSWORD, "武昌区局", "district_admin",
                                 district_id=firms["wc"])
     assert not can_see_contact(user, firms["hs"])
     assert mask_phone("13800001234") == "138****1234"
@@ -131,7 +131,7 @@ def test_campus_liaison_has_no_enterprise_registry(client, session, firms):
 def test_registry_contacts_follow_the_one_phone_and_email_rule(client, session, firms):
     """The enterprise form and the registry writer refuse what the expert form refuses."""
     from app.errors import DomainError
-    from app.services import registries as registry_writer
+    from app.services import registry_writer
     from app.services.fields import FieldError, check_phone
 
     login(client, "hsr")
@@ -144,7 +144,7 @@ def test_registry_contacts_follow_the_one_phone_and_email_rule(client, session, 
     with pytest.raises(FieldError) as phone_rule:
         check_phone("138-abc")
     assert phone_rule.value.message in page
-    user = session.scalar(select(accounts.User).where(accounts.User.username == "hsr"))
+    user = session.scalar(select(user_accounts.User).where(user_accounts.User.username == "hsr"))
     with pytest.raises(DomainError) as refused:
         registry_writer.save_enterprise(session, user, registry_writer.EnterpriseInput(
             name="武汉电话科技有限公司", contact_phone="电话"))

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.config import PUBLISHED_KEYS, instance_secret_key
-from app.services import accounts, reference
+from app.services import reference_data, user_accounts
 from models import LoginEvent, LoginFailure, User
 from tests.conftest import ROOT, TEST_CONFIG
 
@@ -26,7 +26,7 @@ NEW_PASSWORD = "Quiet-river-77"
 
 def _user(app, username="alice", role="city_admin") -> User:
     with app.extensions["db"].unit_of_work() as s:
-        return accounts.create_user(s, username, PASSWORD, "测试用户", role)
+        return user_accounts.create_user(s, username, PASSWORD, "测试用户", role)
 
 
 def _login(client, username="alice", password=PASSWORD, **extra):
@@ -53,7 +53,7 @@ def app_factory(migrated):
     yield make
     if made:
         with made[0].extensions["db"].Session.begin() as s:
-            reference.clear_all(s)
+            reference_data.clear_all(s)
     for application in made:
         application.extensions["db"].engine.dispose()
 

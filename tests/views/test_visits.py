@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app import clock
-from app.services import accounts, visits
+from app.services import user_accounts, visit_log
 from models import AuditEvent, Demand, Enterprise, Industry, Liaison, Park, Visit
 from tests.factories import PASSWORD, district_named, login
 
@@ -37,15 +37,15 @@ def world(session):
                     status="draft", created_at=clock.now())
     session.add(demand)
     session.flush()
-    accounts.create_user(session, "hsl", PASSWORD, "洪甲", "district_liaison",
+    user_accounts.create_user(session, "hsl", PASSWORD, "洪甲", "district_liaison",
                          district_id=hs.id, liaison_id=a.id)
-    accounts.create_user(session, "hsl2", PASSWORD, "洪乙", "district_liaison",
+    user_accounts.create_user(session, "hsl2", PASSWORD, "洪乙", "district_liaison",
                          district_id=hs.id, liaison_id=b.id)
-    accounts.create_user(session, "hsa", PASSWORD, "洪山区局", "district_admin",
+    user_accounts.create_user(session, "hsa", PASSWORD, "洪山区局", "district_admin",
                          district_id=hs.id)
-    accounts.create_user(session, "wca", PASSWORD, "武昌区局", "district_admin",
+    user_accounts.create_user(session, "wca", PASSWORD, "武昌区局", "district_admin",
                          district_id=wc.id)
-    accounts.create_user(session, "cityv", PASSWORD, "市局", "city_admin")
+    user_accounts.create_user(session, "cityv", PASSWORD, "市局", "city_admin")
     session.commit()
     return {"hs": hs.id, "wc": wc.id, "park": park.id, "park2": other_park.id, "firm": firm.id,
             "firm2": firm2.id, "far": far.id, "a": a.id, "b": b.id, "c": c.id,
@@ -107,7 +107,7 @@ def test_coverage_and_monthly_report(client, session, world):
                       district_id=world["hs"], enterprise_id=world["firm2"], people_met="某",
                       findings="去年的走访"))
     session.commit()
-    view = visits.coverage(session, year, district_id=world["hs"])
+    view = visit_log.coverage(session, year, district_id=world["hs"])
     mine = next(c for c in view.liaisons if c.liaison.id == world["a"])
     assert mine.visits == 1
     # last year's visit does not cover this year: firm2 and the incubator are still open
@@ -139,9 +139,9 @@ def test_visit_date_may_not_be_in_the_future(session, world):
 
     from app.errors import DomainError
 
-    user = accounts.create_user(session, "hsl3", PASSWORD, "洪乙", "district_liaison",
+    user = user_accounts.create_user(session, "hsl3", PASSWORD, "洪乙", "district_liaison",
                                 district_id=world["hs"], liaison_id=world["b"])
     with pytest.raises(DomainError, match="走访日期不能晚于今天"):
-        visits.save_visit(session, user, visits.VisitInput(
+        visit_log.save_visit(session, user, visit_log.VisitInput(
             visited_on=clock.today() + timedelta(days=1), liaison_id=None, park_id=world["park"],
             enterprise_id=None, people_met="某", findings="某"))

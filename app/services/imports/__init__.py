@@ -46,15 +46,15 @@ from .columns import (
     SHEET_TITLES,
     Column,
 )
-from .demands import _export_demands, _import_demands
+from .demand_sheets import _export_demands, _import_demands
 from .enterprises import _export_enterprises, _import_enterprises
-from .experts import _export_experts, _import_experts
+from .expert_sheets import _export_experts, _import_experts
 from .institutions import _export_institutions, _import_institutions
 from .investors import _export_investors, _import_investors
 from .parks import _export_parks, _import_parks
 from .reading import _read
 from .report import ImportResult, Progress, record_run
-from .roster import _export_roster, _import_roster
+from .roster_sheets import _export_roster, _import_roster
 
 __all__ = [
     "COLUMNS",

@@ -27,7 +27,7 @@ class Column:
     width: int | None = None
 
 
-#: How the registry imports find an existing row (app/services/registries.py clean_name).
+#: How the registry imports find an existing row (app/services/registry_writer.py clean_name).
 _SAME_NAME = "与已有记录同名（不计空格、全角半角）即更新该记录"
 
 COLUMNS: dict[str, tuple[Column, ...]] = {

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from models import Institution
 
 from .. import tabular
-from ..registries import INSTITUTION_KINDS, clean_name
+from ..registry_writer import INSTITUTION_KINDS, clean_name
 from .cells import Problems, _apply, _duplicates, _parse_rows, _present
 from .columns import COLUMNS, SHEET_TITLES
 from .report import ImportResult, Progress, _rows_of

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import Industry, Investor
 
 from .. import tabular
-from ..registries import INVESTMENT_STAGES, clean_name
+from ..registry_writer import INVESTMENT_STAGES, clean_name
 from .cells import (
     CellError,
     Problems,

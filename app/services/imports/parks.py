@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import District, Park
 
 from .. import tabular
-from ..registries import PARK_KINDS, clean_name
+from ..registry_writer import PARK_KINDS, clean_name
 from .cells import Problems, _apply, _districts, _duplicates, _parse_rows, _resolve
 from .columns import COLUMNS, SHEET_TITLES
 from .report import ImportResult, Progress, _rows_of

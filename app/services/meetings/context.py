@@ -15,19 +15,19 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.policy.roles import Role
 from app.policy.statuses import PUBLIC_DEMAND_STATUSES
-from app.services.meetings.access import (
-    check_organiser,
-)
 from app.services.meetings.inputs import (
     PlanInput,
 )
+from app.services.meetings.organiser_checks import (
+    check_organiser,
+)
 from matching import text as mtext
-from matching.planning.records import (
+from matching.planning.plan_records import (
     MeetingDemand,
     MeetingEnterprise,
     MeetingInvestor,
 )
-from matching.planning.records import Session as PlanSession
+from matching.planning.plan_records import Session as PlanSession
 from matching.ranker import EmptyQueryError
 from models import (
     Demand,

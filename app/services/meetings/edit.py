@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, DomainError, NotFound
 from app.policy.statuses import MEETING_STATUS_LABELS
 from app.services import audit
-from app.services.meetings.access import (
+from app.services.meetings.context import (
+    experts_of,
+)
+from app.services.meetings.organiser_checks import (
     check_editable,
     check_organiser,
     session_row,
-)
-from app.services.meetings.context import (
-    experts_of,
 )
 from app.services.meetings.plan import (
     context_for,

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import Conflict, DomainError
-from app.services.matches import apply_system_transition
-from app.services.meetings.access import (
+from app.services.match_writer import apply_system_transition
+from app.services.meetings.organiser_checks import (
     check_organiser,
     session_row,
 )

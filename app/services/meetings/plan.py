@@ -10,10 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import DomainError
-from app.services.meetings.access import (
-    check_editable,
-    check_organiser,
-)
 from app.services.meetings.context import (
     PlanContext,
     build_context,
@@ -25,11 +21,15 @@ from app.services.meetings.context import (
 from app.services.meetings.inputs import (
     PlanInput,
 )
+from app.services.meetings.organiser_checks import (
+    check_editable,
+    check_organiser,
+)
 from app.services.meetings.write import (
     apply_plan,
     solve,
 )
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     PlanLocks,
     PlanningError,

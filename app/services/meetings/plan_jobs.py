@@ -1,5 +1,7 @@
 """Planning as a background job: the request saves a draft meeting and a job row, the job plans.
 
+Submitting a plan or a re-plan writes its operation-log row (编排对接会 / 重新编排) here.
+
 Progress and the outcome live in the :class:`models.BackgroundJob` row (kind
 ``meeting_plan``), so any worker can answer the progress poll. The meeting's parameters hold the
 job's id (``params["job_id"]``); a refused plan leaves the draft with ``params["plan_error"]``
@@ -19,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.errors import Conflict, DomainError
-from app.services.meetings.access import check_editable, check_organiser
+from app.services.audit import record
 from app.services.meetings.inputs import PlanInput
+from app.services.meetings.organiser_checks import check_editable, check_organiser
 from app.services.meetings.plan import (
     PLAN_STEPS,
     check_plan_input,
@@ -52,6 +55,8 @@ def submit_plan(session: Session, user: Any, inp: PlanInput) -> tuple[Matchmakin
     meeting.params = {**meeting.params, "job_id": job.id}
     job.params = _task(meeting, user)
     session.flush()
+    record(session, user, "meeting.plan", "meeting", meeting.id,
+           after={"需求数": len(meeting.params["demand_ids"]), "后台任务": job.id})
     return meeting, job.id
 
 
@@ -74,6 +79,7 @@ def submit_replan(session: Session, user: Any, meeting: MatchmakingMeeting) -> i
     params = {k: v for k, v in meeting.params.items() if k != "plan_error"}
     meeting.params = {**params, "job_id": job.id}
     session.flush()
+    record(session, user, "meeting.replan", "meeting", meeting.id, after={"后台任务": job.id})
     return job.id
 
 

@@ -26,7 +26,7 @@ from app.services.meetings.inputs import DEFAULT_ROOMS, DEFAULT_SLOTS, parse_roo
 from matching.planning import propose_pairs, schedule_meetings
 from matching.planning.agenda import place_sessions
 from matching.planning.invitees import keep_one_place
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     ExpertSeat,
     PlanningError,
@@ -35,7 +35,7 @@ from matching.planning.records import (
     SessionNeeds,
     TimeSlot,
 )
-from matching.planning.records import Session as PlanSession
+from matching.planning.plan_records import Session as PlanSession
 from matching.planning.timetable import fit_rounds
 from models import Enterprise, Expert, Investor, MatchmakingMeeting, MeetingSession, MeetingSlot
 

@@ -22,14 +22,14 @@ from matching.planning import (
     plan_sessions,
     session_affinity,
 )
-from matching.planning.records import (
+from matching.planning.plan_records import (
     ExpertAssignment,
     ExpertSeat,
     PlanLocks,
     SessionLimits,
     SessionPlan,
 )
-from matching.planning.records import Session as PlanSession
+from matching.planning.plan_records import Session as PlanSession
 from matching.planning.themes import theme_phrases
 from models import (
     Industry,

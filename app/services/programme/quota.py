@@ -15,7 +15,7 @@ from models import (
 
 from ... import clock
 from ...errors import DomainError, NotFound
-from ..reference import headcount, quota_for
+from ..reference_data import headcount, quota_for
 from .queries import (
     districts_of,
 )

@@ -19,7 +19,7 @@ from models import (
 )
 
 from ... import clock
-from ..reference import headcount, quota_for
+from ..reference_data import headcount, quota_for
 from .queries import (
     district_liaisons,
     districts_of,

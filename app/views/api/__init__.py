@@ -8,8 +8,8 @@ The OpenAPI document is /api/v1/openapi.json, the browsable page /api/v1/docs (S
 from app/static/vendor/swagger-ui, no CDN).
 
 This package holds the blueprint `bp`, the flask-smorest setup and the helpers the routes share;
-the marshmallow schemas are in `schemas`, the routes in `demands` (with ranking), `experts` and
-`matches`, imported by `register()` when the app is configured.
+the marshmallow schemas are in `schemas`, the routes in `demand_api` (with ranking),
+`expert_api` and `match_api`, imported by `register()` when the app is configured.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .schemas import ProblemSchema
 
 PREFIX = "/api/v1"
 # Route modules in registration order (the order of the OpenAPI document's paths).
-ROUTE_MODULES = ("demands", "experts", "matches")
+ROUTE_MODULES = ("demand_api", "expert_api", "match_api")
 
 
 # --- errors: validation problems in Chinese, naming the field --------------------------------

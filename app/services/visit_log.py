@@ -90,7 +90,7 @@ def _next_month(year: int, month: int) -> date:
 # --- recording ------------------------------------------------------------------------------
 @dataclass
 class VisitInput:
-    """What a visit form carries (already parsed by app/forms/visits.py)."""
+    """What a visit form carries (already parsed by app/forms/visit_form.py)."""
 
     visited_on: date
     liaison_id: int | None

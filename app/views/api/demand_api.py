@@ -14,7 +14,7 @@ from ...db import get_session
 from ...errors import NotFound
 from ...policy.scope import demand_scope
 from ...policy.statuses import PUBLIC_DEMAND_STATUSES
-from ...services import matches as match_writer
+from ...services import match_writer
 from ...services import serializers as ser
 from ...services import workflow as wf
 from ...services.search import rank_text

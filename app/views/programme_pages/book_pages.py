@@ -12,14 +12,14 @@ from models import Assessment, Case, Match, Training
 from ... import clock
 from ...db import get_session
 from ...errors import NotFound
-from ...forms.programme import AssessmentForm, CaseForm, TrainingForm
+from ...forms.programme_forms import AssessmentForm, CaseForm, TrainingForm
 from ...policy.statuses import CASE_STATUS_LABELS
 from ...services import programme_exports
 from ...services.audit import record
 from ...services.listing import Page, paginate, rows_to_xlsx, to_int
-from ...services.programme import books as programme_books
+from ...services.programme import book_entries as programme_books
+from ...services.programme import liaison_roster as programme_roster
 from ...services.programme import lists
-from ...services.programme import roster as programme_roster
 from ...services.programme.rules import ASSESSMENT_RESULTS
 from ..downloads import xlsx_response
 from ..editing import edit_page

@@ -12,15 +12,15 @@ from models import District, Enterprise, Institution, Liaison, Park
 from ... import clock
 from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
-from ...forms.programme import FilingForm, LiaisonForm, ReplaceForm
+from ...forms.programme_forms import FilingForm, LiaisonForm, ReplaceForm
 from ...policy.privacy import mask_phone
 from ...services import programme_exports
 from ...services.audit import record
 from ...services.contacts import reveal_contact
 from ...services.listing import paginate, rows_to_xlsx
+from ...services.programme import liaison_roster as programme_roster
 from ...services.programme import lists
 from ...services.programme import quota as programme_quota
-from ...services.programme import roster as programme_roster
 from ..downloads import xlsx_response
 from ..editing import edit_page
 from .common import (

@@ -15,10 +15,10 @@ from models import District, Enterprise, Expert, Industry, Institution, Investor
 from ..auth.decorators import roles_required
 from ..db import get_session
 from ..errors import NotFound
-from ..forms.registries import EnterpriseForm, InstitutionForm, InvestorForm, ParkForm
+from ..forms.registry_forms import EnterpriseForm, InstitutionForm, InvestorForm, ParkForm
 from ..policy.privacy import mask_email, mask_phone
 from ..policy.roles import Role, is_city
-from ..services import registries
+from ..services import registry_writer
 from ..services.audit import record
 from ..services.contacts import reveal_contact
 from ..services.listing import paginate, rows_to_xlsx, to_int
@@ -89,7 +89,7 @@ def enterprises():
     args = request.args
     district_id = to_int(args.get("district")) if is_city(current_user) \
         else current_user.district_id
-    stmt = registries.enterprises(current_user, q=args.get("q"), district_id=district_id,
+    stmt = registry_writer.enterprises(current_user, q=args.get("q"), district_id=district_id,
                                   park_id=to_int(args.get("park")),
                                   industry_id=to_int(args.get("industry")), key=args.get("key"))
 
@@ -116,7 +116,7 @@ def enterprises():
 def enterprise_lookup():
     """Return up to 10 enterprises in the user's scope matching ?q= (name or credit code)."""
     session = get_session()
-    rows = registries.lookup_enterprises(session, current_user, request.args.get("q", ""))
+    rows = registry_writer.lookup_enterprises(session, current_user, request.args.get("q", ""))
     return jsonify([{"id": e.id, "name": e.name, "credit_code": e.credit_code or "",
                      "district": e.district.name, "park": e.park.name if e.park else "",
                      "is_key": e.is_key} for e in rows])
@@ -127,14 +127,14 @@ def enterprise_lookup():
 def enterprise(enterprise_id: int):
     """Show an enterprise: registry fields, contact (private tier), demands, visits, matches."""
     session = get_session()
-    e = registries.get_enterprise(session, current_user, enterprise_id)
+    e = registry_writer.get_enterprise(session, current_user, enterprise_id)
     full = reveal_contact(session, current_user, e.district_id, "enterprise", e.id)
     contact = {"person": e.contact_person or "",
                "phone": e.contact_phone if full else mask_phone(e.contact_phone),
                "email": e.contact_email if full else mask_email(e.contact_email)}
     return render_template("registries/enterprise.html", e=e, contact=contact, full=full,
-                           activity=registries.enterprise_activity(session, e),
-                           can_edit=registries.can_edit(current_user, e.district_id))
+                           activity=registry_writer.enterprise_activity(session, e),
+                           can_edit=registry_writer.can_edit(current_user, e.district_id))
 
 
 @bp.route("/enterprises/new", methods=["GET", "POST"])
@@ -143,13 +143,13 @@ def enterprise(enterprise_id: int):
 def edit_enterprise(enterprise_id: int | None = None):
     """Add an enterprise to the registry or edit one of the district's."""
     session = get_session()
-    e = registries.get_enterprise(session, current_user, enterprise_id) if enterprise_id \
+    e = registry_writer.get_enterprise(session, current_user, enterprise_id) if enterprise_id \
         else None
     district_id = e.district_id if e else (None if is_city(current_user)
                                            else current_user.district_id)
 
     def save(form: EnterpriseForm) -> Enterprise:
-        data = registries.EnterpriseInput(
+        data = registry_writer.EnterpriseInput(
             name=form.name.data or "", credit_code=form.credit_code.data or "",
             district_id=to_int(request.form.get("district_id")),
             park_id=to_int(request.form.get("park_id")),
@@ -157,7 +157,7 @@ def edit_enterprise(enterprise_id: int | None = None):
             address=form.address.data or "", contact_person=form.contact_person.data or "",
             contact_phone=form.contact_phone.data or "",
             contact_email=form.contact_email.data or "")
-        return registries.save_enterprise(session, current_user, data, e)
+        return registry_writer.save_enterprise(session, current_user, data, e)
 
     return edit_page(EnterpriseForm, save, template="registries/enterprise_form.html",
                      saved=lambda row: f"企业 {row.name} 已保存。",
@@ -175,14 +175,14 @@ def parks():
     session = get_session()
     args = request.args
     district_id = to_int(args.get("district")) if is_city(current_user) else None
-    stmt = registries.parks(current_user, q=args.get("q"), district_id=district_id,
+    stmt = registry_writer.parks(current_user, q=args.get("q"), district_id=district_id,
                             kind=args.get("kind"))
     return _list_page(
         session, "parks", stmt, ["名称", "类型", "所属区"],
-        lambda: [[p.name, registries.PARK_KINDS.get(p.kind, p.kind), p.district.name]
+        lambda: [[p.name, registry_writer.PARK_KINDS.get(p.kind, p.kind), p.district.name]
                  for p in session.scalars(stmt)], "园区孵化器",
         new_url=url_for(".edit_park"), districts=_districts(session),
-        kinds=registries.PARK_KINDS)
+        kinds=registry_writer.PARK_KINDS)
 
 
 @bp.get("/parks/<int:park_id>")
@@ -190,10 +190,10 @@ def parks():
 def park(park_id: int):
     """Show a park: its enterprises and the liaisons assigned to it."""
     session = get_session()
-    p = registries.get_park(session, current_user, park_id)
-    firms, people = registries.park_members(session, p)
+    p = registry_writer.get_park(session, current_user, park_id)
+    firms, people = registry_writer.park_members(session, p)
     return render_template("registries/park.html", p=p, firms=firms, people=people,
-                           kinds=registries.PARK_KINDS)
+                           kinds=registry_writer.PARK_KINDS)
 
 
 @bp.route("/parks/new", methods=["GET", "POST"])
@@ -202,15 +202,15 @@ def park(park_id: int):
 def edit_park(park_id: int | None = None):
     """Add or edit a park or incubator."""
     session = get_session()
-    p = registries.get_park(session, current_user, park_id) if park_id else None
+    p = registry_writer.get_park(session, current_user, park_id) if park_id else None
     return edit_page(
-        ParkForm, lambda form: registries.save_park(
+        ParkForm, lambda form: registry_writer.save_park(
             session, current_user, name=form.name.data or "", kind=request.form.get("kind", ""),
             district_id=to_int(request.form.get("district_id")), park=p),
         template="registries/simple_form.html", saved=_saved,
         done=lambda row: url_for(".park", park_id=row.id),
         context={"kind": "park", "obj": p, "districts": _districts(session),
-                 "kinds": registries.PARK_KINDS})
+                 "kinds": registry_writer.PARK_KINDS})
 
 
 # --- 创投机构 ----------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def edit_park(park_id: int | None = None):
 def investors():
     """List the venture-capital firms with their preferences (used by meeting invitations)."""
     session = get_session()
-    stmt = registries.investors(request.args.get("q"), to_int(request.args.get("industry")))
+    stmt = registry_writer.investors(request.args.get("q"), to_int(request.args.get("industry")))
     return _list_page(
         session, "investors", stmt, INVESTOR_HEADERS,
         lambda: [[v.name, "、".join(i.name for i in v.industries), "、".join(v.stages or []),
@@ -249,7 +249,7 @@ def edit_investor(investor_id: int | None = None):
 
     def save(form: InvestorForm) -> Investor:
         low, high = form.ticket_min.data, form.ticket_max.data
-        return registries.save_investor(
+        return registry_writer.save_investor(
             session, current_user, name=form.name.data or "",
             stages=request.form.getlist("stages"),
             ticket_min=float(low) if low is not None else None,
@@ -262,7 +262,7 @@ def edit_investor(investor_id: int | None = None):
     return edit_page(InvestorForm, save, template="registries/simple_form.html", saved=_saved,
                      done=lambda row: url_for(".investor", investor_id=row.id),
                      context={"kind": "investor", "obj": v, "industries": _industries(session),
-                              "stages": registries.INVESTMENT_STAGES})
+                              "stages": registry_writer.INVESTMENT_STAGES})
 
 
 # --- 高校院所 ----------------------------------------------------------------------------------
@@ -271,13 +271,13 @@ def edit_investor(investor_id: int | None = None):
 def institutions():
     """List the universities and institutes with their expert counts."""
     session = get_session()
-    stmt = registries.institutions(request.args.get("q"), request.args.get("kind"))
+    stmt = registry_writer.institutions(request.args.get("q"), request.args.get("kind"))
     return _list_page(
         session, "institutions", stmt, ["名称", "类型", "所在城市", "专家人数"],
-        lambda: [[i.name, registries.INSTITUTION_KINDS.get(i.kind, i.kind), i.city or "", n]
+        lambda: [[i.name, registry_writer.INSTITUTION_KINDS.get(i.kind, i.kind), i.city or "", n]
                  for i, n in session.execute(stmt)], "高校院所",
         new_url=url_for(".edit_institution") if is_city(current_user) else None,
-        kinds=registries.INSTITUTION_KINDS)
+        kinds=registry_writer.INSTITUTION_KINDS)
 
 
 @bp.get("/institutions/<int:institution_id>")
@@ -291,7 +291,7 @@ def institution(institution_id: int):
     count = session.scalar(select(func.count()).select_from(Expert)
                            .where(Expert.institution_id == i.id))
     return render_template("registries/institution.html", i=i, people=people, experts=count,
-                           kinds=registries.INSTITUTION_KINDS)
+                           kinds=registry_writer.INSTITUTION_KINDS)
 
 
 @bp.route("/institutions/new", methods=["GET", "POST"])
@@ -303,9 +303,9 @@ def edit_institution(institution_id: int | None = None):
     i = _get(session, Institution, institution_id, "高校院所不存在。") if institution_id \
         else None
     return edit_page(
-        InstitutionForm, lambda form: registries.save_institution(
+        InstitutionForm, lambda form: registry_writer.save_institution(
             session, current_user, name=form.name.data or "", kind=request.form.get("kind", ""),
             city=form.city.data or "", institution=i),
         template="registries/simple_form.html", saved=_saved,
         done=lambda row: url_for(".institution", institution_id=row.id),
-        context={"kind": "institution", "obj": i, "kinds": registries.INSTITUTION_KINDS})
+        context={"kind": "institution", "obj": i, "kinds": registry_writer.INSTITUTION_KINDS})

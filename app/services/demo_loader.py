@@ -41,7 +41,7 @@ from models import (
     Visit,
 )
 
-from . import accounts
+from . import user_accounts
 from .indexing import DEMANDS, EXPERTS, bump_version, refresh_demand_tokens, refresh_expert_tokens
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def load(session: Session, *, only_if_empty: bool = False, progress: bool = Fals
 
     added["走访"] = _load_visits(session, data, liaison_by_key, park_by_key, ent_by_key,
                                  demand_by_key, districts)
-    users = accounts.ensure_demo_users(session)
+    users = user_accounts.ensure_demo_users(session)
     _name_users_after_their_liaisons(session, users)
     added["演示账号"] = len(users)
     return added

@@ -27,12 +27,12 @@ from ..policy import access
 from ..policy.privacy import can_read_expert_contact, mask_email, mask_phone
 from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
-from ..services import experts as expert_writer
+from ..services import expert_writer
 from ..services.audit import audit
-from ..services.experts import ITEM_KIND_LABELS
+from ..services.expert_writer import ITEM_KIND_LABELS
 from ..services.listing import apply_sort, paginate, rows_to_xlsx, search, where_ids
 from ..services.listing import to_int as _int
-from ..services.matches import can_view_match
+from ..services.match_writer import can_view_match
 from .downloads import xlsx_response
 from .uploads import handle_upload
 

@@ -7,7 +7,7 @@
 City admins see every district; district admins see and edit their own.
 """
 
-from . import books, dashboard, roster  # noqa: F401  (each module adds its routes to bp)
+from . import book_pages, dashboard_pages, roster_pages  # noqa: F401  (each module adds its routes to bp)
 from .common import bp
 
 __all__ = ["bp"]

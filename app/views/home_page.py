@@ -19,7 +19,7 @@ from ..db import get_session
 from ..policy.roles import Role
 from ..security import safe_url
 from ..services import audit as audit_log
-from ..services.programme import home as home_figures
+from ..services.programme import home_figures
 
 log = logging.getLogger(__name__)
 bp = Blueprint("home", __name__)

@@ -13,9 +13,9 @@ from .. import clock
 from ..auth.decorators import roles_required
 from ..db import get_session
 from ..errors import DomainError, Forbidden, NotFound
-from ..forms.visits import VisitForm
+from ..forms.visit_form import VisitForm
 from ..policy.roles import DISTRICT_ROLES, Role, is_city
-from ..services import programme_exports, visits
+from ..services import programme_exports, visit_log
 from ..services.audit import record
 from ..services.listing import paginate, rows_to_xlsx, to_int
 from ..services.programme.queries import districts_of
@@ -52,7 +52,7 @@ def index():
     month = month if month and 1 <= month <= 12 else None
     q = request.args.get("q", "").strip()
     liaison_id = to_int(request.args.get("liaison"))
-    stmt = visits.visits(current_user, q=q, year=year, month=month, liaison_id=liaison_id,
+    stmt = visit_log.visits(current_user, q=q, year=year, month=month, liaison_id=liaison_id,
                          district_id=_district_arg())
     if request.args.get("export") == "xlsx":
         rows = [[v.visited_on, v.district.name, v.liaison.name, _place(v), v.people_met,
@@ -63,7 +63,7 @@ def index():
         "visits/index.html", page=paginate(session, stmt, request.args.get("page")), q=q,
         year=year, month=month, liaison_id=liaison_id, liaisons=_liaisons(session),
         district_id=_district_arg(), districts=districts_of(session, None)
-        if is_city(current_user) else [], can_record=visits.can_record(current_user),
+        if is_city(current_user) else [], can_record=visit_log.can_record(current_user),
         years=list(range(clock.this_year(), clock.this_year() - 3, -1)))
 
 
@@ -94,7 +94,7 @@ def _options(session) -> dict:
 @readers
 def new():
     """Record a visit: day, park or enterprise, people met, findings, demands raised, follow-up."""
-    if not visits.can_record(current_user):
+    if not visit_log.can_record(current_user):
         raise Forbidden("只有区派联络员和区科技主管部门可以登记走访记录。")
     session = get_session()
     errors: dict[str, str] = {}
@@ -104,7 +104,7 @@ def new():
         ok = form.validate()
         errors = form.errors_by_field()
         if ok:
-            data = visits.VisitInput(
+            data = visit_log.VisitInput(
                 visited_on=form.visited_on.data, liaison_id=to_int(request.form.get("liaison_id")),
                 park_id=to_int(request.form.get("park_id")),
                 enterprise_id=to_int(request.form.get("enterprise_id")),
@@ -112,7 +112,7 @@ def new():
                 follow_up=form.follow_up.data or "",
                 demand_ids=[int(v) for v in request.form.getlist("demand_ids") if v.isdigit()])
             try:
-                visit = visits.save_visit(session, current_user, data)
+                visit = visit_log.save_visit(session, current_user, data)
             except DomainError as exc:
                 errors = {e["field"]: e["message"] for e in exc.errors or []} or {
                     exc.field or "_form": exc.message}
@@ -131,7 +131,7 @@ def new():
 def show(visit_id: int):
     """Show one visit with the demands it raised."""
     session = get_session()
-    return render_template("visits/show.html", visit=visits.get_visit(session, current_user,
+    return render_template("visits/show.html", visit=visit_log.get_visit(session, current_user,
                                                                       visit_id))
 
 
@@ -145,7 +145,7 @@ def coverage():
     liaison_id = current_user.liaison_id if current_user.role == Role.DISTRICT_LIAISON else None
     if current_user.role == Role.DISTRICT_LIAISON and liaison_id is None:
         raise NotFound("您的账号未关联联络员名册。")
-    view = visits.coverage(session, year, district_id=_district_arg(), liaison_id=liaison_id)
+    view = visit_log.coverage(session, year, district_id=_district_arg(), liaison_id=liaison_id)
     return render_template("visits/coverage.html", view=view, year=year,
                            district_id=_district_arg(),
                            districts=districts_of(session, None) if is_city(current_user)
@@ -173,11 +173,11 @@ def report():
             raise ValueError
     except ValueError:
         raise DomainError("月份应按 年-月 填写，如 2026-03。", field="month") from None
-    parts = visits.monthly_report(session, liaison, year, month)
+    parts = visit_log.monthly_report(session, liaison, year, month)
     title = f"{liaison.district.name}区派联络员{liaison.name}{year}年{month}月工作报告"
     data = programme_exports.work_report_xlsx(title, [
-        ("走访记录", visits.REPORT_VISIT_HEADERS, parts["visits"]),
-        ("登记或发布的需求", visits.REPORT_DEMAND_HEADERS, parts["demands"]),
-        ("对接进展", visits.REPORT_MATCH_HEADERS, parts["matches"]),
+        ("走访记录", visit_log.REPORT_VISIT_HEADERS, parts["visits"]),
+        ("登记或发布的需求", visit_log.REPORT_DEMAND_HEADERS, parts["demands"]),
+        ("对接进展", visit_log.REPORT_MATCH_HEADERS, parts["matches"]),
     ])
     return xlsx_response(data, f"{title}.xlsx")

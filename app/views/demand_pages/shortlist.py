@@ -26,8 +26,7 @@ from ...db import get_session
 from ...errors import DomainError, Forbidden, NotFound
 from ...policy.access import can_manage_demand
 from ...policy.roles import Role
-from ...services import matches as match_writer
-from ...services import search
+from ...services import match_writer, search
 from ...services import workflow as wf
 from ...services.listing import to_int as _int
 from . import (

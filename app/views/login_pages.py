@@ -18,8 +18,7 @@ from ..auth.decorators import login_required
 from ..auth.login_sessions import record_login, sign_in, throttle
 from ..db import get_session
 from ..security import is_safe_next
-from ..services import accounts
-from ..services.audit import record
+from ..services import user_accounts
 
 bp = Blueprint("auth", __name__)
 
@@ -54,7 +53,7 @@ def login():
     if not username or not password:
         record_login(username, False, "用户名或密码为空")
         return _form(400, "请输入用户名和密码。", username, next_url)
-    user = accounts.authenticate(get_session(), username, password,
+    user = user_accounts.authenticate(get_session(), username, password,
                                  production=current_app.config["ENV"] == "production")
     if user is None:
         if gate:
@@ -73,8 +72,7 @@ def login():
 def logout():
     """Sign out and end every other session of this account."""
     user = current_user._get_current_object()  # type: ignore[attr-defined]
-    accounts.end_sessions(user)
-    record(get_session(), user, "user.logout", "user", user.id)
+    user_accounts.sign_out(get_session(), user)
     logout_user()
     session.clear()
     flash("您已安全退出。", "success")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from .programme import DayField, ProgrammeForm
+from .programme_forms import DayField, ProgrammeForm
 
 
 class VisitForm(ProgrammeForm):

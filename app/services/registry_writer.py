@@ -186,7 +186,7 @@ def enterprise_activity(session: Session, enterprise: Enterprise) -> EnterpriseA
 
 @dataclass
 class EnterpriseInput:
-    """The enterprise form's fields (parsed by app/forms/registries.py)."""
+    """The enterprise form's fields (parsed by app/forms/registry_forms.py)."""
 
     name: str
     credit_code: str = ""

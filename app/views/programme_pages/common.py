@@ -16,7 +16,7 @@ from ...auth.decorators import roles_required
 from ...errors import NotFound
 from ...policy.roles import Role, is_city
 from ...services.listing import field_errors
-from ...services.programme import dashboard as programme_dashboard
+from ...services.programme import dashboard_figures as programme_dashboard
 from ...services.programme import rules as programme_rules
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")

@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Expert, ExpertItem, Institution
 
-from .. import experts as expert_writer
-from .. import tabular
-from ..experts import ITEM_KIND_LABELS, ITEM_KINDS
+from .. import expert_writer, tabular
+from ..expert_writer import ITEM_KIND_LABELS, ITEM_KINDS
 from ..indexing import EXPERTS, bump_version
 from .cells import (
     CellError,
@@ -121,7 +120,7 @@ def _import_experts(session: Session, table: tabular.Table, items_table: tabular
             .options(selectinload(Expert.items))
         )
     }
-    # The one expert validation (services/experts.py), row by row, before anything is written.
+    # The one expert validation (services/expert_writer.py), row by row, before anything is written.
     changes = []
     for row, rec in records:
         data = {"name": rec["name"]} | _present(rec, expert_writer.EXPERT_FIELDS, headers, present)

@@ -9,9 +9,9 @@ from models import District
 
 from ...db import get_session
 from ...errors import NotFound
-from ...services import programme_exports, visits
+from ...services import programme_exports, visit_log
 from ...services.listing import rows_to_xlsx
-from ...services.programme import dashboard as programme_dashboard
+from ...services.programme import dashboard_figures as programme_dashboard
 from ...services.programme import rules
 from ...services.programme.scoreboard import scoreboard
 from ..downloads import xlsx_response
@@ -56,7 +56,7 @@ def dashboard():
                            year=year, years=years(session), district=district,
                            district_id=district_id, districts=all_districts(session),
                            programme_rules=rules, drill_url=drill_url,
-                           coverage=visits.coverage(session, year, district_id=district_id))
+                           coverage=visit_log.coverage(session, year, district_id=district_id))
 
 
 @bp.get("/dashboard/drill")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.policy.roles import Role
 from app.policy.scope import meeting_scope
 from app.policy.statuses import MEETING_STATUS_LABELS
-from app.services.meetings import access, context, edit, exports, inputs, plan_jobs, read
+from app.services.meetings import context, edit, exports, inputs, organiser_checks, plan_jobs, read
 from app.services.meetings import outcomes as meeting_outcomes
 from app.services.meetings import plan as meeting_plan
 from models import MatchmakingMeeting
@@ -29,13 +29,13 @@ from ..auth.decorators import roles_required
 from ..db import after_commit, get_session
 from ..errors import DomainError, NotFound
 from ..job_queue import queue as job_queue
-from ..services.audit import audit, record
+from ..services.audit import audit
 from ..services.listing import apply_sort, field_errors, paginate, search
 from ..services.listing import to_int as _int
 from .downloads import xlsx_response
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-organisers = roles_required(*access.ORGANISER_ROLES)
+organisers = roles_required(*organiser_checks.ORGANISER_ROLES)
 
 SORTS = {"held_on": MatchmakingMeeting.held_on, "created_at": MatchmakingMeeting.created_at,
          "title": MatchmakingMeeting.title}
@@ -83,8 +83,6 @@ def new():
         except DomainError as exc:
             errors = field_errors(exc)  # the 422 rolls the request back
         else:
-            record(session, current_user, "meeting.plan", "meeting", meeting.id,
-                   after={"需求数": len(meeting.params["demand_ids"]), "后台任务": job_id})
             _start_plan(meeting.id, job_id)
             n_demands = len(meeting.params["demand_ids"])
             flash(f"已提交规划：{n_demands} 项需求，正在分场、邀请专家和排议程。", "info")
@@ -108,7 +106,7 @@ def _start_plan(meeting_id: int, job_id: int) -> None:
 def progress(meeting_id: int):
     """The planning job's progress bar (htmx polls it); a finished job refreshes the page."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     job = plan_jobs.job_of(session, meeting)
     resp = Response(render_template("meetings/_progress.html", meeting=meeting, job=job,
                                     steps=meeting_plan.PLAN_STEPS))
@@ -141,7 +139,8 @@ def _detail_context(session, meeting, only=None) -> dict:
     candidates = {int(k): [(int(e), a) for e, a in v]
                   for k, v in (meeting.params.get("candidates") or {}).items()}
     return {"meeting": meeting, "n": n, "grids": grids, "candidates": candidates, "read": read,
-            "editable": meeting.status in access.EDITABLE, "agenda": read.agenda_view(meeting),
+            "editable": meeting.status in organiser_checks.EDITABLE,
+                "agenda": read.agenda_view(meeting),
             "unplaced_meetings": meeting.params.get("unplaced_meetings") or {},
             "inferred": {int(k): v for k, v in (meeting.params.get("inferred") or {}).items()}}
 
@@ -151,9 +150,9 @@ def _detail_context(session, meeting, only=None) -> dict:
 def detail(meeting_id: int):
     """The proposal: progress while planning, the agenda grid, sessions collapsed with counts."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     return render_template("meetings/detail.html", meeting=meeting, read=read,
-                           editable=meeting.status in access.EDITABLE,
+                           editable=meeting.status in organiser_checks.EDITABLE,
                            agenda=read.agenda_view(meeting),
                            counts=read.session_counts(session, meeting),
                            job=plan_jobs.job_of(session, meeting), steps=meeting_plan.PLAN_STEPS)
@@ -164,7 +163,7 @@ def detail(meeting_id: int):
 def session_body(meeting_id: int, session_id: int):
     """One session's demands, invitees and 1:1 timetable (loaded when it is expanded)."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     ms = edit.session_of(meeting, session_id)
     return render_template("meetings/_session.html", ms=ms,
                            **_detail_context(session, meeting, ms))
@@ -184,7 +183,7 @@ def _back(meeting_id: int, anchor: str | None = None):
 def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
     """Run an edit on the meeting; a refused edit is undone and its Chinese message flashed."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     try:
         result = _attempt(session, lambda: fn(session, meeting))
     except DomainError as exc:
@@ -200,14 +199,12 @@ def _act(meeting_id: int, fn, ok: str | None, anchor: str | None = None):
 def replan(meeting_id: int):
     """Re-plan everything that is not locked, as a background job."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     try:
         job_id = _attempt(session, lambda: plan_jobs.submit_replan(session, current_user, meeting))
     except DomainError as exc:
         flash(f"重新分场失败，方案未改动：{exc.message}", "danger")
         return _back(meeting_id)
-    record(session, current_user, "meeting.replan", "meeting", meeting.id,
-           after={"后台任务": job_id})
     _start_plan(meeting.id, job_id)
     flash("已提交重新分场：锁定的分场、需求和专家席位保持不变。", "info")
     return _back(meeting_id)
@@ -235,7 +232,7 @@ def held(meeting_id: int):
 def delete(meeting_id: int):
     """Delete a meeting that is not confirmed."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     try:
         _attempt(session, lambda: edit.delete_meeting(session, current_user, meeting))
     except DomainError as exc:
@@ -304,6 +301,7 @@ def remove_expert(meeting_id: int, invitation_id: int):
 @organisers
 def add_expert(meeting_id: int, session_id: int):
     """Invite an expert to a session by hand."""
+    organiser_checks.get_meeting(get_session(), current_user, meeting_id)  # 404 before the form
     expert_id = _int(request.form.get("expert_id"))
     if expert_id is None:
         flash("请选择要添加的专家。", "danger")
@@ -327,6 +325,7 @@ def rename(meeting_id: int, session_id: int):
 @organisers
 def lock(meeting_id: int):
     """Lock or unlock a session, a placement or an expert seat."""
+    organiser_checks.get_meeting(get_session(), current_user, meeting_id)  # 404 before the form
     kind = request.form.get("kind", "")
     item = _int(request.form.get("id"))
     locked = request.form.get("locked") == "1"
@@ -345,7 +344,7 @@ def lock(meeting_id: int):
 def agenda_xlsx(meeting_id: int):
     """Download the agenda workbook."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     return xlsx_response(exports.agenda_xlsx(session, meeting), f"{meeting.title}-议程.xlsx")
 
 
@@ -354,7 +353,7 @@ def agenda_xlsx(meeting_id: int):
 def invitations_xlsx(meeting_id: int):
     """Download the invitation lists (one sheet per invitee kind)."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     data = exports.invitations_xlsx(session, meeting, current_user)
     if current_user.role == Role.CITY_ADMIN:
         audit(session, "export_contacts", "meeting", meeting.id, {"what": "invitations"})
@@ -366,7 +365,7 @@ def invitations_xlsx(meeting_id: int):
 def session_ics(meeting_id: int, session_id: int):
     """Download one session as an iCalendar file."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     ms = next((s for s in meeting.sessions if s.id == session_id), None)
     if ms is None:
 
@@ -385,7 +384,7 @@ def session_ics(meeting_id: int, session_id: int):
 def person_ics(meeting_id: int, kind: str, person_id: int):
     """Download one person's own agenda (their sessions and 1:1 meetings) as iCalendar."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     try:
         name, data = exports.person_ics(session, meeting, kind, person_id,
                                         host=request.host.split(":")[0])
@@ -407,7 +406,7 @@ def _ics_response(data: bytes, name: str, ascii_name: str) -> Response:
 def print_agenda(meeting_id: int):
     """A printable agenda page (print CSS hides the shell)."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     return render_template("meetings/print.html", ordered=exports.agenda_order(meeting),
                            **_detail_context(session, meeting))
 
@@ -418,7 +417,7 @@ def print_agenda(meeting_id: int):
 def checkin(meeting_id: int):
     """Check in who attended."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     if request.method == "POST":
         ids = [int(v) for v in request.form.getlist("attended") if v.isdigit()]
         try:
@@ -459,7 +458,7 @@ def _record(session, meeting, slot_id: int | None, data) -> str:
 def outcomes(meeting_id: int):
     """Each 1:1 pair's immediate outcome, and the follow-up about six months later."""
     session = get_session()
-    meeting = access.get_meeting(session, current_user, meeting_id)
+    meeting = organiser_checks.get_meeting(session, current_user, meeting_id)
     errors: dict[int, str] = {}
     if request.method == "POST":
         slot_id = _int(request.form.get("slot_id"))

@@ -6,7 +6,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..services.fields import check_email, check_phone
-from .programme import ProgrammeForm, ZhDecimal
+from .programme_forms import ProgrammeForm, ZhDecimal
 from .service_checks import ServiceCheck
 
 

@@ -12,7 +12,7 @@ from ...db import get_session
 from ...errors import Forbidden, NotFound
 from ...policy import access
 from ...policy.roles import Role
-from ...services import experts as expert_writer
+from ...services import expert_writer
 from ...services import serializers as ser
 from ...services.audit import audit
 from ...services.indexing import EXPERTS, bump_version

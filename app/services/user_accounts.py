@@ -1,7 +1,9 @@
 """Users and API clients: creation with validation, sign-in, passwords, sessions, demo accounts.
 
-The one writer of ``User`` and ``ApiClient``: the admin pages, the 个人中心 and the CLI call it.
-Every password goes through :func:`app.auth.passwords.password_problem`.
+The one writer of ``User`` and ``ApiClient``: the admin pages, the 个人中心 and the CLI call it,
+and it writes their operation-log rows (操作日志), so a change made from the CLI is logged as one
+made on a page (the actor is then 系统). Every password goes through
+:func:`app.auth.passwords.password_problem`.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from models import ApiClient, District, Institution, Liaison, LoginEvent, User
 
@@ -19,7 +22,8 @@ from ..auth.passwords import check_password, hash_password, password_problem
 from ..auth.tokens import hash_token, new_token
 from ..errors import DomainError
 from ..policy.access import TOKEN_SCOPES
-from ..policy.roles import DISTRICT_ROLES, Role
+from ..policy.roles import DISTRICT_ROLES, ROLE_LABELS, Role
+from .audit import record
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
 DEMO_PASSWORD = "Demo@2022"
@@ -96,8 +100,11 @@ def _raise_if(errors: list[dict[str, str]]) -> None:
 
 def create_user(session: Session, username: str, password: str, display_name: str, role: str,
                 district_id: int | None = None, institution_id: int | None = None,
-                liaison_id: int | None = None) -> User:
-    """Create a user after checking every field; raise DomainError with per-field errors."""
+                liaison_id: int | None = None, *, actor: Any = None, log: bool = True) -> User:
+    """Create a user after checking every field; raise DomainError with per-field errors.
+
+    Logged as 新增用户 by `actor` (None: 系统) unless `log` is false (the demo's accounts).
+    """
     username = (username or "").strip()
     display_name = (display_name or "").strip()
     errors: list[dict[str, str]] = []
@@ -124,6 +131,9 @@ def create_user(session: Session, username: str, password: str, display_name: st
     )
     session.add(user)
     session.flush()
+    if log:
+        record(session, actor, "user.create", "user", user.id,
+               after={"用户名": user.username, "角色": ROLE_LABELS.get(user.role, user.role)})
     return user
 
 
@@ -154,6 +164,9 @@ def update_user(session: Session, user: User, display_name: str, role: str,
             changes[field] = [old, value]
             setattr(user, field, value)
     session.flush()
+    if changes:
+        record(session, actor, "user.update", "user", user.id,
+               after={"用户名": user.username, "修改": changes})
     return changes
 
 
@@ -194,8 +207,35 @@ def set_password(user: User, password: str, password2: str | None = None) -> Non
     end_sessions(user)
 
 
+def reset_password(session: Session, user: User, password: str, password2: str | None, *,
+                   actor: Any, generated: bool) -> None:
+    """An admin sets (`password2` given) or generates a user's password; their sessions end."""
+    set_password(user, password, password2)
+    record(session, actor, "user.reset_password", "user", user.id,
+           after={"用户名": user.username, "方式": "随机生成" if generated else "管理员设定"})
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: Any) -> None:
+    """Enable or disable a user (never the acting admin's own account); disabling signs out."""
+    if actor is not None and getattr(actor, "id", None) == user.id and not active:
+        raise DomainError("不能停用当前登录的账号。")
+    if bool(user.active) == active:
+        return
+    user.active = active
+    if not active:
+        end_sessions(user)
+    record(session, actor, "user.enable" if active else "user.disable", "user", user.id,
+           before="停用" if active else "启用", after="启用" if active else "停用")
+
+
+def sign_out(session: Session, user: User) -> None:
+    """End every session of the user (the sign-out button) and log it."""
+    end_sessions(user)
+    record(session, user, "user.logout", "user", user.id)
+
+
 def change_own_password(user: User, current: str, password: str, password2: str) -> None:
-    """Change one's own password: the current one is required, the policy applies."""
+    """Change one's own password: the current one is required, the policy applies; logged."""
     if not current:
         raise DomainError("请输入当前密码。", field="current")
     if not check_password(user.password_hash, current):
@@ -203,6 +243,9 @@ def change_own_password(user: User, current: str, password: str, password2: str)
     if password == current:
         raise DomainError("新密码不能与当前密码相同。", field="password")
     set_password(user, password, password2)
+    session = object_session(user)
+    if session is not None:
+        record(session, user, "user.change_password", "user", user.id)
 
 
 def end_sessions(user: User) -> None:
@@ -226,7 +269,10 @@ def recent_logins(session: Session, user: User, limit: int = 20) -> list[LoginEv
 def create_api_client(session: Session, name: str, user: User | None, *,
                       scopes: Iterable[str] = ("read", "rank"),
                       institution_ids: Iterable[int] = ()) -> tuple[ApiClient, str]:
-    """Create an API client with its scopes; return it with the plain token, shown only once."""
+    """Create an API client with its scopes; return it with the plain token, shown only once.
+
+    `user` is the creating admin (None from the CLI: logged as 系统).
+    """
     scopes = [s for s in TOKEN_SCOPES if s in set(scopes)]
     if not scopes:
         raise DomainError("请至少选择一项权限。", field="scopes")
@@ -246,7 +292,18 @@ def create_api_client(session: Session, name: str, user: User | None, *,
                        institution_ids=institutions if "push_experts" in scopes else [])
     session.add(client)
     session.flush()
+    record(session, user, "api_client.create", "api_client", client.id,
+           after={"名称": client.name, "权限": "、".join(TOKEN_SCOPES.get(x, x) for x in scopes)})
     return client, token
+
+
+def deactivate_api_client(session: Session, client: ApiClient, *, actor: Any) -> None:
+    """Deactivate an API client: its token stops working at once."""
+    if not client.active:
+        return
+    client.active = False
+    record(session, actor, "api_client.deactivate", "api_client", client.id,
+           before="启用", after="停用")
 
 
 def _institution(session: Session, name: str) -> Institution:
@@ -301,5 +358,5 @@ def ensure_demo_users(session: Session) -> list[User]:
             liaison_id = _liaison(session, display, "campus", None, institution_id).id
         out.append(create_user(session, username, DEMO_PASSWORD, display, role,
                                district_id=district_id, institution_id=institution_id,
-                               liaison_id=liaison_id))
+                               liaison_id=liaison_id, log=False))
     return out

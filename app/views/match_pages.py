@@ -34,7 +34,7 @@ from ..errors import Conflict, DomainError
 from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.scope import match_scope
 from ..policy.statuses import MATCH_STATUS_LABELS
-from ..services import matches as match_writer
+from ..services import match_writer
 from ..services import workflow as wf
 from ..services.contacts import match_contact
 from ..services.listing import apply_sort, field_errors, paginate, rows_to_xlsx, search, where_ids

@@ -9,7 +9,7 @@ from models import Demand, Expert, Match
 from ...auth.decorators import api_token_required
 from ...db import get_session
 from ...policy.scope import match_scope
-from ...services import matches as match_writer
+from ...services import match_writer
 from ...services import serializers as ser
 from . import _need_user, _paged, _user, bp, require_scope
 from .schemas import MatchListArgs, MatchOut, MatchPage, MatchTransitionIn
