@@ -7,6 +7,9 @@ workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "4"))
 preload_app = True  # jieba and the app load once, before the workers fork
 timeout = 120
+# No gunicornc control socket: its default path is one per user, so two servers of one user
+# (two hosts on one machine, a test beside the quick start) would take it from each other.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 logconfig_dict = {

@@ -88,7 +88,7 @@ def can_edit_expert(user: Any, institution_id: int | None) -> bool:
 
 #: What a city admin may grant an API token (ApiClient.scopes), with the label users read.
 TOKEN_SCOPES: dict[str, str] = {
-    "read": "读取已发布需求和专家",
+    "read": "读取已发布需求、专家及其对接记录",
     "rank": "为需求或文本匹配专家",
     "push_experts": "推送指定高校院所的专家",
 }

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Demand, Expert, Match
+from models import Demand, District, Expert, Match
 
 from ..policy.privacy import ContactView, can_see_contact, contact_view
+from ..policy.roles import role_label
 from ..policy.statuses import ENGAGED_MATCH_STATUSES
 from .audit import audit
 
@@ -29,13 +30,20 @@ def institution_link(session: Session, user: Any, demand: Demand) -> tuple[bool,
     return bool(statuses), bool(statuses & set(ENGAGED_MATCH_STATUSES))
 
 
+def _read_detail(session: Session, user: Any, district_id: int | None) -> dict[str, Any]:
+    """The log detail of a contact read: the record's district by name, the reader's role."""
+    district = session.get(District, district_id) if district_id else None
+    return {"区": district.name if district else None,
+            "role": role_label(getattr(user, "role", None))}
+
+
 def _audited(session: Session, user: Any, view: ContactView | None, district_id: int | None,
              entity: str, entity_id: int | None) -> dict[str, Any] | None:
     if view is None:
         return None
     if view.audit:
         audit(session, "view_contact", entity, entity_id,
-              {"district_id": district_id, "role": getattr(user, "role", None)}, user=user)
+              _read_detail(session, user, district_id), user=user)
     return view.as_dict()
 
 
@@ -66,5 +74,5 @@ def reveal_contact(session: Session, user: Any, district_id: int | None, entity:
     allowed = can_see_contact(user, district_id, via_match=via_match)
     if allowed and getattr(user, "district_id", None) != district_id:
         audit(session, "view_contact", entity, entity_id,
-              {"district_id": district_id, "role": getattr(user, "role", None)}, user=user)
+              _read_detail(session, user, district_id), user=user)
     return allowed

@@ -241,7 +241,7 @@ def test_a_push_only_token_reads_nothing(client, world, session):
     for path in ("/api/v1/matches", "/api/v1/demands", "/api/v1/experts"):
         r = client.get(path, headers=bearer(world["token"]))
         assert r.status_code == 403 and r.mimetype == PROBLEM, path
-        assert "读取已发布需求和专家" in r.json["detail"]
+        assert "读取已发布需求、专家及其对接记录" in r.json["detail"]
 
 
 def test_openapi_document_lists_the_paths(client):

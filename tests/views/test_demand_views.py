@@ -165,6 +165,7 @@ def test_contact_is_full_in_district_hidden_from_outsiders_and_audited_for_city(
     assert "13812345678" in page
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "view_contact"))
     assert event is not None and event.entity_id == world["dh_private"]
+    assert event.detail["区"] == "东湖高新区"
 
 
 # --- intake form -------------------------------------------------------------------------------
