@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.db import Database
@@ -17,13 +17,31 @@ SHARED = ROOT.parent / "shared"
 ARTIFACTS = ROOT / "artifacts"
 
 
-def _fresh(url: str) -> Database:
-    db = Database(url)
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    return db
+def _fresh(url: str) -> tuple[Database, str | None]:
+    """Return an empty database for this run, and the name of a PostgreSQL one to drop after.
+
+    On PostgreSQL the run gets its own database beside the one named (``<name>_run_<pid>``), so
+    two runs against the same server never clobber each other or the named database's data.
+    """
+    given = make_url(url)
+    if not given.get_backend_name().startswith("postgresql"):
+        return Database(url), None
+    name = f"{given.database}_run_{os.getpid()}"
+    server = create_engine(given, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return Database(given.set(database=name).render_as_string(hide_password=False)), name
+
+
+def _drop(url: str, name: str | None) -> None:
+    if name is None:
+        return
+    server = create_engine(make_url(url), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +55,11 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def migrated(database_url: str) -> Database:
     """Migrate an empty test database to head once per run."""
-    db = _fresh(database_url)
+    db, own = _fresh(database_url)
     db.upgrade("head")
     yield db
     db.engine.dispose()
+    _drop(database_url, own)
 
 
 TEST_CONFIG = {

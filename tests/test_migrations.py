@@ -21,7 +21,7 @@ def empty_url(tmp_path):
         return
     url = make_url(base)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"{url.database}_migrations"
+    name = f"{url.database}_migrations_{os.getpid()}"  # one per run: runs may overlap
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -21,12 +21,13 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_no_acknowledged_write_is_lost_when_workers_are_killed(tmp_path):
+def test_no_acknowledged_write_is_lost_when_workers_are_killed(tmp_path, migrated):
     args = [sys.executable, "scripts/soak_kill.py", "--seconds", "12", "--kill-every", "2",
             "--clients", "6", "--port", str(_free_port())]
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:  # the suite's PostgreSQL database: the soak wipes its rows, as every test does
-        args += ["--database-url", url]
+    if os.environ.get("TEST_DATABASE_URL"):
+        # this run's PostgreSQL database (tests/conftest.py): the soak wipes its rows, as every
+        # test does
+        args += ["--database-url", migrated.url]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240,
                          env={**os.environ, "TMPDIR": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
