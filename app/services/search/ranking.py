@@ -5,7 +5,8 @@ fusion, the 语义相近 badge and the closest item are decided there, in matchi
 scripts/evaluate.py measures). :func:`rank_of_experts` gives the rank of a few chosen experts (a
 shortlist being sent) from the ranker's ``rank_of``: one pass, only those experts explained.
 The query text is read up to MAX_QUERY_TEXT characters, and a stored demand longer than that is
-ranked on the same first MAX_QUERY_TEXT characters (its stored tokens cover the whole text); the
+ranked on the same first MAX_QUERY_TEXT characters (its stored tokens cover only those since
+``indexing.demand_tokens``; a row saved earlier may hold more, so it is segmented again); the
 query vector is encoded from the demand window (``matching.semantic.encode_demands``: the first
 ``QUERY_CHARS`` characters), as stored demand vectors are.
 
@@ -96,7 +97,7 @@ def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[st
            demand: Demand | None, query_vector: np.ndarray | None) -> _Query:
     full = text or (demand.text if demand else "") or ""
     if len(full) > MAX_QUERY_TEXT:
-        tokens = None  # stored tokens cover the whole text: read the first MAX_QUERY_TEXT only
+        tokens = None  # a row saved before the cap holds more tokens: read the window only
     elif not tokens and demand is not None and demand.tokens:
         tokens = mtext.split_tokens(demand.tokens)
     text = full[:MAX_QUERY_TEXT]
