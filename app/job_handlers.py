@@ -147,3 +147,21 @@ def build_index(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
     return (f"索引已重建：{snap.n_experts} 位专家（其中 {snap.n_embedded} 位有语义向量），"
             f"用时 {snap.build_seconds:.2f} 秒"), {"experts": snap.n_experts,
                                                  "embedded": snap.n_embedded}
+
+
+# -- exports --------------------------------------------------------------------------------------
+@handler("export_experts")
+def export_experts(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
+    """Write a big expert export onto its job row (app/services/expert_export.py)."""
+    from models import User
+
+    from .services import expert_export
+
+    p = ctx.params
+    with ctx.db.unit_of_work() as session:
+        user = session.get(User, p["user_id"])
+        if user is None or not user.active:
+            raise JobFailed("导出已取消：发起导出的账号已不存在或已停用。")
+        n = expert_export.run_job(session, ctx.job_id, user, p["expert_ids"], p.get("filters", {}),
+                                  progress=ctx.progress)
+    return f"专家列表已导出：共 {n} 位专家，可下载。", {"rows": n}

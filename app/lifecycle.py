@@ -213,11 +213,12 @@ class SearchIndex:
 
 
 def embed_demands_at_write(app: Flask) -> None:
-    """Demands saved in this process get their query vector before the commit.
+    """Demands saved in this process get their query vector before the commit, drafts too.
 
     A serving worker has the encoder loaded anyway (it encodes free-text queries); the text is
-    capped at the model window, so a save costs at most one short encoding. Without a loaded
-    encoder the embedding job gives the vector instead.
+    read up to the demand window (``matching.semantic.QUERY_CHARS``), so a save costs at most one
+    short encoding, and the ranking page of any saved demand, a draft included, encodes nothing.
+    Without a loaded encoder the embedding job gives the vector instead.
     """
     from models import Demand
 
@@ -230,7 +231,7 @@ def embed_demands_at_write(app: Flask) -> None:
         if h.encoder is None:
             return
         for obj in list(session.new) + list(session.dirty):
-            if isinstance(obj, Demand) and obj.vector is None and obj.status != "draft":
+            if isinstance(obj, Demand) and obj.vector is None:
                 try:
                     embedding.embed_demand_now(obj, h.encoder)
                 except Exception:  # noqa: BLE001 - the save must not fail: the job retries

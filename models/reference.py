@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, CreatedAt, UtcDateTime, owned, utcnow
@@ -111,3 +111,5 @@ class BackgroundJob(Base):
     report: Mapped[dict | None] = mapped_column(JSON)  # e.g. an import's row problems
     worker: Mapped[str | None] = mapped_column(String(100))  # host:pid of the consumer
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The file a job made for its owner to download (an export), read only by the download.
+    output: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

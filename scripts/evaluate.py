@@ -11,7 +11,9 @@ Ranks with the production code path (``matching.text.analyze``, ``expert_tokens`
 ``--semantic`` ranks exactly as the service does with stored vectors: ``ExpertRanker.rank``
 with ``query_vector`` and :class:`matching.vectors.ExpertVectors` (the recipe of
 :mod:`matching.semantic`: ``query: `` on demands, profiles and items; 0.5 profile + 0.5 best
-item) fused at ``matching.fusion.DEFAULT_SEMANTIC_WEIGHT``. It prints that in-sample figure
+item) fused at ``matching.fusion.DEFAULT_SEMANTIC_WEIGHT``; a demand's vector is encoded from
+its ``matching.semantic.query_window`` as in the service (``--query-chars`` tries another
+window). It prints that in-sample figure
 and a 5-fold cross-validation over demands, repeated for 10 fold seeds, in which the semantic
 weight and the item share are chosen on 4 folds and scored on the 5th. Vectors are cached under
 ``$MATCHING_VECTOR_CACHE`` (default ``/tmp/liaison-match-vectors``) keyed by model, prefix and
@@ -41,6 +43,7 @@ from matching import text as mtext
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT, cv_select, mix, zscore
 from matching.ranker import EmptyQueryError, ExpertRanker
 from matching.records import ExpertDoc, ItemDoc
+from matching.semantic import QUERY_CHARS, query_window
 from matching.vectors import ITEM_SHARE, ExpertVectors
 
 DEPTH = 100
@@ -170,6 +173,7 @@ def run(
     semantic_weight: float | None = None,
     vectors: ExpertVectors | None = None,
     query_vectors: np.ndarray | None = None,
+    query_chars: int = QUERY_CHARS,
 ) -> dict:
     """Rank every demand and score the runs.
 
@@ -189,6 +193,8 @@ def run(
         Expert vectors to use instead of the recipe's (with ``query_vectors``).
     query_vectors : ndarray of shape (n_demands, dim), optional
         Demand vectors to use instead of the encoded ``query: `` ones.
+    query_chars : int, default=matching.semantic.QUERY_CHARS
+        Characters of each demand text its vector is encoded from (the service's window).
 
     Returns
     -------
@@ -200,7 +206,8 @@ def run(
         if vectors is None:
             vectors = expert_vectors(experts)
         if query_vectors is None:
-            query_vectors = cached_encode([d.get("text", "") for d in demands], "query")
+            query_vectors = cached_encode(
+                [query_window(d.get("text", ""), query_chars) for d in demands], "query")
         if semantic_weight is None:
             semantic_weight = DEFAULT_SEMANTIC_WEIGHT
     mtext.initialize()
@@ -316,16 +323,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="semantic weight (default: matching.fusion.DEFAULT_SEMANTIC_WEIGHT)")
     parser.add_argument("--no-cv", action="store_true",
                         help="with --semantic, print the in-sample figure only")
+    parser.add_argument("--query-chars", type=int, default=QUERY_CHARS,
+                        help="characters of a demand its vector is encoded from "
+                             "(default: the service's matching.semantic.QUERY_CHARS)")
     args = parser.parse_args(argv)
 
     experts, demands = read_jsonl(args.experts), read_jsonl(args.demands)
     qrels = read_qrels(args.qrels)
     result = run(experts, demands, qrels, semantic=args.semantic,
-                 semantic_weight=args.semantic_weight)
+                 semantic_weight=args.semantic_weight, query_chars=args.query_chars)
     if args.semantic:
         w = args.semantic_weight if args.semantic_weight is not None else DEFAULT_SEMANTIC_WEIGHT
         print(f"semantic recipe: query: prefix on both sides, item share {ITEM_SHARE}, "
-              f"weight {w} (in-sample, the service's code path)")
+              f"weight {w}, demand window {args.query_chars} characters "
+              f"(in-sample, the service's code path)")
     print(f"{'source':<8}{'n':>5}{'nDCG@10':>10}{'R@10':>8}{'MRR':>8}")
     rows = [("all", result["overall"])] + list(result["by_source"].items())
     for name, m in rows:

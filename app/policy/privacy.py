@@ -113,6 +113,11 @@ def contact_view(user: Any, record: Any, *, district_id: int | None, sent: bool 
                        can_reveal=tier == "revealable", audit=False)
 
 
+#: Roles whose expert list and export have the phone and e-mail columns (each in full or masked
+#: by :func:`can_read_expert_contact`); the district roles get no such column at all.
+EXPERT_CONTACT_COLUMN_ROLES = (Role.CAMPUS_LIAISON, Role.CITY_ADMIN)
+
+
 def can_read_expert_contact(user: Any, institution_id: int | None) -> bool:
     """Return whether `user` reads an expert's phone and e-mail in full."""
     role = getattr(user, "role", None)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from matching.semantic import Encoder, vector_to_bytes
+from matching.semantic import Encoder, encode_demands, vector_to_bytes
 from models import BackgroundJob, Demand, Expert, ExpertItem
 
 from .indexing import EXPERTS, bump_version
@@ -42,8 +42,9 @@ JOB_KIND = "embedding"
 PROFILES_PER_BATCH = 32
 ITEMS_PER_BATCH = 64
 DEMANDS_PER_BATCH = 64
-#: Characters kept of a text before encoding: the e5 model reads 512 tokens, and a Chinese
-#: character is about one token, so the rest would be tokenized only to be cut.
+#: Characters kept of an expert's text (profile, item) before encoding: the e5 model reads 512
+#: tokens, and a Chinese character is about one token, so the rest would be tokenized only to
+#: be cut. A demand's query vector reads less: ``matching.semantic.QUERY_CHARS``.
 MAX_TEXT_CHARS = 510
 SEPARATOR = "；"
 
@@ -181,7 +182,7 @@ def embed_demand_now(demand: Demand, encoder: Encoder) -> bool:
     """
     if not (demand.text or "").strip():
         return False
-    vec = encoder.encode_queries(_capped([demand.text]))[0]
+    vec = encode_demands(encoder, [demand.text])[0]
     demand.vector, demand.vector_model = vector_to_bytes(vec), encoder.model_id
     return True
 
@@ -310,7 +311,7 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
                 raise _Stopped
             with db.Session() as session:
                 rows = read(session, chunk)
-            vectors = encode(_capped([t for _i, _k, t in rows])) if rows else []
+            vectors = encode([t for _i, _k, t in rows]) if rows else []
             with db.unit_of_work() as session:
                 n = write(session, rows, vectors)
                 n, copied = n if isinstance(n, tuple) else (n, 0)
@@ -323,19 +324,22 @@ def run(db: Any, encoder: Encoder, *, progress: Callable[[int, int], None] | Non
             if progress:
                 progress(done, max(total, done))
 
+    def passages(texts: list[str]) -> Any:
+        return encoder.encode_passages(_capped(texts))
+
     stopped = False
     try:
-        phase(profile_ids, PROFILES_PER_BATCH, read_profiles, encoder.encode_passages,
+        phase(profile_ids, PROFILES_PER_BATCH, read_profiles, passages,
               lambda s, r, v: write_profiles(s, model_id, r, v), "experts", True)
         publisher.flush()
         with db.Session() as session:
             item_ids = _pending_item_ids(session, model_id)
-        phase(item_ids, ITEMS_PER_BATCH, read_items, encoder.encode_passages,
+        phase(item_ids, ITEMS_PER_BATCH, read_items, passages,
               write_items, "items", True)
         publisher.flush()
         with db.Session() as session:
             demand_ids = _pending_demand_ids(session, model_id)
-        phase(demand_ids, DEMANDS_PER_BATCH, read_demands, encoder.encode_queries,
+        phase(demand_ids, DEMANDS_PER_BATCH, read_demands, lambda t: encode_demands(encoder, t),
               lambda s, r, v: write_demands(s, model_id, r, v), "demands", False)
     except _Stopped:
         stopped = True

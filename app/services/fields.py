@@ -19,7 +19,8 @@ from ..errors import DomainError
 
 #: Longest free text accepted in any field (problem, goals, summary, item text).
 MAX_TEXT = 20000
-#: Longest ranking text looked at; the rest is ignored (and said so).
+#: Longest ranking text looked at; the rest is ignored (and said so). A demand's stored tokens
+#: cover the same first characters (``indexing.demand_tokens``): nothing reads further.
 MAX_QUERY_TEXT = 3000
 MAX_KEYWORDS = quality.MAX_KEYWORDS
 MAX_KEYWORD_LEN = quality.MAX_KEYWORD_CHARS

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from matching import text as mtext
 from models import DataVersion, Demand, Expert, ExpertItem, utcnow
 
+from .fields import MAX_QUERY_TEXT
+
 EXPERTS = "experts"
 DEMANDS = "demands"
 
@@ -39,9 +41,18 @@ def refresh_expert_tokens(expert: Expert, *, keep_vectors: bool = False) -> None
         item.vector = None
 
 
+def demand_tokens(text: str | None) -> list[str]:
+    """Segment what matching reads of a demand or a free text: its first MAX_QUERY_TEXT characters.
+
+    The ranking, the similar-demand check and the stored tokens all read this window; the rest of
+    a longer text (fields allow 20,000 characters each) is kept but never segmented.
+    """
+    return mtext.analyze((text or "")[:MAX_QUERY_TEXT])
+
+
 def refresh_demand_tokens(demand: Demand, *, keep_vectors: bool = False) -> None:
-    """Segment a demand's text once and store the tokens with the row."""
-    demand.tokens = mtext.join_tokens(mtext.analyze(demand.text))
+    """Segment a demand's text once (its :func:`demand_tokens`) and store them with the row."""
+    demand.tokens = mtext.join_tokens(demand_tokens(demand.text))
     if keep_vectors:
         return
     demand.vector = None

@@ -12,25 +12,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Demand, Expert, Institution, Match, TechField
+from models import BackgroundJob, Demand, Expert, Institution, Match, TechField
 
 from ..auth.decorators import login_required, roles_required
 from ..db import get_session
 from ..errors import Forbidden, NotFound
 from ..forms.expert_profile import ExpertForm, blank_item
 from ..policy import access
-from ..policy.privacy import can_read_expert_contact, mask_email, mask_phone
+from ..policy.privacy import (
+    EXPERT_CONTACT_COLUMN_ROLES,
+    can_read_expert_contact,
+    mask_email,
+    mask_phone,
+)
 from ..policy.roles import DISTRICT_ROLES, Role
 from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
-from ..services import expert_writer
+from ..services import expert_export, expert_writer
 from ..services.audit import audit
 from ..services.expert_writer import ITEM_KIND_LABELS
-from ..services.listing import apply_sort, paginate, rows_to_xlsx, search, where_ids
+from ..services.job_rows import reap_stale
+from ..services.listing import apply_sort, paginate, search, where_ids
 from ..services.listing import to_int as _int
 from ..services.match_writer import can_view_match
 from .downloads import xlsx_response
@@ -116,11 +122,10 @@ def index():
     stmt = _filtered(request.args)
     sorts = {**SORTS, "matches": _match_count()}
     stmt, sort = apply_sort(stmt, request.args.get("sort"), sorts, "name")
-    stmt = stmt.order_by(Expert.id).options(
-        selectinload(Expert.institution), selectinload(Expert.tech_field)
-    )
+    stmt = stmt.order_by(Expert.id)
     if request.args.get("export") == "xlsx":
         return _export(session, stmt)
+    stmt = stmt.options(selectinload(Expert.institution), selectinload(Expert.tech_field))
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
     counts = dict(
         session.execute(
@@ -137,43 +142,54 @@ def index():
         can_new=may_edit(current_user),
         args=request.args,
         can_import=current_user.role in EDITORS,
-        show_contact=current_user.role in EDITORS,
+        show_contact=current_user.role in EXPERT_CONTACT_COLUMN_ROLES,
         **_options(session),
     )
 
 
 def _export(session: Session, stmt):
-    role = current_user.role
-    contact = role in EDITORS  # district roles get no contact columns at all
-    headers = ["姓名", "所在单位", "职称/职务", "研究方向", "技术领域", "是否院士", "团队"]
-    if contact:
-        headers += ["联系电话", "电子邮箱"]
-    rows = []
-    for e in session.scalars(stmt):
-        row: list[Any] = [
-            e.name,
-            e.institution.name,
-            e.title,
-            e.research_fields,
-            e.tech_field.name if e.tech_field else "",
-            bool(e.is_academician),
-            e.team,
-        ]
-        if contact:
-            full = can_read_expert_contact(current_user, e.institution_id)
-            row += [
-                e.phone if full else mask_phone(e.phone),
-                e.email if full else mask_email(e.email),
-            ]
-        rows.append(row)
-    audit(
-        session,
-        "export",
-        "expert",
-        None,
-        {"rows": len(rows), "contact": contact, "filters": request.args.to_dict()},
-    )
-    return xlsx_response(rows_to_xlsx(headers, rows, "专家"), "专家列表.xlsx")
+    """Export the selected experts: in the request, or as a job when there are many."""
+    filters = request.args.to_dict()
+    ids = list(session.scalars(stmt.with_only_columns(Expert.id)))
+    if len(ids) > expert_export.INLINE_ROWS and current_app.config.get("BACKGROUND_JOBS", True):
+        from ..job_queue import enqueue
+
+        job = enqueue("export_experts", kind=expert_export.job_kind(current_user),
+                      total=len(ids), message=f"正在导出 {len(ids)} 位专家",
+                      user_id=current_user.id, expert_ids=ids, filters=filters)
+        return render_template("experts/export.html", job=job), 202
+    data, _n = expert_export.workbook(session, current_user,
+                                      expert_export.experts_by_ids(session, ids), filters)
+    return xlsx_response(data, expert_export.FILENAME)
+
+
+def _own_export(session: Session, job_id: int) -> BackgroundJob:
+    job = session.get(BackgroundJob, job_id)
+    if not expert_export.owns(job, current_user):
+        raise NotFound("导出任务不存在。")
+    return job
+
+
+@bp.get("/exports/<int:job_id>")
+@login_required
+def export_status(job_id: int):
+    """Return the progress fragment of a background export (polled by htmx every second)."""
+    session = get_session()
+    job = _own_export(session, job_id)
+    if reap_stale(session, job_id=job.id):  # its consumer died: say so instead of "running"
+        session.refresh(job)
+    return render_template("experts/_export_job.html", job=job)
+
+
+@bp.get("/exports/<int:job_id>/download")
+@login_required
+def export_download(job_id: int):
+    """Download the workbook a background export wrote (its owner only)."""
+    session = get_session()
+    job = _own_export(session, job_id)
+    if job.status != "done" or job.output is None:
+        raise NotFound("导出文件尚未生成。")
+    return xlsx_response(job.output, expert_export.FILENAME)
 
 
 # --- detail ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import create_app
 from app.services import embedding, reference_data, search
 from app.services.indexing import EXPERTS, current_version, refresh_expert_tokens
-from matching.semantic import E5_DIM, bytes_to_vector, vector_to_bytes
+from matching.semantic import E5_DIM, QUERY_CHARS, bytes_to_vector, vector_to_bytes
 from models import BackgroundJob, Demand, Expert, ExpertItem
 from tests import factories as f
 from tests.conftest import TEST_CONFIG, app_on, session_on
@@ -135,7 +135,7 @@ def test_texts_are_capped_at_the_model_window(sem_app, sem_session):
     assert seen and max(seen) == embedding.MAX_TEXT_CHARS
 
 
-def test_query_vector_is_encoded_from_the_model_window(sem_app, sem_session, battery):
+def test_query_vector_is_encoded_from_the_demand_window(sem_app, sem_session, battery):
     from app.services.fields import MAX_QUERY_TEXT
 
     seen: list[int] = []
@@ -152,7 +152,15 @@ def test_query_vector_is_encoded_from_the_model_window(sem_app, sem_session, bat
     seen.clear()
     with sem_app.test_request_context():
         hits, _ = search.rank_text(sem_session, ("锂电池热失控的早期预警" * 400)[:MAX_QUERY_TEXT])
-    assert hits and seen == [embedding.MAX_TEXT_CHARS]  # never the whole text, window by window
+    assert hits and seen == [QUERY_CHARS]  # never the whole text, nor the model's 510 window
+    # the job encodes stored demands from the same window
+    d = f.demand(sem_session, "锂电池热失控", "锂电池热失控的早期预警" * 50)
+    sem_session.commit()
+    seen.clear()
+    embedding.run(sem_app.extensions["db"], enc)
+    assert seen == [QUERY_CHARS]
+    sem_session.expire_all()
+    assert sem_session.get(Demand, d.id).vector is not None
 
 
 def test_model_change_reembeds(sem_app, sem_session, battery):
@@ -349,9 +357,17 @@ def test_vectors_at_write(migrated):
             s = app.extensions["db"].Session()
             e = f.expert(s, "陈安", ["动力电池安全", "储能系统故障预警"])
             d = f.demand(s, "锂电池热失控的早期预警", "电池包热失控", "提前5分钟预警")
+            # a draft too (its ranking page must not encode), from the demand window only
+            long_problem = "电池包热失控的多传感器融合预警" * 40
+            draft = f.demand(s, "储能电站故障预警", long_problem, status="draft")
             s.commit()  # the demand is embedded before it, the expert by the job after it
             s.expire_all()
             assert s.get(Demand, d.id).vector_model == enc.model_id
+            saved = s.get(Demand, draft.id)
+            assert saved.vector_model == enc.model_id
+            window = enc.encode_queries([saved.text[:QUERY_CHARS]])[0]
+            assert len(saved.text) > 4 * QUERY_CHARS
+            assert float(bytes_to_vector(saved.vector) @ window) > 0.999
             assert s.get(Expert, e.id).vector_model == enc.model_id
             job = s.scalars(select(BackgroundJob)).one()
             assert (job.kind, job.status) == ("embedding", "done")

@@ -127,7 +127,9 @@ def _build(session) -> World:
     investor = Investor(name="矩阵创投", contact_phone="13800001111")
     session.add_all([*visit_rows, *trainings, *cases, *assessments, investor])
     job = BackgroundJob(kind=f"import:demands:{users['dhadmin'].id}", status="done")
-    session.add(job)
+    export = BackgroundJob(kind=f"export:experts:{users['whuliaison'].id}", status="done",
+                           output=b"xlsx")
+    session.add_all([job, export])
     session.flush()
     client, _ = user_accounts.create_api_client(session, "矩阵客户端", users["city"])
 
@@ -149,6 +151,7 @@ def _build(session) -> World:
         "user": [users["dhliaison"].id, users["hsadmin"].id],
         "api_client": [client.id],
         "job": [job.id],
+        "export_job": [export.id],
     }
     for name, scopes in TOKENS.items():
         _, token = user_accounts.create_api_client(session, name, users["city"], scopes=scopes,
@@ -200,6 +203,8 @@ VISIBLE: dict[str, tuple[type, Callable[[Any, Any, Any], bool]]] = {
     "api_client": (ApiClient, lambda s, u, r: True),
     "job": (BackgroundJob,
             lambda s, u, j: is_city(u) or j.kind.rsplit(":", 1)[-1] == str(u.id)),
+    # app/services/expert_export.py owns: an export's progress and file are its owner's only
+    "export_job": (BackgroundJob, lambda s, u, j: j.kind == f"export:experts:{u.id}"),
 }
 
 
@@ -296,6 +301,9 @@ ROUTES: dict[str, Route] = {
     "/experts/<int:expert_id>": of("expert", "/experts/{id}"),
     "/experts/<int:expert_id>/edit": of("expert", "/experts/{id}/edit", refuse=_edit_expert),
     "/experts/<int:expert_id>/reveal": of("expert", "/experts/{id}/reveal"),
+    "/experts/exports/<int:job_id>": of("export_job", "/experts/exports/{id}"),
+    "/experts/exports/<int:job_id>/download":
+        of("export_job", "/experts/exports/{id}/download"),
     # 对接
     "/matches": fixed("/matches"),
     "/matches/campus": fixed("/matches/campus"),

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.services.indexing import EXPERTS, current_version
-from models import AuditEvent, Expert, Institution, Match
+from models import AuditEvent, BackgroundJob, Expert, Institution, Match, User
 from tests.views.test_match_views import USERS, World, build_world, login
 
 
@@ -133,6 +133,36 @@ def test_export_contact_columns_follow_the_role(client, world, username, contact
         assert by_name["李涂层"][col] == whu_phone and by_name["张电池"][col] == hust_phone
     else:
         assert not any("138" in str(c) for r in rows for c in r)
+
+
+@pytest.mark.parametrize("username", ["city", "whuliaison", "dhliaison"])
+def test_a_big_export_is_a_job_whose_file_is_the_same_workbook(app, client, world, session,
+                                                                monkeypatch, username):
+    from app.services import expert_export
+
+    login(client, username)
+    inline = _sheet(client.get("/experts?export=xlsx&sort=name").data)
+    app.config["BACKGROUND_JOBS"] = True
+    monkeypatch.setattr(expert_export, "INLINE_ROWS", 1)
+    resp = client.get("/experts?export=xlsx&sort=name")
+    assert resp.status_code == 202
+    text = resp.get_data(as_text=True)
+    assert "正在导出" in text and "0 / 2 位专家" in text and 'hx-trigger="every 1s"' in text
+    job = session.scalars(select(BackgroundJob)).one()
+    owner = session.scalar(select(User.id).where(User.username == username))
+    assert job.kind == f"export:experts:{owner}"
+    fragment = client.get(f"/experts/exports/{job.id}").get_data(as_text=True)
+    assert "共 2 位专家" in fragment and "hx-trigger" not in fragment
+    download = client.get(f"/experts/exports/{job.id}/download")
+    assert download.status_code == 200
+    assert _sheet(download.data) == inline  # the privacy tiers of the inline export, exactly
+    exports = session.scalars(select(AuditEvent).where(AuditEvent.action == "export",
+                                                       AuditEvent.entity == "expert")).all()
+    assert [e.detail["rows"] for e in exports] == [2, 2]
+    client.post("/logout")
+    login(client, "hustliaison")  # someone else's export: no status, no file
+    assert client.get(f"/experts/exports/{job.id}").status_code == 404
+    assert client.get(f"/experts/exports/{job.id}/download").status_code == 404
 
 
 def test_export_keeps_the_filter(client, world):

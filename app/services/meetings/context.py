@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.policy.roles import Role
 from app.policy.statuses import PUBLIC_DEMAND_STATUSES
+from app.services.indexing import demand_tokens
 from app.services.meetings.inputs import (
     PlanInput,
 )
@@ -120,7 +121,7 @@ def compute_affinity(session: Session, demands: Sequence[Demand], *, top_k: int 
     data, rows, cols = [], [], []
     n = len(expert_ids)
     for j, d in enumerate(demands):
-        tokens = mtext.split_tokens(d.tokens) or mtext.analyze(d.text)
+        tokens = mtext.split_tokens(d.tokens) or demand_tokens(d.text)
         if not tokens or n == 0:
             continue
         try:

@@ -5,9 +5,10 @@ fusion, the 语义相近 badge and the closest item are decided there, in matchi
 scripts/evaluate.py measures). :func:`rank_of_experts` gives the rank of a few chosen experts (a
 shortlist being sent) from the ranker's ``rank_of``: one pass, only those experts explained.
 The query text is read up to MAX_QUERY_TEXT characters, and a stored demand longer than that is
-ranked on the same first MAX_QUERY_TEXT characters (its stored tokens cover the whole text); the
-query vector is encoded from at most the model window (``embedding.MAX_TEXT_CHARS``), as stored
-demand vectors are: the encoder reads a longer text window by window, about a second each.
+ranked on the same first MAX_QUERY_TEXT characters (its stored tokens cover only those since
+``indexing.demand_tokens``; a row saved earlier may hold more, so it is segmented again); the
+query vector is encoded from the demand window (``matching.semantic.encode_demands``: the first
+``QUERY_CHARS`` characters), as stored demand vectors are.
 
 No Flask here: the index comes from the session (:func:`app.services.search.index.index_of`).
 """
@@ -23,12 +24,12 @@ from sqlalchemy.orm import Session
 from matching import text as mtext
 from matching.ranker import EmptyQueryError
 from matching.records import RankedExpert
-from matching.semantic import E5_DIM, bytes_to_vector
+from matching.semantic import E5_DIM, bytes_to_vector, encode_demands
 from models import Demand
 
 from ...errors import DomainError
-from ..embedding import MAX_TEXT_CHARS
 from ..fields import MAX_QUERY_TEXT
+from ..indexing import demand_tokens
 from .index import ExpertSnapshot, IndexSource, index_of
 
 
@@ -58,7 +59,7 @@ class Hit:
 
 def query_tokens(text: str) -> list[str]:
     """Segment a query's first MAX_QUERY_TEXT characters; raise when nothing usable is left."""
-    tokens = mtext.analyze((text or "")[:MAX_QUERY_TEXT])
+    tokens = demand_tokens(text)
     if not tokens:
         raise DomainError("需求文本中没有可用于匹配的关键词，请补充技术难题、预期目标或关键词。",
                           field="text")
@@ -96,7 +97,7 @@ def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[st
            demand: Demand | None, query_vector: np.ndarray | None) -> _Query:
     full = text or (demand.text if demand else "") or ""
     if len(full) > MAX_QUERY_TEXT:
-        tokens = None  # stored tokens cover the whole text: read the first MAX_QUERY_TEXT only
+        tokens = None  # a row saved before the cap holds more tokens: read the window only
     elif not tokens and demand is not None and demand.tokens:
         tokens = mtext.split_tokens(demand.tokens)
     text = full[:MAX_QUERY_TEXT]
@@ -106,7 +107,7 @@ def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[st
         return _Query(tokens, 0.0, None, encoder is not None)
     qvec = query_vector if query_vector is not None else demand_vector(demand, encoder.model_id)
     if qvec is None:
-        qvec = encoder.encode_queries([text[:MAX_TEXT_CHARS]])[0]
+        qvec = encode_demands(encoder, [text])[0]
     return _Query(tokens, float(source.semantic_weight), np.asarray(qvec, dtype=np.float32), True)
 
 
