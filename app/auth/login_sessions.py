@@ -2,7 +2,8 @@
 
 The id that Flask-Login keeps in the session cookie and in the remember cookie is
 ``"<user id>:<session version>"``. Logout, a password change and an admin's reset bump the
-version (``services.accounts.end_sessions``), so every cookie issued before stops loading a user.
+version (``services.user_accounts.end_sessions``), so every cookie issued before stops loading a
+user.
 Both the session (refreshed on each request) and the remember cookie last 8 hours (app/config.py).
 """
 

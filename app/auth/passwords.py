@@ -1,7 +1,7 @@
 """The one password policy, hashing and checking; no Flask.
 
 Every way a password is set (user creation, an admin's reset, a user's own change, `flask
-create-admin`) calls :func:`password_problem` through ``services.accounts``.
+create-admin`) calls :func:`password_problem` through ``services.user_accounts``.
 """
 
 from __future__ import annotations
