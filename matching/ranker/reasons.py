@@ -136,8 +136,9 @@ def readable(
     a unit, and that is a word of the demand, a phrase of whole words (电池包热失控) or a
     dictionary word inside one of its words (密度 of 面密度); not a fragment across words (包热
     of 电池包|热失控) or inside one (环控 of 闭环控制), nor a phrase that begins or ends on a
-    number (提前10); an ASCII term must be a whole word (not car of CAR-T). The grey line gets
-    only the single characters that mean something alone (:func:`meaningful_char`).
+    number (提前10); an ASCII term must be a whole word (not car of CAR-T). A span that is not
+    a reason gives its share to the longest reason inside it (在线检测 of 在线检测与). The grey
+    line gets only the single characters that mean something alone (:func:`meaningful_char`).
 
     Parameters
     ----------
@@ -159,14 +160,42 @@ def readable(
         numbers, fragments).
     """
     text, bounds, words = context or query_context(query_tokens)
-    chips, minor, share = [], [], 0.0
+    chips: dict[str, float] = {}
+    minor, share = [], 0.0
     for term, value in terms:
         plain = term.replace(" ", "")
-        if (len(plain) < 2 or _NOT_A_REASON.fullmatch(plain)
-                or not _is_reason(plain, words, text, bounds)):
+        chip = term if _reads_as_reason(plain, words, text, bounds) else _trimmed(
+            plain, words, text, bounds)
+        if chip is None:
             if meaningful_char(plain):
                 minor.append(plain)
             share += value
-        else:
-            chips.append((term, value))
-    return tuple(chips), tuple(minor), share
+            continue
+        # a trimmed span (在线检测 of 在线检测与) joins a chip that holds it
+        home = next((c for c in chips if chip != term and chip in c.replace(" ", "")), chip)
+        chips[home] = chips.get(home, 0.0) + value
+    ordered = sorted(chips.items(), key=lambda kv: -kv[1])
+    return tuple(ordered), tuple(minor), share
+
+
+def _reads_as_reason(plain: str, words: dict[str, str], text: str,
+                     bounds: tuple[frozenset[int], frozenset[int]]) -> bool:
+    return (len(plain) >= 2 and not _NOT_A_REASON.fullmatch(plain)
+            and _is_reason(plain, words, text, bounds))
+
+
+def _trimmed(plain: str, words: dict[str, str], text: str,
+             bounds: tuple[frozenset[int], frozenset[int]]) -> str | None:
+    """Return the longest reason inside a span that is not one (在线检测 of 在线检测与), or None.
+
+    A span of matched pairs can run one character past a word of the demand (与 of 检测与闭环);
+    the words it holds are still the reason the expert matched.
+    """
+    if len(plain) < 3 or _ASCII.fullmatch(plain):
+        return None
+    for size in range(len(plain) - 1, 1, -1):
+        for start in range(len(plain) - size + 1):
+            sub = plain[start:start + size]
+            if _reads_as_reason(sub, words, text, bounds):
+                return sub
+    return None
