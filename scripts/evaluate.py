@@ -200,8 +200,8 @@ def cached_encode(texts: Sequence[str], kind: str, encoder=None,
              if k not in cache and text_key(t) in ready}
     todo = sorted({k: t for k, t in zip(keys, texts, strict=True)
                    if k not in cache and k not in found}.items())
-    log = {"kind": kind, "texts": len(set(keys)), "shipped": len(found), "encoded": 0,
-           "missing": len(todo)}
+    log = {"kind": kind, "texts": len(set(keys)), "shipped": len(found),
+           "cached": len(set(keys) & cache.keys()), "encoded": 0, "missing": len(todo)}
     if todo and encode:
         started = time.perf_counter()
         fn = encoder.encode_queries if kind == "query" else encoder.encode_passages
@@ -416,7 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  semantic_weight=args.semantic_weight, encode=not args.no_encode)
     for log in ENCODE_LOG:
         print(f"{log['kind']} vectors of {log['texts']} distinct texts: {log['shipped']} shipped, "
-              f"{log['encoded']} newly encoded, {log['missing']} without a vector")
+              f"{log['cached']} from the cache, {log['encoded']} newly encoded, "
+              f"{log['missing']} without a vector")
     if args.semantic:
         w = args.semantic_weight if args.semantic_weight is not None else DEFAULT_SEMANTIC_WEIGHT
         print(f"semantic recipe: query: prefix on both sides, item share {ITEM_SHARE}, "
