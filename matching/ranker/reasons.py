@@ -1,6 +1,9 @@
-"""Which matched terms a person reads as reasons: chips, and the rest for one grey line.
+"""Which matched terms a person reads as reasons: chips, and single characters for one grey line.
 
-Display only, like the rest of :mod:`matching.ranker.explain`.
+Display only, like the rest of :mod:`matching.ranker.explain`: a chip is a content word or
+phrase of the demand (two characters or more); the grey line shows only single Chinese
+characters that mean something alone (机, 面), never a digit, a lone Latin letter, a unit, a
+function character or a fragment; every other matched term is counted in the minor share only.
 """
 
 from __future__ import annotations
@@ -9,19 +12,34 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from matching.text import sub_words
+from matching.text import load_stopwords, sub_words
 
-__all__ = ["query_boundaries", "query_context", "readable"]
+__all__ = ["meaningful_char", "query_boundaries", "query_context", "readable"]
 
 _UNITS = (
     "mm|cm|dm|km|nm|um|μm|m|mg|kg|g|t|ml|l|mpa|kpa|gpa|pa|hz|khz|mhz|ghz|kw|kwh|mw|w|kv|mv|v|"
     "ma|a|db|ppm|ppb|rpm|s|ms|min|h|"
     "℃|°c|%|‰|吨|千克|公斤|克|毫克|米|毫米|厘米|微米|纳米|公里|千米|升|毫升|秒|毫秒|分钟|小时|天|"
-    "周|月|年|元|万元|亿元|万|亿|千|百|倍|次|个|件|台|套|项|级|度|伏|安|瓦|千瓦|兆帕|赫兹|分贝"
+    "周|月|年|元|万元|亿元|万|亿|千|百|倍|次|个|件|台|套|项|级|度|伏|安|瓦|千瓦|兆帕|赫兹|分贝|分"
 )
 #: Not a reason a person reads: numbers, years, units, numbers with units (60, 2014年, mm, 0.1微米).
 _NOT_A_REASON = re.compile(rf"(?:[\d.,%~\-]*(?:{_UNITS})?|(?:{_UNITS}))", re.IGNORECASE)
 _ASCII = re.compile(r"[0-9a-z.\-]+", re.IGNORECASE)
+#: A number run against Chinese text: 10分钟, 2014年, 提前10 (a phrase that begins or ends on a
+#: number is a measurement, not a reason; 3D打印 and 5G are whole words and stay chips).
+_NUMBER_EDGE = re.compile(r"^[\d.]+[\u4e00-\u9fff]|[\u4e00-\u9fff][\d.]+$")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+#: Single characters that mean nothing alone, besides the single-character stopwords and the
+#: units: numerals, adverbs, auxiliaries and the affixes of longer words (性 of 一致性, 化, 率).
+_EMPTY_CHARS = frozenset(
+    "零〇一二两三四五六七八九十百千万亿们也就都还又再很更最已能可会要应需不无没非未每各某本所给让"
+    "使如若则即且但因至到进行性化率式型类者第用作成来去做好多少大小高低新内外前后左右间")
+
+
+def meaningful_char(term: str) -> bool:
+    """Whether a single matched character may be shown in the grey line (机, 面; not 6, 与, 分)."""
+    return (len(term) == 1 and bool(_HAN.fullmatch(term)) and term not in _EMPTY_CHARS
+            and term not in load_stopwords() and not _NOT_A_REASON.fullmatch(term))
 
 
 def query_boundaries(
@@ -87,6 +105,8 @@ def _is_reason(term: str, words: dict[str, str], text: str,
     plain = re.sub(r"[\W_]+", "", term)
     if plain in words:
         return True
+    if _NUMBER_EDGE.search(plain):
+        return False  # 提前10, 10分钟: a phrase ending on a number
     if _ASCII.fullmatch(term):
         return False  # car of CAR-T, ion of Li-ion: only whole ASCII words are reasons
     start = text.find(plain)
@@ -115,8 +135,10 @@ def readable(
     A chip is a term of at least two characters of the demand that is not a number, a year or
     a unit, and that is a word of the demand, a phrase of whole words (电池包热失控) or a
     dictionary word inside one of its words (密度 of 面密度); not a fragment across words (包热
-    of 电池包|热失控) or inside one (环控 of 闭环控制); an ASCII term must be a whole word (not
-    car of CAR-T).
+    of 电池包|热失控) or inside one (环控 of 闭环控制), nor a phrase that begins or ends on a
+    number (提前10); an ASCII term must be a whole word (not car of CAR-T). A span that is not
+    a reason gives its share to the longest reason inside it (在线检测 of 在线检测与). The grey
+    line gets only the single characters that mean something alone (:func:`meaningful_char`).
 
     Parameters
     ----------
@@ -131,19 +153,49 @@ def readable(
     -------
     chips : tuple of (str, float)
     minor : tuple of str
-        The other matched terms (single characters first), for one grey line.
+        The meaningful single characters among the other matched terms (largest share first),
+        for one grey line; empty when there are none (no line).
     minor_share : float
-        Their share of the lexical score.
+        The share of the lexical score of all the terms that are not chips (characters,
+        numbers, fragments).
     """
     text, bounds, words = context or query_context(query_tokens)
-    chips, minor, share = [], [], 0.0
+    chips: dict[str, float] = {}
+    minor, share = [], 0.0
     for term, value in terms:
         plain = term.replace(" ", "")
-        if (len(plain) < 2 or _NOT_A_REASON.fullmatch(plain)
-                or not _is_reason(plain, words, text, bounds)):
-            minor.append(term)
+        chip = term if _reads_as_reason(plain, words, text, bounds) else _trimmed(
+            plain, words, text, bounds)
+        if chip is None:
+            if meaningful_char(plain):
+                minor.append(plain)
             share += value
-        else:
-            chips.append((term, value))
-    minor.sort(key=len)
-    return tuple(chips), tuple(minor), share
+            continue
+        # a trimmed span (在线检测 of 在线检测与) joins a chip that holds it
+        home = next((c for c in chips if chip != term and chip in c.replace(" ", "")), chip)
+        chips[home] = chips.get(home, 0.0) + value
+    ordered = sorted(chips.items(), key=lambda kv: -kv[1])
+    return tuple(ordered), tuple(minor), share
+
+
+def _reads_as_reason(plain: str, words: dict[str, str], text: str,
+                     bounds: tuple[frozenset[int], frozenset[int]]) -> bool:
+    return (len(plain) >= 2 and not _NOT_A_REASON.fullmatch(plain)
+            and _is_reason(plain, words, text, bounds))
+
+
+def _trimmed(plain: str, words: dict[str, str], text: str,
+             bounds: tuple[frozenset[int], frozenset[int]]) -> str | None:
+    """Return the longest reason inside a span that is not one (在线检测 of 在线检测与), or None.
+
+    A span of matched pairs can run one character past a word of the demand (与 of 检测与闭环);
+    the words it holds are still the reason the expert matched.
+    """
+    if len(plain) < 3 or _ASCII.fullmatch(plain):
+        return None
+    for size in range(len(plain) - 1, 1, -1):
+        for start in range(len(plain) - size + 1):
+            sub = plain[start:start + size]
+            if _reads_as_reason(sub, words, text, bounds):
+                return sub
+    return None

@@ -414,13 +414,45 @@ def test_chips_are_words_phrases_and_words_inside_words() -> None:
              ("60", 0.05), ("2014年", 0.05), ("锂", 0.1), ("μm", 0.05), ("控制", 0.1),
              ("环控", 0.05), ("检测与", 0.05)]
     chips, minor, share = readable(terms, q)
-    assert [t for t, _ in chips] == ["锂电池", "面密度", "密度", "在线检测", "控制"]
-    assert set(minor) == {"锂", "片涂", "60", "2014年", "μm", "环控", "检测与"}
-    assert minor[0] == "锂"  # single characters first in the grey line
-    assert share == pytest.approx(0.4)
+    # 检测与 runs past the word 检测: its share goes to the chip 在线检测 that holds 检测
+    assert [t for t, _ in chips] == ["锂电池", "在线检测", "面密度", "密度", "控制"]
+    assert dict(chips)["在线检测"] == pytest.approx(0.15)
+    # the grey line: single Chinese characters only, never numbers, units or fragments
+    assert minor == ("锂",)
+    assert share == pytest.approx(0.35)  # every term that is not a chip still counts here
     chips, minor, _ = readable([("car", 0.3), ("car-t", 0.3), ("包热", 0.2), ("电池包热失控", 0.2)],
                                analyze("CAR-T细胞治疗与电池包热失控"))
-    assert [t for t, _ in chips] == ["car-t", "电池包热失控"] and set(minor) == {"car", "包热"}
+    assert [t for t, _ in chips] == ["car-t", "电池包热失控"] and minor == ()
+
+
+def test_grey_line_holds_only_single_characters_that_mean_something() -> None:
+    from matching.ranker.reasons import readable
+
+    # what the coating demand's grey line showed: 机、面、6、分、检测与
+    q = analyze(COATING + "，涂布机面密度偏差6分钟内报警，精度t级")
+    terms = [("机", 0.1), ("面", 0.1), ("6", 0.1), ("分", 0.1), ("检测与", 0.1), ("t", 0.1),
+             ("与", 0.1), ("级", 0.05), ("性", 0.05), ("一", 0.05), ("涂布机", 0.15)]
+    chips, minor, share = readable(terms, q)
+    assert [t for t, _ in chips] == ["涂布机", "检测"]  # 检测 of the span 检测与
+    assert minor == ("机", "面")
+    assert share == pytest.approx(0.75)
+    # nothing meaningful left: no grey line at all
+    assert readable([("6", 0.5), ("片涂", 0.5)], q)[1] == ()
+
+
+def test_chips_are_never_numbers_units_or_phrases_ending_on_numbers() -> None:
+    from matching.ranker.reasons import readable
+
+    q = analyze("热失控提前10分钟预警，3D打印与5G通信，2014年起，功率60kW，误报率低于1%")
+    terms = [("提前10", 0.1), ("10分钟", 0.1), ("分钟", 0.1), ("2014年", 0.1), ("60kw", 0.1),
+             ("1%", 0.1), ("3d打印", 0.1), ("5g", 0.1), ("预警", 0.1), ("误报率", 0.1)]
+    chips, minor, _ = readable(terms, q)
+    words = [t for t, _ in chips]
+    assert "提前10" not in words and "10分钟" not in words and "分钟" not in words
+    assert "2014年" not in words and "60kw" not in words and "1%" not in words
+    assert {"预警", "误报率", "3d打印"} <= set(words)  # 3D打印: a number inside a whole word
+    assert all(len(t.replace(" ", "")) >= 2 for t in words)
+    assert not any(t.isdigit() for t in minor) and minor == ()
 
 
 def test_industry_funded_project_is_no_reason_to_match() -> None:

@@ -90,6 +90,37 @@ def test_profile_text_is_what_the_passage_sees(session):
     assert embedding.item_text(e.items[0]) == "动力锂电池热失控预警"
 
 
+def test_evaluate_scores_the_texts_and_tokens_the_service_stores(session):
+    """scripts/evaluate.py builds a service-like record's texts and tokens as the service does."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from matching.text import join_tokens
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("_evaluate", root / "scripts" / "evaluate.py")
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
+    data = root / "tests" / "matching" / "data" / "service_like" / "experts.jsonl"
+    records = [json.loads(line) for line in data.read_text("utf-8").splitlines()[:3]]
+    for n, rec in enumerate(records):
+        e = Expert(name=f"专家{n}", institution=f.institution(session, rec["institution"]),
+                   title=rec["title"], research_fields=rec["research_fields"],
+                   summary=rec["summary"],
+                   items=[ExpertItem(position=k, kind=it["kind"], title=it["title"],
+                                     text=it["text"]) for k, it in enumerate(rec["items"])])
+        refresh_expert_tokens(e)
+        session.add(e)
+        session.flush()
+        assert ev.profile_text(rec) == embedding.profile_text(e)
+        assert [ev.item_text(it, service=True) for it in rec["items"]] == [
+            embedding.item_text(i) for i in e.items]
+        doc = ev.expert_doc(rec)
+        assert join_tokens(doc.tokens) == e.tokens
+        assert [join_tokens(i.tokens) for i in doc.items] == [i.tokens for i in e.items]
+
+
 def test_job_writes_vectors_progress_and_bumps_version(sem_app, sem_session, battery):
     d = f.demand(sem_session, "锂电池热失控的早期预警", "电池包热失控", "提前5分钟预警")
     sem_session.commit()

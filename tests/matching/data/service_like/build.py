@@ -11,9 +11,14 @@ demand's ``core`` concepts is among its research fields, 1 when a ``core`` conce
 in its items or a ``field_only`` concept is among its research fields. Nothing here reads a
 ranking.
 
-experts.jsonl keeps the profiles that were judged (key, research fields, summary without the
-name, items; no person data), so the set stays valid whatever later changes the demo's
-generator gets; ``--check`` reports how many of today's demo profiles differ from it.
+experts.jsonl keeps the profiles that were judged, in the parts the service stores (key,
+institution, title, research fields, summary, items with their kind, title, text and year; no
+phone or e-mail; the names are the generator's fictional ones, inside the summary as the service
+holds it), so ``scripts/evaluate.py`` builds the service's own tokens and texts from them and the
+demo's shipped vectors apply. The set stays valid whatever later changes the demo's generator
+gets: the snapshot is the generator of commit 3702066 (``git show 3702066:app/demo/content.py``
+reproduces it), and ``--check`` reports how many of today's demo profiles differ from it
+(1,689 of 2,000 by key on 2026-12-02; 1,279 of its profiles are in today's demo unchanged).
 """
 
 from __future__ import annotations
@@ -31,18 +36,21 @@ def demo_experts() -> list[dict]:
     from app.demo import content
 
     data = content.build_demo(seed=2022, n_experts=2000)
-    out = []
-    for e in data.experts:
-        summary = e.summary.replace(e.name, "", 1).lstrip("，")
-        items = [{"kind": i.kind, "title": i.title, "text": f"{i.title}；{i.text}", "year": i.year}
-                 for i in e.items]
-        fields = "；".join(e.research_fields)
-        out.append({
-            "id": e.key, "institution": e.institution, "research_fields": fields,
-            "summary": summary, "sub_areas": list(e.sub_areas), "items": items,
-            "text": "；".join([fields, summary] + [i["text"] for i in items]),
-        })
-    return out
+    return [{
+        "id": e.key, "institution": e.institution, "title": e.title,
+        "research_fields": "；".join(e.research_fields), "summary": e.summary,
+        "sub_areas": list(e.sub_areas),
+        "items": [{"kind": i.kind, "title": i.title, "text": i.text, "year": i.year}
+                  for i in e.items],
+    } for e in data.experts]
+
+
+def _profile(expert: dict) -> str:
+    """Return the profile text the service encodes (what ``--check`` compares)."""
+    from matching.semantic import item_passage, profile_passage
+
+    return profile_passage(expert["title"], expert["research_fields"], expert["summary"],
+                           [item_passage(i["title"], i["text"]) for i in expert["items"]])
 
 
 def judge(experts: list[dict], rules: dict) -> list[tuple[str, str, int]]:
@@ -51,7 +59,7 @@ def judge(experts: list[dict], rules: dict) -> list[tuple[str, str, int]]:
     for did, rule in rules.items():
         for e in experts:
             fields = e["research_fields"]
-            items = " ".join(i["text"] for i in e["items"])
+            items = " ".join(f"{i['title']}；{i['text']}" for i in e["items"])
             if any(c in fields for c in rule["core"]):
                 rows.append((did, e["id"], 2))
             elif any(c in items for c in rule["core"]) or any(
@@ -69,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stored = {json.loads(line)["id"]: json.loads(line)
                   for line in (HERE / "experts.jsonl").read_text("utf-8").splitlines()}
-        changed = sum(1 for e in experts if stored.get(e["id"], {}).get("text") != e["text"])
+        changed = sum(1 for e in experts
+                      if e["id"] not in stored or _profile(stored[e["id"]]) != _profile(e))
         print(f"{changed} of {len(experts)} demo profiles differ from the judged snapshot")
         return 0
     rules = json.loads((HERE / "judgements.json").read_text("utf-8"))
