@@ -369,10 +369,9 @@ def attribute_mask(
         keep &= model.institution_ids_ == institution_id
     if academician_only:
         keep &= model.is_academician_
-    for eid in exclude_ids:
-        i = model.id_index_.get(eid)
-        if i is not None:
-            keep[i] = False
+    exclude = list(exclude_ids)
+    if exclude:
+        keep[model.id_index_.rows(exclude)] = False
     return keep
 
 
