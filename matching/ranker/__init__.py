@@ -30,9 +30,9 @@ from matching.ranker.postings import (
     aggregate_items,
     attribute_mask,
     count_matrix,
+    doc_rows,
     dot,
     floor_empty,
-    members,
     std_from_variance,
     token_ids,
     top_indices,
@@ -151,16 +151,24 @@ class ExpertRanker(BaseEstimator):
         -------
         self : ExpertRanker
         """
-        self._check_params()
         vocabulary: dict[str, int] = {}
         # Profile tokens first, then tokens seen only in items: ids in order of first occurrence.
         profile_ids = token_ids([d.tokens for d in docs], vocabulary, grow=True)
         item_ids = token_ids([it.tokens for d in docs for it in d.items], vocabulary, grow=True)
+        return self.fit_ids(vocabulary, profile_ids, item_ids, doc_rows(docs))
+
+    def fit_ids(self, vocabulary: dict[str, int], profile_ids: tuple[np.ndarray, np.ndarray],
+                item_ids: tuple[np.ndarray, np.ndarray], rows: dict) -> ExpertRanker:
+        """Build the index from token ids (``(ids end to end, ids per row)`` of the profiles
+        and of the items) and the per-expert attributes of :func:`postings.row_attributes`:
+        a rebuild that never holds a Python string per stored token (app/services/search)."""
+        self._check_params()
         n_vocab = len(vocabulary)
-        n = len(docs)
+        n = int(profile_ids[1].size)
         self.vocabulary_ = vocabulary
         self.n_experts_ = n
-        self.expert_ids_ = np.asarray([d.id for d in docs]) if n else np.zeros(0, np.int64)
+        for name, value in rows.items():
+            setattr(self, name, value)
         self.id_index_ = IdLookup(self.expert_ids_)  # id -> row, no dict per process
 
         profiles = count_matrix(*profile_ids, n_vocab)
@@ -199,16 +207,6 @@ class ExpertRanker(BaseEstimator):
             dtype=np.int8,
             count=n_vocab,
         )
-        counts = np.array([len(d.items) for d in docs], dtype=np.int64)
-        self.item_indptr_ = np.concatenate([[0], np.cumsum(counts)])
-        self.item_owner_ = np.repeat(np.arange(n), counts)
-        self.item_titles_ = [item.title for d in docs for item in d.items]
-        self.institution_ids_ = np.array(
-            [-1 if d.institution_id is None else d.institution_id for d in docs], dtype=np.int64
-        )
-        self.is_academician_ = np.array([d.is_academician for d in docs], dtype=bool)
-        self.field_members_ = members(d.field_ids for d in docs)
-        self.industry_members_ = members(d.industry_ids for d in docs)
         return self
 
     def _check_params(self) -> None:

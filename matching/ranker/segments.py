@@ -22,7 +22,7 @@ import numpy as np
 
 from matching.array_files import IdLookup
 from matching.ranker import ExpertRanker, explain
-from matching.ranker.postings import Postings, count_matrix, dot, members, token_ids
+from matching.ranker.postings import Postings, count_matrix, doc_rows, dot, token_ids
 from matching.records import ExpertDoc, RankedExpert
 from matching.vectors import ExpertVectors
 
@@ -45,8 +45,6 @@ def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
                                     base.vocabulary_, grow=False), n_vocab)
     lengths = np.asarray(profiles.sum(axis=1), dtype=np.float64).ravel()
     delta.n_experts_ = n
-    delta.expert_ids_ = np.asarray([d.id for d in docs]) if n else np.zeros(0, np.int64)
-    delta.id_index_ = IdLookup(delta.expert_ids_)
     delta.has_text_ = lengths > 0
     delta.all_text_ = bool(delta.has_text_.all())
     delta.length_term_ = np.log(base.mu / (lengths + base.mu))
@@ -56,15 +54,9 @@ def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
     delta.postings_ = Postings.build(profiles, items, base.idf_weight_, base.collection_prob_,
                                      base.mu)
     delta.items_csc_ = delta.postings_.items_csr.tocsc() if base.item_weight > 0 else None
-    counts = np.array([len(d.items) for d in docs], dtype=np.int64)
-    delta.item_indptr_ = np.concatenate([[0], np.cumsum(counts)])
-    delta.item_owner_ = np.repeat(np.arange(n), counts)
-    delta.item_titles_ = [item.title for d in docs for item in d.items]
-    delta.institution_ids_ = np.array(
-        [-1 if d.institution_id is None else d.institution_id for d in docs], dtype=np.int64)
-    delta.is_academician_ = np.array([d.is_academician for d in docs], dtype=bool)
-    delta.field_members_ = members(d.field_ids for d in docs)
-    delta.industry_members_ = members(d.industry_ids for d in docs)
+    for name, value in doc_rows(docs).items():
+        setattr(delta, name, value)
+    delta.id_index_ = IdLookup(delta.expert_ids_)
     return delta
 
 
