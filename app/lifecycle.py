@@ -2,9 +2,15 @@
 
 Each process keeps one immutable snapshot per collection (:mod:`app.services.search.index`):
 the experts (ranker, vectors) and the demands (similar-demand index), each keyed by its own
-data version, checked at most every ``INDEX_CHECK_SECONDS`` and rebuilt in a background thread
-while the old snapshot keeps serving. Saving a demand moves only the demands version, so it
-never rebuilds the expert index.
+data version, checked at most every ``INDEX_CHECK_SECONDS`` and refreshed in a background
+thread while the old snapshot keeps serving. Saving a demand moves only the demands version, so
+it never touches the expert index.
+
+With ``INDEX_SHARED`` (on outside tests) the expert index is the host's
+(:mod:`app.services.search.shared_index`): a base on disk under ``INDEX_DIR``, built once per
+host by the ``index`` job (or by the first process to take the build lock when there is none)
+and memory-mapped by every worker, plus a delta of the experts saved since, read at each
+check. A worker never rebuilds the whole expert index itself.
 
 The sentence encoder is loaded in each worker after the fork (``post_fork``) or on first use,
 never in the gunicorn master. The holder is attached to the app's session factory
@@ -20,6 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from flask import Flask
@@ -30,6 +37,7 @@ from matching import text as mtext
 from matching.fusion import DEFAULT_SEMANTIC_WEIGHT
 from models import Expert
 
+from .config import INSTANCE
 from .db import get_session
 from .services.indexing import DEMANDS, EXPERTS, current_version
 from .services.search.index import (
@@ -39,6 +47,7 @@ from .services.search.index import (
     build_demand_snapshot,
     build_expert_snapshot,
 )
+from .services.search.shared_index import HostIndex, build_base
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -128,10 +137,17 @@ class SearchIndex:
         self.encoder_state = "not loaded"
         self._encoder_lock = threading.Lock()
         self.semantic_weight = float(app.config.get("SEMANTIC_WEIGHT", DEFAULT_SEMANTIC_WEIGHT))
-        self._experts: _Slot[ExpertSnapshot] = _Slot(
-            EXPERTS, lambda s: ((current_version(s, EXPERTS),), self.model_id),
-            lambda s: build_expert_snapshot(s, model_id=self.model_id),
-            lambda snap: (snap.version, self._vector_key(snap)))
+        self.host: HostIndex | None = None
+        if app.config.get("INDEX_SHARED", not app.config.get("TESTING")):
+            self.host = HostIndex(index_root(app), lambda: self.model_id,
+                                  request_fold=lambda: queue_index_job(app))
+            self._experts: _Slot[ExpertSnapshot] = _Slot(
+                EXPERTS, self.host.key, self.host.refresh, self.host.snap_key)
+        else:
+            self._experts = _Slot(
+                EXPERTS, lambda s: ((current_version(s, EXPERTS),), self.model_id),
+                lambda s: build_expert_snapshot(s, model_id=self.model_id),
+                lambda snap: (snap.version, self._vector_key(snap)))
         self._demands: _Slot[DemandSnapshot] = _Slot(
             DEMANDS, lambda s: current_version(s, DEMANDS), build_demand_snapshot,
             lambda snap: snap.version)
@@ -144,7 +160,7 @@ class SearchIndex:
     def _vector_key(self, snap: ExpertSnapshot) -> str | None:
         # A snapshot built before the encoder was loaded guessed its model from the stored
         # vectors: it is stale only when it has vectors of another model than the encoder's.
-        if self.model_id is None or snap.vectors is None:
+        if self.model_id is None or snap.expert_vectors is None:
             return self.model_id
         return snap.vector_model
 
@@ -167,9 +183,21 @@ class SearchIndex:
         """Return the similar-demand snapshot; rebuild it when the demands version moved."""
         return self._get(self._demands, session)
 
-    def rebuild_now(self, progress: Callable[[int, int], None] | None = None) -> ExpertSnapshot:
-        """Build both snapshots synchronously (the master before the fork, `reindex`)."""
+    def warm(self) -> ExpertSnapshot:
+        """Make both snapshots now (the master before the fork): with a shared index, map the
+        host's base (built here only when there is none yet) and read the delta."""
         factory = self.app.extensions["db"].Session
+        snap = self._experts.rebuild_now(factory)
+        self._demands.rebuild_now(factory)
+        return snap
+
+    def rebuild_now(self, progress: Callable[[int, int], None] | None = None) -> ExpertSnapshot:
+        """Build both snapshots synchronously (`reindex`; with a shared index, a new base)."""
+        factory = self.app.extensions["db"].Session
+        if self.host is not None:
+            with factory() as session:
+                build_base(session, self.host.root, self.model_id, progress)
+            return self.warm()
         if progress is not None:
             with factory() as session:
                 snap = build_expert_snapshot(session, progress, model_id=self.model_id)
@@ -181,7 +209,7 @@ class SearchIndex:
 
     def semantic_active(self, snap: ExpertSnapshot) -> bool:
         """Whether requests on this snapshot fuse the semantic signal."""
-        return (self.encoder is not None and snap.vectors is not None
+        return (self.encoder is not None and snap.expert_vectors is not None
                 and snap.vector_model == self.encoder.model_id)
 
     # -- semantic encoder (per worker, after the fork) -----------------------------------------
@@ -235,6 +263,22 @@ def embed_demands_at_write(app: Flask) -> None:
                     embedding.embed_demand_now(obj, h.encoder)
                 except Exception:  # noqa: BLE001 - the save must not fail: the job retries
                     log.warning("demand vector at write failed", exc_info=True)
+
+
+def index_root(app: Flask) -> Path:
+    """Return the host's directory of expert index bases (``INDEX_DIR``)."""
+    return Path(app.config.get("INDEX_DIR") or INSTANCE / "index")
+
+
+def queue_index_job(app: Flask) -> int | None:
+    """Queue the ``index`` job (fold the delta into a new base) unless one is waiting."""
+    from .job_queue import enqueue
+    from .services import job_rows
+
+    with app.app_context(), app.extensions["db"].unit_of_work() as session:
+        if job_rows.active(session, "index") is not None:
+            return None
+        return enqueue("index", session=session, message="合并增量索引").id
 
 
 def search_index(app: Flask) -> SearchIndex:
