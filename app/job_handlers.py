@@ -136,13 +136,13 @@ def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
 def build_index(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
     """Build a new base of the host's expert index (folding the delta in); every worker of the
     host maps it at its next check (app/services/search/shared_index.py)."""
-    from .lifecycle import index_root
+    from .lifecycle import as_of_margin, index_root
     from .services.search.shared_index import build_base
 
     encoder = job_encoder(ctx.app)
     started = time.perf_counter()
     with ctx.db.Session() as session:
         info = build_base(session, index_root(ctx.app), getattr(encoder, "model_id", None),
-                          ctx.progress)
+                          ctx.progress, margin=as_of_margin(ctx.app))
     return (f"索引已重建：数据版本 {info.version}，用时 {time.perf_counter() - started:.2f} 秒"), \
         {"base": info.name, "version": info.version}

@@ -26,6 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -140,7 +141,8 @@ class SearchIndex:
         self.host: HostIndex | None = None
         if app.config.get("INDEX_SHARED", not app.config.get("TESTING")):
             self.host = HostIndex(index_root(app), lambda: self.model_id,
-                                  request_fold=lambda: queue_index_job(app))
+                                  request_fold=lambda: queue_index_job(app),
+                                  margin=as_of_margin(app))
             self._experts: _Slot[ExpertSnapshot] = _Slot(
                 EXPERTS, self.host.key, self.host.refresh, self.host.snap_key)
         else:
@@ -196,7 +198,8 @@ class SearchIndex:
         factory = self.app.extensions["db"].Session
         if self.host is not None:
             with factory() as session:
-                build_base(session, self.host.root, self.model_id, progress)
+                build_base(session, self.host.root, self.model_id, progress,
+                           margin=self.host.margin)
             return self.warm()
         if progress is not None:
             with factory() as session:
@@ -268,6 +271,11 @@ def embed_demands_at_write(app: Flask) -> None:
 def index_root(app: Flask) -> Path:
     """Return the host's directory of expert index bases (``INDEX_DIR``)."""
     return Path(app.config.get("INDEX_DIR") or INSTANCE / "index")
+
+
+def as_of_margin(app: Flask) -> timedelta:
+    """Return how much earlier than a base's read its delta starts (``INDEX_AS_OF_MARGIN``)."""
+    return timedelta(seconds=float(app.config.get("INDEX_AS_OF_MARGIN", 120.0)))
 
 
 def queue_index_job(app: Flask) -> int | None:

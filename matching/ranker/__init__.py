@@ -183,7 +183,8 @@ class ExpertRanker(BaseEstimator):
         self.idf_ = np.log((1.0 + n) / (1.0 + df)) + 1.0
         self.idf_weight_ = self.idf_**self.idf_power
         # Tokens seen only in items get the smallest collection probability, never zero.
-        self.collection_prob_ = np.maximum(cf, 0.5) / max(float(cf.sum()), 1.0)
+        self.cf_total_ = max(float(cf.sum()), 1.0)  # a delta's new tokens use it too
+        self.collection_prob_ = np.maximum(cf, 0.5) / self.cf_total_
         del cf
         # Experts without text have length 0, hence a length term of exactly 0: sums over all
         # experts equal sums over the experts with text.

@@ -81,7 +81,10 @@ def token_ids(
         if len(ids) > len(vocabulary):
             vocabulary.update(ids)
         return cols, sizes
-    cols = np.fromiter(map(vocabulary.get, flat, repeat(-1)), dtype=id_dtype, count=total)
+    if hasattr(vocabulary, "ids_of"):  # a frozen (mapped) vocabulary: one vectorised search
+        cols = vocabulary.ids_of(list(flat)).astype(id_dtype)
+    else:
+        cols = np.fromiter(map(vocabulary.get, flat, repeat(-1)), dtype=id_dtype, count=total)
     known = cols >= 0
     if not known.all():
         rows = np.repeat(np.arange(n_docs), sizes)[known]

@@ -9,12 +9,13 @@ deleted experts, and computes the per-query z statistics over the union: its ran
 full rebuild's closely (tests/matching/test_segments.py) until the background job folds the
 delta into a new base.
 
-Tokens the base has never seen cannot be scored until that fold (a query token unknown to the
-base's vocabulary has no postings anywhere).
+Tokens the base has never seen get ids after the base's, with the delta's own df and
+collection frequency (what a rebuild would count: the base has none of them).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,15 @@ import numpy as np
 
 from matching.array_files import IdLookup
 from matching.ranker import ExpertRanker, explain
-from matching.ranker.postings import Postings, count_matrix, doc_rows, dot, token_ids
+from matching.ranker.postings import (
+    TYPE_CODES,
+    Postings,
+    count_matrix,
+    doc_rows,
+    dot,
+    token_ids,
+)
+from matching.ranker.stored import lookup
 from matching.records import ExpertDoc, RankedExpert
 from matching.vectors import ExpertVectors
 
@@ -32,17 +41,98 @@ _SHARED = ("vocabulary_", "df_", "idf_", "idf_weight_", "collection_prob_", "tok
            "token_type_", "n_text_")
 
 
-def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
-    """Fit ``docs`` as a segment of ``base``: its vocabulary and statistics, their own rows."""
-    delta = ExpertRanker(**base.get_params())
-    for name in _SHARED:
-        setattr(delta, name, getattr(base, name))
+class _ExtendedVocabulary:
+    """The base's vocabulary and the tokens only the delta has (ids after the base's)."""
+
+    def __init__(self, base: Any, extra: dict[str, int]) -> None:
+        self.base, self.extra = base, extra
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.extra)
+
+    def ids_of(self, tokens: list[str]) -> np.ndarray:
+        out = lookup(self.base, tokens)
+        for n in np.flatnonzero(out < 0).tolist():
+            out[n] = self.extra.get(tokens[n], -1)
+        return out
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        i = int(self.ids_of([token])[0])
+        return default if i < 0 else i
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and self.get(token) is not None
+
+
+class _ExtendedTable:
+    """The base's token table and the delta's new tokens, indexed as one."""
+
+    def __init__(self, base: Any, extra: list[str]) -> None:
+        self.base, self.n_base = base, len(base)
+        self.extra = np.empty(len(extra), dtype=object)
+        self.extra[:] = extra
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        ids = np.asarray(ids)
+        out = np.empty(ids.shape, dtype=object)
+        old = ids < self.n_base
+        if old.any():
+            out[old] = self.base[ids[old]]
+        out[~old] = self.extra[ids[~old] - self.n_base]
+        return out
+
+
+def _extend(base: ExpertRanker, delta: ExpertRanker, docs: Sequence[ExpertDoc]) -> dict:
+    """Give ``delta`` the base's vocabulary plus the delta's new tokens, with their statistics
+    (a new token's df and cf are the delta's own, as a full rebuild would count them)."""
     n_vocab = int(base.token_type_.size)
+    flat = [t for d in docs for t in d.tokens] + [t for d in docs for it in d.items
+                                                  for t in it.tokens]
+    known = lookup(base.vocabulary_, flat)
+    extra: dict[str, int] = {}
+    for token, i in zip(flat, known.tolist(), strict=True):
+        if i < 0 and token not in extra:
+            extra[token] = n_vocab + len(extra)
+    if not extra:
+        for name in _SHARED:
+            setattr(delta, name, getattr(base, name))
+        return base.vocabulary_
+    vocabulary = _ExtendedVocabulary(base.vocabulary_, extra)
+    new = list(extra)
+    delta.vocabulary_ = vocabulary
+    delta.tokens_ = _ExtendedTable(base.tokens_, new)
+    delta.token_type_ = np.concatenate([base.token_type_, np.array(
+        [TYPE_CODES.get(t[:2], 0) for t in new], dtype=base.token_type_.dtype)])
+    delta.n_text_ = base.n_text_
+    return vocabulary
+
+
+def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
+    """Fit ``docs`` as a segment of ``base``: its vocabulary and statistics, their own rows.
+
+    Tokens the base has never seen get ids after the base's, with the df and collection
+    frequency of the delta (exact: the base has none of them).
+    """
+    delta = ExpertRanker(**base.get_params())
+    vocabulary = _extend(base, delta, docs)
+    n_vocab = len(vocabulary)
     n = len(docs)
-    profiles = count_matrix(*token_ids([d.tokens for d in docs], base.vocabulary_, grow=False),
+    profiles = count_matrix(*token_ids([d.tokens for d in docs], vocabulary, grow=False),
                             n_vocab)
     items = count_matrix(*token_ids([it.tokens for d in docs for it in d.items],
-                                    base.vocabulary_, grow=False), n_vocab)
+                                    vocabulary, grow=False), n_vocab)
+    n_base = int(base.token_type_.size)
+    if n_vocab > n_base:  # statistics of the new tokens from the delta alone
+        df_new = np.bincount(profiles.indices, minlength=n_vocab)[n_base:]
+        cf_new = np.bincount(profiles.indices, weights=profiles.data, minlength=n_vocab)[n_base:]
+        delta.df_ = np.concatenate([base.df_, df_new.astype(base.df_.dtype)])
+        delta.idf_ = np.concatenate([base.idf_, np.log((1.0 + base.n_experts_)
+                                                       / (1.0 + df_new)) + 1.0])
+        delta.idf_weight_ = np.concatenate([base.idf_weight_,
+                                            delta.idf_[n_base:] ** base.idf_power])
+        total = getattr(base, "cf_total_", 1.0)
+        delta.collection_prob_ = np.concatenate([base.collection_prob_,
+                                                 np.maximum(cf_new, 0.5) / total])
     lengths = np.asarray(profiles.sum(axis=1), dtype=np.float64).ravel()
     delta.n_experts_ = n
     delta.has_text_ = lengths > 0
@@ -51,8 +141,8 @@ def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
     delta.length_term32_ = delta.length_term_.astype(np.float32)
     delta.length_sums_ = (float(delta.length_term_.sum()),
                           dot(delta.length_term_, delta.length_term_))
-    delta.postings_ = Postings.build(profiles, items, base.idf_weight_, base.collection_prob_,
-                                     base.mu)
+    delta.postings_ = Postings.build(profiles, items, delta.idf_weight_,
+                                     delta.collection_prob_, base.mu)
     delta.items_csc_ = delta.postings_.items_csr.tocsc() if base.item_weight > 0 else None
     for name, value in doc_rows(docs).items():
         setattr(delta, name, value)
@@ -63,17 +153,16 @@ def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
 class _Columns:
     """``cos`` or ``ql`` of both segments: ``[:, ids] @ w`` gives one vector, masked rows 0."""
 
-    def __init__(self, base: Any, delta: Any, keep: np.ndarray) -> None:
-        self.parts, self.keep = (base, delta), keep
+    def __init__(self, base: Any, delta: Any, keep: np.ndarray, ids: Any = None) -> None:
+        self.base, self.delta, self.keep, self.ids = base, delta, keep, ids
 
     def __getitem__(self, key: Any) -> _Columns:
-        out = _Columns.__new__(_Columns)
-        out.parts, out.keep = tuple(p[key] for p in self.parts), self.keep
-        return out
+        return _Columns(self.base, self.delta, self.keep, np.asarray(key[1]))
 
     def __matmul__(self, w: np.ndarray) -> np.ndarray:
-        base, delta = (p @ w for p in self.parts)
-        base = np.asarray(base)
+        old = self.ids < self.base.shape[1]  # tokens only the delta has: no base postings
+        base = np.asarray(self.base[:, self.ids[old]] @ w[old])
+        delta = self.delta[:, self.ids] @ w
         base[~self.keep] = 0  # a fresh vector: the masked rows of the base count for nothing
         return np.concatenate([base, np.asarray(delta, dtype=base.dtype)])
 
@@ -108,8 +197,11 @@ class SegmentedRanker(ExpertRanker):
         keep = np.ones(n_base, dtype=bool)
         keep[np.asarray(masked, dtype=np.int64)] = False
         self.keep = keep
+        for name in _SHARED:  # the delta's: the base's, plus its new tokens
+            setattr(self, name, getattr(delta, name))
+        self.base_view = copy.copy(base)  # the base's rows, explained with those tables
         for name in _SHARED:
-            setattr(self, name, getattr(base, name))
+            setattr(self.base_view, name, getattr(delta, name))
         self.n_experts_ = n_base + delta.n_experts_
         self.has_text_ = np.concatenate([base.has_text_ & keep, delta.has_text_])
         self.all_text_ = bool(self.has_text_.all())
@@ -138,13 +230,17 @@ class SegmentedRanker(ExpertRanker):
         self.industry_members_ = _groups(base.industry_members_, delta.industry_members_, keep,
                                          n_base)
 
+    def __repr__(self) -> str:
+        return (f"SegmentedRanker(base={self.base.n_experts_} rows, "
+                f"delta={self.delta.n_experts_} rows, masked={int((~self.keep).sum())})")
+
     def _explain(self, q: Any, all_ids: np.ndarray, all_tw: np.ndarray, query_tokens: list[str],
                  idx: np.ndarray, values: np.ndarray, carried: np.ndarray,
                  semantic_items: Sequence[int | None]) -> list[RankedExpert]:
         n_base = self.base.n_experts_
         in_base = idx < n_base
         lines: list[RankedExpert | None] = [None] * idx.size
-        for part, sel, offset in ((self.base, np.flatnonzero(in_base), 0),
+        for part, sel, offset in ((self.base_view, np.flatnonzero(in_base), 0),
                                   (self.delta, np.flatnonzero(~in_base), n_base)):
             if not sel.size:
                 continue

@@ -166,12 +166,14 @@ def build_lock(root: Path, blocking: bool = True):  # noqa: ANN201 - yields whet
 
 def build_base(session: Session, root: Path, model_id: str | None = None,
                progress: Callable[[int, int], None] | None = None,
-               only_if_older: bool = False, blocking: bool = True) -> BaseInfo | None:
+               only_if_older: bool = False, blocking: bool = True,
+               margin: timedelta = AS_OF_MARGIN) -> BaseInfo | None:
     """Build a base of the current data in this process under the host's build lock.
 
     ``only_if_older``: do nothing when a base of the current version is already there (another
     process built it while this one waited for the lock). ``blocking=False``: do nothing when
-    another process holds the lock. Returns the newest base (None: skipped).
+    another process holds the lock. ``margin``: how much earlier than the read the next
+    delta starts (:data:`AS_OF_MARGIN`). Returns the newest base (None: skipped).
     """
     with build_lock(root, blocking) as held:
         if not held:
@@ -180,7 +182,7 @@ def build_base(session: Session, root: Path, model_id: str | None = None,
         have = newest_base(root)
         if only_if_older and have is not None and have.version >= version:
             return have
-        as_of = now() - AS_OF_MARGIN
+        as_of = now() - margin
         snap = build_expert_snapshot(session, progress, model_id=model_id)
         info = save_base(snap, root, as_of)
         del snap
@@ -231,8 +233,9 @@ class HostIndex:
     """
 
     def __init__(self, root: Path, model_id: Callable[[], str | None],
-                 request_fold: Callable[[], None] | None = None) -> None:
-        self.root = root
+                 request_fold: Callable[[], None] | None = None,
+                 margin: timedelta = AS_OF_MARGIN) -> None:
+        self.root, self.margin = root, margin
         self._model_id = model_id
         self._request_fold = request_fold
         self._base: ExpertSnapshot | None = None
@@ -255,7 +258,8 @@ class HostIndex:
         with self._lock:
             info = newest_base(self.root)
             if info is None:
-                info = build_base(session, self.root, self._model_id(), only_if_older=True)
+                info = build_base(session, self.root, self._model_id(), only_if_older=True,
+                                  margin=self.margin)
             if self._base_info is None or info.name != self._base_info.name:
                 self._base, self._base_info = load_base(info), info
             snap = delta_snapshot(session, self._base, self._base_info.as_of)
@@ -263,7 +267,8 @@ class HostIndex:
                 self._fold(session, snap)
                 if snap.delta_size > 4 * FOLD_AT:  # nobody folded it: this process does
                     try:
-                        build_base(session, self.root, self._model_id(), blocking=False)
+                        build_base(session, self.root, self._model_id(), blocking=False,
+                                   margin=self.margin)
                     except Exception:  # noqa: BLE001 - the delta keeps serving
                         log.exception("building the expert index base failed")
             return snap
