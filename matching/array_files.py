@@ -238,8 +238,10 @@ class _Reader:
     def array(self, spec: dict) -> np.ndarray:
         file = spec["file"]
         if file not in self.loaded:
-            self.loaded[file] = np.load(self.path / file, mmap_mode="r" if self.mmap else None,
-                                        allow_pickle=False)
+            arr = np.load(self.path / file, mmap_mode="r" if self.mmap else None,
+                          allow_pickle=False)
+            # a plain ndarray over the mapping: np.memmap's per-slice bookkeeping is slow
+            self.loaded[file] = arr.view(np.ndarray) if isinstance(arr, np.memmap) else arr
         return self.loaded[file]
 
     def value(self, spec: dict) -> Any:
