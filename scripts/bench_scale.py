@@ -43,6 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# one BLAS thread, as in a serving worker (app.lifecycle.one_blas_thread); set before numpy is
+# imported here and in the spawned processes (they inherit the environment)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 MODEL = "bench-random-384"
 
