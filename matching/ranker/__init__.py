@@ -33,6 +33,7 @@ from matching.ranker.postings import (
     doc_rows,
     dot,
     floor_empty,
+    release,
     std_from_variance,
     token_ids,
     top_indices,
@@ -172,7 +173,7 @@ class ExpertRanker(BaseEstimator):
         self.id_index_ = IdLookup(self.expert_ids_)  # id -> row, no dict per process
 
         profiles = count_matrix(*profile_ids, n_vocab)
-        del profile_ids
+        release(profile_ids)  # a list handed over is emptied: its arrays are freed now
         lengths = np.asarray(profiles.sum(axis=1), dtype=np.float64).ravel()
         self.has_text_ = lengths > 0
         self.all_text_ = bool(self.has_text_.all())
@@ -193,7 +194,7 @@ class ExpertRanker(BaseEstimator):
         self.length_sums_ = (float(self.length_term_.sum()), dot(self.length_term_,
                                                                   self.length_term_))
         items = count_matrix(*item_ids, n_vocab)
-        del item_ids
+        release(item_ids)
         self.postings_ = Postings.build(
             profiles, items, self.idf_weight_, self.collection_prob_, self.mu
         )

@@ -30,6 +30,7 @@ __all__ = [
     "member_mask",
     "members",
     "ranges",
+    "release",
     "row_attributes",
     "row_norms",
     "std_from_variance",
@@ -344,6 +345,12 @@ def members(id_lists: Iterable[Iterable[int]]) -> dict[int, np.ndarray]:
         for fid in ids:
             out.setdefault(fid, []).append(i)
     return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
+
+
+def release(handed_over: Any) -> None:
+    """Empty a list of arrays handed over by the caller (a tuple is left alone)."""
+    if isinstance(handed_over, list):
+        handed_over.clear()
 
 
 def row_attributes(ids: Sequence, item_counts: np.ndarray, item_titles: Any,

@@ -29,7 +29,7 @@ from matching.vectors import ExpertVectors
 from models import Expert, ExpertItem
 
 #: Experts read (and segmented back into ids) per query of a rebuild.
-CHUNK = 2000
+CHUNK = 500
 
 _EXPERT_COLUMNS = (Expert.id, Expert.tokens, Expert.institution_id, Expert.tech_field_id,
                    Expert.is_academician, Expert.vector, Expert.vector_model)
@@ -52,7 +52,7 @@ class Rows:
     @property
     def has_vector(self) -> np.ndarray:
         """Return which rows have a profile vector."""
-        n = int(self.profile_ids[1].size)
+        n = int(self.attributes["expert_ids_"].size)
         return ~np.isnan(self.profiles[:, 0]) if self.profiles is not None else \
             np.zeros(n, dtype=bool)
 
@@ -60,8 +60,15 @@ class Rows:
         """Return the recipe's scoring of the vectors (None when no expert has one)."""
         if self.profiles is None:
             return None
-        return ExpertVectors(self.profiles, self.items,
-                             self.item_owner if self.items is not None else None)
+        items, self.items = self.items, None  # handed over: no second copy at the peak
+        return ExpertVectors(self.profiles, items,
+                             self.item_owner if items is not None else None, own_items=True)
+
+    def take_ids(self) -> tuple:
+        """Hand the token ids over to the fit (this object keeps no reference to them)."""
+        out = (self.vocabulary, list(self.profile_ids), list(self.item_ids), self.attributes)
+        self.profile_ids = self.item_ids = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+        return out
 
 
 def vector_model_of(session: Session, model_id: str | None) -> str | None:

@@ -128,12 +128,12 @@ def build_expert_snapshot(session: Session, progress: Callable[[int, int], None]
     version = (current_version(session, EXPERTS),)
     load_domain_terms(session)
     rows = read_rows(session, progress=progress, model_id=model_id)
-    ranker = ExpertRanker().fit_ids(rows.vocabulary, rows.profile_ids, rows.item_ids,
-                                    rows.attributes)
+    vectors = rows.vectors()
+    ranker = ExpertRanker().fit_ids(*rows.take_ids())  # the fit frees the ids as it goes
     return ExpertSnapshot(
         version=version, ranker=ranker, expert_ids=ranker.expert_ids_,
         has_vector=rows.has_vector, vector_model=rows.vector_model,
-        build_seconds=time.perf_counter() - started, expert_vectors=rows.vectors(),
+        build_seconds=time.perf_counter() - started, expert_vectors=vectors,
     )
 
 
