@@ -82,6 +82,8 @@ def from_environment() -> dict:
         out["JSON_LOGS"] = env["JSON_LOGS"].lower() in ("1", "true", "yes")
     if env.get("RATELIMIT_STORAGE_URI"):
         out["RATELIMIT_STORAGE_URI"] = env["RATELIMIT_STORAGE_URI"]
+    if env.get("INDEX_DIR"):  # the host's expert index bases (app/lifecycle.py index_root)
+        out["INDEX_DIR"] = env["INDEX_DIR"]
     if env.get("DEMO_MODE"):
         out["DEMO_MODE"] = env["DEMO_MODE"].lower() in ("1", "true", "yes", "on")
     return out

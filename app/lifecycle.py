@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import hashlib
 import logging
 import os
 import threading
@@ -269,8 +270,15 @@ def embed_demands_at_write(app: Flask) -> None:
 
 
 def index_root(app: Flask) -> Path:
-    """Return the host's directory of expert index bases (``INDEX_DIR``)."""
-    return Path(app.config.get("INDEX_DIR") or INSTANCE / "index")
+    """Return the host's directory of expert index bases (``INDEX_DIR``).
+
+    By default one directory per database (``instance/index/<hash of DATABASE_URL>``): a base
+    of one database is never mapped by an app on another (a test's, a soak's scratch file).
+    """
+    if app.config.get("INDEX_DIR"):
+        return Path(app.config["INDEX_DIR"])
+    url = str(app.config.get("DATABASE_URL", ""))
+    return INSTANCE / "index" / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def as_of_margin(app: Flask) -> timedelta:

@@ -171,7 +171,8 @@ def build_base(session: Session, root: Path, model_id: str | None = None,
     """Build a base of the current data in this process under the host's build lock.
 
     ``only_if_older``: do nothing when a base of the current version is already there (another
-    process built it while this one waited for the lock). ``blocking=False``: do nothing when
+    process built it while this one waited for the lock; a base of a later version means the
+    database was reset: rebuilt). ``blocking=False``: do nothing when
     another process holds the lock. ``margin``: how much earlier than the read the next
     delta starts (:data:`AS_OF_MARGIN`). Returns the newest base (None: skipped).
     """
@@ -180,7 +181,7 @@ def build_base(session: Session, root: Path, model_id: str | None = None,
             return None
         version = current_version(session, EXPERTS)
         have = newest_base(root)
-        if only_if_older and have is not None and have.version >= version:
+        if only_if_older and have is not None and have.version == version:
             return have
         as_of = now() - margin
         snap = build_expert_snapshot(session, progress, model_id=model_id)
@@ -257,7 +258,8 @@ class HostIndex:
         """Return the current snapshot: map a newer base if any, then read the delta."""
         with self._lock:
             info = newest_base(self.root)
-            if info is None:
+            if info is None or info.version > current_version(session, EXPERTS):
+                # none yet, or one of a database since reset (its version went back): build
                 info = build_base(session, self.root, self._model_id(), only_if_older=True,
                                   margin=self.margin)
             if self._base_info is None or info.name != self._base_info.name:
