@@ -32,37 +32,19 @@ from models import Expert, ExpertItem
 CHUNK = 500
 
 _EXPERT_COLUMNS = (Expert.id, Expert.tokens, Expert.institution_id, Expert.tech_field_id,
-                   Expert.is_academician, Expert.vector, Expert.vector_model)
-_ITEM_COLUMNS = (ExpertItem.expert_id, ExpertItem.title, ExpertItem.tokens, ExpertItem.vector)
+                   Expert.is_academician)
+_ITEM_COLUMNS = (ExpertItem.expert_id, ExpertItem.title, ExpertItem.tokens)
 
 
 @dataclass
 class Rows:
-    """The experts of one rebuild as token ids, attributes and vectors (rows in id order)."""
+    """The experts of one rebuild as token ids and attributes (rows in id order)."""
 
     vocabulary: dict[str, int]
     profile_ids: tuple[np.ndarray, np.ndarray]
     item_ids: tuple[np.ndarray, np.ndarray]
     attributes: dict[str, Any]
-    profiles: np.ndarray | None  # (rows, dim) float32, NaN rows where not embedded
-    items: np.ndarray | None  # (items, dim) float16
-    item_owner: np.ndarray
     vector_model: str | None
-
-    @property
-    def has_vector(self) -> np.ndarray:
-        """Return which rows have a profile vector."""
-        n = int(self.attributes["expert_ids_"].size)
-        return ~np.isnan(self.profiles[:, 0]) if self.profiles is not None else \
-            np.zeros(n, dtype=bool)
-
-    def vectors(self) -> ExpertVectors | None:
-        """Return the recipe's scoring of the vectors (None when no expert has one)."""
-        if self.profiles is None:
-            return None
-        items, self.items = self.items, None  # handed over: no second copy at the peak
-        return ExpertVectors(self.profiles, items,
-                             self.item_owner if items is not None else None, own_items=True)
 
     def take_ids(self) -> tuple:
         """Hand the token ids over to the fit (this object keeps no reference to them)."""
@@ -92,38 +74,25 @@ def _ids(lists: list[list[str]], grow: Callable[[str], int]) -> tuple[np.ndarray
     return cols, sizes
 
 
-def _put(matrix: np.ndarray | None, row: int, blob: bytes | None) -> np.ndarray | None:
-    if matrix is None or blob is None:
-        return matrix
-    if row >= matrix.shape[0]:  # rows added while reading: grow (rare)
-        grown = np.full((max(row + 1, matrix.shape[0] * 5 // 4), E5_DIM), np.nan, matrix.dtype)
-        grown[: matrix.shape[0]] = matrix
-        matrix = grown
-    matrix[row] = bytes_to_vector(blob, dim=E5_DIM)
-    return matrix
+def _put(matrix: np.ndarray, row: int, blob: bytes | None) -> None:
+    if blob is not None:
+        matrix[row] = bytes_to_vector(blob, dim=E5_DIM)
 
 
 def read_rows(session: Session, progress: Callable[[int, int], None] | None = None,
               model_id: str | None = None) -> Rows:
-    """Read every expert and item in id order, ``CHUNK`` experts per query."""
+    """Read every expert's and item's tokens in id order, ``CHUNK`` experts per query.
+
+    The vectors are read by a second pass (:func:`read_vectors`) once the fit has freed its
+    working arrays, so the two never add up at the peak.
+    """
     max_id = session.scalar(select(func.max(Expert.id))) or 0
     total = session.scalar(select(func.count()).select_from(Expert)) or 0
-    model = vector_model_of(session, model_id)
-    has_profiles = model is not None and session.scalar(
-        select(Expert.id).where(Expert.vector_model == model, Expert.vector.is_not(None))
-        .limit(1)) is not None
-    has_items = has_profiles and session.scalar(
-        select(ExpertItem.id).join(Expert, Expert.id == ExpertItem.expert_id)
-        .where(Expert.vector_model == model, ExpertItem.vector.is_not(None)).limit(1)) is not None
-    n_items = session.scalar(select(func.count()).select_from(ExpertItem)) or 0 if has_items \
-        else 0
-    profiles = np.full((total, E5_DIM), np.nan, np.float32) if has_profiles else None
-    items = np.full((n_items, E5_DIM), np.nan, np.float16) if has_items else None
     profile_vocab, item_vocab = _grower(), _grower()
     p_grow, i_grow = profile_vocab.__getitem__, item_vocab.__getitem__
-    p_parts, i_parts, owners = [], [], []
+    p_parts, i_parts = [], []
     ids, inst, acad, fields, counts, titles = [], [], [], [], [], []
-    last, row, item_row = 0, 0, 0
+    last = 0
     while True:
         chunk = session.execute(
             select(*_EXPERT_COLUMNS).where(Expert.id > last, Expert.id <= max_id)
@@ -146,20 +115,14 @@ def read_rows(session: Session, progress: Callable[[int, int], None] | None = No
             acad.append(bool(e.is_academician))
             fields.append((e.tech_field_id,) if e.tech_field_id else ())
             counts.append(len(mine))
-            ours = e.vector_model == model
-            profiles = _put(profiles, row, e.vector if ours else None)
             for it in mine:
                 i_lists.append(mtext.split_tokens(it.tokens))
                 titles.append(it.title)
-                owners.append(row)
-                items = _put(items, item_row, it.vector if ours else None)
-                item_row += 1
-            row += 1
         p_parts.append(_ids(p_lists, p_grow))
         i_parts.append(_ids(i_lists, i_grow))
         del p_lists, i_lists, chunk, item_rows, by_expert
         if progress:
-            progress(row, max(total, row))
+            progress(len(ids), max(total, len(ids)))
     profile_vocab.default_factory = item_vocab.default_factory = None  # a plain mapping now
     # ids of the tokens seen only in items follow the profile tokens, in order of first use
     remap = np.empty(len(item_vocab), dtype=np.int32)
@@ -170,13 +133,55 @@ def read_rows(session: Session, progress: Callable[[int, int], None] | None = No
     attributes = row_attributes(np.asarray(ids, dtype=np.int64), np.asarray(counts), titles,
                                 np.asarray(inst, dtype=np.int64), np.asarray(acad, dtype=bool),
                                 fields, [() for _ in ids])
-    if profiles is not None:
-        profiles = profiles[:row]
-    if items is not None:
-        items = items[:item_row]
     return Rows(profile_vocab, (_cat(c for c, _ in p_parts), _cat(s for _, s in p_parts)),
-                (item_cols, _cat(s for _, s in i_parts)), attributes, profiles, items,
-                np.asarray(owners, dtype=np.intp), model)
+                (item_cols, _cat(s for _, s in i_parts)), attributes,
+                vector_model_of(session, model_id))
+
+
+def read_vectors(session: Session, expert_ids: np.ndarray, item_indptr: np.ndarray,
+                 model: str | None) -> ExpertVectors | None:
+    """Read the vectors of ``model`` of the experts ``expert_ids`` (sorted), rows as fitted.
+
+    Items fill their expert's rows ``item_indptr[i]:item_indptr[i + 1]`` in position order;
+    an item added since the tokens were read is left out until the next base.
+    """
+    if model is None or session.scalar(
+            select(Expert.id).where(Expert.vector_model == model, Expert.vector.is_not(None))
+            .limit(1)) is None:
+        return None
+    has_items = session.scalar(
+        select(ExpertItem.id).join(Expert, Expert.id == ExpertItem.expert_id)
+        .where(Expert.vector_model == model, ExpertItem.vector.is_not(None)).limit(1)) is not None
+    n = int(expert_ids.size)
+    profiles = np.full((n, E5_DIM), np.nan, np.float32)
+    items = np.full((int(item_indptr[-1]), E5_DIM), np.nan, np.float16) if has_items else None
+    for start in range(0, n, CHUNK):
+        part = expert_ids[start:start + CHUNK]
+        lo, hi = int(part[0]), int(part[-1])
+        ours = np.zeros(part.size, dtype=bool)
+        for e in session.execute(select(Expert.id, Expert.vector, Expert.vector_model)
+                                 .where(Expert.id.between(lo, hi))):
+            at = int(np.searchsorted(part, e.id))
+            if at < part.size and part[at] == e.id and e.vector_model == model:
+                ours[at] = True
+                _put(profiles, start + at, e.vector)
+        if items is None:
+            continue
+        seen = np.zeros(part.size, dtype=np.int64)
+        for it in session.execute(
+                select(ExpertItem.expert_id, ExpertItem.vector)
+                .where(ExpertItem.expert_id.between(lo, hi))
+                .order_by(ExpertItem.expert_id, ExpertItem.position, ExpertItem.id)):
+            at = int(np.searchsorted(part, it.expert_id))
+            if at >= part.size or part[at] != it.expert_id or not ours[at]:
+                continue
+            row = start + at
+            slot = int(item_indptr[row]) + int(seen[at])
+            seen[at] += 1
+            if slot < item_indptr[row + 1]:
+                _put(items, slot, it.vector)
+    owner = np.repeat(np.arange(n), np.diff(item_indptr))
+    return ExpertVectors(profiles, items, owner if items is not None else None, own_items=True)
 
 
 def _cat(parts: Iterable[np.ndarray]) -> np.ndarray:
@@ -194,10 +199,11 @@ def read_docs(session: Session, expert_ids: list[int], model: str | None
     ids = sorted(expert_ids)
     for start in range(0, len(ids), 500):
         part = ids[start:start + 500]
-        experts = session.execute(select(*_EXPERT_COLUMNS).where(Expert.id.in_(part))
-                                  .order_by(Expert.id)).all()
+        experts = session.execute(select(*_EXPERT_COLUMNS, Expert.vector, Expert.vector_model)
+                                  .where(Expert.id.in_(part)).order_by(Expert.id)).all()
         items: dict[int, list] = {}
-        for it in session.execute(select(*_ITEM_COLUMNS).where(ExpertItem.expert_id.in_(part))
+        for it in session.execute(select(*_ITEM_COLUMNS, ExpertItem.vector)
+                                  .where(ExpertItem.expert_id.in_(part))
                                   .order_by(ExpertItem.expert_id, ExpertItem.position,
                                             ExpertItem.id)):
             items.setdefault(it.expert_id, []).append(it)

@@ -122,17 +122,20 @@ def build_expert_snapshot(session: Session, progress: Callable[[int, int], None]
     (:mod:`app.services.search.expert_rows`): the rebuild never holds a Python string per
     stored token of the whole collection.
     """
-    from .expert_rows import read_rows
+    from .expert_rows import read_rows, read_vectors
 
     started = time.perf_counter()
     version = (current_version(session, EXPERTS),)
     load_domain_terms(session)
     rows = read_rows(session, progress=progress, model_id=model_id)
-    vectors = rows.vectors()
     ranker = ExpertRanker().fit_ids(*rows.take_ids())  # the fit frees the ids as it goes
+    # the vectors after the fit: its working arrays are freed by then (a lower peak)
+    vectors = read_vectors(session, ranker.expert_ids_, ranker.item_indptr_, rows.vector_model)
+    has_vector = vectors.embedded.copy() if vectors is not None else \
+        np.zeros(ranker.n_experts_, dtype=bool)
     return ExpertSnapshot(
         version=version, ranker=ranker, expert_ids=ranker.expert_ids_,
-        has_vector=rows.has_vector, vector_model=rows.vector_model,
+        has_vector=has_vector, vector_model=rows.vector_model,
         build_seconds=time.perf_counter() - started, expert_vectors=vectors,
     )
 
