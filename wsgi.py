@@ -1,7 +1,8 @@
 """Gunicorn entry point: `gunicorn --preload wsgi:app`.
 
 With --preload this module runs once in the master: jieba is initialised and the matching index is
-built before the workers fork, so they share it copy-on-write. The sentence encoder is loaded in
+mapped (the host's expert base on disk, see app/services/search/shared_index.py) before the
+workers fork, so they share it. The sentence encoder is loaded in
 each worker after the fork (never here: a process that has run it with several threads cannot
 fork safely). Background jobs run in the consumer process (`flask --app app jobs-worker`, started
 by scripts/run), never in these workers. See docs/semantic-service.md.
@@ -24,7 +25,7 @@ if app.config.get("WORKER_PID_HEADER"):
 
 
 try:
-    app.extensions["search_index"].rebuild_now()
+    app.extensions["search_index"].warm()
     app.extensions["db"].engine.dispose()  # no connection crosses the fork
 except Exception:  # a database not migrated yet: workers build the index on first use
     logging.getLogger(__name__).exception("index not built before fork")

@@ -49,7 +49,7 @@ class Config:
     SEMANTIC_JOB_INTERVAL = 30.0  # seconds between a worker's checks for rows to embed
     SEMANTIC_BUMP_SECONDS = 300.0  # a long embedding run publishes its vectors this often
     WORKER_PID_HEADER = False  # add X-Worker-Pid to responses (tests of the gunicorn set-up)
-    INDEX_CHECK_SECONDS = 5.0
+    INDEX_CHECK_SECONDS = 1.0  # one version query per worker per second: writes ranked in ~1 s
     JSON_LOGS = False
     TESTING = False
     BACKGROUND_JOBS = True
@@ -82,6 +82,8 @@ def from_environment() -> dict:
         out["JSON_LOGS"] = env["JSON_LOGS"].lower() in ("1", "true", "yes")
     if env.get("RATELIMIT_STORAGE_URI"):
         out["RATELIMIT_STORAGE_URI"] = env["RATELIMIT_STORAGE_URI"]
+    if env.get("INDEX_DIR"):  # the host's expert index bases (app/lifecycle.py index_root)
+        out["INDEX_DIR"] = env["INDEX_DIR"]
     if env.get("DEMO_MODE"):
         out["DEMO_MODE"] = env["DEMO_MODE"].lower() in ("1", "true", "yes", "on")
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -133,20 +134,18 @@ def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
 # -- index builds ---------------------------------------------------------------------------------
 @handler("index")
 def build_index(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
-    """Rebuild the expert index in the consumer (a check of the stored tokens), then move the
-    experts data version so every serving process rebuilds its own on its next check."""
-    from .services.indexing import EXPERTS, bump_version
-    from .services.search.index import build_expert_snapshot
+    """Build a new base of the host's expert index (folding the delta in); every worker of the
+    host maps it at its next check (app/services/search/shared_index.py)."""
+    from .lifecycle import as_of_margin, index_root
+    from .services.search.shared_index import build_base
 
     encoder = job_encoder(ctx.app)
+    started = time.perf_counter()
     with ctx.db.Session() as session:
-        snap = build_expert_snapshot(session, ctx.progress,
-                                     model_id=getattr(encoder, "model_id", None))
-    with ctx.db.unit_of_work() as session:
-        bump_version(session, EXPERTS)
-    return (f"索引已重建：{snap.n_experts} 位专家（其中 {snap.n_embedded} 位有语义向量），"
-            f"用时 {snap.build_seconds:.2f} 秒"), {"experts": snap.n_experts,
-                                                 "embedded": snap.n_embedded}
+        info = build_base(session, index_root(ctx.app), getattr(encoder, "model_id", None),
+                          ctx.progress, margin=as_of_margin(ctx.app))
+    return (f"索引已重建：数据版本 {info.version}，用时 {time.perf_counter() - started:.2f} 秒"), \
+        {"base": info.name, "version": info.version}
 
 
 # -- exports --------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class ExpertVectors:
         nsfc-dev with the cascade forced on, 64 and 128 dimensions both gave nDCG@10 0.4417
         against 0.4424 exact.
     random_state : int, default=0
+    own_items : bool, default=False
+        The caller hands ``items`` over: kept (and its NaN rows zeroed) without a copy when
+        every item is kept and the dtype fits (a rebuild at 100k saves 384 MB of peak).
 
     Attributes
     ----------
@@ -65,6 +68,7 @@ class ExpertVectors:
         exact_below: int = 5000,
         stage_dims: int = 64,
         random_state: int = 0,
+        own_items: bool = False,
     ) -> None:
         self.profiles = np.ascontiguousarray(profiles, dtype=np.float32)
         n = self.profiles.shape[0]
@@ -85,7 +89,10 @@ class ExpertVectors:
             keep = counts[owner] > 1
             # float16 at scale (only candidates' and the sample's items are read), as stored
             dtype = np.float32 if n <= exact_below else np.float16
-            vecs = np.array(np.asarray(items)[keep], dtype=dtype)
+            items = np.asarray(items)
+            # an array handed over (own_items) is used in place when nothing is to be dropped
+            vecs = items if own_items and keep.all() and items.dtype == dtype else \
+                np.array(items[keep], dtype=dtype)
             self.item_missing = np.isnan(vecs[:, 0]) if len(vecs) else self.item_missing
             vecs[self.item_missing] = 0.0
             self.items = vecs

@@ -1,6 +1,6 @@
 """Experts and their items (projects, papers, patents, awards)."""
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Searchable, Timestamps, owned
@@ -12,7 +12,9 @@ class Expert(Searchable, Timestamps, Base):
     """A university or institute expert (专家), academicians included."""
 
     __tablename__ = "expert"
-    __table_args__ = (UniqueConstraint("institution_id", "name"),)
+    # updated_at: the experts saved since an index base was read (its delta) are found by it
+    __table_args__ = (UniqueConstraint("institution_id", "name"),
+                      Index("ix_expert_updated_at", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40))

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from matching.array_files import IdLookup
 from matching.fusion import fuse, fuse_vectors, zscore
 from matching.ranker import explain
 from matching.ranker.postings import (
@@ -29,13 +30,15 @@ from matching.ranker.postings import (
     aggregate_items,
     attribute_mask,
     count_matrix,
+    doc_rows,
     dot,
     floor_empty,
-    members,
+    release,
     std_from_variance,
     token_ids,
     top_indices,
 )
+from matching.ranker.stored import load_ranker, lookup, save_ranker
 from matching.records import ExpertDoc, RankedExpert
 from matching.vectors import ExpertVectors  # noqa: TC001 - a documented parameter type
 
@@ -104,8 +107,8 @@ class ExpertRanker(BaseEstimator):
 
     Attributes
     ----------
-    vocabulary_ : dict of str to int
-    expert_ids_ : list
+    vocabulary_ : dict of str to int (a FrozenVocabulary once loaded)
+    expert_ids_ : ndarray
     n_experts_ : int
     postings_ : Postings
     """
@@ -149,23 +152,28 @@ class ExpertRanker(BaseEstimator):
         -------
         self : ExpertRanker
         """
-        if self.item_aggregation not in ("max", "mean", "top3"):
-            raise ValueError(f"unknown item_aggregation {self.item_aggregation!r}")
-        if not 0.0 < self.max_df <= 1.0:
-            raise ValueError(f"max_df must be in (0, 1], got {self.max_df!r}")
         vocabulary: dict[str, int] = {}
         # Profile tokens first, then tokens seen only in items: ids in order of first occurrence.
         profile_ids = token_ids([d.tokens for d in docs], vocabulary, grow=True)
         item_ids = token_ids([it.tokens for d in docs for it in d.items], vocabulary, grow=True)
+        return self.fit_ids(vocabulary, profile_ids, item_ids, doc_rows(docs))
+
+    def fit_ids(self, vocabulary: dict[str, int], profile_ids: tuple[np.ndarray, np.ndarray],
+                item_ids: tuple[np.ndarray, np.ndarray], rows: dict) -> ExpertRanker:
+        """Build the index from token ids (``(ids end to end, ids per row)`` of the profiles
+        and of the items) and the per-expert attributes of :func:`postings.row_attributes`:
+        a rebuild that never holds a Python string per stored token (app/services/search)."""
+        self._check_params()
         n_vocab = len(vocabulary)
-        n = len(docs)
+        n = int(profile_ids[1].size)
         self.vocabulary_ = vocabulary
         self.n_experts_ = n
-        self.expert_ids_ = [d.id for d in docs]
-        self.id_index_ = {eid: i for i, eid in enumerate(self.expert_ids_)}
+        for name, value in rows.items():
+            setattr(self, name, value)
+        self.id_index_ = IdLookup(self.expert_ids_)  # id -> row, no dict per process
 
         profiles = count_matrix(*profile_ids, n_vocab)
-        del profile_ids
+        release(profile_ids)  # a list handed over is emptied: its arrays are freed now
         lengths = np.asarray(profiles.sum(axis=1), dtype=np.float64).ravel()
         self.has_text_ = lengths > 0
         self.all_text_ = bool(self.has_text_.all())
@@ -176,7 +184,8 @@ class ExpertRanker(BaseEstimator):
         self.idf_ = np.log((1.0 + n) / (1.0 + df)) + 1.0
         self.idf_weight_ = self.idf_**self.idf_power
         # Tokens seen only in items get the smallest collection probability, never zero.
-        self.collection_prob_ = np.maximum(cf, 0.5) / max(float(cf.sum()), 1.0)
+        self.cf_total_ = max(float(cf.sum()), 1.0)  # a delta's new tokens use it too
+        self.collection_prob_ = np.maximum(cf, 0.5) / self.cf_total_
         del cf
         # Experts without text have length 0, hence a length term of exactly 0: sums over all
         # experts equal sums over the experts with text.
@@ -185,7 +194,7 @@ class ExpertRanker(BaseEstimator):
         self.length_sums_ = (float(self.length_term_.sum()), dot(self.length_term_,
                                                                   self.length_term_))
         items = count_matrix(*item_ids, n_vocab)
-        del item_ids
+        release(item_ids)
         self.postings_ = Postings.build(
             profiles, items, self.idf_weight_, self.collection_prob_, self.mu
         )
@@ -200,17 +209,25 @@ class ExpertRanker(BaseEstimator):
             dtype=np.int8,
             count=n_vocab,
         )
-        counts = np.array([len(d.items) for d in docs], dtype=np.int64)
-        self.item_indptr_ = np.concatenate([[0], np.cumsum(counts)])
-        self.item_owner_ = np.repeat(np.arange(n), counts)
-        self.item_titles_ = [item.title for d in docs for item in d.items]
-        self.institution_ids_ = np.array(
-            [-1 if d.institution_id is None else d.institution_id for d in docs], dtype=np.int64
-        )
-        self.is_academician_ = np.array([d.is_academician for d in docs], dtype=bool)
-        self.field_members_ = members(d.field_ids for d in docs)
-        self.industry_members_ = members(d.industry_ids for d in docs)
         return self
+
+    def _check_params(self) -> None:
+        if self.item_aggregation not in ("max", "mean", "top3"):
+            raise ValueError(f"unknown item_aggregation {self.item_aggregation!r}")
+        if not 0.0 < self.max_df <= 1.0:
+            raise ValueError(f"max_df must be in (0, 1], got {self.max_df!r}")
+
+    def _explain(self, *args: object) -> list[RankedExpert]:
+        return explain.ranked(self, *args)  # rows of this ranker (segments split them)
+
+    def save(self, path: str) -> None:
+        """Write the fitted arrays into the new directory ``path``."""
+        save_ranker(self, path)
+
+    @classmethod
+    def load(cls, path: str, mmap: bool = True) -> ExpertRanker:
+        """Read a saved ranker; ``mmap`` shares its pages between the processes of a host."""
+        return load_ranker(cls, path, mmap)
 
     # --------------------------------------------------------------- query
     def _known(self, query_tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -224,8 +241,8 @@ class ExpertRanker(BaseEstimator):
         tokens = [t for t in query_tokens if t]
         if not any(t[1:2] != ":" or t[0] == "w" for t in tokens):
             raise EmptyQueryError()
-        get = self.vocabulary_.get
-        ids = np.array(sorted({c for c in map(get, tokens) if c is not None}), dtype=np.int64)
+        found = lookup(self.vocabulary_, tokens)
+        ids = np.unique(found[found >= 0]).astype(np.int64)
         type_weights = np.array([self.word_weight, self.char_weight, self.bigram_weight])
         return ids, type_weights[self.token_type_[ids]] if ids.size else np.zeros(0)
 
@@ -256,7 +273,7 @@ class ExpertRanker(BaseEstimator):
         # z statistics over the experts with text. Those without text have a = b = 0 and a
         # length term of 0, so plain sums over all experts are sums over the ones with text;
         # B = b + n_tokens * L expands into sums of b, b^2, b L and the fitted sums of L, L^2.
-        count = max(self.n_text_, 1)
+        count = max(getattr(self, "n_union_", self.n_text_), 1)  # segments: the union
         sum_l, sum_l2 = self.length_sums_
         mean_a = float(a.sum()) / count
         var_a = dot(a, a) / count - mean_a * mean_a
@@ -322,10 +339,7 @@ class ExpertRanker(BaseEstimator):
             Per-query z-scored lexical scores; experts without text get a value below every
             expert with text.
 
-        Raises
-        ------
-        EmptyQueryError
-            If the query has no word token (none, or characters of stopwords only).
+        Raises EmptyQueryError if the query has no word token, as :meth:`rank`.
         """
         check_is_fitted(self, "vocabulary_")
         q, _, _ = self._lexical(query_tokens)
@@ -343,7 +357,7 @@ class ExpertRanker(BaseEstimator):
         """Return the final scores of every expert (None when lexical only) and the mask."""
         has_text = self.has_text_
         if vectors is not None and query_vector is not None and semantic_weight > 0:
-            if vectors.profiles.shape[0] != self.n_experts_:
+            if vectors.embedded.shape[0] != self.n_experts_:
                 raise ValueError("vectors must have one profile row per expert")
             z_lex = zscore(self._dense(q), has_text)
             final = fuse_vectors(z_lex, has_text, vectors, query_vector, semantic_weight)
@@ -445,9 +459,7 @@ class ExpertRanker(BaseEstimator):
             if vectors is not None and query_vector is not None:
                 _, where = vectors.best_items(query_vector, idx)
                 sem_items = [int(w) if w >= 0 else None for w in where.tolist()]
-        return explain.ranked(
-            self, q, all_ids, all_tw, query_tokens, idx, values, carried, sem_items
-        )
+        return self._explain(q, all_ids, all_tw, query_tokens, idx, values, carried, sem_items)
 
     def rank_of(
         self,
@@ -457,15 +469,9 @@ class ExpertRanker(BaseEstimator):
     ) -> dict[int | str, tuple[int, RankedExpert]]:
         """Return the rank (1-based) and explained line of the given experts, in one pass.
 
-        Parameters
-        ----------
-        query_tokens : iterable of str
-            Tokens of the demand.
-        expert_ids : iterable of int or str
-            Experts whose place in the full ranking is wanted (unknown ids are left out).
-        **kwargs
-            ``semantic_weight``, ``query_vector``, ``vectors``, ``semantic_scores`` as for
-            :meth:`rank` (no filters: the rank is the place among all experts).
+        ``expert_ids``: experts whose place in the full ranking is wanted (unknown ids are left
+        out); ``kwargs``: ``semantic_weight``, ``query_vector``, ``vectors``,
+        ``semantic_scores`` as for :meth:`rank` (no filters: the place among all experts).
 
         Returns
         -------
@@ -481,15 +487,14 @@ class ExpertRanker(BaseEstimator):
                             kwargs.get("query_vector"), kwargs.get("vectors"))  # type: ignore[arg-type]
         final = self._fused(q) if fused.final is None else fused.final
         final = np.where(fused.mask, final, -np.inf)
-        rows = np.array(sorted({self.id_index_[e] for e in expert_ids if e in self.id_index_}),
-                        dtype=np.int64)
+        rows = np.unique(self.id_index_.rows(list(expert_ids)))
         rows = rows[np.isfinite(final[rows])] if rows.size else rows
         if not rows.size:
             return {}
         # Rank = 1 + experts strictly ahead (ties broken by fit order, as in rank()).
         ahead = np.searchsorted(np.sort(-final), -final[rows], side="left")
         ties = np.array([int(np.count_nonzero(final[:r] == final[r])) for r in rows.tolist()])
-        lines = explain.ranked(self, q, all_ids, all_tw, query_tokens, rows, final[rows],
-                               np.zeros(rows.size, dtype=bool), [None] * rows.size)
+        lines = self._explain(q, all_ids, all_tw, query_tokens, rows, final[rows],
+                              np.zeros(rows.size, dtype=bool), [None] * rows.size)
         return {line.expert_id: (int(a + t) + 1, line)
                 for line, a, t in zip(lines, ahead.tolist(), ties.tolist(), strict=True)}

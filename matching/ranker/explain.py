@@ -90,7 +90,7 @@ def ranked(
         chips, minor, minor_share = readable(terms, query_tokens, context)
         out.append(
             RankedExpert(
-                expert_id=model.expert_ids_[i],
+                expert_id=model.expert_ids_[i].item(),
                 score=v,
                 terms=terms,
                 best_item=b,

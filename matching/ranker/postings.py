@@ -25,10 +25,13 @@ __all__ = [
     "floor_empty",
     "TokenIndex",
     "count_matrix",
+    "doc_rows",
     "dot",
     "member_mask",
     "members",
     "ranges",
+    "release",
+    "row_attributes",
     "row_norms",
     "std_from_variance",
     "token_ids",
@@ -79,7 +82,10 @@ def token_ids(
         if len(ids) > len(vocabulary):
             vocabulary.update(ids)
         return cols, sizes
-    cols = np.fromiter(map(vocabulary.get, flat, repeat(-1)), dtype=id_dtype, count=total)
+    if hasattr(vocabulary, "ids_of"):  # a frozen (mapped) vocabulary: one vectorised search
+        cols = vocabulary.ids_of(list(flat)).astype(id_dtype)
+    else:
+        cols = np.fromiter(map(vocabulary.get, flat, repeat(-1)), dtype=id_dtype, count=total)
     known = cols >= 0
     if not known.all():
         rows = np.repeat(np.arange(n_docs), sizes)[known]
@@ -341,6 +347,41 @@ def members(id_lists: Iterable[Iterable[int]]) -> dict[int, np.ndarray]:
     return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
 
 
+def release(handed_over: Any) -> None:
+    """Empty a list of arrays handed over by the caller (a tuple is left alone)."""
+    if isinstance(handed_over, list):
+        handed_over.clear()
+
+
+def row_attributes(ids: Sequence, item_counts: np.ndarray, item_titles: Any,
+                   institution_ids: np.ndarray, is_academician: np.ndarray,
+                   field_ids: Iterable[Iterable[int]], industry_ids: Iterable[Iterable[int]],
+                   ) -> dict[str, Any]:
+    """Return the fitted per-expert attributes of a ranker (rows in fit order)."""
+    counts = np.asarray(item_counts, dtype=np.int64)
+    return {
+        "expert_ids_": np.asarray(ids) if len(ids) else np.zeros(0, np.int64),
+        "item_indptr_": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "item_owner_": np.repeat(np.arange(counts.size), counts),
+        "item_titles_": item_titles,
+        "institution_ids_": np.asarray(institution_ids, dtype=np.int64),
+        "is_academician_": np.asarray(is_academician, dtype=bool),
+        "field_members_": members(field_ids),
+        "industry_members_": members(industry_ids),
+    }
+
+
+def doc_rows(docs: Sequence[Any]) -> dict[str, Any]:
+    """Return :func:`row_attributes` of a sequence of :class:`~matching.records.ExpertDoc`."""
+    return row_attributes(
+        [d.id for d in docs], np.array([len(d.items) for d in docs], dtype=np.int64),
+        [item.title for d in docs for item in d.items],
+        np.array([-1 if d.institution_id is None else d.institution_id for d in docs],
+                 dtype=np.int64),
+        np.array([d.is_academician for d in docs], dtype=bool),
+        [d.field_ids for d in docs], [d.industry_ids for d in docs])
+
+
 def member_mask(groups: dict[int, np.ndarray], key: int, n: int) -> np.ndarray:
     """Return a boolean mask of the documents in ``groups[key]`` (none if the key is unknown)."""
     mask = np.zeros(n, dtype=bool)
@@ -369,10 +410,9 @@ def attribute_mask(
         keep &= model.institution_ids_ == institution_id
     if academician_only:
         keep &= model.is_academician_
-    for eid in exclude_ids:
-        i = model.id_index_.get(eid)
-        if i is not None:
-            keep[i] = False
+    exclude = list(exclude_ids)
+    if exclude:
+        keep[model.id_index_.rows(exclude)] = False
     return keep
 
 

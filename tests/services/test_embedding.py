@@ -325,7 +325,7 @@ def test_package_that_cannot_load_falls_back_to_lexical(migrated, caplog):
         with app.test_request_context(), caplog.at_level(logging.WARNING):
             hits, snap = search.rank_text(s, "动力电池安全", top=3)
         assert hits[0].expert_id == e.id and not hits[0].semantic
-        assert snap.vectors is None
+        assert snap.expert_vectors is None
         assert any("lexical signal only" in r.getMessage() for r in caplog.records)
         body = app.test_client().get("/healthz").get_json()
         assert body["semantic"] == "off (failed to load)"

@@ -125,7 +125,9 @@ def test_saving_a_demand_never_rebuilds_the_expert_index(app, session, experts):
 
 def test_the_snapshot_maps_ids_to_rows_once(app, session, experts):
     snap = search.expert_snapshot(session)
-    assert snap.row_of == {int(e): n for n, e in enumerate(snap.expert_ids)}
+    rows = snap.ranker.id_index_  # a sorted-array lookup, no dict per process
+    assert [rows.get(int(e)) for e in snap.expert_ids] == list(range(snap.expert_ids.size))
+    assert rows.get(10**9) is None
 
 
 def test_a_query_is_read_up_to_max_query_text_characters(app, session, experts):

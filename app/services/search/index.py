@@ -24,11 +24,9 @@ from sqlalchemy.orm import Session
 
 from matching import text as mtext
 from matching.ranker import ExpertRanker
-from matching.records import DemandDoc, ExpertDoc, ItemDoc
-from matching.semantic import E5_DIM, bytes_to_matrix
+from matching.records import DemandDoc
 from matching.similar import DemandIndex
-from matching.vectors import ExpertVectors
-from models import Demand, DomainTerm, Expert, ExpertItem
+from models import Demand, DomainTerm
 
 from ..indexing import DEMANDS, EXPERTS, current_version
 
@@ -39,31 +37,40 @@ INFO_KEY = "search_index"
 
 @dataclass(frozen=True)
 class ExpertSnapshot:
-    """Everything a request needs to rank experts, frozen at one experts data version."""
+    """Everything a request needs to rank experts, frozen at one experts data version.
+
+    ``ranker`` is a fitted :class:`ExpertRanker` (built here, or mapped from the host's base on
+    disk) or a :class:`~matching.ranker.segments.SegmentedRanker` (the base and a delta of the
+    experts saved since); ``expert_ids`` gives the expert of each of its rows (-1: a base row
+    masked by the delta).
+    """
 
     version: tuple[int, ...]
     ranker: ExpertRanker
     expert_ids: np.ndarray
-    row_of: dict[int, int]  # expert id -> row in fit order, built once per snapshot
-    vectors: np.ndarray | None  # (n_experts, dim), NaN rows where not embedded
-    has_vector: np.ndarray  # (n_experts,) bool
-    item_vectors: np.ndarray | None
-    item_owner: np.ndarray | None
-    item_titles: list[str]
+    has_vector: np.ndarray  # (rows,) bool
     vector_model: str | None
     built_at: float = field(default_factory=time.time)
     build_seconds: float = 0.0
-    expert_vectors: ExpertVectors | None = None  # the recipe's scoring of the vectors above
+    expert_vectors: Any = None  # ExpertVectors (or StackedVectors) of the rows above
+    base: str | None = None  # the base directory on disk this snapshot maps, if any
+    delta_size: int = 0  # experts in the delta segment
 
     @property
     def n_experts(self) -> int:
         """Return the number of experts in the index."""
-        return int(self.expert_ids.size)
+        return int(np.count_nonzero(self.expert_ids >= 0)) if self.expert_ids.dtype.kind in "iu" \
+            else int(self.expert_ids.size)
 
     @property
     def n_embedded(self) -> int:
         """Return how many experts have a semantic vector."""
         return int(self.has_vector.sum())
+
+    def has_vector_of(self, expert_id: int) -> bool:
+        """Whether the expert's row has a semantic vector (False when unknown)."""
+        row = self.ranker.id_index_.get(expert_id)
+        return row is not None and bool(self.has_vector[row])
 
 
 @dataclass(frozen=True)
@@ -107,74 +114,29 @@ def load_domain_terms(session: Session) -> None:
         mtext.initialize(terms)
 
 
-def load_expert_docs(session: Session, progress: Callable[[int, int], None] | None = None):
-    """Read experts and items from stored tokens (no segmentation) in id order."""
-    experts = session.execute(
-        select(Expert.id, Expert.tokens, Expert.institution_id, Expert.tech_field_id,
-               Expert.is_academician, Expert.vector, Expert.vector_model).order_by(Expert.id)
-    ).all()
-    items_by_expert: dict[int, list] = {}
-    for row in session.execute(
-        select(ExpertItem.expert_id, ExpertItem.title, ExpertItem.tokens, ExpertItem.vector)
-        .order_by(ExpertItem.expert_id, ExpertItem.position, ExpertItem.id)
-    ):
-        items_by_expert.setdefault(row.expert_id, []).append(row)
-    docs, blobs, item_blobs, item_owner, item_titles, models = [], [], [], [], [], []
-    total = len(experts)
-    for n, e in enumerate(experts):
-        items = items_by_expert.get(e.id, [])
-        docs.append(ExpertDoc(
-            id=e.id,
-            tokens=tuple(mtext.split_tokens(e.tokens)),
-            items=tuple(ItemDoc(title=i.title, tokens=tuple(mtext.split_tokens(i.tokens)))
-                        for i in items),
-            institution_id=e.institution_id,
-            field_ids=(e.tech_field_id,) if e.tech_field_id else (),
-            is_academician=bool(e.is_academician),
-        ))
-        blobs.append(e.vector)
-        models.append(e.vector_model)
-        for i in items:
-            item_blobs.append(i.vector)
-            item_owner.append(n)
-            item_titles.append(i.title)
-        if progress and (n % 1000 == 0 or n == total - 1):
-            progress(n + 1, total)
-    return docs, blobs, item_blobs, np.asarray(item_owner, dtype=np.intp), item_titles, models
-
-
 def build_expert_snapshot(session: Session, progress: Callable[[int, int], None] | None = None,
                           model_id: str | None = None) -> ExpertSnapshot:
-    """Build the expert snapshot from the database's stored tokens and vectors."""
+    """Build the expert snapshot from the database's stored tokens and vectors.
+
+    Rows are read in chunks and their tokens turned into integer ids at once
+    (:mod:`app.services.search.expert_rows`): the rebuild never holds a Python string per
+    stored token of the whole collection.
+    """
+    from .expert_rows import read_rows, read_vectors
+
     started = time.perf_counter()
     version = (current_version(session, EXPERTS),)
     load_domain_terms(session)
-    docs, blobs, item_blobs, item_owner, item_titles, models = load_expert_docs(session, progress)
-    ranker = ExpertRanker().fit(docs)
-    vectors = item_vectors = None
-    vector_model = model_id or next((m for m in models if m), None)
-    # Vectors of another model than the one loaded are stale: treat them as missing.
-    blobs = [b if m == vector_model else None for b, m in zip(blobs, models, strict=True)]
-    item_blobs = [b if models[o] == vector_model else None
-                  for b, o in zip(item_blobs, item_owner, strict=True)]
-    if any(b is not None for b in blobs):
-        vectors = bytes_to_matrix(blobs, E5_DIM)
-        if any(b is not None for b in item_blobs):
-            # float16 in memory: only the few items of each shown expert are scored, and items
-            # outnumber experts about five to one (768 bytes per item instead of 1,536)
-            item_vectors = bytes_to_matrix(item_blobs, E5_DIM).astype(np.float16)
-    ids = np.asarray([d.id for d in docs], dtype=np.int64)
-    has_vector = (~np.isnan(vectors[:, 0]) if vectors is not None
-                  else np.zeros(ids.size, dtype=bool))
+    rows = read_rows(session, progress=progress, model_id=model_id)
+    ranker = ExpertRanker().fit_ids(*rows.take_ids())  # the fit frees the ids as it goes
+    # the vectors after the fit: its working arrays are freed by then (a lower peak)
+    vectors = read_vectors(session, ranker.expert_ids_, ranker.item_indptr_, rows.vector_model)
+    has_vector = vectors.embedded.copy() if vectors is not None else \
+        np.zeros(ranker.n_experts_, dtype=bool)
     return ExpertSnapshot(
-        version=version, ranker=ranker, expert_ids=ids,
-        row_of={int(e): n for n, e in enumerate(ids.tolist())},
-        vectors=vectors, has_vector=has_vector, item_vectors=item_vectors,
-        item_owner=item_owner if item_vectors is not None else None,
-        item_titles=item_titles, vector_model=vector_model,
-        build_seconds=time.perf_counter() - started,
-        expert_vectors=None if vectors is None else ExpertVectors(
-            vectors, item_vectors, item_owner if item_vectors is not None else None),
+        version=version, ranker=ranker, expert_ids=ranker.expert_ids_,
+        has_vector=has_vector, vector_model=rows.vector_model,
+        build_seconds=time.perf_counter() - started, expert_vectors=vectors,
     )
 
 

@@ -112,7 +112,7 @@ def _query(source: IndexSource, snap: ExpertSnapshot, text: str, tokens: list[st
 
 
 def _hit(snap: ExpertSnapshot, q: _Query, r: RankedExpert) -> Hit:
-    has_vector = bool(snap.has_vector[snap.row_of[int(r.expert_id)]])
+    has_vector = snap.has_vector_of(int(r.expert_id))
     return Hit(expert_id=int(r.expert_id), score=float(r.score), terms=r.terms,
                best_item_title=r.best_item_title, semantic=bool(r.semantic) and has_vector,
                vector_pending=q.semantic_on and not has_vector,
