@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-__all__ = ["FrozenVocabulary", "IdLookup", "StringTable", "load_state", "save_state"]
+__all__ = ["FrozenVocabulary", "IdLookup", "TokenIds", "StringTable", "load_state", "save_state"]
 
 #: Width of the fixed-width keys of :class:`FrozenVocabulary`; longer tokens (rare) are kept
 #: in a small dict beside them.
@@ -67,7 +67,22 @@ class StringTable:
         return (self._one(i) for i in range(len(self)))
 
 
-class FrozenVocabulary:
+class TokenIds:
+    """``get`` and ``in`` of a vocabulary that maps a list of tokens to ids (-1: unknown)."""
+
+    def ids_of(self, tokens: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        """Return a token's id, ``default`` when unknown."""
+        i = int(self.ids_of([token])[0])
+        return default if i < 0 else i
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and self.get(token) is not None
+
+
+class FrozenVocabulary(TokenIds):
     """A read-only token -> id mapping over sorted fixed-width byte keys (searched in numpy).
 
     Behaves as the ``dict`` a ranker fits (``get``, ``in``, ``[]``, ``len``) and adds
@@ -118,13 +133,6 @@ class FrozenVocabulary:
                 out[n] = self.long[t]
         return out
 
-    def get(self, token: str, default: int | None = None) -> int | None:
-        """Return a token's id, ``default`` when unknown."""
-        i = int(self.ids_of([token])[0])
-        return default if i < 0 else i
-
-    def __contains__(self, token: object) -> bool:
-        return isinstance(token, str) and self.get(token) is not None
 
     def __getitem__(self, token: str) -> int:
         i = self.get(token)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.array_files import IdLookup
+from matching.array_files import IdLookup, TokenIds
 from matching.ranker import ExpertRanker, explain
 from matching.ranker.postings import (
     TYPE_CODES,
@@ -41,7 +41,7 @@ _SHARED = ("vocabulary_", "df_", "idf_", "idf_weight_", "collection_prob_", "tok
            "token_type_", "n_text_")
 
 
-class _ExtendedVocabulary:
+class _ExtendedVocabulary(TokenIds):
     """The base's vocabulary and the tokens only the delta has (ids after the base's)."""
 
     def __init__(self, base: Any, extra: dict[str, int]) -> None:
@@ -56,12 +56,6 @@ class _ExtendedVocabulary:
             out[n] = self.extra.get(tokens[n], -1)
         return out
 
-    def get(self, token: str, default: int | None = None) -> int | None:
-        i = int(self.ids_of([token])[0])
-        return default if i < 0 else i
-
-    def __contains__(self, token: object) -> bool:
-        return isinstance(token, str) and self.get(token) is not None
 
 
 class _ExtendedTable:
