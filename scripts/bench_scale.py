@@ -75,6 +75,15 @@ def _unit(rng, n: int):  # noqa: ANN001, ANN202
     return v
 
 
+def dev_demands(data: Path) -> list[list[str]]:
+    """Return the dev demands' tokens."""
+    from matching import text as mtext
+
+    mtext.initialize()
+    return [mtext.analyze(json.loads(line)["text"])
+            for line in (data / "demands.jsonl").open(encoding="utf-8")]
+
+
 def make_db(url: str, n: int, data: Path, seed: int, vectors: bool) -> list[list[str]]:
     """Write ``n`` synthetic experts with stored tokens; return the dev demands' tokens."""
     import numpy as np
@@ -89,8 +98,7 @@ def make_db(url: str, n: int, data: Path, seed: int, vectors: bool) -> list[list
     dev = [json.loads(line) for line in (data / "experts.jsonl").open(encoding="utf-8")]
     pool = [(it["title"], mtext.join_tokens(mtext.analyze(it.get("text") or it["title"])))
             for e in dev for it in e["items"]]
-    demands = [mtext.analyze(json.loads(line)["text"])
-               for line in (data / "demands.jsonl").open(encoding="utf-8")]
+    demands = dev_demands(data)
     db = Database(url)
     db.upgrade()
     rng = random.Random(seed)
@@ -206,16 +214,33 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "nsfc-dev")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-vectors", action="store_true", help="experts without vectors")
+    parser.add_argument("--reuse", type=Path, metavar="DIR",
+                        help="keep the scratch database in DIR and reuse it when it is there "
+                             "(a copy is used, so the one-expert write does not stay)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     url = f"sqlite:///{tmp / 'scale.db'}"
     index_dir = tmp / "index"
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
-    with ctx.Pool(1) as pool:
-        demands = pool.apply(make_db, (url, args.experts, args.data, args.seed,
-                                       not args.no_vectors))
-    print(f"{args.experts} synthetic experts written in {time.perf_counter() - t0:.1f} s")
+    kept = args.reuse / f"scale-{args.experts}-{args.seed}-{int(not args.no_vectors)}.db" \
+        if args.reuse else None
+    if kept is not None and kept.exists():
+        import shutil
+
+        shutil.copyfile(kept, tmp / "scale.db")
+        demands = dev_demands(args.data)
+        print(f"{args.experts} synthetic experts copied from {kept}")
+    else:
+        with ctx.Pool(1) as pool:
+            demands = pool.apply(make_db, (url, args.experts, args.data, args.seed,
+                                           not args.no_vectors))
+        print(f"{args.experts} synthetic experts written in {time.perf_counter() - t0:.1f} s")
+        if kept is not None:
+            import shutil
+
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp / "scale.db", kept)
     with ctx.Pool(1) as pool:  # a fresh process: its peak RSS is the rebuild's alone
         rebuild_s, peak, before = pool.apply(rebuild, (url, index_dir))
     print(f"rebuild (rows in chunks as token ids, base written): {rebuild_s:.2f} s, "
