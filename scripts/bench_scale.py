@@ -20,7 +20,8 @@ database and the service's own code reads it:
   ranking with a stored demand vector, all on the snapshot as served (base + the delta).
 
 Prints the measurements, then as its LAST line one JSON object with the keys issue 16 names
-(``cpu_ms_per_match_request`` only with ``--http SECONDS``, :func:`http_run`; else ``null``).
+(``cpu_ms_per_match_request`` only with ``--http SECONDS``: scripts/_http.py ``match_run``;
+else ``null``).
 
 Usage::
 
@@ -345,8 +346,13 @@ def main() -> None:
         fused_p95 = float(np.percentile(wall, 95))
         print(f"fused ranking with a stored demand vector, top 10: wall p95 {fused_p95:.2f} ms, "
               f"p50 {statistics.median(wall):.2f} ms")
-    http = http_run(tmp / "scale.db", index_dir, args.data, args.http_clients, args.http) \
-        if args.http else None
+    if args.http:
+        from _http import match_run  # scripts/ is on sys.path: this script's directory
+
+        http = match_run(ROOT, tmp / "scale.db", index_dir, args.data, args.http_clients,
+                         args.http)
+    else:
+        http = None
     print(json.dumps({
         "experts": args.experts, "rebuild_seconds": round(rebuild_s, 2),
         "rebuild_peak_mb": round(peak), "index_pss_mb_per_host": round(served),
@@ -359,119 +365,6 @@ def main() -> None:
         "cpu_ms_per_match_request": http and http["cpu_ms_per_match_request"],
         "base_disk_mb": round(size / 2**20), "http_match": http,
         "not_measured": [] if http else ["cpu_ms_per_match_request (--http SECONDS)"]}))
-
-
-def http_run(db_file: Path, index_dir: Path, data: Path, clients: int,
-             seconds: float) -> dict:
-    """Serve a copy of the scratch database with the real stack and measure ``/api/v1/match``.
-
-    A host as ``scripts/run`` starts it (scripts/_http.py ``start_stack``: gunicorn with the
-    project's conf on a free loopback port, lexical only, and the ``flask jobs-worker``
-    consumer), the base already built under ``index_dir``; ``clients`` threads post dev demand
-    texts for ``seconds`` after a warm-up. ``cpu_ms_per_match_request`` is the CPU time
-    (utime + stime) of the gunicorn master and its workers over the run per answered request.
-    """
-    import shutil
-    import threading
-    import urllib.error
-    import urllib.request
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from _http import children, cpu_seconds, free_port, start_stack, stop_stack
-
-    from app import create_app
-    from app.services.user_accounts import create_api_client
-
-    work = Path(tempfile.mkdtemp(prefix="bench-scale-http-"))
-    shutil.copyfile(db_file, work / "http.db")
-    url = f"sqlite:///{work / 'http.db'}"
-    db = create_app({"DATABASE_URL": url, "TESTING": True}).extensions["db"]
-    with db.unit_of_work() as s:
-        _client, token = create_api_client(s, "bench-scale-http", None, scopes=("rank",))
-    db.engine.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-    env.update(DATABASE_URL=url, PORT=str(port), SEMANTIC_ENABLED="0", INDEX_DIR=str(index_dir),
-               JSON_LOGS="1", PYTHONUNBUFFERED="1", SECRET_KEY="bench-scale-" + "x" * 40)
-    texts = [json.loads(line)["text"] for line in (data / "demands.jsonl").open(encoding="utf-8")]
-    base = f"http://127.0.0.1:{port}"
-
-    def post(text: str) -> int:
-        req = urllib.request.Request(
-            base + "/api/v1/match", method="POST",
-            data=json.dumps({"text": text, "top": 10}).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                resp.read()
-                return resp.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return 0
-
-    log = (work / "server.log").open("w")
-    web, consumer = start_stack(ROOT, env, log)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).read()
-                break
-            except OSError as exc:
-                if time.monotonic() > deadline or web.poll() is not None:
-                    raise SystemExit(f"no server: see {work / 'server.log'}") from exc
-                time.sleep(0.5)
-        for text in texts[:20]:  # every worker maps the base and warms its caches
-            post(text)
-        lock, stop = threading.Lock(), threading.Event()
-        wall: list[float] = []
-        statuses: dict[int, int] = {}
-
-        def client(n: int) -> None:
-            rng = random.Random(n)
-            while not stop.is_set():
-                t = time.perf_counter()
-                status = post(rng.choice(texts))
-                with lock:
-                    statuses[status] = statuses.get(status, 0) + 1
-                    if status == 200:
-                        wall.append((time.perf_counter() - t) * 1000)
-
-        pids = [web.pid, *children(web.pid)]
-        cpu0 = {pid: cpu_seconds(pid) for pid in pids}
-        threads = [threading.Thread(target=client, args=(n,), daemon=True)
-                   for n in range(clients)]
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-            t.join(150)
-        elapsed = time.perf_counter() - started
-        pids = sorted(set(pids) | set(children(web.pid)))
-        cpu = sum(cpu_seconds(pid) - cpu0.get(pid, 0.0) for pid in pids)
-    finally:
-        stop_stack(web, consumer)
-        log.close()
-    import numpy as np
-
-    ok = len(wall)
-    out = {"clients": clients, "seconds": round(elapsed, 1), "requests": ok,
-           "errors": sum(v for k, v in statuses.items() if k != 200),
-           "requests_per_second": round(ok / elapsed, 1),
-           "p50_ms": round(float(np.percentile(wall, 50)), 1) if ok else None,
-           "p95_ms": round(float(np.percentile(wall, 95)), 1) if ok else None,
-           "web_cpu_seconds": round(cpu, 2), "web_processes": len(pids),
-           "cpu_ms_per_match_request": round(cpu * 1000 / ok, 2) if ok else None,
-           "load_average": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
-    print(f"HTTP POST /api/v1/match, {clients} clients, {elapsed:.0f} s on gunicorn "
-          f"(master + {len(pids) - 1} workers, lexical): {ok} answered, {out['errors']} not, "
-          f"{out['requests_per_second']} requests/s, p50 {out['p50_ms']} ms, p95 "
-          f"{out['p95_ms']} ms; CPU {cpu:.1f} s = {out['cpu_ms_per_match_request']} ms per "
-          f"request (load average {out['load_average']})")
-    return out
 
 
 def _bm25(db, queries):  # noqa: ANN001, ANN202
