@@ -135,18 +135,38 @@ def plan_meeting(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
 @handler("index")
 def build_index(ctx: JobContext) -> tuple[str, dict[str, Any] | None]:
     """Build a new base of the host's expert index (folding the delta in); every worker of the
-    host maps it at its next check (app/services/search/shared_index.py)."""
+    host maps it at its next check (app/services/search/shared_index.py); every other host's
+    consumer builds its own (:func:`follow_index`)."""
     from .lifecycle import as_of_margin, index_root
-    from .services.search.shared_index import build_base
+    from .services.search.shared_index import build_generation
 
     encoder = job_encoder(ctx.app)
     started = time.perf_counter()
-    with ctx.db.Session() as session:
-        info = build_base(session, index_root(ctx.app), getattr(encoder, "model_id", None),
-                          ctx.progress, margin=as_of_margin(ctx.app))
+    with ctx.db.Session() as session:  # recorded as the newest generation: other hosts follow
+        info = build_generation(session, index_root(ctx.app),
+                                getattr(encoder, "model_id", None), ctx.progress,
+                                margin=as_of_margin(ctx.app))
     return (f"索引已重建：数据版本 {info.version}，用时 {time.perf_counter() - started:.2f} 秒"), \
         {"base": info.name, "version": info.version}
 
+
+
+def follow_index(app: Flask, stop: threading.Event) -> None:
+    """In a host's consumer, until ``stop``: every ``INDEX_FOLLOW_SECONDS`` (5), build this
+    host's base when another host built a newer generation (``follow_generation``)."""
+    from .lifecycle import as_of_margin, index_root
+    from .services.search.shared_index import follow_generation
+
+    if not app.config.get("INDEX_SHARED", not app.config.get("TESTING")):
+        return
+    root, margin = index_root(app), as_of_margin(app)
+    while not stop.wait(float(app.config.get("INDEX_FOLLOW_SECONDS", 5.0))):
+        try:
+            with app.app_context(), app.extensions["db"].Session() as session:
+                follow_generation(session, root,
+                                  lambda: getattr(job_encoder(app), "model_id", None), margin)
+        except Exception:  # noqa: BLE001 - the old base keeps serving; the next check retries
+            log.warning("building this host's newest expert index base failed", exc_info=True)
 
 # -- exports --------------------------------------------------------------------------------------
 @handler("export_experts")

@@ -256,6 +256,10 @@ def run_consumer(app: Flask, workers: int) -> None:
                 log.warning("job heartbeat failed", exc_info=True)
 
     threading.Thread(target=beat, daemon=True, name="job-heartbeat").start()
+    from .job_handlers import follow_index
+
+    threading.Thread(target=follow_index, args=(app, stop), daemon=True,
+                     name="index-follow").start()  # this host's base follows the newest
     try:
         q.beat()
         q.housekeeping()  # vectors from the first minute: do not wait for the first tick

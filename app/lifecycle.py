@@ -49,7 +49,7 @@ from .services.search.index import (
     build_demand_snapshot,
     build_expert_snapshot,
 )
-from .services.search.shared_index import HostIndex, build_base
+from .services.search.shared_index import HostIndex, build_generation
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -198,9 +198,9 @@ class SearchIndex:
         """Build both snapshots synchronously (`reindex`; with a shared index, a new base)."""
         factory = self.app.extensions["db"].Session
         if self.host is not None:
-            with factory() as session:
-                build_base(session, self.host.root, self.model_id, progress,
-                           margin=self.host.margin)
+            with factory() as session:  # a new generation: every other host follows
+                build_generation(session, self.host.root, self.model_id, progress,
+                                 margin=self.host.margin)
             return self.warm()
         if progress is not None:
             with factory() as session:

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import _http
+from _http import children, stop_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
@@ -55,17 +57,6 @@ def mem(pid: int) -> tuple[float, float]:
     except OSError:
         pass
     return rss, pss
-
-
-def children(pid: int) -> list[int]:
-    """Return the child pids of a process."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return out
 
 
 def find_quick_start() -> tuple[int, int]:
@@ -173,11 +164,7 @@ def start_stack(args: argparse.Namespace) -> tuple[str, subprocess.Popen, subpro
                    cwd=ROOT, env=env, check=True, capture_output=True)
     token = make_token(env, "浸泡测试")
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed by main
-    consumer = subprocess.Popen([*flask, "jobs-worker"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    web = subprocess.Popen([str(VENV / "gunicorn"), "--config", "scripts/gunicorn_conf.py",
-                            "wsgi:app"], cwd=ROOT, env=env, stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
+    web, consumer = _http.start_stack(ROOT, env, log)
     return token, web, consumer, log
 
 
@@ -261,14 +248,7 @@ def main() -> None:
             time.sleep(min(args.sample, max(1.0, (minutes - t) * 60)))
     finally:
         stop.set()
-        for proc in (web, consumer):
-            if proc is None:
-                continue
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_stack(web, consumer)
         if log is not None:
             log.close()
     # "after warm-up" is the first sample at or after --warmup minutes (5 by default): the

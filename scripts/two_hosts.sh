@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two app hosts (gunicorn + job consumer each) against one PostgreSQL and one Redis, on
 # 127.0.0.1: write an expert on host A, show host B ranking it (and the time it took), and
-# queue jobs that the two consumers share, each run exactly once. Everything it starts it stops.
+# queue jobs that the two consumers share, each run exactly once; a rebuild on host A (flask
+# reindex) makes host B's consumer build a base of its own (each host has its own INDEX_DIR;
+# the newest generation is recorded in the database). Everything it starts it stops.
 # Needs Debian's redis-server and a PostgreSQL server on 127.0.0.1:5432 (user postgres); if
 # none answers, one is started from the Debian package's binaries in a scratch directory.
 # Ports: PORT_A (8102), PORT_B (8112), REDIS_PORT (6402).
@@ -43,11 +45,15 @@ TOKEN="$(.venv/bin/flask --app app create-api-client 双机测试 --scope read -
   --scope push_experts --institution "$INST" | tail -1)"
 for host in A B; do
   port=$PORT_A; [ "$host" = B ] && port=$PORT_B
-  PORT=$port .venv/bin/gunicorn --config scripts/gunicorn_conf.py wsgi:app >"$TMP/web-$host.log" 2>&1 &
+  PORT=$port INDEX_DIR="$TMP/index-$host" .venv/bin/gunicorn --config scripts/gunicorn_conf.py \
+    wsgi:app >"$TMP/web-$host.log" 2>&1 &
   PIDS+=($!)
-  .venv/bin/flask --app app jobs-worker --workers 2 >"$TMP/jobs-$host.log" 2>&1 &
+  INDEX_DIR="$TMP/index-$host" .venv/bin/flask --app app jobs-worker \
+    --workers 2 >"$TMP/jobs-$host.log" 2>&1 &
   PIDS+=($!)
 done
+# the newest complete base of a host (the name ends with the time it was written)
+newest() { ls "$TMP/index-$1" | grep '^experts-v' | sort | tail -1; }
 for port in $PORT_A $PORT_B; do
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.5; done
 done
@@ -68,7 +74,23 @@ while true; do
   fi
   sleep 0.2
 done
-echo "==> written on host A, ranked first on host B after $(echo "$(date +%s.%N) - $START" | bc | cut -c1-5) s"
+TOOK="$(echo "$(date +%s.%N) - $START" | bc)"
+echo "==> written on host A, ranked first on host B after ${TOOK:0:5} s (bound: 5 s)"
+(( $(echo "$TOOK <= 5" | bc) )) || { echo "host B took more than 5 s"; exit 1; }
+BEFORE_B="$(newest B)"
+echo "==> bases before the rebuild: host A $(newest A), host B $BEFORE_B"
+START=$(date +%s.%N)
+INDEX_DIR="$TMP/index-A" .venv/bin/flask --app app reindex 2>/dev/null | tail -1
+echo "==> rebuilt on host A: $(newest A); newest generation recorded in the database: $(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select updated_at from data_version where name = 'index_base'")"
+for _ in $(seq 1 240); do
+  [ "$(newest B)" != "$BEFORE_B" ] && break; sleep 0.25
+done
+[ "$(newest B)" != "$BEFORE_B" ] || { echo "host B built no new base within 60 s"; exit 1; }
+echo "==> host B's consumer built its own base $(newest B) $(echo "$(date +%s.%N) - $START" | bc | cut -c1-5) s after the rebuild on A"
+grep -h 'follows the newest generation' "$TMP/jobs-B.log" | tail -1
+TOP="$(api -X POST "http://127.0.0.1:$PORT_B/api/v1/match" -d "{\"text\":\"$WORD\",\"top\":1}")"
+echo "$TOP" | grep -q "\"expert_id\":$NEW_ID," || { echo "host B lost the expert: ${TOP:0:300}"; exit 1; }
+echo "==> host B still ranks the expert first on its new base"
 IDS="$(.venv/bin/flask --app app jobs-enqueue index --count 10)"
 for _ in $(seq 1 240); do
   LEFT="$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select count(*) from background_job where status in ('queued','running')")"
@@ -79,3 +101,5 @@ psql -h 127.0.0.1 -U postgres -d "$DB" -c "select status, worker, count(*) from 
 RUNS="$(cat "$TMP"/jobs-*.log | grep -c 'job finished' || true)"
 echo "==> handler runs logged by both consumers: $RUNS (each job once: expect 10)"
 [ "$RUNS" = 10 ]
+sleep 6  # a consumer's next check (every 5 s) builds what the other host built
+echo "==> newest bases after the jobs: host A $(newest A), host B $(newest B); builds that followed another host: A $(grep -c 'follows the newest generation' "$TMP/jobs-A.log" || true), B $(grep -c 'follows the newest generation' "$TMP/jobs-B.log" || true)"

@@ -1,8 +1,17 @@
-"""List pages: pagination, whitelisted sorting and "export the filtered list" to xlsx."""
+"""List pages: pagination, whitelisted sorting and "export the filtered list" to xlsx.
+
+A list's total is counted by :func:`count_rows`, the one home of list counts: a list whose rows
+are one versioned collection (``collection``: a data version name of
+:mod:`app.services.indexing`, such as ``EXPERTS``) has its total cached per (database, data
+version, statement and parameters), so it is counted again only when the collection's data
+version moves (every write bumps it) or for a filter not seen since.
+"""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +20,8 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
+
+from models import DataVersion
 
 from .fields import MAX_DATE, MAX_ID, MIN_DATE
 from .spreadsheets import workbook_bytes, write_table
@@ -61,15 +72,75 @@ class Page:
         return out
 
 
+class CountCache:
+    """Totals of list statements by (database, collection version, SQL, parameters): LRU."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._rows: OrderedDict[tuple, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> int | None:
+        """Return a cached total (None when absent)."""
+        with self._lock:
+            total = self._rows.get(key)
+            if total is None:
+                self.misses += 1
+                return None
+            self._rows.move_to_end(key)
+            self.hits += 1
+            return total
+
+    def put(self, key: tuple, total: int) -> None:
+        """Remember a total, dropping the least recently used beyond ``size``."""
+        with self._lock:
+            self._rows[key] = total
+            self._rows.move_to_end(key)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+
+#: This process's cached list totals (:func:`count_rows`).
+COUNTS = CountCache()
+
+
+def count_rows(session: Session, stmt: Select, collection: str | None = None) -> int:
+    """Return how many rows ``stmt`` gives: the total of a list page or a list API call.
+
+    ``collection`` names the data version (:func:`app.services.indexing.bump_version`) that
+    moves whenever the rows counted can change; the total is then cached until it moves. A
+    collection never bumped (no version row, e.g. rows written by tests) is always counted.
+    """
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    key = None
+    if collection is not None:
+        version = session.execute(select(DataVersion.version, DataVersion.updated_at)
+                                  .where(DataVersion.name == collection)).first()
+        if version is not None:
+            bind = session.get_bind()
+            compiled = count.compile(dialect=bind.dialect)
+            key = (bind.url.render_as_string(hide_password=True), collection, *version,
+                   str(compiled), repr(sorted(compiled.params.items())))
+            total = COUNTS.get(key)
+            if total is not None:
+                return total
+    total = session.scalar(count) or 0
+    if key is not None:
+        COUNTS.put(key, total)
+    return total
+
+
 def paginate(session: Session, stmt: Select, page: int | str | None = 1,
-             per_page: int | str | None = 20) -> Page:
-    """Run `stmt` for one page; out-of-range or junk page numbers are clamped."""
+             per_page: int | str | None = 20, collection: str | None = None) -> Page:
+    """Run `stmt` for one page; out-of-range or junk page numbers are clamped.
+
+    ``collection``: the data version of the rows listed, to cache the total (:func:`count_rows`).
+    """
     per_page = _int(per_page, 20)
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
     page = max(_int(page, 1), 1)
-    total = session.scalar(
-        select(func.count()).select_from(stmt.order_by(None).subquery())
-    ) or 0
+    total = count_rows(session, stmt, collection)
     pages = max(1, math.ceil(total / per_page))
     page = min(page, pages)
     items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique()) \

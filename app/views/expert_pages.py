@@ -35,6 +35,7 @@ from ..policy.statuses import ENGAGED_MATCH_STATUSES, MATCH_STATUS_LABELS
 from ..services import expert_export, expert_writer
 from ..services.audit import audit
 from ..services.expert_writer import ITEM_KIND_LABELS
+from ..services.indexing import EXPERTS
 from ..services.job_rows import reap_stale
 from ..services.listing import apply_sort, paginate, search, where_ids
 from ..services.listing import to_int as _int
@@ -126,7 +127,8 @@ def index():
     if request.args.get("export") == "xlsx":
         return _export(session, stmt)
     stmt = stmt.options(selectinload(Expert.institution), selectinload(Expert.tech_field))
-    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20))
+    page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20),
+                    EXPERTS)
     counts = dict(
         session.execute(
             select(Match.expert_id, func.count())

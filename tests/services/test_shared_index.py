@@ -174,3 +174,39 @@ def test_a_failed_build_leaves_the_old_base_serving(shared, monkeypatch):
     assert not list(index_root(one).glob(".tmp-*"))  # the partial directory is gone
     assert _ranked_ids(two, "动力电池") == [first]
     assert search_index(two).snapshot.base == before[-1].name
+
+
+@pytest.fixture
+def two_hosts(migrated, tmp_path):
+    """Two apps on one database, each with an index directory of its own (two hosts)."""
+    gens = [app_on(migrated, INDEX_SHARED=True, INDEX_DIR=str(tmp_path / f"index-{host}"),
+                   INDEX_AS_OF_MARGIN=0, INDEX_CHECK_SECONDS=0) for host in "ab"]
+    yield tuple(next(gen) for gen in gens)
+    for gen in reversed(gens):
+        next(gen, None)
+
+
+def test_every_host_builds_the_generation_the_index_job_built(two_hosts):
+    a, b = two_hosts
+    _write(a, lambda s: f.expert(s, "陈安", ["动力电池热失控预警"]))
+    _ranked_ids(a, "动力电池")
+    _ranked_ids(b, "动力电池")  # each host built its first base
+    old_b = newest_base(index_root(b))
+    new = _write(a, lambda s: f.expert(s, "李娜", ["印染废水脱氮处理工艺"]).id)
+    assert _snapshot(b).delta_size == 1
+    with a.app_context(), a.extensions["db"].Session() as s:  # what the index job does on A
+        built = shared_index.build_generation(s, index_root(a), margin=timedelta(0))
+        assert shared_index.newest_generation(s) == built.as_of
+    assert newest_base(index_root(b)) == old_b  # B has not built it yet: the old base serves
+    with b.app_context(), b.extensions["db"].Session() as s:  # B's consumer's check
+        assert shared_index.follow_generation(s, index_root(a), lambda: None,
+                                              timedelta(0)) is None  # A has it already
+        followed = shared_index.follow_generation(s, index_root(b), lambda: None,
+                                                  timedelta(0))
+        assert followed is not None and followed.as_of >= built.as_of
+        assert shared_index.follow_generation(s, index_root(b), lambda: None,
+                                              timedelta(0)) is None  # once per host
+    assert newest_base(index_root(b)) == followed
+    snap = _snapshot(b)  # B's workers map it at their next check: the delta is folded
+    assert snap.base == followed.name and snap.delta_size == 0
+    assert _ranked_ids(b, "印染废水脱氮") == [new]

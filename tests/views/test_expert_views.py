@@ -250,3 +250,32 @@ def test_campus_liaison_creates_experts_only_in_their_institution(client, world,
     client.post("/logout")
     login(client, "hustliaison")
     assert client.post(f"/experts/{created.id}/edit", data=_form(name="改名")).status_code == 403
+
+
+def test_list_total_is_cached_until_the_experts_version_moves(client, world, session):
+    """The expert list's total is counted once per data version and filter (listing.COUNTS)."""
+    from app.services.listing import COUNTS
+    from tests import factories
+
+    login(client, "city")
+    n = len(session.scalars(select(Expert.id)).all())
+    assert f"共 {n} 条" in client.get("/experts").get_data(as_text=True)
+    hits = COUNTS.hits
+    # a row written behind the version's back: the second request is served the cached total
+    session.add(Expert(name="未登记版本的专家", institution_id=world_institution(session),
+                       is_academician=False))
+    session.commit()
+    assert f"共 {n} 条" in client.get("/experts").get_data(as_text=True)
+    assert COUNTS.hits == hits + 1
+    # another filter is another count
+    assert "共 1 条" in client.get("/experts?q=未登记版本").get_data(as_text=True)
+    # a write that bumps the experts version: the total is counted again, both new rows in it
+    factories.expert(session, "新登记的专家", ["高熵合金 增材制造"], inst="武汉大学")
+    session.commit()
+    assert f"共 {n + 2} 条" in client.get("/experts").get_data(as_text=True)
+    assert current_version(session, EXPERTS) > 0
+
+
+def world_institution(session) -> int:
+    """Return the id of 武汉大学 (an institution of the world)."""
+    return session.scalar(select(Institution.id).where(Institution.name == "武汉大学"))

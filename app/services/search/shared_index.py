@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matching.array_files import load_state, save_state
@@ -41,10 +41,10 @@ from matching.ranker import ExpertRanker
 from matching.ranker.segments import SegmentedRanker, StackedVectors, fit_delta
 from matching.semantic import E5_DIM
 from matching.vectors import ExpertVectors
-from models import Expert
+from models import DataVersion, Expert
 
 from ...clock import now
-from ..indexing import EXPERTS, current_version
+from ..indexing import EXPERTS, bump_version, current_version
 from .expert_rows import read_docs
 from .index import ExpertSnapshot, build_expert_snapshot, load_domain_terms
 
@@ -191,6 +191,59 @@ def build_base(session: Session, root: Path, model_id: str | None = None,
         log.info("expert index base written", extra={"base": info.name})
         return info
 
+
+
+# -- every host's base follows the newest ---------------------------------------------------------
+#: The data version row naming the newest base built on any host: its ``updated_at`` is that
+#: base's ``as_of``. Each host's job consumer builds a base of its own when its newest is older
+#: (:func:`follow_generation`); the host that built it has one of that ``as_of`` already.
+GENERATION = "index_base"
+
+
+def build_generation(session: Session, root: Path, model_id: str | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     margin: timedelta = AS_OF_MARGIN) -> BaseInfo:
+    """Build a new base on this host (the ``index`` job, ``flask reindex``) and record it as
+    the newest generation, committed, so that every other host builds its own."""
+    info = build_base(session, root, model_id, progress, margin=margin)
+    bump_version(session, GENERATION)
+    session.flush()
+    session.execute(update(DataVersion).where(DataVersion.name == GENERATION)
+                    .values(updated_at=info.as_of))
+    session.commit()
+    return info
+
+
+def newest_generation(session: Session) -> datetime | None:
+    """Return the ``as_of`` of the newest base built on any host (None: none recorded)."""
+    return session.scalar(select(DataVersion.updated_at).where(DataVersion.name == GENERATION))
+
+
+def follow_generation(session: Session, root: Path, model_id: Callable[[], str | None],
+                      margin: timedelta = AS_OF_MARGIN) -> BaseInfo | None:
+    """Build this host's base when a newer generation was built on another host.
+
+    Run by the host's job consumer (never a serving worker), at most one build per host at a
+    time (a file lock in ``root``); the old base serves until the new one is renamed into
+    place. A host with no base yet is left to its first serving process. Returns the new base
+    (None: nothing to do).
+    """
+    wanted = newest_generation(session)
+    have = newest_base(root)
+    if wanted is None or have is None or have.as_of >= wanted:
+        return None
+    with (root / ".follow.lock").open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # another process of this host is following it
+        have = newest_base(root)
+        if have is not None and have.as_of >= wanted:
+            return None
+        info = build_base(session, root, model_id(), margin=margin)
+        log.info("expert index base follows the newest generation",
+                 extra={"base": info.name, "generation_as_of": wanted.isoformat()})
+        return info
 
 def delta_snapshot(session: Session, base: ExpertSnapshot, as_of: datetime) -> ExpertSnapshot:
     """Return the base with the experts saved since ``as_of`` (and the deleted ones) beside it."""

@@ -41,7 +41,8 @@ def list_experts(args: dict):
     if args.get("academician") is not None:
         query = query.where(Expert.is_academician.is_(args["academician"]))
     user = _user()
-    return _paged(query.order_by(Expert.id), args, session, lambda e: ser.expert_dict(e, user))
+    return _paged(query.order_by(Expert.id), args, session, lambda e: ser.expert_dict(e, user),
+                  EXPERTS)
 
 
 @bp.route("/experts/<int:expert_id>")
