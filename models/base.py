@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import Column, DateTime, Dialect, ForeignKey, MetaData, Table
-from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Relationship, defer, mapped_column, relationship
 from sqlalchemy.types import LargeBinary, String, Text, TypeDecorator
 
 NAMING_CONVENTION = {
@@ -78,6 +78,13 @@ class Searchable:
     tokens: Mapped[str] = mapped_column(Text, default="")  # segmented once at write time
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     vector_model: Mapped[str | None] = mapped_column(String(80))
+
+    @classmethod
+    def list_options(cls) -> tuple:
+        """Loader options of list pages: the stored tokens and the vector are not read (a
+        page of 20 sorted out of 10k rows sorted them all; reading them on a listed row is an
+        error, not a query per row)."""
+        return (defer(cls.tokens, raiseload=True), defer(cls.vector, raiseload=True))
 
 
 def association(name: str, left: str, right: str) -> Table:

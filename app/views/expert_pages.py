@@ -126,7 +126,8 @@ def index():
     stmt = stmt.order_by(Expert.id)
     if request.args.get("export") == "xlsx":
         return _export(session, stmt)
-    stmt = stmt.options(selectinload(Expert.institution), selectinload(Expert.tech_field))
+    stmt = stmt.options(selectinload(Expert.institution), selectinload(Expert.tech_field),
+                        *Expert.list_options())
     page = paginate(session, stmt, request.args.get("page"), request.args.get("per_page", 20),
                     EXPERTS)
     counts = dict(

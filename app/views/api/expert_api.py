@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from models import Expert, TechField
 
@@ -16,6 +16,7 @@ from ...services import expert_writer
 from ...services import serializers as ser
 from ...services.audit import audit
 from ...services.indexing import EXPERTS, bump_version
+from ...services.listing import search
 from . import ValidationProblem, _check_field, _paged, _user, bp, require_scope
 from .schemas import ExpertListArgs, ExpertOut, ExpertPage, ExpertsPutIn, PushOut
 
@@ -29,10 +30,8 @@ def list_experts(args: dict):
     """List experts (phone and e-mail masked)."""
     require_scope("read")
     session = get_session()
-    query = select(Expert)
-    if args.get("q"):
-        like = f"%{args['q']}%"
-        query = query.where(or_(Expert.name.ilike(like), Expert.research_fields.ilike(like)))
+    query = search(select(Expert).options(*Expert.list_options()), args.get("q"),
+                   Expert.name, Expert.research_fields)
     if args.get("institution") is not None:
         query = query.where(Expert.institution_id == args["institution"])
     if args.get("field") is not None:
