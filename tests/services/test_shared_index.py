@@ -210,3 +210,24 @@ def test_every_host_builds_the_generation_the_index_job_built(two_hosts):
     snap = _snapshot(b)  # B's workers map it at their next check: the delta is folded
     assert snap.base == followed.name and snap.delta_size == 0
     assert _ranked_ids(b, "印染废水脱氮") == [new]
+
+
+def test_a_delta_past_a_twentieth_of_the_base_asks_once_for_a_new_base(shared, monkeypatch):
+    assert [shared_index.fold_at(n) for n in (50, 10_000, 100_000, 10**6)] == \
+        [200, 500, 2000, 2000]
+    one, _two = shared
+    _write(one, lambda s: f.expert(s, "陈安", ["动力电池热失控预警"]))
+    asked = []
+    host = shared_index.HostIndex(index_root(one), lambda: None,
+                                  request_fold=lambda: asked.append(1), margin=timedelta(0))
+    monkeypatch.setattr(shared_index, "FOLD_AT", (2, 2000))  # a base of 1 folds past 2
+    with one.app_context(), one.extensions["db"].Session() as s:
+        assert host.refresh(s).delta_size == 0
+    for name in ("李娜", "王强"):
+        _write(one, lambda s, name=name: f.expert(s, name, ["印染废水脱氮处理工艺"]))
+    with one.app_context(), one.extensions["db"].Session() as s:
+        assert host.refresh(s).delta_size == 2 and asked == []  # at the limit: not yet
+    _write(one, lambda s: f.expert(s, "赵敏", ["城市污水除磷工艺"]))
+    with one.app_context(), one.extensions["db"].Session() as s:
+        assert host.refresh(s).delta_size == 3 and asked == [1]
+        assert host.refresh(s).delta_size == 3 and asked == [1]  # once per base
