@@ -72,7 +72,10 @@ def ranked(
     order = np.argsort(rows, kind="stable")
     bounds_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False))
     ends_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False), side="right")
-    token_at = model.tokens_[q.ids[at[order]]].tolist() if order.size else []
+    # each distinct matched token read once from the token table (a string table when mapped)
+    used, which = np.unique(at[order], return_inverse=True)
+    names = model.tokens_[q.ids[used]].tolist() if used.size else []
+    token_at = [names[k] for k in which.ravel().tolist()]
     contrib_of = contrib[order].tolist()
     out = []
     for k, (i, v, b) in enumerate(zip(idx.tolist(), values.tolist(), best, strict=True)):

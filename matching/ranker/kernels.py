@@ -21,7 +21,7 @@ _F64 = types.Array(types.float64, 1, "A", readonly=True)
 _I32 = types.Array(types.int32, 1, "A", readonly=True)
 _I64 = types.Array(types.int64, 1, "A", readonly=True)
 _BOOL = types.Array(types.boolean, 1, "A", readonly=True)
-_OUT32 = types.Array(types.float32, 1, "C")
+_OUT32 = types.Array(types.float32, 1, "A")
 _OUT64 = types.Array(types.float64, 1, "C")
 
 
@@ -30,17 +30,20 @@ _OUT64 = types.Array(types.float64, 1, "C")
       cache=True, nogil=True)
 def column_scores(indptr, indices, cos, ql, ids, w, n):  # noqa: ANN001, ANN201
     """Return ``(cos[:, ids] @ w, ql[:, ids] @ w)`` of compressed-column arrays sharing
-    ``indptr`` and ``indices``, in float32, summed column by column as scipy does."""
-    a = np.zeros(n, dtype=np.float32)
-    b = np.zeros(n, dtype=np.float32)
+    ``indptr`` and ``indices``, in float32, summed column by column as scipy does.
+
+    The two sums of an expert sit side by side (two strided views of one array): a posting
+    costs one random memory access, not two.
+    """
+    ab = np.zeros((n, 2), dtype=np.float32)
     for k in range(ids.size):
         j = ids[k]
         wk = w[k]
         for p in range(indptr[j], indptr[j + 1]):
             r = indices[p]
-            a[r] += cos[p] * wk
-            b[r] += ql[p] * wk
-    return a, b
+            ab[r, 0] += cos[p] * wk
+            ab[r, 1] += ql[p] * wk
+    return ab[:, 0], ab[:, 1]
 
 
 @njit([types.UniTuple(types.float64, 5)(_F32, _F32, _F64)], cache=True, nogil=True)
