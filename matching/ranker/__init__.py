@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from matching.array_files import IdLookup
 from matching.fusion import fuse, fuse_vectors, zscore
 from matching.ranker import explain
+from matching.ranker.kernels import dense_lexical, lexical_top, moments
 from matching.ranker.postings import (
     TYPE_CODES,
     Postings,
@@ -261,26 +262,21 @@ class ExpertRanker(BaseEstimator):
         all_ids, all_tw = self._known(query_tokens)
         ids, tw = self._scored(all_ids, all_tw)
         w = tw.astype(np.float32)
-        # Column slices of the scored tokens only; sums in float32 over at most a few hundred
-        # terms per expert, then float64 for the statistics.
-        a32 = self.postings_.cos[:, ids] @ w
-        b32 = self.postings_.ql[:, ids] @ w
-        a = a32.astype(np.float64)
-        b = b32.astype(np.float64)
+        # One walk of the scored tokens' postings, float32 sums as a column mat-vec; the z
+        # statistics over the experts with text. Those without text have a = b = 0 and a
+        # length term of 0, so plain sums over all experts are sums over the ones with text;
+        # B = b + n_tokens * L expands into sums of b, b^2, b L and the fitted sums of L, L^2.
+        a32, b32 = self.postings_.scores(ids, w)
+        sum_a, sum_a2, sum_b, sum_b2, sum_bl = moments(a32, b32, self.length_term_)
         qw = tw * self.idf_weight_[ids]
         q_norm = float(np.sqrt(qw @ qw)) or 1.0
         n_tokens = float(tw.sum())
-        # z statistics over the experts with text. Those without text have a = b = 0 and a
-        # length term of 0, so plain sums over all experts are sums over the ones with text;
-        # B = b + n_tokens * L expands into sums of b, b^2, b L and the fitted sums of L, L^2.
         count = max(getattr(self, "n_union_", self.n_text_), 1)  # segments: the union
         sum_l, sum_l2 = self.length_sums_
-        mean_a = float(a.sum()) / count
-        var_a = dot(a, a) / count - mean_a * mean_a
-        mean_b = (float(b.sum()) + n_tokens * sum_l) / count
-        var_b = (
-            dot(b, b) + 2.0 * n_tokens * dot(b, self.length_term_) + n_tokens**2 * sum_l2
-        ) / count - mean_b * mean_b
+        mean_a = sum_a / count
+        var_a = sum_a2 / count - mean_a * mean_a
+        mean_b = (sum_b + n_tokens * sum_l) / count
+        var_b = (sum_b2 + 2.0 * n_tokens * sum_bl + n_tokens**2 * sum_l2) / count - mean_b * mean_b
         query = Query(
             ids=ids, tw=tw, q_norm=q_norm, a=a32, b=b32, n_tokens=n_tokens,
             mean_a=mean_a, std_a=std_from_variance(var_a, mean_a),
@@ -290,9 +286,12 @@ class ExpertRanker(BaseEstimator):
 
     def _fused(self, q: Query, idx: np.ndarray | None = None) -> np.ndarray:
         """Return the lexical z-score combination of the experts ``idx`` (all if None)."""
-        a = (q.a if idx is None else q.a[idx]).astype(np.float64)
-        b = (q.b if idx is None else q.b[idx]).astype(np.float64)
-        length = self.length_term_ if idx is None else self.length_term_[idx]
+        if idx is None:
+            return dense_lexical(q.a, q.b, self.length_term_, self.cosine_weight, q.mean_a,
+                                 q.std_a, q.mean_b, q.std_b, q.n_tokens)
+        a = q.a[idx].astype(np.float64)
+        b = q.b[idx].astype(np.float64)
+        length = self.length_term_[idx]
         cw = self.cosine_weight
         return (
             cw * (a - q.mean_a) / q.std_a
@@ -301,17 +300,11 @@ class ExpertRanker(BaseEstimator):
 
     def _lexical_top(self, q: Query, mask: np.ndarray, top: int) -> np.ndarray:
         """Return the (unordered) indices of the ``top`` best experts within ``mask``, lexically."""
-        # The fused score up to its constant, in float32 over all experts in place: cheaper
-        # than gathering the candidates (most experts share some token with a query).
+        # The fused score up to its constant in float32 and the top experts, in one pass.
         beta = (1.0 - self.cosine_weight) / q.std_b
-        final = np.multiply(q.a, np.float32(self.cosine_weight / q.std_a))
-        part = np.multiply(q.b, np.float32(beta))
-        final += part
-        np.multiply(self.length_term32_, np.float32(beta * q.n_tokens), out=part)
-        final += part
-        # Push the others far down by arithmetic: boolean-mask assignment is ~15x slower.
-        final -= np.multiply(~mask, np.float32(1e30), dtype=np.float32)
-        return top_indices(final, top)
+        return lexical_top(q.a, q.b, self.length_term32_, mask,
+                           np.float32(self.cosine_weight / q.std_a), np.float32(beta),
+                           np.float32(beta * q.n_tokens), top)
 
     def _dense(self, q: Query) -> np.ndarray:
         """Return the lexical score of every expert, item level included."""

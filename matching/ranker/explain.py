@@ -68,11 +68,15 @@ def ranked(
         at_q = np.minimum(np.searchsorted(q.ids, unscored), max(q.ids.size - 1, 0))
         unscored = unscored[q.ids[at_q] != unscored] if q.ids.size else unscored
     context = query_context(query_tokens)
+    unscored_names = model.tokens_[unscored].tolist() if unscored.size and runs else []
     # the postings of each expert, grouped once (rows come expert by expert, in idx order)
     order = np.argsort(rows, kind="stable")
     bounds_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False))
     ends_of = np.searchsorted(rows[order], idx.astype(rows.dtype, copy=False), side="right")
-    token_at = model.tokens_[q.ids[at[order]]].tolist() if order.size else []
+    # each distinct matched token read once from the token table (a string table when mapped)
+    used, which = np.unique(at[order], return_inverse=True)
+    names = model.tokens_[q.ids[used]].tolist() if used.size else []
+    token_at = [names[k] for k in which.ravel().tolist()]
     contrib_of = contrib[order].tolist()
     out = []
     for k, (i, v, b) in enumerate(zip(idx.tolist(), values.tolist(), best, strict=True)):
@@ -82,7 +86,8 @@ def ranked(
             row = postings.row(i)
             if row.size:  # sorted token ids of the expert's profile
                 at_row = np.minimum(np.searchsorted(row, unscored), row.size - 1)
-                links = model.tokens_[unscored[row[at_row] == unscored]].tolist()
+                links = [unscored_names[k] for k in
+                         np.flatnonzero(row[at_row] == unscored).tolist()]
         terms = fold_terms(token_at[lo:hi], contrib_of[lo:hi], model.max_terms, runs, links)
         first = int(model.item_indptr_[i])
         title = None if b is None else model.item_titles_[first + b]

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from matching.ranker.kernels import column_scores
+
 __all__ = [
     "TYPE_CODES",
     "Postings",
@@ -233,6 +235,18 @@ class Postings:
             row_postings=to_cols,
             items_csr=items,
         )
+
+    def scores(self, ids: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(cos[:, ids] @ w, ql[:, ids] @ w)`` in float32, one walk of the postings.
+
+        ``ids``: sorted token ids (int64), ``w``: their float32 weights. ``cos`` and ``ql``
+        share their indices (built together).
+        """
+        indptr, indices = self.cos.indptr, self.cos.indices
+        if (indptr.dtype.itemsize, indices.dtype.itemsize) not in ((4, 4), (8, 4), (8, 8)):
+            indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+        return column_scores(indptr, indices, self.cos.data, self.ql.data, ids, w,
+                             self.cos.shape[0])
 
     def row(self, expert: int) -> np.ndarray:
         """Return the sorted token ids of one expert's profile."""

@@ -118,11 +118,12 @@ def _is_reason(term: str, words: dict[str, str], text: str,
     return any(plain in word and plain in sub_words(word) for word in words.values())
 
 
-def query_context(query_tokens: Sequence[str]) -> tuple[str, Any, dict[str, str]]:
-    """Return what :func:`readable` needs of a query: its text, word boundaries and words."""
+def query_context(query_tokens: Sequence[str]) -> tuple[str, Any, dict[str, str], dict]:
+    """Return what :func:`readable` needs of a query: its text, word boundaries and words,
+    and an empty memo of its verdicts on terms (the experts of one ranking share most terms)."""
     text, starts, ends = query_boundaries(query_tokens)
     words = {re.sub(r"[\W_]+", "", t[2:]): t[2:] for t in query_tokens if t.startswith("w:")}
-    return text, (starts, ends), words
+    return text, (starts, ends), words, {}
 
 
 def readable(
@@ -147,7 +148,8 @@ def readable(
     query_tokens : sequence of str
         The query's tokens in :func:`matching.text.analyze` order.
     context : tuple, optional
-        :func:`query_context` of the tokens, when already computed for this query.
+        :func:`query_context` of the tokens, when already computed for this query (its memo
+        is filled in).
 
     Returns
     -------
@@ -159,13 +161,17 @@ def readable(
         The share of the lexical score of all the terms that are not chips (characters,
         numbers, fragments).
     """
-    text, bounds, words = context or query_context(query_tokens)
+    text, bounds, words, memo = context or query_context(query_tokens)
     chips: dict[str, float] = {}
     minor, share = [], 0.0
     for term, value in terms:
         plain = term.replace(" ", "")
-        chip = term if _reads_as_reason(plain, words, text, bounds) else _trimmed(
-            plain, words, text, bounds)
+        verdict = memo.get(plain)
+        if verdict is None:  # (reads as a reason, else the reason trimmed out of it or None)
+            reads = _reads_as_reason(plain, words, text, bounds)
+            verdict = memo[plain] = (reads, None if reads else _trimmed(plain, words, text,
+                                                                          bounds))
+        chip = term if verdict[0] else verdict[1]
         if chip is None:
             if meaningful_char(plain):
                 minor.append(plain)

@@ -151,28 +151,19 @@ def fit_delta(base: ExpertRanker, docs: Sequence[ExpertDoc]) -> ExpertRanker:
     return delta
 
 
-class _Columns:
-    """``cos`` or ``ql`` of both segments: ``[:, ids] @ w`` gives one vector, masked rows 0."""
-
-    def __init__(self, base: Any, delta: Any, masked: np.ndarray, ids: Any = None) -> None:
-        self.base, self.delta, self.masked, self.ids = base, delta, masked, ids
-
-    def __getitem__(self, key: Any) -> _Columns:
-        return _Columns(self.base, self.delta, self.masked, np.asarray(key[1]))
-
-    def __matmul__(self, w: np.ndarray) -> np.ndarray:
-        old = self.ids < self.base.shape[1]  # tokens only the delta has: no base postings
-        base = np.asarray(self.base[:, self.ids[old]] @ w[old])
-        delta = self.delta[:, self.ids] @ w
-        base[self.masked] = 0  # a fresh vector: the masked rows of the base count for nothing
-        return np.concatenate([base, np.asarray(delta, dtype=base.dtype)])
-
-
 class _StackedPostings:
     def __init__(self, base: Postings, delta: Postings, keep: np.ndarray) -> None:
         masked = np.flatnonzero(~keep)
-        self.cos = _Columns(base.cos, delta.cos, masked)
-        self.ql = _Columns(base.ql, delta.ql, masked)
+        self.base, self.delta, self.masked = base, delta, masked
+
+    def scores(self, ids: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return :meth:`Postings.scores` of both segments end to end, masked base rows 0."""
+        old = ids < self.base.cos.shape[1]  # tokens only the delta has: no base postings
+        a, b = self.base.scores(ids[old], w[old])
+        a[self.masked] = 0  # fresh vectors: the masked rows of the base count for nothing
+        b[self.masked] = 0
+        da, db = self.delta.scores(ids, w)
+        return np.concatenate([a, da]), np.concatenate([b, db])
 
 
 def _groups(base: dict, delta: dict, keep: np.ndarray, offset: int) -> dict[int, np.ndarray]:
