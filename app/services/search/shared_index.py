@@ -61,6 +61,8 @@ AS_OF_MARGIN = timedelta(minutes=2)
 #: delta (about 1 s per 1,000 experts of it), while a base build costs the job about 6 s at 10k
 #: and 36 s at 100k experts.
 FOLD_AT = (200, 2000)
+#: Seconds after which a worker asks the queue again for a base it asked for (a failed job).
+ASK_AGAIN_SECONDS = 300.0
 
 
 def fold_at(n_base: int) -> int:
@@ -291,9 +293,11 @@ def delta_snapshot(session: Session, base: ExpertSnapshot, as_of: datetime) -> E
 class HostIndex:
     """One process's view of its host's index: the mapped base and the current delta.
 
-    ``request_fold`` is called (at most once per base) when the delta outgrows
-    :func:`fold_at`; ``build_here`` says whether this process may build a base itself when
-    none exists (the first start) or the delta is four times past the fold (no job ran).
+    ``request_fold`` (the job queue) is called when the delta outgrows :func:`fold_at`: once
+    per base, again after :data:`ASK_AGAIN_SECONDS` if no new base came. A serving worker never
+    builds a base past the first start (a build under load took 91 s of a worker at 10k, while
+    it served its old snapshot); only a process without a queue (``request_fold`` None: the
+    CLI, a benchmark) builds one itself, when the delta is four times past the fold.
     """
 
     def __init__(self, root: Path, model_id: Callable[[], str | None],
@@ -304,7 +308,7 @@ class HostIndex:
         self._request_fold = request_fold
         self._base: ExpertSnapshot | None = None
         self._base_info: BaseInfo | None = None
-        self._asked_for: str | None = None
+        self._asked_for: tuple[str | None, float] | None = None
         self._lock = threading.Lock()
 
     def key(self, session: Session) -> tuple[int, str | None]:
@@ -331,7 +335,7 @@ class HostIndex:
             limit = fold_at(int(self._base.ranker.n_experts_))
             if snap.delta_size > limit:
                 self._fold(session, snap)
-                if snap.delta_size > 4 * limit:  # nobody folded it: this process does
+                if self._request_fold is None and snap.delta_size > 4 * limit:
                     try:
                         build_base(session, self.root, self._model_id(), blocking=False,
                                    margin=self.margin)
@@ -340,9 +344,12 @@ class HostIndex:
             return snap
 
     def _fold(self, session: Session, snap: ExpertSnapshot) -> None:
-        if self._request_fold is None or self._asked_for == snap.base:
+        now = time.monotonic()
+        if self._request_fold is None or (
+                self._asked_for is not None and self._asked_for[0] == snap.base
+                and now - self._asked_for[1] < ASK_AGAIN_SECONDS):
             return
-        self._asked_for = snap.base
+        self._asked_for = (snap.base, now)
         try:
             self._request_fold()
         except Exception:  # noqa: BLE001 - the delta keeps serving; the next base will come
