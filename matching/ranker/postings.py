@@ -195,6 +195,7 @@ class Postings:
         """Compute the posting values from the count matrices (consumed: do not reuse them)."""
         n, n_vocab = profiles.shape
         profile_norm = row_norms(profiles, idf_weight)
+        item_norm = row_norms(items, idf_weight)  # first: its temporaries meet no others
         nnz = profiles.nnz
         pos_dtype = np.int32 if nnz < _INT32_MAX else np.int64
         # The column form is built from a matrix whose values are the row-form positions.
@@ -217,7 +218,6 @@ class Postings:
         np.log1p(ql, out=ql)
         del col, tf
         shape = (n, n_vocab)
-        item_norm = row_norms(items, idf_weight)
         data = np.log(items.data)
         data += 1.0
         data *= idf_weight.astype(np.float32)[items.indices]
