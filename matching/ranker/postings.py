@@ -42,6 +42,7 @@ __all__ = [
 TYPE_CODES = {"w:": 0, "c:": 1, "b:": 2}
 _INT32_MAX = np.iinfo(np.int32).max
 _BLOCK = 1024  # block size of the top-k pre-selection
+_NORM_ROWS = 4096  # rows per block of row_norms
 
 
 def token_ids(
@@ -108,10 +109,20 @@ def count_matrix(cols: np.ndarray, sizes: np.ndarray, n_cols: int) -> sparse.csr
 
 
 def row_norms(csr: sparse.csr_array, weights: np.ndarray) -> np.ndarray:
-    """Return the L2 norm of each row of ``(1 + ln tf) * weights[token]`` for a CSR count matrix."""
-    values = (1.0 + np.log(csr.data.astype(np.float64))) * weights[csr.indices]
-    squares = sparse.csr_array((values * values, csr.indices, csr.indptr), shape=csr.shape)
-    return np.sqrt(squares @ np.ones(csr.shape[1]))
+    """Return the L2 norm of each row of ``(1 + ln tf) * weights[token]`` for a CSR count matrix.
+
+    Computed ``_NORM_ROWS`` rows at a time (the same sums per row): the float64 temporaries
+    of a whole 100k collection were a rebuild's peak (issue 16).
+    """
+    out = np.empty(csr.shape[0])
+    ones = np.ones(csr.shape[1])
+    for lo in range(0, csr.shape[0], _NORM_ROWS):
+        part = csr[lo:lo + _NORM_ROWS]
+        values = (1.0 + np.log(part.data.astype(np.float64))) * weights[part.indices]
+        squares = sparse.csr_array((values * values, part.indices, part.indptr),
+                                   shape=part.shape)
+        out[lo:lo + _NORM_ROWS] = np.sqrt(squares @ ones)
+    return out
 
 
 @dataclass
@@ -221,9 +232,9 @@ class Postings:
         data = np.log(items.data)
         data += 1.0
         data *= idf_weight.astype(np.float32)[items.indices]
-        data /= np.where(item_norm > 0, item_norm, 1.0).astype(np.float32)[
-            np.repeat(np.arange(items.shape[0]), np.diff(items.indptr))
-        ]
+        # each item's norm repeated over its entries (no int64 row index per entry)
+        data /= np.repeat(np.where(item_norm > 0, item_norm, 1.0).astype(np.float32),
+                          np.diff(items.indptr))
         items.data = data
         return cls(
             cos=sparse.csc_array((cos, csc.indices, csc.indptr), shape=shape),
