@@ -44,6 +44,7 @@ __all__ = [
 TYPE_CODES = {"w:": 0, "c:": 1, "b:": 2}
 _INT32_MAX = np.iinfo(np.int32).max
 _BLOCK = 1024  # block size of the top-k pre-selection
+_NORM_ROWS = 4096  # rows per block of row_norms
 
 
 def token_ids(
@@ -110,10 +111,20 @@ def count_matrix(cols: np.ndarray, sizes: np.ndarray, n_cols: int) -> sparse.csr
 
 
 def row_norms(csr: sparse.csr_array, weights: np.ndarray) -> np.ndarray:
-    """Return the L2 norm of each row of ``(1 + ln tf) * weights[token]`` for a CSR count matrix."""
-    values = (1.0 + np.log(csr.data.astype(np.float64))) * weights[csr.indices]
-    squares = sparse.csr_array((values * values, csr.indices, csr.indptr), shape=csr.shape)
-    return np.sqrt(squares @ np.ones(csr.shape[1]))
+    """Return the L2 norm of each row of ``(1 + ln tf) * weights[token]`` for a CSR count matrix.
+
+    Computed ``_NORM_ROWS`` rows at a time (the same sums per row): the float64 temporaries
+    of a whole 100k collection were a rebuild's peak (issue 16).
+    """
+    out = np.empty(csr.shape[0])
+    ones = np.ones(csr.shape[1])
+    for lo in range(0, csr.shape[0], _NORM_ROWS):
+        part = csr[lo:lo + _NORM_ROWS]
+        values = (1.0 + np.log(part.data.astype(np.float64))) * weights[part.indices]
+        squares = sparse.csr_array((values * values, part.indices, part.indptr),
+                                   shape=part.shape)
+        out[lo:lo + _NORM_ROWS] = np.sqrt(squares @ ones)
+    return out
 
 
 @dataclass
@@ -197,6 +208,7 @@ class Postings:
         """Compute the posting values from the count matrices (consumed: do not reuse them)."""
         n, n_vocab = profiles.shape
         profile_norm = row_norms(profiles, idf_weight)
+        item_norm = row_norms(items, idf_weight)  # first: its temporaries meet no others
         nnz = profiles.nnz
         pos_dtype = np.int32 if nnz < _INT32_MAX else np.int64
         # The column form is built from a matrix whose values are the row-form positions.
@@ -219,13 +231,12 @@ class Postings:
         np.log1p(ql, out=ql)
         del col, tf
         shape = (n, n_vocab)
-        item_norm = row_norms(items, idf_weight)
         data = np.log(items.data)
         data += 1.0
         data *= idf_weight.astype(np.float32)[items.indices]
-        data /= np.where(item_norm > 0, item_norm, 1.0).astype(np.float32)[
-            np.repeat(np.arange(items.shape[0]), np.diff(items.indptr))
-        ]
+        # each item's norm repeated over its entries (no int64 row index per entry)
+        data /= np.repeat(np.where(item_norm > 0, item_norm, 1.0).astype(np.float32),
+                          np.diff(items.indptr))
         items.data = data
         return cls(
             cos=sparse.csc_array((cos, csc.indices, csc.indptr), shape=shape),

@@ -392,9 +392,9 @@ def test_fused_cascade_agrees_with_the_exact_scores() -> None:
     want = model.rank(q, top=10, vectors=exact, **kw)
     got = model.rank(q, top=10, vectors=cascade, **kw)
     # a sample of everyone gives the exact statistics; candidates get their exact scores
-    # (items are float16 at scale)
+    # (at scale profiles are float16 and items int8 with a scale per row)
     assert [r.expert_id for r in got] == [r.expert_id for r in want]
-    assert [r.score for r in got] == pytest.approx([r.score for r in want], rel=1e-3)  # float16
+    assert [r.score for r in got] == pytest.approx([r.score for r in want], rel=5e-3)
     assert [r.semantic_item for r in want] == [
         None if i % 4 < 2 else r.semantic_item for r, i in ((r, r.expert_id) for r in want)]
     sem = exact.scores(qv)

@@ -273,3 +273,19 @@ def test_semantic_signal_finds_the_expert_lexical_misses(encoder):
     assert fused_top[0].expert_id == "right"
     fused = fuse(ranker.scores(query), sem, DEFAULT_SEMANTIC_WEIGHT)
     assert ids[int(np.argmax(fused.scores))] == "right"
+
+
+def test_quantize_keeps_cosines_within_half_a_step() -> None:
+    from matching.vectors import quantize
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(50, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows[7] = 0.0
+    centre = rows.mean(axis=0)
+    q8, scale = quantize(rows, centre)
+    assert q8.dtype == np.int8 and scale.dtype == np.float32 and np.abs(q8).max() == 127
+    back = centre + q8.astype(np.float32) * scale[:, None]
+    assert np.abs(back - rows).max() <= scale.max() / 2 + 1e-6
+    qv = rows[0]
+    assert np.abs(back @ qv - rows @ qv).max() < 2e-3

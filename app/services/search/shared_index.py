@@ -45,13 +45,14 @@ from models import DataVersion, Expert
 
 from ...clock import now
 from ..indexing import EXPERTS, bump_version, current_version
-from .expert_rows import read_docs
-from .index import ExpertSnapshot, build_expert_snapshot, load_domain_terms
+from .expert_rows import read_docs, read_rows, read_vectors
+from .index import ExpertSnapshot, load_domain_terms
 
 log = logging.getLogger(__name__)
 
-#: Format of a base directory; another format is ignored (and rebuilt).
-BASE_FORMAT = 1
+#: Format of a base directory; another format is ignored (and rebuilt). 2: the vectors of a
+#: large base are float16 profiles and int8 items (:class:`~matching.vectors.ExpertVectors`).
+BASE_FORMAT = 2
 PREFIX = "experts-v"
 #: Experts changed at most this long before a build started may be missing from its base
 #: (their transaction committed after the read): the delta starts this much earlier.
@@ -115,23 +116,62 @@ def newest_base(root: Path) -> BaseInfo | None:
 
 def save_base(snap: ExpertSnapshot, root: Path, as_of: datetime) -> BaseInfo:
     """Write a snapshot as a base: into a temporary directory, then renamed at once."""
+    with _new_base(root) as tmp:
+        snap.ranker.save(tmp / "ranker")
+        _save_vectors(tmp, snap.has_vector, snap.expert_vectors, snap.vector_model)
+        return _finish(tmp, root, int(snap.version[0]), as_of, snap.n_experts,
+                       snap.n_embedded, snap.build_seconds)
+
+
+@contextlib.contextmanager
+def _new_base(root: Path):  # noqa: ANN202 - yields the temporary directory
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        snap.ranker.save(tmp / "ranker")
-        save_state({"has_vector": snap.has_vector, "vectors": snap.expert_vectors},
-                   tmp / "vectors", {"vector_model": snap.vector_model})
-        meta = {"format": BASE_FORMAT, "version": int(snap.version[0]),
-                "as_of": as_of.isoformat(), "experts": snap.n_experts,
-                "embedded": snap.n_embedded, "build_seconds": round(snap.build_seconds, 3)}
-        (tmp / "base.json").write_text(json.dumps(meta), encoding="utf-8")
-        final = root / f"{PREFIX}{int(snap.version[0]):010d}-{time.time_ns()}"
-        os.rename(tmp, final)  # atomic: a reader sees no directory or a complete one
+        yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return BaseInfo(final, int(snap.version[0]), as_of)
+
+
+def _save_vectors(tmp: Path, has_vector: np.ndarray, vectors: object, model: str | None) -> None:
+    save_state({"has_vector": has_vector, "vectors": vectors}, tmp / "vectors",
+               {"vector_model": model})
+
+
+def _finish(tmp: Path, root: Path, version: int, as_of: datetime, experts: int, embedded: int,
+            seconds: float) -> BaseInfo:
+    meta = {"format": BASE_FORMAT, "version": version, "as_of": as_of.isoformat(),
+            "experts": experts, "embedded": embedded, "build_seconds": round(seconds, 3)}
+    (tmp / "base.json").write_text(json.dumps(meta), encoding="utf-8")
+    final = root / f"{PREFIX}{version:010d}-{time.time_ns()}"
+    os.rename(tmp, final)  # atomic: a reader sees no directory or a complete one
+    return BaseInfo(final, version, as_of)
+
+
+def write_base(session: Session, root: Path, as_of: datetime, model_id: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> BaseInfo:
+    """Read, fit and write a base one part at a time: the ranker is written and freed before
+    the vectors are read, so the two never add up at the rebuild's peak (issue 16)."""
+    started = time.perf_counter()
+    version = current_version(session, EXPERTS)
+    load_domain_terms(session)
+    rows = read_rows(session, progress=progress, model_id=model_id)
+    model = rows.vector_model
+    with _new_base(root) as tmp:
+        ranker = ExpertRanker().fit_ids(*rows.take_ids())  # the fit frees the ids as it goes
+        del rows  # the vocabulary and the titles now live in the ranker only
+        ranker.save(tmp / "ranker")
+        expert_ids = np.array(ranker.expert_ids_)
+        item_indptr = np.array(ranker.item_indptr_)
+        n = int(ranker.n_experts_)
+        del ranker
+        vectors = read_vectors(session, expert_ids, item_indptr, model)
+        has_vector = vectors.embedded.copy() if vectors is not None else np.zeros(n, bool)
+        _save_vectors(tmp, has_vector, vectors, model)
+        return _finish(tmp, root, int(version), as_of, n, int(has_vector.sum()),
+                       time.perf_counter() - started)
 
 
 def load_base(info: BaseInfo, mmap: bool = True) -> ExpertSnapshot:
@@ -195,14 +235,10 @@ def build_base(session: Session, root: Path, model_id: str | None = None,
         have = newest_base(root)
         if only_if_older and have is not None and have.version == version:
             return have
-        as_of = now() - margin
-        snap = build_expert_snapshot(session, progress, model_id=model_id)
-        info = save_base(snap, root, as_of)
-        del snap
+        info = write_base(session, root, now() - margin, model_id, progress)
         prune(root)
         log.info("expert index base written", extra={"base": info.name})
         return info
-
 
 
 # -- every host's base follows the newest ---------------------------------------------------------
