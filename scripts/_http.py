@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.cookiejar
+import json
 import os
 import re
 import signal
 import subprocess
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -49,6 +51,22 @@ def signed_in(base: str, username: str, password: str,
                 timeout=timeout).read()
     home = CSRF_TOKEN.search(opener.open(f"{base}/", timeout=timeout).read().decode())
     return opener, home.group(1) if home else None
+
+
+def call(base: str, token: str, method: str, path: str, body: object = None) -> int:
+    """Send one API request with a bearer token; return the status (0 on a network error)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 def free_port() -> int:
@@ -118,12 +136,10 @@ def match_run(root: Path, db_file: Path, index_dir: Path, data: Path, clients: i
     (utime + stime) of the gunicorn master and its workers over the run per answered request.
     Used by ``scripts/bench_scale.py --http SECONDS``.
     """
-    import json
     import random
     import shutil
     import threading
     import time
-    import urllib.error
 
     import numpy as np
 
@@ -145,18 +161,7 @@ def match_run(root: Path, db_file: Path, index_dir: Path, data: Path, clients: i
     base = f"http://127.0.0.1:{port}"
 
     def post(text: str) -> int:
-        req = urllib.request.Request(
-            base + "/api/v1/match", method="POST",
-            data=json.dumps({"text": text, "top": 10}).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                resp.read()
-                return resp.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            return 0
+        return call(base, token, "POST", "/api/v1/match", {"text": text, "top": 10})
 
     log = (work / "server.log").open("w")
     web, consumer = start_stack(root, env, log)

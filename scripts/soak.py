@@ -32,13 +32,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import _http
-from _http import children, stop_stack
+from _http import call, children, stop_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
@@ -107,22 +105,6 @@ def make_token(env: dict, name: str) -> str:
 def load_average() -> str:
     """Return the 1, 5 and 15 minute load averages."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def call(base: str, token: str, method: str, path: str, body: object = None) -> int:
-    """Send one request; return the status (0 on a network error)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Authorization": f"Bearer {token}",
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            resp.read()
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def traffic(base: str, token: str, texts: list[str], stop: threading.Event,
