@@ -50,6 +50,7 @@ class Config:
     SEMANTIC_BUMP_SECONDS = 300.0  # a long embedding run publishes its vectors this often
     WORKER_PID_HEADER = False  # add X-Worker-Pid to responses (tests of the gunicorn set-up)
     INDEX_CHECK_SECONDS = 1.0  # one version query per worker per second: writes ranked in ~1 s
+    INDEX_WAIT_SECONDS = 1.0  # a request that finds the data moved waits this long for the refresh
     JSON_LOGS = False
     TESTING = False
     BACKGROUND_JOBS = True

@@ -82,6 +82,7 @@ class _Slot(Generic[S]):
         self.snapshot: S | None = None
         self._lock = threading.Lock()
         self._building = False
+        self._done = threading.Event()
         self._last_check = 0.0
 
     def rebuild_now(self, session_factory: Any) -> S:
@@ -105,9 +106,13 @@ class _Slot(Generic[S]):
                           extra={"collection": self.name})
         finally:
             self._building = False
+            self._done.set()
 
     def get(self, session: Session, session_factory: Any, check_seconds: float,
-            synchronous: bool, force_check: bool = False) -> S:
+            synchronous: bool, force_check: bool = False, wait_seconds: float = 0.0) -> S:
+        """Return the snapshot; when the data moved, rebuild it in a thread and wait for it
+        at most ``wait_seconds`` (an idle worker's first answer after a write is then the new
+        data, not the old; a longer rebuild serves the old snapshot meanwhile)."""
         snap = self.snapshot
         if snap is None:
             with self._lock:
@@ -118,16 +123,20 @@ class _Slot(Generic[S]):
         if not force_check and now - self._last_check < check_seconds:
             return snap
         self._last_check = now
-        if self._key(session) == self._snap_key(snap) or self._building:
+        if not self._building and self._key(session) == self._snap_key(snap):
             return snap
         if synchronous:
             return self.rebuild_now(session_factory)  # tests want the new data at once
         with self._lock:
             if not self._building:
                 self._building = True
+                self._done = threading.Event()
                 threading.Thread(target=self._background, args=(session_factory,),
                                  daemon=True, name=f"index-{self.name}").start()
-        return snap
+            done = self._done
+        if wait_seconds > 0:
+            done.wait(wait_seconds)
+        return self.snapshot or snap
 
 
 class SearchIndex:
@@ -176,7 +185,8 @@ class SearchIndex:
         self.ensure_encoder()  # first use in this process: always a worker, never the master
         return slot.get(session, self.app.extensions["db"].Session,
                         float(self.app.config.get("INDEX_CHECK_SECONDS", 5.0)),
-                        bool(self.app.config.get("TESTING")))
+                        bool(self.app.config.get("TESTING")),
+                        wait_seconds=float(self.app.config.get("INDEX_WAIT_SECONDS", 0.0)))
 
     def experts(self, session: Session) -> ExpertSnapshot:
         """Return the expert snapshot; rebuild it in the background when the data moved."""

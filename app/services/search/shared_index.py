@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from matching.array_files import load_state, save_state
@@ -293,6 +293,7 @@ def follow_generation(session: Session, root: Path, model_id: Callable[[], str |
                  extra={"base": info.name, "generation_as_of": wanted.isoformat()})
         return info
 
+
 def delta_snapshot(session: Session, base: ExpertSnapshot, as_of: datetime) -> ExpertSnapshot:
     """Return the base with the experts saved since ``as_of`` (and the deleted ones) beside it."""
     started = time.perf_counter()
@@ -369,7 +370,7 @@ class HostIndex:
                 self._base, self._base_info = load_base(info), info
             snap = delta_snapshot(session, self._base, self._base_info.as_of)
             limit = fold_at(int(self._base.ranker.n_experts_))
-            if snap.delta_size > limit:
+            if snap.delta_size > limit and self._saved_since_read(session) > limit:
                 self._fold(session, snap)
                 if self._request_fold is None and snap.delta_size > 4 * limit:
                     try:
@@ -378,6 +379,14 @@ class HostIndex:
                     except Exception:  # noqa: BLE001 - the delta keeps serving
                         log.exception("building the expert index base failed")
             return snap
+
+    def _saved_since_read(self, session: Session) -> int:
+        """Return how many experts were saved after the base's read began: its delta also
+        holds those of the ``margin`` before it, which a new base would hold again (asking for
+        a fold because of them made every new base of freshly written data ask for the next)."""
+        read = self._base_info.as_of + self.margin
+        return int(session.scalar(select(func.count()).select_from(Expert)
+                                  .where(Expert.updated_at >= read)) or 0)
 
     def _fold(self, session: Session, snap: ExpertSnapshot) -> None:
         now = time.monotonic()
