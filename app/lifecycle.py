@@ -98,7 +98,7 @@ class _Slot(Generic[S]):
                                                 "seconds": round(time.perf_counter() - started, 3)})
         return snap
 
-    def _background(self, session_factory: Any) -> None:
+    def _background(self, session_factory: Any, done: threading.Event) -> None:
         try:
             self.rebuild_now(session_factory)
         except Exception:
@@ -106,7 +106,7 @@ class _Slot(Generic[S]):
                           extra={"collection": self.name})
         finally:
             self._building = False
-            self._done.set()
+            done.set()  # this build's event: a build started after it has its own
 
     def get(self, session: Session, session_factory: Any, check_seconds: float,
             synchronous: bool, force_check: bool = False, wait_seconds: float = 0.0) -> S:
@@ -131,7 +131,7 @@ class _Slot(Generic[S]):
             if not self._building:
                 self._building = True
                 self._done = threading.Event()
-                threading.Thread(target=self._background, args=(session_factory,),
+                threading.Thread(target=self._background, args=(session_factory, self._done),
                                  daemon=True, name=f"index-{self.name}").start()
             done = self._done
         if wait_seconds > 0:
